@@ -1,0 +1,1 @@
+"""Typed prosumer agents and populations (issue 6): not built yet."""

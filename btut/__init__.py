@@ -1,0 +1,1 @@
+"""BTUT application layer: the ``btut`` command line and (later) replay, backtest, reports."""

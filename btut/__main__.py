@@ -1,0 +1,5 @@
+import sys
+
+from btut.cli import main
+
+sys.exit(main())

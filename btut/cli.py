@@ -1,0 +1,297 @@
+"""The ``btut`` command line (typer + rich).
+
+Every command takes ``--json`` for one machine-readable JSON object on stdout. Errors a
+user can fix print one line on stderr and exit non-zero (2 bad parameter or missing
+credentials, 3 data unavailable, 4 invalid data, 5 storage); no traceback unless
+``BTUT_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from data.errors import BTUTError
+
+app = typer.Typer(
+    name="btut",
+    help="BTUT: a mean-field energy market for small prosumers on real ENTSO-E data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(
+    help="Market data: zones, bundled and ENTSO-E data, validation.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def out() -> Console:
+    """Console for results on stdout; wide when piped so tables are not squeezed."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=200)
+
+
+ZoneOpt = Annotated[str, typer.Option("--zone", "-z", help="Bidding-zone code, e.g. ES, DE_LU.")]
+StartOpt = Annotated[str, typer.Option("--start", help="First market day (local), YYYY-MM-DD.")]
+EndOpt = Annotated[str, typer.Option("--end", help="Day after the last market day (exclusive).")]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option("--source", help="CSV path or 'entsoe' (default: bundled data)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+CacheOpt = Annotated[
+    str | None,
+    typer.Option("--cache-dir", help="ENTSO-E response cache (default $BTUT_CACHE_DIR)."),
+]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def emit_json(obj: Any) -> None:
+    """Print ``obj`` as one JSON document (NaN -> null, timestamps -> ISO 8601)."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        return _jsonable(v)
+
+    sys.stdout.write(json.dumps(clean(obj), allow_nan=False) + "\n")
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        from importlib.metadata import version as _v
+
+        typer.echo(f"btut {_v('btut')}")
+        raise typer.Exit()
+
+
+@data_app.command("zones")
+def data_zones(
+    all_zones: Annotated[
+        bool, typer.Option("--all", help="Also list ENTSO-E zones without bundled data.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List zones: bundled coverage (local market days, columns) and time zones."""
+    from data import bundled_coverage, zones
+
+    cov = bundled_coverage()
+    rows = []
+    for code, zone in sorted(zones().items()):
+        c = cov.get(code)
+        if c is None and not all_zones:
+            continue
+        rows.append(
+            {
+                "zone": code,
+                "name": zone.name,
+                "tz": zone.tz,
+                "entsoe_api": zone.on_entsoe,
+                "bundled": c is not None,
+                "first_day": c.first_day.isoformat() if c else None,
+                "last_day": c.last_day.isoformat() if c else None,
+                "columns": list(c.columns) if c else [],
+                "file": c.source if c else None,
+            }
+        )
+    if as_json:
+        emit_json({"zones": rows})
+        return
+    table = Table(title="BTUT zones" + (" (all)" if all_zones else " with bundled data"))
+    for col in ("zone", "tz", "first day", "last day", "columns", "file"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["zone"],
+            r["tz"],
+            r["first_day"] or "-",
+            r["last_day"] or "-",
+            ", ".join(r["columns"]) or "-",
+            r["file"] or "API only",
+        )
+    out().print(table)
+
+
+def _load(zone: str, start: str, end: str, source: str | None, cache_dir: str | None = None):
+    from data import load_market_data
+
+    return load_market_data(zone, start, end, source=source, cache_dir=cache_dir)
+
+
+def _frame_rows(frame) -> list[dict[str, Any]]:
+    tz = frame.attrs.get("tz")
+    rows = []
+    for t, values in zip(frame.index, frame.to_dict("records"), strict=True):
+        row: dict[str, Any] = {"time_utc": t.isoformat()}
+        if tz:
+            row["time_local"] = t.tz_convert(tz).isoformat()
+        row.update(values)
+        rows.append(row)
+    return rows
+
+
+def _summary(frame, report) -> dict[str, Any]:
+    a = frame.attrs
+    return {
+        "zone": a.get("zone"),
+        "start": a.get("start"),
+        "end": a.get("end"),
+        "tz": a.get("tz"),
+        "source": a.get("source"),
+        "resolution": report.resolution,
+        "n_rows": len(frame),
+        "columns": list(frame.columns),
+    }
+
+
+def _print_findings(report) -> None:
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {w}")
+
+
+@data_app.command("show")
+def data_show(
+    zone: ZoneOpt,
+    start: StartOpt,
+    end: EndOpt,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a zone's market data for local market days [START, END)."""
+    from data import validate_market_data
+
+    frame = _load(zone, start, end, source)
+    report = validate_market_data(frame)
+    if as_json:
+        emit_json(
+            {**_summary(frame, report), "validation": report.to_dict(), "rows": _frame_rows(frame)}
+        )
+        return
+    s = _summary(frame, report)
+    shown = frame.copy()
+    shown.index = shown.index.tz_convert(s["tz"]).strftime("%Y-%m-%d %H:%M%z")
+    shown.index.name = f"time ({s['tz']})"
+    out().print(f"{s['zone']} {s['start']} .. {s['end']} ({s['source']})")
+    out().print(shown.to_string(float_format=lambda v: f"{v:.2f}", na_rep="NaN"), markup=False)
+    err.print(f"{s['n_rows']} rows at {s['resolution']}, tz {s['tz']}")
+    _print_findings(report)
+
+
+@data_app.command("validate")
+def data_validate(
+    zone: ZoneOpt,
+    start: StartOpt,
+    end: EndOpt,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a zone's data: gaps, duplicates, DST days, missing and implausible values."""
+    from data import validate_market_data
+
+    frame = _load(zone, start, end, source)
+    report = validate_market_data(frame)
+    if as_json:
+        emit_json({**_summary(frame, report), "validation": report.to_dict()})
+        return
+    s = _summary(frame, report)
+    out().print(
+        f"{s['zone']} {s['start']} .. {s['end']}: {s['n_rows']} rows at "
+        f"{s['resolution']} from {s['source']}"
+    )
+    table = Table(show_header=True)
+    for col in ("finding", "what", "count"):
+        table.add_column(col)
+    for kind, what, count in report.to_frame().itertuples(index=False):
+        table.add_row(kind, str(what), str(count))
+    out().print(table if len(table.rows) else "no findings")
+    _print_findings(report)
+
+
+@data_app.command("fetch")
+def data_fetch(
+    zone: ZoneOpt,
+    start: StartOpt,
+    end: EndOpt,
+    cache_dir: CacheOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download a zone's data from the ENTSO-E API into the cache (needs ENTSOE_API_KEY)."""
+    from data import MissingCredentialsError, validate_market_data
+
+    if not os.environ.get("ENTSOE_API_KEY"):
+        raise MissingCredentialsError(
+            "ENTSOE_API_KEY is not set; export your ENTSO-E Transparency Platform API key"
+        )
+    frame = _load(zone, start, end, "entsoe", cache_dir)
+    report = validate_market_data(frame)
+    summary = {
+        **_summary(frame, report),
+        "resampled": frame.attrs.get("resampled", {}),
+        "validation": report.to_dict(),
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    out().print(
+        f"fetched {summary['n_rows']} rows for {summary['zone']} "
+        f"{summary['start']} .. {summary['end']}: {', '.join(summary['columns'])}"
+    )
+    _print_findings(report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``btut`` console script; returns the exit code."""
+    debug = os.environ.get("BTUT_DEBUG") == "1"
+    try:
+        app(args=argv, prog_name="btut", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        return 130
+    except BTUTError as exc:
+        if debug:
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        err.print(f"btut: error: {msg}", markup=False)
+        return exc.exit_code
+    except Exception as exc:  # a bug, not bad input: one line, traceback on request
+        if debug:
+            raise
+        err.print(
+            f"btut: internal error: {type(exc).__name__}: {exc} "
+            "(set BTUT_DEBUG=1 for the traceback)",
+            markup=False,
+        )
+        return 70
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The one BTUT error hierarchy.
+
+Every package raises these (and only these) for problems a user can fix. It lives in
+``data``, the lowest layer, and imports nothing, so every package may import it.
+"""
+
+from __future__ import annotations
+
+
+class BTUTError(Exception):
+    """Base class of every error BTUT raises on purpose.
+
+    The message is one line that names the problem; the CLI prints it and exits non-zero.
+    """
+
+    exit_code: int = 1
+
+
+class InvalidParameterError(BTUTError, ValueError):
+    """A parameter is out of range, malformed or inconsistent with the others."""
+
+    exit_code = 2
+
+
+class DataUnavailableError(BTUTError, LookupError):
+    """The data asked for does not exist: unknown zone, dates outside the data, no source."""
+
+    exit_code = 3
+
+
+class DataValidationError(BTUTError, ValueError):
+    """Data exists but is broken: duplicate timestamps, non-monotonic or non-UTC index, bad file."""
+
+    exit_code = 4
+
+
+class MissingCredentialsError(BTUTError):
+    """A credential (for example ``ENTSOE_API_KEY``) is not set."""
+
+    exit_code = 2
+
+
+class StorageError(BTUTError):
+    """The results store could not read or write (nothing was half-written)."""
+
+    exit_code = 5
+
+
+class NotFittedError(BTUTError, AttributeError):
+    """A model was used before ``fit``."""
+
+    exit_code = 1
+
+
+__all__ = [
+    "BTUTError",
+    "DataUnavailableError",
+    "DataValidationError",
+    "InvalidParameterError",
+    "MissingCredentialsError",
+    "NotFittedError",
+    "StorageError",
+]

@@ -1,0 +1,232 @@
+"""``load_market_data``: one zone's market data for whole local market days, in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
+from data.layouts import read_source_file
+from data.schema import INDEX_NAME
+from data.validation import resolution_of
+from data.zones import Zone, get_zone
+
+#: Bundled file (in ``data/bundled``) serving each zone when ``source=None``.
+BUNDLED_FILES: dict[str, str] = {
+    "ES": "spain_energy_2015_2017.csv.gz",
+    "DE": "epftoolbox_DE.csv.gz",
+    "AT": "opsd_AT_CH_FR_2018_2020_60min.csv.gz",
+    "CH": "opsd_AT_CH_FR_2018_2020_60min.csv.gz",
+    "FR": "opsd_AT_CH_FR_2018_2020_60min.csv.gz",
+    "DE_LU": "opsd_DE_2018_60min.csv.gz",
+    "DE_50HZ": "opsd_DE_2018_60min.csv.gz",
+    "DE_AMPRION": "opsd_DE_2018_60min.csv.gz",
+    "DE_TENNET": "opsd_DE_2018_60min.csv.gz",
+    "DE_TRANSNET": "opsd_DE_2018_60min.csv.gz",
+}
+
+
+def bundled_path(filename: str) -> Path:
+    """Path of a file shipped in ``data/bundled``."""
+    return Path(str(resources.files("data") / "bundled" / filename))
+
+
+def as_market_day(value: str | dt.date | pd.Timestamp, what: str = "date") -> dt.date:
+    """A market day from ``YYYY-MM-DD`` text, a ``date`` or a midnight ``Timestamp``."""
+    if isinstance(value, pd.Timestamp):
+        if value != value.normalize():
+            raise InvalidParameterError(f"{what} must be a day, got {value}")
+        return value.date()
+    if isinstance(value, dt.datetime):
+        return as_market_day(pd.Timestamp(value), what)
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InvalidParameterError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def local_day_bounds_utc(
+    zone: Zone, start: dt.date, end: dt.date
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC instants of local midnight at ``start`` and ``end`` in the zone's time zone."""
+    return (
+        pd.Timestamp(start).tz_localize(zone.tz).tz_convert("UTC"),
+        pd.Timestamp(end).tz_localize(zone.tz).tz_convert("UTC"),
+    )
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """First and last local market day with any value for a zone in a source."""
+
+    zone: str
+    first_day: dt.date
+    last_day: dt.date
+    columns: tuple[str, ...]
+    source: str
+
+    def to_dict(self) -> dict:
+        return {
+            "zone": self.zone,
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "columns": list(self.columns),
+            "source": self.source,
+        }
+
+
+def coverage(frame: pd.DataFrame, zone: Zone) -> Coverage:
+    """Whole local days from the first to the last row holding any non-missing value."""
+    has_value = frame.notna().any(axis=1).to_numpy()
+    if not has_value.any():
+        raise DataUnavailableError(f"zone {zone.code}: the source holds no values")
+    rows = np.flatnonzero(has_value)
+    step = resolution_of(frame.index) or pd.Timedelta(hours=1)
+    first, last = (
+        frame.index[rows[0]].tz_convert(zone.tz),
+        frame.index[rows[-1]].tz_convert(zone.tz),
+    )
+    # only whole days count: a first row after local midnight or a last row before the
+    # day's final interval makes that edge day partial, so it is outside the coverage
+    first_day = first.date() if first == first.normalize() else first.date() + dt.timedelta(days=1)
+    last_day = (
+        last.date()
+        if (last + step).normalize() == last + step
+        else last.date() - dt.timedelta(days=1)
+    )
+    return Coverage(
+        zone.code,
+        first_day,
+        last_day,
+        tuple(frame.columns),
+        str(frame.attrs.get("source", "")),
+    )
+
+
+def _zone_frame_from_file(zone: Zone, path: Path, *, bundled: bool) -> pd.DataFrame:
+    parsed = read_source_file(path)
+    if zone.code not in parsed.frames:
+        have = ", ".join(sorted(parsed.frames))
+        where = "bundled file" if bundled else "file"
+        raise DataUnavailableError(
+            f"zone {zone.code} is not in {where} {path.name} ({parsed.layout} layout; zones: {have})"
+        )
+    return parsed.frames[zone.code]
+
+
+@cache
+def bundled_coverage() -> dict[str, Coverage]:
+    """Coverage of every zone the bundled data serves, by zone code."""
+    return {
+        code: coverage(
+            _zone_frame_from_file(get_zone(code), bundled_path(f), bundled=True), get_zone(code)
+        )
+        for code, f in BUNDLED_FILES.items()
+    }
+
+
+def check_index(frame: pd.DataFrame) -> None:
+    """Raise ``DataValidationError`` unless the index is a UTC, strictly increasing
+    ``DatetimeIndex`` without duplicates; the message names the offending timestamps."""
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex):
+        raise DataValidationError(f"index must be a DatetimeIndex, got {type(idx).__name__}")
+    if idx.tz is None or str(idx.tz) != "UTC":
+        raise DataValidationError(f"index must be tz-aware UTC, got tz={idx.tz}")
+    dup = idx[idx.duplicated()]
+    if len(dup):
+        shown = ", ".join(t.isoformat() for t in dup.unique()[:5])
+        more = f" (+{dup.nunique() - 5} more)" if dup.nunique() > 5 else ""
+        raise DataValidationError(f"{len(dup)} duplicate timestamps: {shown}{more}")
+    if not idx.is_monotonic_increasing:
+        back = np.flatnonzero(np.diff(idx.asi8) < 0)
+        shown = ", ".join(f"{idx[i].isoformat()} -> {idx[i + 1].isoformat()}" for i in back[:3])
+        raise DataValidationError(f"index is not increasing: {shown}")
+
+
+def load_market_data(
+    zone: str,
+    start: str | dt.date | pd.Timestamp,
+    end: str | dt.date | pd.Timestamp,
+    *,
+    source: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    resolution: str = "native",
+) -> pd.DataFrame:
+    """Market data of ``zone`` for local market days ``start`` (incl.) to ``end`` (excl.).
+
+    Parameters
+    ----------
+    zone : ENTSO-E bidding-zone code (``"ES"``, ``"DE_LU"``, ``"FR"``, ...); ``"DE"`` is the
+        epftoolbox German file.
+    start, end : market days in the zone's local time; ``end`` is exclusive.
+    source : ``None`` for the bundled data, a path to a CSV in a known layout (spain,
+        epftoolbox, opsd; detected from the header), or ``"entsoe"`` for the ENTSO-E
+        Transparency API (key from ``ENTSOE_API_KEY``, responses cached on disk).
+    cache_dir : API cache directory (default ``$BTUT_CACHE_DIR`` or ``~/.cache/btut``).
+    resolution : API only: ``"native"``, ``"60min"`` or ``"15min"`` (see ``data.entsoe_api``).
+
+    Returns
+    -------
+    DataFrame indexed by UTC interval start (``time_utc``), one row per market interval
+    present in the source (23 hourly rows on a spring DST day, 25 in autumn), with the
+    canonical columns the source has (units in the names). Missing values stay NaN and
+    gaps stay gaps: ``validate_market_data`` reports them.
+    """
+    z = get_zone(zone)
+    d0, d1 = as_market_day(start, "start"), as_market_day(end, "end")
+    if d1 <= d0:
+        raise InvalidParameterError(f"end {d1} must be after start {d0} (end is exclusive)")
+    t0, t1 = local_day_bounds_utc(z, d0, d1)
+
+    if source is None:
+        if z.code not in BUNDLED_FILES:
+            raise DataUnavailableError(
+                f"zone {z.code} has no bundled data (bundled: {', '.join(sorted(BUNDLED_FILES))}); "
+                "use source='entsoe' or a CSV path"
+            )
+        full = _zone_frame_from_file(z, bundled_path(BUNDLED_FILES[z.code]), bundled=True)
+        label = f"bundled:{BUNDLED_FILES[z.code]}"
+    elif isinstance(source, str) and source.lower() == "entsoe":
+        from data.entsoe_api import fetch_entsoe  # lazy: pulls in entsoe-py and requests
+
+        full = fetch_entsoe(z, t0, t1, cache_dir=cache_dir, resolution=resolution)
+        label = "entsoe"
+        if full.empty or full.dropna(how="all").empty:
+            raise DataUnavailableError(f"ENTSO-E returned no data for {z.code} {d0}..{d1}")
+    else:
+        full = _zone_frame_from_file(z, Path(source), bundled=False)
+        label = str(source)
+
+    check_index(full)
+    if label != "entsoe":
+        cov = coverage(full, z)
+        last_end = cov.last_day + dt.timedelta(days=1)
+        if d0 < cov.first_day or d1 > last_end:
+            raise DataUnavailableError(
+                f"{d0}..{d1} is outside the {z.code} data in {Path(label).name}: "
+                f"{cov.first_day} to {cov.last_day} (local days)"
+            )
+    frame = full.loc[(full.index >= t0) & (full.index < t1)].copy()
+    frame.index.name = INDEX_NAME
+    frame.attrs.update(
+        full.attrs,
+        zone=z.code,
+        tz=z.tz,
+        source=label,
+        start=d0.isoformat(),
+        end=d1.isoformat(),
+        start_utc=t0.isoformat(),
+        end_utc=t1.isoformat(),
+    )
+    frame.attrs.pop("dropped_nonexistent_local", None)
+    return frame

@@ -1,0 +1,206 @@
+"""``validate_market_data``: what is wrong or unusual in a market frame, never fixed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data.schema import PRICE_COLUMNS
+
+#: Plausible value ranges (inclusive). Prices: the SDAC harmonised clearing limits
+#: (-500 .. +4000 EUR/MWh); power: non-negative and below 200 GW.
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
+    "price_eur_per_mwh": (-500.0, 4000.0),
+    "price_forecast_eur_per_mwh": (-500.0, 4000.0),
+    "price_usd_per_mwh": (-1000.0, 10000.0),
+}
+_POWER_RANGE = (0.0, 200_000.0)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Intervals missing between two consecutive rows: ``[start_utc, end_utc)``."""
+
+    start_utc: pd.Timestamp
+    end_utc: pd.Timestamp
+    missing_intervals: int
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Findings of ``validate_market_data``; nothing in the data is changed.
+
+    ``errors`` are fatal for the loader (duplicates, non-UTC or non-monotonic index);
+    everything else (gaps, missing values, DST days, negative prices, implausible values)
+    is information for the analyst.
+    """
+
+    n_rows: int
+    resolution: str | None
+    tz: str | None
+    is_utc: bool
+    is_monotonic: bool
+    duplicates: tuple[pd.Timestamp, ...]
+    gaps: tuple[Gap, ...]
+    dst_days: tuple[tuple[str, int], ...]
+    missing_values: dict[str, int]
+    negative_prices: dict[str, int]
+    out_of_range: dict[str, int]
+
+    @property
+    def errors(self) -> list[str]:
+        out = []
+        if not self.is_utc:
+            out.append("index is not tz-aware UTC")
+        if not self.is_monotonic:
+            out.append("index is not increasing")
+        if self.duplicates:
+            out.append(
+                f"{len(self.duplicates)} duplicate timestamps: "
+                + ", ".join(t.isoformat() for t in self.duplicates[:5])
+            )
+        return out
+
+    @property
+    def warnings(self) -> list[str]:
+        out = []
+        for g in self.gaps:
+            out.append(
+                f"gap of {g.missing_intervals} interval(s) from {g.start_utc.isoformat()} "
+                f"to {g.end_utc.isoformat()}"
+            )
+        for col, n in self.missing_values.items():
+            if n:
+                out.append(f"{col}: {n} missing value(s)")
+        for col, n in self.out_of_range.items():
+            if n:
+                lo, hi = PLAUSIBLE_RANGES.get(col, _POWER_RANGE)
+                out.append(f"{col}: {n} value(s) outside the plausible range [{lo:g}, {hi:g}]")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {
+            "n_rows": self.n_rows,
+            "resolution": self.resolution,
+            "tz": self.tz,
+            "ok": self.ok,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "duplicates": [t.isoformat() for t in self.duplicates],
+            "gaps": [
+                {
+                    "start_utc": g.start_utc.isoformat(),
+                    "end_utc": g.end_utc.isoformat(),
+                    "missing_intervals": g.missing_intervals,
+                }
+                for g in self.gaps
+            ],
+            "dst_days": [{"day": d, "intervals": n} for d, n in self.dst_days],
+            "missing_values": dict(self.missing_values),
+            "negative_prices": dict(self.negative_prices),
+            "out_of_range": dict(self.out_of_range),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per finding: ``kind``, ``what``, ``count``."""
+        rows = [("error", e, 1) for e in self.errors]
+        rows += [
+            ("gap", f"{g.start_utc.isoformat()}..{g.end_utc.isoformat()}", g.missing_intervals)
+            for g in self.gaps
+        ]
+        rows += [("dst_day", d, n) for d, n in self.dst_days]
+        rows += [("missing", c, n) for c, n in self.missing_values.items() if n]
+        rows += [("negative_price", c, n) for c, n in self.negative_prices.items() if n]
+        rows += [("out_of_range", c, n) for c, n in self.out_of_range.items() if n]
+        return pd.DataFrame(rows, columns=["kind", "what", "count"])
+
+
+def resolution_of(idx: pd.DatetimeIndex) -> pd.Timedelta | None:
+    """Most common step between the distinct timestamps of ``idx`` (None if < 2)."""
+    idx = idx.as_unit("ns")
+    if len(idx) < 2:
+        return None
+    steps = np.diff(np.unique(idx.asi8))
+    if not len(steps):
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
+
+
+def _fmt(step: pd.Timedelta | None) -> str | None:
+    return None if step is None else f"{int(step.total_seconds() // 60)}min"
+
+
+def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> ValidationReport:
+    """Report gaps, duplicates, DST days, index order, missing values per column,
+    negative prices (kept, counted) and values outside plausible ranges.
+
+    ``tz`` is the zone's time zone for DST days (default: ``frame.attrs["tz"]``). The
+    resolution is the most common step between timestamps. When ``frame.attrs`` holds
+    the requested window (``start_utc``/``end_utc``, set by ``load_market_data``), rows
+    missing at its edges count as gaps too.
+    """
+    idx = frame.index
+    if not isinstance(idx, pd.DatetimeIndex):
+        idx = pd.DatetimeIndex(pd.to_datetime(idx, utc=True))
+    tz = tz or frame.attrs.get("tz")
+    is_utc = idx.tz is not None and str(idx.tz) == "UTC"
+    utc = idx if idx.tz is not None else idx.tz_localize("UTC")
+    utc = utc.tz_convert("UTC").as_unit("ns")
+    duplicates = tuple(utc[utc.duplicated()].unique())
+    step = resolution_of(utc)
+
+    gaps: list[Gap] = []
+    if step is not None:
+        uniq = utc.unique().sort_values()
+        diffs = np.diff(uniq.asi8)
+        for i in np.flatnonzero(diffs > step.value):
+            gaps.append(Gap(uniq[i] + step, uniq[i + 1], int(diffs[i] // step.value) - 1))
+        # rows missing at the edges of the requested window (``load_market_data`` sets it)
+        lo, hi = frame.attrs.get("start_utc"), frame.attrs.get("end_utc")
+        if lo is not None and len(uniq) and uniq[0] > pd.Timestamp(lo):
+            n = int((uniq[0] - pd.Timestamp(lo)) / step)
+            gaps.insert(0, Gap(pd.Timestamp(lo), uniq[0], n))
+        if hi is not None and len(uniq) and uniq[-1] + step < pd.Timestamp(hi):
+            n = int((pd.Timestamp(hi) - uniq[-1] - step) / step)
+            gaps.append(Gap(uniq[-1] + step, pd.Timestamp(hi), n))
+
+    dst_days: list[tuple[str, int]] = []
+    if tz is not None and step is not None and len(utc):
+        local_days = pd.Series(utc.tz_convert(tz).date).unique()
+        per_day = round(pd.Timedelta(days=1) / step)
+        for day in local_days:
+            d0 = pd.Timestamp(day).tz_localize(tz)
+            d1 = (pd.Timestamp(day) + pd.Timedelta(days=1)).tz_localize(tz)
+            n_expected = round((d1 - d0) / step)
+            if n_expected != per_day:
+                dst_days.append((str(day), n_expected))
+
+    missing = {c: int(frame[c].isna().sum()) for c in frame.columns}
+    negative = {c: int((frame[c] < 0).sum()) for c in PRICE_COLUMNS if c in frame.columns}
+    out_of_range = {}
+    for c in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[c]):
+            continue
+        lo, hi = PLAUSIBLE_RANGES.get(c, _POWER_RANGE if c.endswith("_mw") else (-np.inf, np.inf))
+        out_of_range[c] = int(((frame[c] < lo) | (frame[c] > hi)).sum())
+    return ValidationReport(
+        n_rows=len(frame),
+        resolution=_fmt(step),
+        tz=tz,
+        is_utc=is_utc,
+        is_monotonic=bool(idx.is_monotonic_increasing),
+        duplicates=duplicates,
+        gaps=tuple(gaps),
+        dst_days=tuple(dst_days),
+        missing_values=missing,
+        negative_prices=negative,
+        out_of_range=out_of_range,
+    )

@@ -1,0 +1,63 @@
+"""Bidding zones: ENTSO-E area codes and their local time zones.
+
+A zone code is the short ENTSO-E name used by entsoe-py (``ES``, ``DE_LU``, ``FR``, ...).
+Two extra codes exist only for the epftoolbox benchmark files: ``NP`` (Nord Pool system
+price) and ``PJM`` (PJM COMED, prices in USD). Market days are local calendar days of
+the zone's time zone; everything inside BTUT is UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from data.errors import DataUnavailableError
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A market zone: ``code`` (e.g. ``"ES"``), display ``name``, IANA time zone ``tz``,
+    and ``entsoe_eic`` (the ENTSO-E EIC area code, ``None`` outside ENTSO-E)."""
+
+    code: str
+    name: str
+    tz: str
+    entsoe_eic: str | None
+
+    @property
+    def on_entsoe(self) -> bool:
+        """True when the ENTSO-E Transparency API serves this zone."""
+        return self.entsoe_eic is not None
+
+
+# Zones that only exist in the epftoolbox benchmark files (not ENTSO-E areas).
+_EXTRA_ZONES = (
+    Zone("NP", "Nord Pool system price (epftoolbox file)", "Europe/Oslo", None),
+    Zone("PJM", "PJM COMED zone, USD (epftoolbox file)", "America/Chicago", None),
+)
+
+
+@cache
+def zones() -> dict[str, Zone]:
+    """All known zones by code: every entsoe-py ``Area`` plus the epftoolbox extras."""
+    from entsoe.mappings import Area  # lazy: entsoe pulls in requests and bs4
+
+    table = {a.name: Zone(a.name, a.meaning, a.tz, a.value) for a in Area}
+    table.update({z.code: z for z in _EXTRA_ZONES})
+    return table
+
+
+def get_zone(code: str) -> Zone:
+    """Look up a zone by code (case-insensitive, ``-`` accepted for ``_``).
+
+    Raises ``DataUnavailableError`` for an unknown code.
+    """
+    if not isinstance(code, str) or not code.strip():
+        raise DataUnavailableError(f"zone must be a non-empty code such as 'ES', got {code!r}")
+    key = code.strip().upper().replace("-", "_")
+    try:
+        return zones()[key]
+    except KeyError:
+        raise DataUnavailableError(
+            f"unknown zone {code!r}; `btut data zones` lists the known codes (e.g. ES, DE_LU, FR)"
+        ) from None

@@ -1,0 +1,1 @@
+"""Probabilistic forecasting (issue 5): not built yet."""

@@ -1,0 +1,1 @@
+"""Settlement routing on payment-channel graphs (issue 7): not built yet."""

@@ -16,6 +16,15 @@ from typing import Annotated, Any
 
 import click
 import typer
+
+# typer >= 0.20 vendors its own click: accept its classes and click's
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_ABORT = (click.exceptions.Abort, typer.Abort, KeyboardInterrupt)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A click/typer ``ClickException`` (bad option, missing parameter), whichever click."""
+    return any(c.__name__ == "ClickException" for c in type(exc).__mro__) and hasattr(exc, "show")
 from rich.console import Console
 from rich.table import Table
 
@@ -267,12 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("BTUT_DEBUG") == "1"
     try:
         app(args=argv, prog_name="btut", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except _ABORT:
         err.print("aborted")
         return 130
     except BTUTError as exc:
@@ -281,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err.print(f"btut: error: {msg}", markup=False)
         return exc.exit_code
-    except Exception as exc:  # a bug, not bad input: one line, traceback on request
+    except Exception as exc:
+        if _is_usage_error(exc):
+            exc.show()
+            return exc.exit_code
+        # a bug, not bad input: one line, the traceback on request
         if debug:
             raise
         err.print(

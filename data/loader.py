@@ -118,7 +118,8 @@ def _zone_frame_from_file(zone: Zone, path: Path, *, bundled: bool) -> pd.DataFr
         have = ", ".join(sorted(parsed.frames))
         where = "bundled file" if bundled else "file"
         raise DataUnavailableError(
-            f"zone {zone.code} is not in {where} {path.name} ({parsed.layout} layout; zones: {have})"
+            f"zone {zone.code} is not in {where} {path.name} "
+            f"({parsed.layout} layout; zones: {have})"
         )
     return parsed.frames[zone.code]
 

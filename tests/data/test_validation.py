@@ -1,0 +1,62 @@
+"""validate_market_data on real data with known defects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data import load_market_data, validate_market_data
+
+
+def test_spain_three_years_matches_the_readme_counts():
+    frame = load_market_data("ES", "2015-01-01", "2018-01-01")
+    report = validate_market_data(frame)
+    assert report.ok and report.resolution == "60min" and not report.gaps
+    assert [d for d, _ in report.dst_days] == [
+        "2015-03-29", "2015-10-25", "2016-03-27", "2016-10-30", "2017-03-26", "2017-10-29"
+    ]
+    assert [n for _, n in report.dst_days] == [23, 25] * 3
+    # the shared README measured 34 NaN in `total load actual`
+    assert report.missing_values["load_mw"] == 34
+    assert report.negative_prices == {"price_eur_per_mwh": 0, "price_forecast_eur_per_mwh": 0}
+
+
+def test_epftoolbox_autumn_hour_is_reported_as_a_gap():
+    frame = load_market_data("DE", "2016-10-29", "2016-11-01")
+    report = validate_market_data(frame)
+    assert len(report.gaps) == 1
+    assert report.gaps[0].start_utc == pd.Timestamp("2016-10-30 01:00", tz="UTC")
+    assert report.gaps[0].missing_intervals == 1
+
+
+def test_duplicates_non_utc_and_disorder_are_errors():
+    frame = load_market_data("ES", "2016-01-01", "2016-01-02")
+    bad = pd.concat([frame.iloc[:3], frame.iloc[2:3], frame.iloc[3:]])
+    report = validate_market_data(bad)
+    assert not report.ok and report.duplicates == (frame.index[2],)
+    report = validate_market_data(frame.iloc[::-1])
+    assert not report.is_monotonic and not report.ok
+    naive = frame.tz_localize(None)
+    assert not validate_market_data(naive).is_utc
+
+
+def test_implausible_values_are_counted_not_changed():
+    frame = load_market_data("ES", "2016-01-01", "2016-01-02").copy()
+    frame.iloc[3, frame.columns.get_loc("price_eur_per_mwh")] = 99_999.0
+    frame.iloc[4, frame.columns.get_loc("load_mw")] = -5.0
+    before = frame.copy()
+    report = validate_market_data(frame)
+    assert report.out_of_range["price_eur_per_mwh"] == 1
+    assert report.out_of_range["load_mw"] == 1
+    pd.testing.assert_frame_equal(frame, before)
+    kinds = report.to_frame()
+    assert set(kinds["kind"]) >= {"out_of_range"}
+    assert any("plausible range" in w for w in report.warnings)
+
+
+def test_report_serialises():
+    frame = load_market_data("DE", "2016-10-30", "2016-10-31")
+    d = validate_market_data(frame).to_dict()
+    assert d["dst_days"] == [{"day": "2016-10-30", "intervals": 25}]
+    assert d["gaps"][0]["missing_intervals"] == 1
+    assert np.isfinite(d["n_rows"])

@@ -14,7 +14,7 @@ import pandas as pd
 
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.layouts import read_source_file
-from data.schema import INDEX_NAME
+from data.schema import INDEX_NAME, order_columns
 from data.validation import resolution_of
 from data.zones import Zone, get_zone
 
@@ -200,7 +200,7 @@ def load_market_data(
     elif isinstance(source, str) and source.lower() == "entsoe":
         from data.entsoe_api import fetch_entsoe  # lazy: pulls in entsoe-py and requests
 
-        full = fetch_entsoe(z, t0, t1, cache_dir=cache_dir, resolution=resolution)
+        full = order_columns(fetch_entsoe(z, t0, t1, cache_dir=cache_dir, resolution=resolution))
         label = "entsoe"
         if full.empty or full.dropna(how="all").empty:
             raise DataUnavailableError(f"ENTSO-E returned no data for {z.code} {d0}..{d1}")
@@ -218,7 +218,8 @@ def load_market_data(
                 f"{cov.first_day} to {cov.last_day} (local days)"
             )
     frame = full.loc[(full.index >= t0) & (full.index < t1)].copy()
-    frame.index.name = INDEX_NAME
+    # one index dtype whatever the source parsed to (pandas 3 infers s/us/ns units)
+    frame.index = frame.index.as_unit("ns").rename(INDEX_NAME)
     frame.attrs.update(
         full.attrs,
         zone=z.code,

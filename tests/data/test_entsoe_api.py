@@ -253,7 +253,9 @@ def fetch(start: pd.Timestamp, end: pd.Timestamp, tmp_path: Path, **kw) -> pd.Da
 
 def assert_grid(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, step: str) -> None:
     expected = pd.date_range(start, end, freq=step, inclusive="left", tz="UTC", name="time_utc")
-    pd.testing.assert_index_equal(frame.index, expected, check_exact=True)
+    pd.testing.assert_index_equal(
+        frame.index.as_unit("ns"), expected.as_unit("ns"), check_exact=True
+    )
     assert str(frame.index.tz) == "UTC"
 
 
@@ -783,3 +785,28 @@ def test_query_parameters_sent(api, samples, tmp_path):
     for p in api.params:
         assert eic in {p.get("in_Domain"), p.get("outBiddingZone_Domain")}
         assert re.fullmatch(r"\d{12}", p["periodStart"]) and re.fullmatch(r"\d{12}", p["periodEnd"])
+
+
+def test_load_market_data_through_the_api(api, rsps, samples, tmp_path, monkeypatch):
+    """The loader's ``source="entsoe"`` path: local day -> UTC request, canonical columns,
+    validation sees the incomplete hour as a missing value, the second call is cached."""
+    from data import load_market_data, validate_market_data
+
+    _serve_day(api, samples)
+    monkeypatch.setenv("ENTSOE_API_KEY", KEY)
+    frame = load_market_data(
+        "CZ", "2025-10-15", "2025-10-16", source="entsoe", cache_dir=tmp_path / "c"
+    )
+    assert_grid(frame, DAY, DAY + 24 * H, "60min")
+    assert list(frame.columns)[:3] == ["price_eur_per_mwh", "load_mw", "load_forecast_mw"]
+    assert frame.attrs["source"] == "entsoe" and frame.attrs["zone"] == "CZ"
+    report = validate_market_data(frame)
+    assert report.ok and report.resolution == "60min"
+    assert report.missing_values["price_eur_per_mwh"] == 1
+    n_calls = len(rsps.calls)
+    assert n_calls > 0
+    again = load_market_data(
+        "CZ", "2025-10-15", "2025-10-16", source="entsoe", cache_dir=tmp_path / "c"
+    )
+    pd.testing.assert_frame_equal(frame, again)
+    assert len(rsps.calls) == n_calls

@@ -16,6 +16,10 @@ from typing import Annotated, Any
 
 import click
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from data.errors import BTUTError
 
 # typer >= 0.20 vendors its own click: accept its classes and click's
 _EXIT = (click.exceptions.Exit, typer.Exit)
@@ -25,10 +29,7 @@ _ABORT = (click.exceptions.Abort, typer.Abort, KeyboardInterrupt)
 def _is_usage_error(exc: BaseException) -> bool:
     """A click/typer ``ClickException`` (bad option, missing parameter), whichever click."""
     return any(c.__name__ == "ClickException" for c in type(exc).__mro__) and hasattr(exc, "show")
-from rich.console import Console
-from rich.table import Table
 
-from data.errors import BTUTError
 
 app = typer.Typer(
     name="btut",

@@ -27,14 +27,19 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     exe = shutil.which("btut")
     assert exe, "the btut console script is not installed (pip install -e .)"
     return subprocess.run(
-        [exe, *args], capture_output=True, text=True, timeout=120,
-        env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+        [exe, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
     )
 
 
 def test_show_json_on_the_spring_dst_day():
-    res = run_cli("data", "show", "--zone", "ES", "--start", "2017-03-26", "--end", "2017-03-27",
-                  "--json")
+    res = run_cli(
+        "data", "show", "--zone", "ES", "--start", "2017-03-26", "--end", "2017-03-27", "--json"
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["n_rows"] == len(out["rows"]) == 23
@@ -48,11 +53,31 @@ def test_show_json_on_the_spring_dst_day():
     ("args", "code", "message"),
     [
         (["--zone", "XX", "--start", "2017-01-01", "--end", "2017-01-02"], 3, "unknown zone 'XX'"),
-        (["--zone", "ES", "--start", "2019-01-01", "--end", "2019-01-02"], 3, "outside the ES data"),
-        (["--zone", "ES", "--start", "2017-01-02", "--end", "2017-01-01"], 2, "must be after start"),
+        (
+            ["--zone", "ES", "--start", "2019-01-01", "--end", "2019-01-02"],
+            3,
+            "outside the ES data",
+        ),
+        (
+            ["--zone", "ES", "--start", "2017-01-02", "--end", "2017-01-01"],
+            2,
+            "must be after start",
+        ),
         (["--zone", "ES", "--start", "yesterday", "--end", "2017-01-01"], 2, "is not a date"),
-        (["--zone", "ES", "--start", "2017-01-01", "--end", "2017-01-02", "--source", "/nope.csv"],
-         3, "no such data file"),
+        (
+            [
+                "--zone",
+                "ES",
+                "--start",
+                "2017-01-01",
+                "--end",
+                "2017-01-02",
+                "--source",
+                "/nope.csv",
+            ],
+            3,
+            "no such data file",
+        ),
     ],
 )
 def test_bad_input_one_line_error_no_traceback(args, code, message):
@@ -67,8 +92,18 @@ def test_bad_input_one_line_error_no_traceback(args, code, message):
 def test_malformed_csv(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("time,price actual,total load actual\n2017-01-01 00:00:00+01:00,abc,1\n")
-    res = run_cli("data", "validate", "--zone", "ES", "--start", "2017-01-01", "--end",
-                  "2017-01-02", "--source", str(bad))
+    res = run_cli(
+        "data",
+        "validate",
+        "--zone",
+        "ES",
+        "--start",
+        "2017-01-01",
+        "--end",
+        "2017-01-02",
+        "--source",
+        str(bad),
+    )
     assert res.returncode == 4
     assert "non-numeric value 'abc'" in res.stderr and "Traceback" not in res.stderr
 
@@ -77,8 +112,21 @@ def test_fetch_without_key_exits_2(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "ENTSOE_API_KEY"}
     env["BTUT_CACHE_DIR"] = str(tmp_path)
     res = subprocess.run(
-        [shutil.which("btut"), "data", "fetch", "--zone", "ES", "--start", "2017-01-01",
-         "--end", "2017-01-02"], capture_output=True, text=True, env=env, timeout=60,
+        [
+            shutil.which("btut"),
+            "data",
+            "fetch",
+            "--zone",
+            "ES",
+            "--start",
+            "2017-01-01",
+            "--end",
+            "2017-01-02",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "ENTSOE_API_KEY is not set" in res.stderr
@@ -97,19 +145,37 @@ def test_zones_json_lists_bundled_coverage(capsys):
 
 
 def test_validate_json_reports_the_epftoolbox_autumn_gap(capsys):
-    assert main(["data", "validate", "--zone", "DE", "--start", "2016-10-30", "--end",
-                 "2016-10-31", "--json"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "validate",
+                "--zone",
+                "DE",
+                "--start",
+                "2016-10-30",
+                "--end",
+                "2016-10-31",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["n_rows"] == 24
     assert out["validation"]["gaps"] == [
-        {"start_utc": "2016-10-30T01:00:00+00:00", "end_utc": "2016-10-30T02:00:00+00:00",
-         "missing_intervals": 1}
+        {
+            "start_utc": "2016-10-30T01:00:00+00:00",
+            "end_utc": "2016-10-30T02:00:00+00:00",
+            "missing_intervals": 1,
+        }
     ]
 
 
 def test_show_text_output(capsys):
-    assert main(["data", "show", "--zone", "ES", "--start", "2017-10-29", "--end",
-                 "2017-10-30"]) == 0
+    assert (
+        main(["data", "show", "--zone", "ES", "--start", "2017-10-29", "--end", "2017-10-30"]) == 0
+    )
     captured = capsys.readouterr()
     assert captured.out.count("2017-10-29 02:00") == 2  # both 02:00 hours of the long day
     assert "25 rows" in captured.err

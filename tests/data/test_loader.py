@@ -108,7 +108,9 @@ def test_bad_requests_raise_one_line_errors(zone, start, end, error, message):
 
 def test_zone_not_in_file(entsoe_dir):
     with pytest.raises(DataUnavailableError, match=r"zone FR is not in file epftoolbox_DE"):
-        load_market_data("FR", "2017-01-01", "2017-01-02", source=entsoe_dir / "epftoolbox_DE.csv.gz")
+        load_market_data(
+            "FR", "2017-01-01", "2017-01-02", source=entsoe_dir / "epftoolbox_DE.csv.gz"
+        )
 
 
 @pytest.mark.parametrize(
@@ -122,8 +124,9 @@ def test_zone_not_in_file(entsoe_dir):
     ],
 )
 def test_shared_files_as_source_on_spring_dst_days(entsoe_dir, name, zone, day, columns):
-    frame = load_market_data(zone, day, pd.Timestamp(day) + pd.Timedelta(days=1),
-                             source=entsoe_dir / name)
+    frame = load_market_data(
+        zone, day, pd.Timestamp(day) + pd.Timedelta(days=1), source=entsoe_dir / name
+    )
     assert len(frame) == 23
     assert frame.shape[1] == columns
     assert frame.attrs["source"].endswith(name)
@@ -139,7 +142,9 @@ def test_duplicate_timestamps_raise_naming_them(tmp_path, spain_lines):
     lines = spain_lines[:49]  # header + 2015-01-01 and 2015-01-02
     lines.insert(11, lines[10])  # 2015-01-01 09:00+01:00 twice
     path = _spain_csv(tmp_path, lines)
-    with pytest.raises(DataValidationError, match=r"duplicate timestamps: 2015-01-01T08:00:00\+00:00"):
+    with pytest.raises(
+        DataValidationError, match=r"duplicate timestamps: 2015-01-01T08:00:00\+00:00"
+    ):
         load_market_data("ES", "2015-01-01", "2015-01-02", source=path)
 
 
@@ -168,7 +173,9 @@ def test_missing_rows_at_the_window_edge_are_a_gap(tmp_path, spain_lines):
     assert len(frame) == 24
     lines = spain_lines[:22]  # 2015-01-01 stops at 20:00 local: the day is partial
     with pytest.raises(DataUnavailableError, match="outside the ES data"):
-        load_market_data("ES", "2015-01-01", "2015-01-02", source=_spain_csv(tmp_path, lines, "b.csv"))
+        load_market_data(
+            "ES", "2015-01-01", "2015-01-02", source=_spain_csv(tmp_path, lines, "b.csv")
+        )
 
 
 def test_fifteen_minute_data(tmp_path, entsoe_dir):

@@ -13,7 +13,12 @@ def test_spain_three_years_matches_the_readme_counts():
     report = validate_market_data(frame)
     assert report.ok and report.resolution == "60min" and not report.gaps
     assert [d for d, _ in report.dst_days] == [
-        "2015-03-29", "2015-10-25", "2016-03-27", "2016-10-30", "2017-03-26", "2017-10-29"
+        "2015-03-29",
+        "2015-10-25",
+        "2016-03-27",
+        "2016-10-30",
+        "2017-03-26",
+        "2017-10-29",
     ]
     assert [n for _, n in report.dst_days] == [23, 25] * 3
     # the shared README measured 34 NaN in `total load actual`

@@ -1,0 +1,1 @@
+"""Alembic migrations of the BTUT results store (run by ``data.store.ResultsStore``)."""

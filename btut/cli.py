@@ -42,6 +42,10 @@ data_app = typer.Typer(
     help="Market data: zones, bundled and ENTSO-E data, validation.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+db_app = typer.Typer(
+    help="The results store (SQLite by default, PostgreSQL by URL).", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -60,6 +64,10 @@ SourceOpt = Annotated[
     typer.Option("--source", help="CSV path or 'entsoe' (default: bundled data)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default $BTUT_DB_URL or a SQLite file)."),
+]
 CacheOpt = Annotated[
     str | None,
     typer.Option("--cache-dir", help="ENTSO-E response cache (default $BTUT_CACHE_DIR)."),
@@ -270,6 +278,54 @@ def data_fetch(
         f"{summary['start']} .. {summary['end']}: {', '.join(summary['columns'])}"
     )
     _print_findings(report)
+
+
+def _store(db: str | None):
+    from data.store import ResultsStore
+
+    return ResultsStore(db)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOpt = None, as_json: JsonOpt = False) -> None:
+    """Create or upgrade the store's schema to the latest migration."""
+    with _store(db) as store:
+        store.upgrade()
+        info = {"db": store.url_display, "revision": store.schema_revision()}
+    if as_json:
+        emit_json(info)
+    else:
+        out().print(f"{info['db']}: schema at revision {info['revision']}")
+
+
+@db_app.command("runs")
+def db_runs(
+    kind: Annotated[str | None, typer.Option("--kind", help="Only runs of this kind.")] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the stored runs."""
+    with _store(db) as store:
+        runs = store.list_runs(kind)
+    if as_json:
+        emit_json({"runs": runs.to_dict("records")})
+        return
+    out().print(runs.to_string(index=False) if len(runs) else "no runs stored", markup=False)
+
+
+@db_app.command("show")
+def db_show(
+    run_id: Annotated[int, typer.Argument(help="Run id.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one stored run: configuration and metrics."""
+    with _store(db) as store:
+        run = store.get_run(run_id).to_dict()
+    if as_json:
+        emit_json(run)
+        return
+    out().print(json.dumps(run, indent=2, default=str), markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:

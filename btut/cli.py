@@ -14,16 +14,15 @@ import os
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from data.errors import BTUTError
 
-# typer >= 0.20 vendors its own click: accept its classes and click's
-_EXIT = (click.exceptions.Exit, typer.Exit)
-_ABORT = (click.exceptions.Abort, typer.Abort, KeyboardInterrupt)
+# typer >= 0.20 vendors its own click (no click dependency): use typer's public names
+_EXIT = (typer.Exit,)
+_ABORT = (typer.Abort, KeyboardInterrupt)
 
 
 def _is_usage_error(exc: BaseException) -> bool:

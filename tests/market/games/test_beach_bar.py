@@ -1,0 +1,144 @@
+"""Beach bar process (Perrin et al. 2020) on the finite-MFG engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from data.errors import InvalidParameterError
+from market.games import beach_bar_distance, beach_bar_game, beach_bar_transition
+from market.mfg import best_response, mean_field, uniform_policy
+from market.solvers import solve
+
+N = 21
+BAR = N // 2
+
+
+def _final_distribution(solution) -> np.ndarray:
+    return solution.mean_field[-1].sum(axis=1)
+
+
+def _spread(mu: np.ndarray, topology: str = "circle") -> float:
+    """Second moment of the distance to the bar, in cells²."""
+    return float(mu @ beach_bar_distance(mu.size, topology=topology) ** 2)
+
+
+@pytest.mark.parametrize("topology", ["circle", "line"])
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_transition_is_stochastic_and_local(topology: str, noise: float) -> None:
+    P = beach_bar_transition(N, noise=noise, topology=topology)
+    assert sp.issparse(P) and P.shape == (N * 3, N)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
+    assert P.min() >= 0
+    rows, cols = P.nonzero()
+    s = rows // 3
+    gap = np.abs(cols - s)
+    if topology == "circle":
+        gap = np.minimum(gap, N - gap)
+    assert gap.max() <= (2 if noise > 0 else 1)
+    dense = P.toarray().reshape(N, 3, N)
+    # step left from cell 0: wraps on the circle, stays at the end of the line
+    expected_left = N - 1 if topology == "circle" else 0
+    assert dense[0, 0, expected_left] >= 1.0 - noise - 1e-12
+    # "stay" keeps the agent in place up to the noise
+    np.testing.assert_allclose(np.diagonal(dense[:, 1, :])[1:-1], 1.0 - noise)
+
+
+def test_reward_has_the_documented_form() -> None:
+    game = beach_bar_game(n_states=N, crowd_aversion=0.7, move_cost=0.05, eps=1e-9)
+    rng = np.random.default_rng(0)
+    L = rng.random((N, 3))
+    L /= L.sum()
+    r = game.reward(0, L)
+    mu = L.sum(axis=1)
+    dist = np.minimum(np.abs(np.arange(N) - BAR), N - np.abs(np.arange(N) - BAR))
+    expected = (
+        -dist[:, None] / N - 0.05 * np.abs([-1, 0, 1])[None, :] - 0.7 * np.log(mu + 1e-9)[:, None]
+    )
+    np.testing.assert_allclose(r, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [("fictitious_play", {}), ("online_mirror_descent", {"learning_rate": 1.0})],
+)
+def test_solvers_reduce_exploitability(method: str, options: dict) -> None:
+    game = beach_bar_game(n_states=N, crowd_aversion=0.2)
+    sol = solve(game, method, max_iter=100, **options)
+    assert sol.initial_exploitability > 1.0
+    assert sol.final_exploitability < 0.05 * sol.initial_exploitability
+    # the trend is down, not just the last iterate
+    assert sol.exploitability[-10:].mean() < 0.2 * sol.exploitability[:10].mean()
+
+
+@pytest.mark.parametrize("topology", ["circle", "line"])
+@pytest.mark.parametrize(
+    ("method", "rel_tol"), [("online_mirror_descent", 1e-8), ("fictitious_play", 0.05)]
+)
+def test_equilibrium_is_symmetric_and_peaked_at_the_bar(
+    topology: str, method: str, rel_tol: float
+) -> None:
+    game = beach_bar_game(n_states=N, crowd_aversion=0.2, topology=topology)
+    sol = solve(game, method, max_iter=100)
+    assert sol.final_exploitability < 0.05 * sol.initial_exploitability
+    mu_t = sol.mean_field.sum(axis=2)  # (T, S)
+    # symmetric about the bar (the bar is the middle cell): mu(b + k) == mu(b - k), every t
+    np.testing.assert_allclose(mu_t, mu_t[:, ::-1], atol=rel_tol * mu_t.max())
+    mu = mu_t[-1]
+    assert int(np.argmax(mu)) == BAR
+    # decreasing away from the bar on each side, and clearly peaked
+    assert np.all(np.diff(mu[BAR:]) <= rel_tol * mu.max())
+    assert mu[BAR] > 2.0 * mu[0]
+    # more peaked than the (uniform) start
+    assert mu[BAR] > 1.5 * game.initial_distribution[BAR]
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_without_crowd_aversion_everyone_heads_for_the_bar(noise: float) -> None:
+    game = beach_bar_game(n_states=N, horizon=N, crowd_aversion=0.0, noise=noise)
+    sol = solve(game, "fixed_point", damping=1.0, max_iter=20)
+    assert sol.converged and sol.final_exploitability <= 1e-9
+    # the reward ignores the crowd: the equilibrium is the best response to anything
+    br = best_response(game, mean_field(game, uniform_policy(game))).policy
+    np.testing.assert_allclose(sol.mean_field, mean_field(game, br), atol=1e-12)
+    mu = _final_distribution(sol)
+    assert int(np.argmax(mu)) == BAR
+    if noise == 0.0:
+        assert mu[BAR] == pytest.approx(1.0, abs=1e-12)
+    else:
+        # only the last noisy steps blur the crowd: all mass within two cells of the bar
+        assert mu[BAR - 2 : BAR + 3].sum() > 0.99
+        assert mu[BAR] > 0.5
+
+
+def test_more_crowd_aversion_spreads_the_crowd() -> None:
+    spreads = []
+    for kappa in (0.0, 0.05, 0.2, 1.0):
+        game = beach_bar_game(n_states=N, crowd_aversion=kappa)
+        sol = solve(game, "fictitious_play", max_iter=100)
+        assert sol.final_exploitability < 0.05 * sol.initial_exploitability
+        spreads.append(_spread(_final_distribution(sol)))
+    assert np.all(np.diff(spreads) > 0.5), spreads
+    # the most averse crowd is spread far wider than the indifferent one
+    assert spreads[-1] > 5 * spreads[1]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n_states": 2},
+        {"topology": "torus"},
+        {"bar": 21},
+        {"noise": 1.5},
+        {"crowd_aversion": -1.0},
+        {"move_cost": -0.1},
+        {"eps": 0.0},
+        {"horizon": 0},
+        {"initial_distribution": np.ones(N)},
+        {"initial_distribution": np.ones(N - 1) / (N - 1)},
+    ],
+)
+def test_invalid_options_raise(kwargs: dict) -> None:
+    with pytest.raises(InvalidParameterError):
+        beach_bar_game(**({"n_states": N} | kwargs))

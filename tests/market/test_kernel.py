@@ -1,0 +1,207 @@
+"""Gaussian-kernel sensing by binning + FFT against the direct O(N²) sum."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data.errors import InvalidParameterError
+from market.kernel import (
+    KernelField,
+    kernel_field,
+    kernel_sensing,
+    kernel_sensing_direct,
+)
+
+RTOL = 1e-3
+
+
+def _cloud(kind: str, n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    if kind == "normal":
+        return rng.normal(size=(n, d))
+    if kind == "uniform":
+        return rng.uniform(0.0, 10.0, size=(n, d))
+    # a tight heavy cluster inside a spread-out population: the hardest case for the
+    # relative error (the cluster's kernel tail dominates far from it)
+    return np.concatenate(
+        [rng.normal(0.0, 0.05, size=(n // 2, d)), rng.uniform(-5.0, 5.0, size=(n - n // 2, d))]
+    )
+
+
+def _max_rel_err(approx: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.max(np.abs(approx - exact) / np.abs(exact)))
+
+
+@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("kind", ["normal", "uniform", "clustered"])
+def test_matches_direct_sum_with_defaults(d: int, kind: str) -> None:
+    rng = np.random.default_rng(100 + d)
+    pts = _cloud(kind, 2000, d, rng)
+    sigma = 0.3
+    exact = kernel_sensing_direct(pts, sigma=sigma)
+    approx = kernel_sensing(pts, sigma=sigma)
+    assert approx.shape == (2000,)
+    assert _max_rel_err(approx, exact) < RTOL
+
+
+@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("scheme", ["linear", "quadratic", "cubic"])
+def test_error_falls_with_the_bin_width_at_the_scheme_order(d: int, scheme: str) -> None:
+    rng = np.random.default_rng(7)
+    pts = rng.normal(size=(1500, d))
+    sigma = 0.4
+    exact = kernel_sensing_direct(pts, sigma=sigma)
+    errs = [
+        _max_rel_err(kernel_sensing(pts, sigma=sigma, bin_width=sigma / ov, scheme=scheme), exact)
+        for ov in (4.0, 8.0, 16.0)
+    ]
+    # linear is second order, quadratic third, cubic fourth: halving h divides the error
+    # by at least ~3 (a first-order scheme would only halve it)
+    assert errs[0] > errs[1] > errs[2]
+    assert errs[0] / errs[2] > 9.0
+    assert errs[2] < 1e-3
+
+
+def test_weights_targets_and_linearity() -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.normal(size=(800, 2))
+    w1 = rng.uniform(0.5, 2.0, size=800)
+    w2 = rng.uniform(0.0, 1.0, size=800)
+    targets = rng.uniform(-1.5, 1.5, size=(300, 2))
+    sigma = 0.5
+    exact = kernel_sensing_direct(pts, sigma=sigma, weights=w1, targets=targets)
+    approx = kernel_sensing(pts, sigma=sigma, weights=w1, targets=targets)
+    assert approx.shape == (300,)
+    assert _max_rel_err(approx, exact) < RTOL
+    # linear in the weights, exactly (same grid, same arithmetic up to round-off)
+    bounds = ((-5.0, 5.0), (-5.0, 5.0))
+    a = kernel_sensing(pts, sigma=sigma, weights=w1, targets=targets, bounds=bounds)
+    b = kernel_sensing(pts, sigma=sigma, weights=w2, targets=targets, bounds=bounds)
+    ab = kernel_sensing(pts, sigma=sigma, weights=w1 + w2, targets=targets, bounds=bounds)
+    np.testing.assert_allclose(ab, a + b, rtol=1e-12, atol=1e-12)
+    # unit weights are the unweighted sum
+    np.testing.assert_allclose(
+        kernel_sensing(pts, sigma=sigma, weights=np.ones(800)),
+        kernel_sensing(pts, sigma=sigma),
+        rtol=1e-12,
+    )
+
+
+def test_window_excludes_outside_sources_and_targets() -> None:
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(-3.0, 3.0, size=(1500, 1))
+    window = (-1.0, 2.0)
+    sigma = 0.25
+    inside = (pts[:, 0] >= window[0]) & (pts[:, 0] <= window[1])
+    sensed = kernel_sensing(pts, sigma=sigma, bounds=window)
+    assert np.isnan(sensed[~inside]).all()
+    # inside the window: the direct sum over the sources inside the window
+    exact = kernel_sensing_direct(pts[inside], sigma=sigma)
+    assert _max_rel_err(sensed[inside], exact) < RTOL
+    field = kernel_field(pts, sigma=sigma, bounds=window)
+    assert field.n_sources == int(inside.sum())
+    assert field.n_outside == int((~inside).sum())
+
+
+def test_field_on_its_nodes_and_frames() -> None:
+    rng = np.random.default_rng(5)
+    pts = rng.normal(size=(500, 2))
+    sigma = 0.6
+    field = kernel_field(pts, sigma=sigma, bins=(81, 61))
+    assert isinstance(field, KernelField)
+    assert field.dim == 2
+    frame = field.to_frame()
+    assert list(frame.columns) == ["x", "y", "field"]
+    assert len(frame) == 81 * 61  # the window's nodes
+    (x0, x1), (y0, y1) = field.window
+    assert frame.x.min() == x0 and frame.x.max() == x1
+    assert frame.y.min() == y0 and frame.y.max() == y1
+    exact = kernel_sensing_direct(pts, sigma=sigma, targets=frame[["x", "y"]].to_numpy())
+    assert _max_rel_err(frame["field"].to_numpy(), exact) < RTOL
+    d = field.to_dict()
+    assert d["shape"] == list(field.shape)
+    assert d["n_sources"] == 500
+
+
+def test_1d_accepts_flat_arrays_and_degenerate_sets() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=300)
+    np.testing.assert_allclose(
+        kernel_sensing(x, sigma=0.2), kernel_sensing(x[:, None], sigma=0.2), rtol=0, atol=0
+    )
+    # one point, and all points at the same place: the self term and N·exp(0)
+    np.testing.assert_allclose(kernel_sensing(np.array([[1.5]]), sigma=0.1), [1.0], rtol=RTOL)
+    same = np.full((7, 2), 0.25)
+    np.testing.assert_allclose(kernel_sensing(same, sigma=0.1), np.full(7, 7.0), rtol=RTOL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 400),
+    d=st.sampled_from([1, 2]),
+    sigma=st.floats(0.05, 3.0),
+    spread=st.floats(0.01, 20.0),
+)
+def test_random_point_sets_match_the_direct_sum(
+    seed: int, n: int, d: int, sigma: float, spread: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    pts = rng.normal(scale=spread, size=(n, d))
+    span = float(np.ptp(pts, axis=0).max())
+    # keep the grid below ~2·10^6 nodes (default bin width σ/6)
+    sigma = max(sigma, 6.0 * span / (2e6 ** (1.0 / d)))
+    exact = kernel_sensing_direct(pts, sigma=sigma)
+    approx = kernel_sensing(pts, sigma=sigma)
+    assert _max_rel_err(approx, exact) < RTOL
+
+
+def test_cost_is_not_quadratic() -> None:
+    # 4·10^5 points: the pairwise sum would be 1.6·10^11 kernel evaluations (minutes);
+    # binning + FFT takes well under a second. The bound is loose on purpose.
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(size=(400_000, 2))
+    start = time.perf_counter()
+    sensed = kernel_sensing(pts, sigma=0.01)
+    elapsed = time.perf_counter() - start
+    assert sensed.shape == (400_000,)
+    assert np.isfinite(sensed).all()
+    assert elapsed < 10.0
+    # spot check a few agents against the exact sum
+    sub = rng.choice(400_000, size=50, replace=False)
+    exact = kernel_sensing_direct(pts, sigma=0.01, targets=pts[sub])
+    assert _max_rel_err(sensed[sub], exact) < RTOL
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"sigma": 0.0}, "sigma"),
+        ({"sigma": -1.0}, "sigma"),
+        ({"sigma": float("nan")}, "sigma"),
+        ({"sigma": 0.1, "bin_width": 1.0}, "too coarse"),
+        ({"sigma": 0.1, "bins": 1}, "bins"),
+        ({"sigma": 0.1, "bounds": (1.0, 0.0)}, "bounds"),
+        ({"sigma": 0.1, "scheme": "spline"}, "scheme"),
+        ({"sigma": 1e-6, "max_nodes": 1000}, "max_nodes"),
+        ({"sigma": 0.1, "weights": np.ones(3)}, "weights"),
+    ],
+)
+def test_invalid_parameters(kwargs: dict, match: str) -> None:
+    pts = np.random.default_rng(0).normal(size=(10, 1))
+    with pytest.raises(InvalidParameterError, match=match):
+        kernel_sensing(pts, **kwargs)
+
+
+def test_invalid_points() -> None:
+    with pytest.raises(InvalidParameterError, match="shape"):
+        kernel_sensing(np.zeros((5, 3)), sigma=1.0)
+    with pytest.raises(InvalidParameterError, match="finite"):
+        kernel_sensing(np.array([[0.0], [np.inf]]), sigma=1.0)
+    field = kernel_field(np.zeros((3, 2)), sigma=1.0)
+    with pytest.raises(InvalidParameterError, match="dimension"):
+        field.at(np.zeros((2, 1)))

@@ -1,1 +1,65 @@
-"""Probabilistic forecasting (issue 5): not built yet."""
+"""Probabilistic day-ahead forecasting: a heteroscedastic Student-t network, baselines,
+and the availability rules and features they share.
+
+Forecasters (``forecasting.models``): ``StudentTForecaster``, ``GaussianForecaster``,
+``SeasonalNaiveForecaster``, ``TSOForecaster`` — ``fit(frame, target=...)``,
+``predict(frame, days=..., quantiles=...)`` → ``mu``/``sigma``/``nu`` per interval,
+``sample(n, seed=...)``. Information sets and features (``forecasting.features``):
+``cutoff_for_day``, ``available_at``, ``day_ahead_features``. The torch losses
+``student_t_nll`` and ``gaussian_nll`` (``forecasting.nets``) load torch on first use;
+everything else imports without it.
+"""
+
+from forecasting.features import (
+    CUTOFF_HOUR,
+    DayAheadFeatures,
+    availability_horizon,
+    available_at,
+    column_kind,
+    cutoff_for_day,
+    day_ahead_features,
+    information_set,
+    market_days,
+)
+from forecasting.models import (
+    TSO_FORECAST_COLUMNS,
+    BaseForecaster,
+    GaussianForecaster,
+    SeasonalNaiveForecaster,
+    StudentTForecaster,
+    TSOForecaster,
+    quantile_column,
+    student_t_quantiles,
+)
+
+
+def __getattr__(name: str):
+    # torch takes seconds to import: load it only when its losses are asked for
+    if name in ("student_t_nll", "gaussian_nll"):
+        from forecasting import nets
+
+        return getattr(nets, name)
+    raise AttributeError(f"module 'forecasting' has no attribute {name!r}")
+
+
+__all__ = [
+    "CUTOFF_HOUR",
+    "TSO_FORECAST_COLUMNS",
+    "BaseForecaster",
+    "DayAheadFeatures",
+    "GaussianForecaster",
+    "SeasonalNaiveForecaster",
+    "StudentTForecaster",
+    "TSOForecaster",
+    "availability_horizon",
+    "available_at",
+    "column_kind",
+    "cutoff_for_day",
+    "day_ahead_features",
+    "gaussian_nll",
+    "information_set",
+    "market_days",
+    "quantile_column",
+    "student_t_nll",
+    "student_t_quantiles",
+]

@@ -1,0 +1,254 @@
+"""Tests of forecasting.features: cut-offs, the availability rule and day-ahead features,
+on real bundled ES data (Europe/Madrid; DST 2015-03-29 has 23 hours, 2015-10-25 has 25)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import data
+from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
+from forecasting.features import (
+    availability_horizon,
+    available_at,
+    column_kind,
+    cutoff_for_day,
+    day_ahead_features,
+    information_set,
+    market_days,
+)
+
+TZ = "Europe/Madrid"
+
+
+@pytest.fixture(scope="module")
+def es() -> pd.DataFrame:
+    return data.load_market_data("ES", "2015-01-01", "2015-11-15")
+
+
+def local(ts: str) -> pd.Timestamp:
+    """UTC instant of a local Madrid wall time."""
+    return pd.Timestamp(ts).tz_localize(TZ).tz_convert("UTC")
+
+
+def raw(frame: pd.DataFrame, col: str, wall: str) -> float:
+    return float(frame.loc[local(wall), col])
+
+
+def perturb_unknown(frame: pd.DataFrame, day: str, seed: int = 0) -> pd.DataFrame:
+    """Every value not known at the cut-off of ``day`` replaced (noise, some NaN)."""
+    rng = np.random.default_rng(seed)
+    known = available_at(frame, cutoff_for_day(day, TZ))
+    noise = pd.DataFrame(
+        rng.normal(1e4, 5e3, frame.shape), index=frame.index, columns=frame.columns
+    )
+    noise = noise.mask(rng.random(frame.shape) < 0.1)
+    out = frame.where(known, noise)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+# --- cut-off and availability rule ----------------------------------------------------
+
+
+def test_cutoff_is_local_noon_of_the_day_before() -> None:
+    assert cutoff_for_day("2016-06-01", TZ) == pd.Timestamp("2016-05-31 10:00", tz="UTC")
+    assert cutoff_for_day(dt.date(2016, 1, 10), TZ) == pd.Timestamp("2016-01-09 11:00", tz="UTC")
+    # day after the spring change: the cut-off falls on the 23-hour day itself, summer time
+    assert cutoff_for_day("2015-03-30", TZ) == pd.Timestamp("2015-03-29 10:00", tz="UTC")
+
+
+def test_column_kinds() -> None:
+    assert column_kind("load_mw") == "realised"
+    assert column_kind("wind_mw") == "realised"
+    assert column_kind("price_eur_per_mwh") == "price"
+    for col in ("load_forecast_mw", "price_forecast_eur_per_mwh", "renewables_forecast_mw"):
+        assert column_kind(col) == "forecast"
+    assert column_kind("something_new") == "realised"  # unknown: the conservative rule
+
+
+def test_horizons_at_noon_cutoff() -> None:
+    c = cutoff_for_day("2016-06-01", TZ)
+    assert availability_horizon("load_mw", c, TZ) == c
+    assert availability_horizon("price_eur_per_mwh", c, TZ) == local("2016-06-01 00:00")
+    assert availability_horizon("load_forecast_mw", c, TZ) == local("2016-06-02 00:00")
+
+
+def test_horizons_around_publication_hour() -> None:
+    # prices of X are published just after noon of X−1, forecasts at or before it
+    before, after = local("2016-05-31 11:00"), local("2016-05-31 13:00")
+    assert availability_horizon("price_eur_per_mwh", before, TZ) == local("2016-06-01 00:00")
+    assert availability_horizon("price_eur_per_mwh", after, TZ) == local("2016-06-02 00:00")
+    assert availability_horizon("load_forecast_mw", before, TZ) == local("2016-06-01 00:00")
+    assert availability_horizon("load_forecast_mw", after, TZ) == local("2016-06-02 00:00")
+    with pytest.raises(InvalidParameterError):
+        availability_horizon("load_mw", pd.Timestamp("2016-05-31 12:00"), TZ)
+
+
+def test_available_at_on_real_frame(es: pd.DataFrame) -> None:
+    day = "2015-06-10"
+    known = available_at(es, cutoff_for_day(day, TZ))
+    assert known.shape == es.shape and (known.columns == es.columns).all()
+    last_load = known.index[known["load_mw"]][-1]
+    assert last_load == local("2015-06-09 11:00")  # the 11:00–12:00 interval ends at noon
+    assert known.index[known["price_eur_per_mwh"]][-1] == local("2015-06-09 23:00")
+    assert known.index[known["load_forecast_mw"]][-1] == local("2015-06-10 23:00")
+    assert known.loc[: local("2015-06-09 11:00"), "solar_mw"].all()
+    masked = information_set(es, cutoff_for_day(day, TZ))
+    assert masked.loc[local("2015-06-09 12:00") :, "load_mw"].isna().all()
+    assert masked["load_forecast_mw"].notna().sum() == known["load_forecast_mw"].sum()
+
+
+def test_available_at_needs_a_time_zone(es: pd.DataFrame) -> None:
+    bare = es.copy()
+    bare.attrs = {}
+    with pytest.raises(InvalidParameterError, match="tz"):
+        available_at(bare, cutoff_for_day("2015-06-10", TZ))
+    assert available_at(bare, cutoff_for_day("2015-06-10", TZ), tz=TZ).shape == es.shape
+
+
+# --- feature rows ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "rows"), [("2015-06-10", 24), ("2015-03-29", 23), ("2015-10-25", 25)]
+)
+def test_one_row_per_interval_on_dst_days(es: pd.DataFrame, day: str, rows: int) -> None:
+    feats = day_ahead_features(es, "load_mw", days=[day])
+    assert len(feats.X) == rows and feats.X.index.name == "time_utc"
+    assert str(feats.X.index.tz) == "UTC"
+    wall = feats.X.index.tz_convert(TZ)
+    assert (wall.date == dt.date.fromisoformat(day)).all()
+    assert feats.X.index.is_monotonic_increasing and feats.X.index.is_unique
+    np.testing.assert_array_equal(feats.y, es.loc[feats.X.index, "load_mw"].to_numpy())
+
+
+def test_quarter_hour_frames_give_96_rows(es: pd.DataFrame) -> None:
+    q = es.loc[local("2015-03-01 00:00") : local("2015-04-01 00:00")].resample("15min").ffill()
+    q.attrs = dict(es.attrs)
+    for day, rows in (("2015-03-20", 96), ("2015-03-29", 92)):
+        feats = day_ahead_features(q, "load_mw", days=[day])
+        assert len(feats.X) == rows
+    feats = day_ahead_features(q, "load_mw", days=["2015-03-20"])
+    lag1 = feats.X["lag1d"].to_numpy()
+    assert np.isfinite(lag1[:48]).all() and np.isnan(lag1[48:]).all()  # known up to 11:45–12:00
+
+
+def test_lags_are_same_local_clock_time(es: pd.DataFrame) -> None:
+    feats = day_ahead_features(es, "load_mw", days=["2015-06-10"])
+    X = feats.X
+    wall = X.index.tz_convert(TZ)
+    for i, t in enumerate(wall):
+        hh = f"{t.hour:02d}:00"
+        assert X["lag7d"].iloc[i] == raw(es, "load_mw", f"2015-06-03 {hh}")
+        assert X["lag2d"].iloc[i] == raw(es, "load_mw", f"2015-06-08 {hh}")
+        if t.hour < 12:  # known: ends by noon of D−1 (11:00–12:00 too)
+            assert X["lag1d"].iloc[i] == raw(es, "load_mw", f"2015-06-09 {hh}")
+            assert X["lag1d_missing"].iloc[i] == 0.0
+        else:
+            assert np.isnan(X["lag1d"].iloc[i]) and X["lag1d_missing"].iloc[i] == 1.0
+    assert (X["last"] == raw(es, "load_mw", "2015-06-09 11:00")).all()
+    np.testing.assert_array_equal(X["load_forecast_mw"], es.loc[X.index, "load_forecast_mw"])
+
+
+def test_price_lags_of_the_whole_previous_day_are_known(es: pd.DataFrame) -> None:
+    X = day_ahead_features(es, "price_eur_per_mwh", days=["2015-06-10"]).X
+    wall = X.index.tz_convert(TZ)
+    expected = [raw(es, "price_eur_per_mwh", f"2015-06-09 {t.hour:02d}:00") for t in wall]
+    np.testing.assert_array_equal(X["lag1d"], expected)
+    assert (X["last"] == raw(es, "price_eur_per_mwh", "2015-06-09 23:00")).all()
+    assert (X["lag1d_missing"] == 0).all()
+
+
+def test_lags_across_dst(es: pd.DataFrame) -> None:
+    # a week after the spring change: 02:00 did not exist on D−7, so 03:00 (summer) is used
+    X = day_ahead_features(es, "load_mw", days=["2015-04-05"]).X
+    two = X.index.tz_convert(TZ).hour == 2
+    assert X.loc[two, "lag7d"].item() == raw(es, "load_mw", "2015-03-29 03:00")
+    # the 25-hour day: both 02:00 intervals take the one 02:00 of the day a week before
+    X = day_ahead_features(es, "load_mw", days=["2015-10-25"]).X
+    two = X.index.tz_convert(TZ).hour == 2
+    assert two.sum() == 2
+    assert (X.loc[two, "lag7d"] == raw(es, "load_mw", "2015-10-18 02:00")).all()
+
+
+def test_missing_values_are_masked(es: pd.DataFrame) -> None:
+    holed = es.copy()
+    holed.attrs = dict(es.attrs)
+    holed.loc[local("2015-06-03 05:00"), "load_mw"] = np.nan
+    holed.loc[local("2015-06-10 07:00"), "wind_forecast_mw"] = np.nan
+    X = day_ahead_features(holed, "load_mw", days=["2015-06-10"]).X
+    at5 = X.index == local("2015-06-10 05:00")
+    at7 = X.index == local("2015-06-10 07:00")
+    assert np.isnan(X.loc[at5, "lag7d"].item()) and X.loc[at5, "lag7d_missing"].item() == 1
+    assert X.loc[~at5, "lag7d_missing"].sum() == 0
+    assert X.loc[at7, "wind_forecast_mw_missing"].item() == 1
+    assert X["wind_forecast_mw_missing"].sum() == 1
+
+
+def test_calendar_features(es: pd.DataFrame) -> None:
+    X = day_ahead_features(es, "load_mw", days=["2015-06-10"]).X  # a Wednesday
+    assert (X["dow_2"] == 1).all() and X[[f"dow_{d}" for d in range(7)]].sum(axis=1).eq(1).all()
+    hours = X[[f"hour_{h:02d}" for h in range(24)]].to_numpy()
+    np.testing.assert_array_equal(hours, np.eye(24))
+    np.testing.assert_allclose(X["tod_sin1"] ** 2 + X["tod_cos1"] ** 2, 1.0)
+
+
+def test_default_days_need_history(es: pd.DataFrame) -> None:
+    head = es.loc[: local("2015-01-20 00:00")]
+    head = head.iloc[:-1]
+    head.attrs = dict(es.attrs)
+    feats = day_ahead_features(head, "load_mw")
+    assert feats.days[0] == np.datetime64("2015-01-08")
+    assert feats.days[-1] == np.datetime64("2015-01-19")
+    assert market_days(head)[0] == dt.date(2015, 1, 1)
+
+
+def test_a_day_after_the_frame_can_be_forecast(es: pd.DataFrame) -> None:
+    hist = es.loc[: local("2015-06-10 00:00")].iloc[:-1]
+    hist.attrs = dict(es.attrs)
+    X = day_ahead_features(hist, "load_mw", days=["2015-06-10"]).X
+    assert len(X) == 24
+    assert X["load_forecast_mw_missing"].eq(1).all()  # not in the frame: unknown, masked
+    assert X["lag7d_missing"].eq(0).all()
+
+
+@pytest.mark.parametrize("target", ["load_mw", "price_eur_per_mwh"])
+@pytest.mark.parametrize("day", ["2015-06-10", "2015-03-29", "2015-10-25"])
+def test_features_ignore_everything_unknown_at_the_cutoff(
+    es: pd.DataFrame, target: str, day: str
+) -> None:
+    before = day_ahead_features(es, target, days=[day]).X
+    after = day_ahead_features(perturb_unknown(es, day), target, days=[day]).X
+    pd.testing.assert_frame_equal(before, after, check_exact=True)
+
+
+def test_features_do_use_known_values(es: pd.DataFrame) -> None:
+    # the converse, so the test above is not vacuous: a known value moves a feature
+    moved = es.copy()
+    moved.attrs = dict(es.attrs)
+    moved.loc[local("2015-06-09 10:00"), "load_mw"] += 1.0
+    a = day_ahead_features(es, "load_mw", days=["2015-06-10"]).X
+    b = day_ahead_features(moved, "load_mw", days=["2015-06-10"]).X
+    assert (a["lag1d"].fillna(-1) != b["lag1d"].fillna(-1)).sum() == 1
+
+
+def test_bad_inputs(es: pd.DataFrame) -> None:
+    with pytest.raises(DataUnavailableError, match="target"):
+        day_ahead_features(es, "nope_mw")
+    with pytest.raises(InvalidParameterError):
+        day_ahead_features(es, "load_mw", lags=(0, 7))
+    with pytest.raises(DataUnavailableError, match="renewables_forecast_mw"):
+        day_ahead_features(es, "load_mw", exog=["renewables_forecast_mw"])
+    with pytest.raises(InvalidParameterError):
+        day_ahead_features(es, "load_mw", days=["2015-13-01"])
+    shuffled = es.iloc[::-1]
+    with pytest.raises(DataValidationError):
+        day_ahead_features(shuffled, "load_mw")
+    short = es.iloc[:48]
+    short.attrs = dict(es.attrs)
+    with pytest.raises(DataUnavailableError, match="history"):
+        day_ahead_features(short, "load_mw")

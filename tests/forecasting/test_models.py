@@ -1,0 +1,356 @@
+"""Tests of the day-ahead forecasters (forecasting.models, forecasting.nets) on real bundled
+ES data, with tiny networks and a few epochs so the whole file runs in seconds."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+import data
+from data.errors import DataUnavailableError, InvalidParameterError, NotFittedError
+from forecasting import (
+    GaussianForecaster,
+    SeasonalNaiveForecaster,
+    StudentTForecaster,
+    TSOForecaster,
+    available_at,
+    cutoff_for_day,
+    gaussian_nll,
+    student_t_nll,
+)
+from forecasting.models import fit_zero_location_t
+
+TZ = "Europe/Madrid"
+TINY = {"hidden": (16, 16), "max_epochs": 15, "patience": 5, "batch_size": 128}
+TARGETS = ("load_mw", "price_eur_per_mwh")
+DAYS = ["2015-06-10", "2015-03-29", "2015-10-25"]  # 24, 23 and 25 hours
+ALL = [StudentTForecaster, GaussianForecaster, SeasonalNaiveForecaster, TSOForecaster]
+
+
+def local(ts: str) -> pd.Timestamp:
+    return pd.Timestamp(ts).tz_localize(TZ).tz_convert("UTC")
+
+
+def head(frame: pd.DataFrame, end: str) -> pd.DataFrame:
+    """Rows before local midnight ``end``, attrs kept."""
+    out = frame.loc[frame.index < local(end)]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+@pytest.fixture(scope="module")
+def es() -> pd.DataFrame:
+    return data.load_market_data("ES", "2015-01-01", "2015-11-15")
+
+
+@pytest.fixture(scope="module")
+def train(es: pd.DataFrame) -> pd.DataFrame:
+    """59 days of history: 52 training days after the 7 days the lags need."""
+    return head(es, "2015-03-01")
+
+
+@pytest.fixture(scope="module")
+def fitted(train: pd.DataFrame) -> dict:
+    """One fitted model per (kind, target), shared by the tests of this module."""
+    out = {}
+    for target in TARGETS:
+        out["t", target] = StudentTForecaster(**TINY).fit(train, target=target)
+        out["normal", target] = GaussianForecaster(**TINY).fit(train, target=target)
+        out["naive", target] = SeasonalNaiveForecaster().fit(train, target=target)
+        out["tso", target] = TSOForecaster().fit(train, target=target)
+    return out
+
+
+def perturb_unknown(frame: pd.DataFrame, day: str, seed: int = 0) -> pd.DataFrame:
+    """Every value not known at the cut-off of ``day`` replaced (noise, some NaN)."""
+    rng = np.random.default_rng(seed)
+    known = available_at(frame, cutoff_for_day(day, TZ))
+    noise = pd.DataFrame(
+        rng.normal(3e4, 1e4, frame.shape), index=frame.index, columns=frame.columns
+    )
+    out = frame.where(known, noise.mask(rng.random(frame.shape) < 0.1))
+    out.attrs = dict(frame.attrs)
+    assert (~known).to_numpy().sum() > 1000  # the perturbation is not empty
+    return out
+
+
+# --- interface ------------------------------------------------------------------------
+
+
+def test_import_does_not_load_torch() -> None:
+    code = "import sys, forecasting; assert 'torch' not in sys.modules; forecasting.student_t_nll"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_not_fitted(cls: type, es: pd.DataFrame) -> None:
+    model = cls()
+    with pytest.raises(NotFittedError, match="fit"):
+        model.predict(es, days=["2015-06-10"])
+    with pytest.raises(NotFittedError):
+        model.sample(10)
+
+
+def test_sample_needs_a_prediction(train: pd.DataFrame) -> None:
+    model = SeasonalNaiveForecaster().fit(train, "load_mw")
+    with pytest.raises(NotFittedError, match="predict"):
+        model.sample(3)
+
+
+@pytest.mark.parametrize("kind", ["t", "normal", "naive", "tso"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_output_on_dst_days(fitted: dict, es: pd.DataFrame, kind: str, target: str) -> None:
+    model = fitted[kind, target]
+    pred = model.predict(es, days=DAYS)
+    assert pred.index.name == "time_utc" and str(pred.index.tz) == "UTC"
+    assert list(pred.columns) == ["mu", "sigma", "nu"]
+    assert pred.index.is_monotonic_increasing and pred.index.is_unique
+    per_day = pd.Series(pred.index.tz_convert(TZ).date).value_counts()
+    assert [per_day[pd.Timestamp(d).date()] for d in DAYS] == [24, 23, 25]
+    assert np.isfinite(pred[["mu", "sigma"]].to_numpy()).all()
+    assert (pred["sigma"] > 0).all()
+    if kind == "normal":
+        assert np.isinf(pred["nu"]).all() and pred.attrs["distribution"] == "normal"
+    else:
+        assert (pred["nu"] > 2).all() and np.isfinite(pred["nu"]).all()
+    assert pred.attrs["target"] == target and pred.attrs["tz"] == TZ
+
+
+def test_default_days_and_day_after_the_data(fitted: dict, es: pd.DataFrame) -> None:
+    model = fitted["t", "load_mw"]
+    window = head(es, "2015-06-15").loc[local("2015-06-01 00:00") :]
+    window.attrs = dict(es.attrs)
+    pred = model.predict(window)  # days with 7 days of history in the frame: 8..14 June
+    days = sorted(set(pred.index.tz_convert(TZ).date))
+    assert [d.day for d in days] == list(range(8, 15))
+    # the day after the frame: forecasts missing from the frame are masked, not fatal
+    nxt = model.predict(window, days=["2015-06-15"])
+    assert len(nxt) == 24 and np.isfinite(nxt.to_numpy()).all()
+    with pytest.raises(DataUnavailableError, match="2015-07-01"):
+        model.predict(window, days=["2015-06-12", "2015-07-01"])  # no load known for it
+
+
+def test_params_interface(train: pd.DataFrame) -> None:
+    model = StudentTForecaster(hidden=(8,), random_state=3)
+    assert model.get_params()["hidden"] == (8,) and model.get_params()["random_state"] == 3
+    assert model.set_params(lr=0.01) is model and model.lr == 0.01
+    assert "StudentTForecaster(" in repr(model)
+    with pytest.raises(InvalidParameterError):
+        model.set_params(nope=1)
+    for bad in ({"hidden": ()}, {"validation_fraction": 1.0}, {"lr": 0}, {"max_epochs": 0}):
+        with pytest.raises(InvalidParameterError):
+            StudentTForecaster(**bad).fit(train, "load_mw")
+    with pytest.raises(DataUnavailableError, match="too little data"):
+        StudentTForecaster(**TINY).fit(head(train, "2015-01-09"), "load_mw")
+    with pytest.raises(DataUnavailableError, match="nope"):
+        StudentTForecaster(**TINY).fit(train, "nope")
+
+
+# --- the Student-t network ------------------------------------------------------------
+
+
+def test_student_t_nll_matches_scipy() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.normal(0, 50, 500)
+    mu = rng.normal(0, 10, 500)
+    sigma = rng.uniform(0.01, 30, 500)
+    nu = np.concatenate([[2.0001, 2.5, 3.0, 1e3, 1e5], rng.uniform(2, 60, 495)])
+    t = [torch.as_tensor(a, dtype=torch.float64) for a in (y, mu, sigma, nu)]
+    ours = student_t_nll(*t).numpy()
+    np.testing.assert_allclose(ours, -stats.t.logpdf(y, nu, loc=mu, scale=sigma), rtol=1e-10)
+    ours_n = gaussian_nll(*t[:3]).numpy()
+    np.testing.assert_allclose(ours_n, -stats.norm.logpdf(y, mu, sigma), rtol=1e-12)
+
+
+def test_training_learns_and_stops_early(fitted: dict, train: pd.DataFrame) -> None:
+    for target in TARGETS:
+        model = fitted["t", target]
+        assert model.train_loss_[-1] < model.train_loss_[0]
+        assert len(model.val_loss_) == model.n_epochs_ <= TINY["max_epochs"]
+        assert model.val_loss_[model.best_epoch_] == min(model.val_loss_)
+        if model.n_epochs_ < TINY["max_epochs"]:  # stopped early: patience ran out
+            assert model.n_epochs_ == model.best_epoch_ + TINY["patience"] + 1
+        # best validation NLL beats a constant normal fitted to the training targets
+        val = train.loc[train.index >= local(str(model.validation_start_)), target]
+        const = -stats.norm.logpdf(val, model.y_mean_, model.y_scale_).mean()
+        assert min(model.val_loss_) < const - 0.5
+
+
+def test_validation_split_is_chronological(fitted: dict, train: pd.DataFrame) -> None:
+    model = fitted["t", "load_mw"]
+    # 52 training days (8 Jan .. 28 Feb), the last ceil(0.15 * 52) = 8 validate
+    assert str(model.validation_start_) == "2015-02-21"
+    assert model.n_val_intervals_ == 8 * 24
+    assert model.n_train_intervals_ == 44 * 24 - int(
+        train.loc[local("2015-01-08") : local("2015-02-21"), "load_mw"].iloc[:-1].isna().sum()
+    )
+
+
+def test_no_validation_runs_all_epochs(train: pd.DataFrame) -> None:
+    model = StudentTForecaster(**{**TINY, "max_epochs": 4, "validation_fraction": 0.0})
+    model.fit(train, "price_eur_per_mwh")
+    assert model.n_epochs_ == 4 and model.val_loss_ == [] and model.validation_start_ is None
+
+
+def test_same_seed_same_forecast(train: pd.DataFrame, es: pd.DataFrame) -> None:
+    before = torch.get_rng_state()
+    a = StudentTForecaster(**TINY, random_state=7).fit(train, "load_mw")
+    b = StudentTForecaster(**TINY, random_state=7).fit(train, "load_mw")
+    c = StudentTForecaster(**TINY, random_state=8).fit(train, "load_mw")
+    assert torch.equal(before, torch.get_rng_state())  # torch's global RNG left alone
+    assert a.train_loss_ == b.train_loss_
+    pa, pb = a.predict(es, days=DAYS), b.predict(es, days=DAYS)
+    pd.testing.assert_frame_equal(pa, pb, check_exact=True)
+    assert not np.array_equal(pa["mu"], c.predict(es, days=DAYS)["mu"])
+
+
+@pytest.mark.parametrize("kind", ["t", "normal", "naive", "tso"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_look_ahead(fitted: dict, es: pd.DataFrame, kind: str, target: str) -> None:
+    model = fitted[kind, target]
+    for day in ("2015-06-10", "2015-10-25"):
+        clean = model.predict(es, days=[day], quantiles=(0.1, 0.9))
+        dirty = model.predict(perturb_unknown(es, day), days=[day], quantiles=(0.1, 0.9))
+        pd.testing.assert_frame_equal(clean, dirty, check_exact=True)
+
+
+def test_no_look_ahead_detects_a_known_change(fitted: dict, es: pd.DataFrame) -> None:
+    # the converse: a value known at the cut-off does move the forecast
+    moved = es.copy()
+    moved.attrs = dict(es.attrs)
+    moved.loc[local("2015-06-09 11:00"), "load_mw"] += 2000.0  # last known before noon
+    model = fitted["t", "load_mw"]
+    a = model.predict(es, days=["2015-06-10"])
+    b = model.predict(moved, days=["2015-06-10"])
+    assert (a["mu"] != b["mu"]).all()
+
+
+# --- quantiles and samples ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["t", "normal", "tso"])
+def test_quantiles_match_scipy(fitted: dict, es: pd.DataFrame, kind: str) -> None:
+    qs = (0.025, 0.1, 0.5, 0.9, 0.975)
+    pred = fitted[kind, "price_eur_per_mwh"].predict(es, days=DAYS, quantiles=qs)
+    cols = ["q0.025", "q0.1", "q0.5", "q0.9", "q0.975"]
+    assert list(pred.columns) == ["mu", "sigma", "nu", *cols]
+    assert (np.diff(pred[cols].to_numpy(), axis=1) > 0).all()
+    for q, col in zip(qs, cols, strict=True):
+        ref = stats.t.ppf(q, pred["nu"], loc=pred["mu"], scale=pred["sigma"])
+        if kind == "normal":
+            ref = stats.norm.ppf(q, loc=pred["mu"], scale=pred["sigma"])
+        np.testing.assert_allclose(pred[col], ref, rtol=1e-12)
+    np.testing.assert_allclose(pred["q0.5"], pred["mu"], rtol=1e-12)
+    for bad in ((0.0, 0.5), (1.2,)):
+        with pytest.raises(InvalidParameterError):
+            fitted[kind, "price_eur_per_mwh"].predict(es, days=DAYS, quantiles=bad)
+
+
+@pytest.mark.parametrize("kind", ["t", "normal"])
+def test_sample_from_last_prediction(fitted: dict, es: pd.DataFrame, kind: str) -> None:
+    model = fitted[kind, "load_mw"]
+    pred = model.predict(es, days=["2015-10-25"])
+    draws = model.sample(20_000, seed=5)
+    assert draws.shape == (20_000, 25)
+    np.testing.assert_array_equal(draws, model.sample(20_000, seed=5))
+    assert not np.array_equal(draws, model.sample(20_000, seed=6))
+    z = (draws - pred["mu"].to_numpy()) / pred["sigma"].to_numpy()
+    for q in (0.1, 0.5, 0.9):
+        expected = stats.t.ppf(q, pred["nu"].to_numpy())
+        np.testing.assert_allclose(np.quantile(z, q, axis=0), expected, atol=0.05)
+    with pytest.raises(InvalidParameterError):
+        model.sample(0)
+
+
+# --- baselines ------------------------------------------------------------------------
+
+
+def test_seasonal_naive_centre_is_the_value_a_week_before(fitted: dict, es: pd.DataFrame) -> None:
+    for target in TARGETS:
+        model = fitted["naive", target]
+        pred = model.predict(es, days=["2015-06-10", "2015-10-25", "2015-11-01"])
+        for t, mu in pred["mu"].items():
+            wall = t.tz_convert(TZ).tz_localize(None) - pd.Timedelta(days=7)
+            src = wall.tz_localize(TZ, ambiguous=True).tz_convert("UTC")
+            assert mu == es.loc[src, target]  # exact: no arithmetic on the value
+        assert model.scale_by_hour_.shape == (24,) and (model.scale_by_hour_ > 0).all()
+        assert (model.df_by_hour_ > 2).all()
+        hours = pred.index.tz_convert(TZ).hour
+        np.testing.assert_array_equal(pred["sigma"], model.scale_by_hour_[hours])
+
+
+def test_seasonal_naive_missing_centre_gives_nan_row(fitted: dict, es: pd.DataFrame) -> None:
+    holed = es.copy()
+    holed.attrs = dict(es.attrs)
+    holed.loc[local("2015-06-03 05:00"), "load_mw"] = np.nan
+    pred = fitted["naive", "load_mw"].predict(holed, days=["2015-06-10"])
+    assert pred.loc[local("2015-06-10 05:00")].isna().all()
+    assert pred.drop(local("2015-06-10 05:00")).notna().all().all()
+
+
+def test_tso_forecaster_centre_is_the_tso_forecast(fitted: dict, es: pd.DataFrame) -> None:
+    pred = fitted["tso", "load_mw"].predict(es, days=DAYS)
+    np.testing.assert_array_equal(pred["mu"], es.loc[pred.index, "load_forecast_mw"])
+    assert fitted["tso", "load_mw"].centre_column_ == "load_forecast_mw"
+    assert fitted["tso", "price_eur_per_mwh"].centre_column_ == "price_forecast_eur_per_mwh"
+
+
+def test_tso_forecaster_needs_the_forecast_column() -> None:
+    de = data.load_market_data("DE", "2017-01-01", "2017-02-15")
+    with pytest.raises(DataUnavailableError, match="price_forecast_eur_per_mwh"):
+        TSOForecaster().fit(de, target="price_eur_per_mwh")
+    es = data.load_market_data("ES", "2015-01-01", "2015-02-01")
+    with pytest.raises(InvalidParameterError, match="column="):
+        TSOForecaster().fit(es, target="solar_forecast_mw")
+    model = TSOForecaster().fit(es, target="load_mw")
+    with pytest.raises(DataUnavailableError, match="load_forecast_mw"):
+        model.predict(es.drop(columns="load_forecast_mw"))
+
+
+# --- quarter-hour data ----------------------------------------------------------------
+
+
+def test_quarter_hour_model(es: pd.DataFrame) -> None:
+    q = es.loc[local("2015-02-01") : local("2015-04-01")].resample("15min").ffill()
+    q.attrs = dict(es.attrs)
+    model = StudentTForecaster(**{**TINY, "max_epochs": 3}).fit(head(q, "2015-03-20"), "load_mw")
+    pred = model.predict(q, days=["2015-03-25", "2015-03-29"], quantiles=(0.5,))
+    assert len(pred) == 96 + 92
+    assert (pred["sigma"] > 0).all() and (pred["nu"] > 2).all()
+    assert model.step_ == pd.Timedelta(minutes=15)
+    with pytest.raises(InvalidParameterError, match="intervals"):
+        model.predict(es, days=["2015-03-25"])
+    assert math.isfinite(model.val_loss_[-1])
+
+
+def test_spread_fit_matches_scipy() -> None:
+    rng = np.random.default_rng(0)
+    errors = stats.t.rvs(4.0, scale=3.0, size=4000, random_state=rng)
+    scale, df = fit_zero_location_t(errors)
+    ref_df, _, ref_scale = stats.t.fit(errors, floc=0)
+    assert scale == pytest.approx(ref_scale, rel=1e-4) and df == pytest.approx(ref_df, rel=1e-3)
+    assert fit_zero_location_t(rng.normal(0, 2, 4000))[1] > 30  # normal errors: large df
+    with pytest.raises(DataUnavailableError):
+        fit_zero_location_t(np.array([1.0, np.nan]))
+
+
+def test_warm_start_continues_from_previous_weights(train: pd.DataFrame) -> None:
+    cold = StudentTForecaster(**TINY).fit(train, "load_mw")
+    assert not cold.warm_started_
+    first_cold = cold.val_loss_[0]
+    scaling = (cold.y_mean_, cold.y_scale_)
+    warm = cold.set_params(warm_start=True, max_epochs=1).fit(train, "load_mw")
+    assert warm.warm_started_ and (warm.y_mean_, warm.y_scale_) == scaling
+    assert warm.val_loss_[0] < first_cold  # starts where the last fit left off
+    again = StudentTForecaster(**TINY).fit(train, "load_mw")
+    again.set_params(warm_start=True, max_epochs=1).fit(train, "load_mw")
+    assert again.val_loss_ == warm.val_loss_  # warm starts are reproducible too
+    other = warm.fit(train, "price_eur_per_mwh")  # another target: a cold start
+    assert not other.warm_started_

@@ -41,6 +41,10 @@ data_app = typer.Typer(
     help="Market data: zones, bundled and ENTSO-E data, validation.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+forecast_app = typer.Typer(
+    help="Probabilistic day-ahead forecasts and their evaluation.", no_args_is_help=True
+)
+app.add_typer(forecast_app, name="forecast")
 db_app = typer.Typer(
     help="The results store (SQLite by default, PostgreSQL by URL).", no_args_is_help=True
 )
@@ -277,6 +281,111 @@ def data_fetch(
         f"{summary['start']} .. {summary['end']}: {', '.join(summary['columns'])}"
     )
     _print_findings(report)
+
+
+@forecast_app.command("evaluate")
+def forecast_evaluate(
+    zone: ZoneOpt,
+    target: Annotated[
+        str, typer.Option("--target", help="Column to forecast: load_mw or price_eur_per_mwh.")
+    ],
+    train: Annotated[str, typer.Option("--train", help="Training days START:END (inclusive).")],
+    test: Annotated[str, typer.Option("--test", help="Test days START:END (inclusive).")],
+    source: SourceOpt = None,
+    recalibrate: Annotated[
+        int | None,
+        typer.Option("--recalibrate", help="Refit every N test days (expanding window)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the networks.")] = 0,
+    hidden: Annotated[
+        str | None, typer.Option("--hidden", help="Hidden layer widths, e.g. 128,128.")
+    ] = None,
+    exog_lags: Annotated[
+        str | None,
+        typer.Option("--exog-lags", help="Days to lag the TSO forecasts by, e.g. 1,2,7."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit every forecaster on the training days and score it on the test days."""
+    import datetime as dt
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from forecasting.evaluation import HISTORY_DAYS, evaluate_forecasters, parse_period
+
+    tr, te = parse_period(train, "--train"), parse_period(test, "--test")
+    if te[0] <= tr[1]:
+        from data.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"--test must start after --train ends ({tr[1]})")
+    network = {}
+    if hidden:
+        network["hidden"] = _int_list(hidden, "--hidden")
+    if exog_lags:
+        network["exog_lags"] = _int_list(exog_lags, "--exog-lags")
+    frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
+    with Progress(
+        TextColumn("forecast days"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("evaluate", total=None)
+        result = evaluate_forecasters(
+            frame,
+            target,
+            train=tr,
+            test=te,
+            recalibrate=recalibrate,
+            random_state=seed,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    table = Table(title=f"{result.zone} {target}: train {tr[0]}..{tr[1]}, test {te[0]}..{te[1]}")
+    for col in ("model", "CRPS", "MAE", "RMSE", "cov 80%", "cov 95%", "DM p (t better)"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    for name, sc in result.scores.items():
+        p = "-" if sc.dm_pvalue_vs_student_t is None else f"{sc.dm_pvalue_vs_student_t:.3g}"
+        table.add_row(
+            name,
+            f"{sc.crps:.2f}",
+            f"{sc.mae:.2f}",
+            f"{sc.rmse:.2f}",
+            f"{sc.coverage_80:.3f}",
+            f"{sc.coverage_95:.3f}",
+            p,
+        )
+    out().print(table)
+    err.print(f"{result.elapsed_s:.1f} s; DM: one-sided on daily mean CRPS")
+
+
+def _int_list(text: str, what: str) -> tuple[int, ...]:
+    from data.errors import InvalidParameterError
+
+    try:
+        return tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise InvalidParameterError(
+            f"{what} must be comma-separated integers, got {text!r}"
+        ) from None
+
+
+def _load_with_history(zone: str, start, end, source, history_days: int):
+    """Data from ``history_days`` before ``start`` when the source has them, else from
+    ``start`` (the first days then only feed the lags)."""
+    import datetime as dt
+
+    from data import DataUnavailableError, load_market_data
+
+    try:
+        return load_market_data(zone, start - dt.timedelta(days=history_days), end, source=source)
+    except DataUnavailableError:
+        return load_market_data(zone, start, end, source=source)
 
 
 def _store(db: str | None):

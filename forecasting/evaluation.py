@@ -1,0 +1,255 @@
+"""Out-of-sample evaluation of day-ahead forecasters on real data.
+
+``evaluate_forecasters`` fits every model on a training period, forecasts every market
+day of a test period (each day from what was known at its cut-off, noon of the day
+before) and scores the forecasts with ``forecasting.metrics``: CRPS, MAE of the median,
+RMSE, central 80 % and 95 % interval coverage, and a Diebold-Mariano test of the
+Student-t model against each other model.
+
+The Diebold-Mariano test is run on the series of **daily mean CRPS** (one loss per test
+day, horizon 1), so the strong dependence between the hours of one day does not inflate
+the statistic; its p-value is one-sided, for the alternative "Student-t has the lower
+expected CRPS" (small p-values favour the Student-t model).
+
+Recalibration: ``recalibrate=None`` fits once on the training period. ``recalibrate=k``
+refits every ``k`` test days on an expanding window (training start to the day before),
+as the open-access price-forecasting benchmark does daily (``k=1``); neural models then
+warm-start from their previous weights for at most ``warm_epochs`` epochs, so a daily
+refit stays cheap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataUnavailableError, InvalidParameterError
+from forecasting.features import cutoff_for_day, information_set, market_days, resolve_tz
+from forecasting.metrics import crps_values, diebold_mariano, score_forecast
+from forecasting.models import (
+    TSO_FORECAST_COLUMNS,
+    BaseForecaster,
+    GaussianForecaster,
+    SeasonalNaiveForecaster,
+    StudentTForecaster,
+    TSOForecaster,
+)
+
+REFERENCE = "student_t"
+#: Days of data before the training start that feed the lags (the longest lag is 7 days).
+HISTORY_DAYS = 7
+
+
+def default_models(
+    frame: pd.DataFrame, target: str, *, random_state: int = 0, **network: Any
+) -> dict[str, BaseForecaster]:
+    """The four models of the evaluation (``tso`` only where the frame has the TSO's
+    forecast of ``target``). ``network`` parameters (e.g. ``hidden``, ``exog_lags``) go to
+    both neural models, which share one body."""
+    models: dict[str, BaseForecaster] = {
+        "student_t": StudentTForecaster(random_state=random_state, **network),
+        "gaussian": GaussianForecaster(random_state=random_state, **network),
+        "seasonal_naive": SeasonalNaiveForecaster(),
+    }
+    tso_col = TSO_FORECAST_COLUMNS.get(target)
+    if tso_col is not None and tso_col in frame.columns and frame[tso_col].notna().any():
+        models["tso"] = TSOForecaster()
+    return models
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """Test-period scores of one model (target units; coverage as fractions)."""
+
+    crps: float
+    mae: float
+    rmse: float
+    coverage_80: float
+    coverage_95: float
+    dm_pvalue_vs_student_t: float | None
+    n_intervals: int
+    fit_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "crps": self.crps,
+            "mae": self.mae,
+            "rmse": self.rmse,
+            "coverage_80": self.coverage_80,
+            "coverage_95": self.coverage_95,
+            "dm_pvalue_vs_student_t": self.dm_pvalue_vs_student_t,
+            "n_intervals": self.n_intervals,
+            "fit_s": self.fit_s,
+        }
+
+
+@dataclass(frozen=True)
+class ForecastEvaluation:
+    """Result of ``evaluate_forecasters``: scores per model and the test forecasts."""
+
+    zone: str | None
+    target: str
+    train: tuple[dt.date, dt.date]
+    test: tuple[dt.date, dt.date]
+    scores: dict[str, ModelScore]
+    recalibrate: int | None
+    elapsed_s: float
+    forecasts: dict[str, pd.DataFrame] = field(repr=False, default_factory=dict)
+    observed: pd.Series | None = field(repr=False, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``btut forecast evaluate --json`` object."""
+        return {
+            "zone": self.zone,
+            "target": self.target,
+            "train": f"{self.train[0]}:{self.train[1]}",
+            "test": f"{self.test[0]}:{self.test[1]}",
+            "recalibrate_every_days": self.recalibrate,
+            "dm_test": "one-sided, daily mean CRPS, H1: student_t has lower CRPS",
+            "elapsed_s": self.elapsed_s,
+            "models": {name: s.to_dict() for name, s in self.scores.items()},
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model."""
+        return pd.DataFrame({n: s.to_dict() for n, s in self.scores.items()}).T
+
+
+def parse_period(text: str, what: str = "period") -> tuple[dt.date, dt.date]:
+    """``"START:END"`` (both inclusive local days, ``YYYY-MM-DD``) -> two dates."""
+    parts = str(text).split(":")
+    if len(parts) != 2:
+        raise InvalidParameterError(
+            f"{what} must be START:END (YYYY-MM-DD:YYYY-MM-DD), got {text!r}"
+        )
+    try:
+        start, end = (dt.date.fromisoformat(p.strip()) for p in parts)
+    except ValueError:
+        raise InvalidParameterError(f"{what} {text!r} has a date that is not YYYY-MM-DD") from None
+    if end < start:
+        raise InvalidParameterError(f"{what} {text!r} ends before it starts")
+    return start, end
+
+
+def _fit(model: BaseForecaster, frame: pd.DataFrame, target: str, tz: str) -> float:
+    t0 = time.perf_counter()
+    model.fit(frame, target=target, tz=tz)
+    return time.perf_counter() - t0
+
+
+def evaluate_forecasters(
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    train: tuple[dt.date, dt.date],
+    test: tuple[dt.date, dt.date],
+    models: Mapping[str, BaseForecaster] | None = None,
+    recalibrate: int | None = None,
+    warm_epochs: int = 5,
+    random_state: int = 0,
+    network: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ForecastEvaluation:
+    """Fit on ``train`` days, forecast and score every ``test`` day (both inclusive).
+
+    ``frame`` holds the data from before the training start (for lags) to the test end,
+    with ``attrs["tz"]``. ``models`` default to ``default_models`` (with ``network``
+    parameters for the two neural models). ``progress(done, total)`` is called after each
+    test day block. The test period must start after the training period ends.
+    """
+    t_start = time.perf_counter()
+    if target not in frame.columns:
+        raise DataUnavailableError(f"the data has no {target!r} column")
+    if test[0] <= train[1]:
+        raise InvalidParameterError(f"test {test[0]} must start after the training end {train[1]}")
+    if recalibrate is not None and recalibrate < 1:
+        raise InvalidParameterError(f"recalibrate must be >= 1 day, got {recalibrate}")
+    tz = resolve_tz(frame, None)
+    local_day = pd.Series(frame.index.tz_convert(tz).date, index=frame.index)
+    days = [d for d in market_days(frame, tz) if test[0] <= d <= test[1]]
+    if not days:
+        raise DataUnavailableError(
+            f"no market days of the test period {test[0]}..{test[1]} in the data"
+        )
+    models = dict(
+        models or default_models(frame, target, random_state=random_state, **(network or {}))
+    )
+    if REFERENCE not in models:
+        raise InvalidParameterError(f"the models must include {REFERENCE!r}")
+
+    fit_s = dict.fromkeys(models, 0.0)
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
+    step = len(days) if recalibrate is None else recalibrate
+    blocks = [days[i : i + step] for i in range(0, len(days), step)]
+    # training starts at ``train[0]``; the week before it only feeds the lags
+    first = train[0] - dt.timedelta(days=HISTORY_DAYS)
+    for i, block in enumerate(blocks):
+        # fit on what was known at the first block day's cut-off (expanding window)
+        past = frame[(local_day >= first) & (local_day < block[0])]
+        known = information_set(past, cutoff_for_day(block[0], tz), tz=tz)
+        upto = frame[local_day <= block[-1]]
+        for name, model in models.items():
+            if i > 0 and "warm_start" in model.get_params():
+                model.set_params(warm_start=True, max_epochs=warm_epochs)
+            fit_s[name] += _fit(model, known, target, tz)
+            parts[name].append(model.predict(upto, days=block, tz=tz))
+        if progress is not None:
+            progress(sum(len(b) for b in blocks[: i + 1]), len(days))
+
+    forecasts = {name: pd.concat(p) for name, p in parts.items()}
+    # every model is scored on the same intervals: observed, and forecast by all models
+    # (a baseline has no forecast where its centre is missing in the data)
+    observed = frame.loc[local_day.isin(days), target].dropna()
+    for fc in forecasts.values():
+        observed = observed[observed.index.isin(fc.dropna(subset=["mu", "sigma"]).index)]
+    if observed.empty:
+        raise DataUnavailableError(f"no test interval has both a {target} value and forecasts")
+    ref_daily = _daily_crps(observed, forecasts[REFERENCE], tz)
+    scores = {}
+    for name, fc in forecasts.items():
+        s = score_forecast(observed, fc, levels=(0.8, 0.95))
+        p_value = None
+        if name != REFERENCE:
+            other = _daily_crps(observed, fc, tz)
+            both = pd.concat([ref_daily, other], axis=1, keys=["ref", "other"]).dropna()
+            p_value = float(
+                diebold_mariano(both["ref"], both["other"], horizon=1, alternative="less").p_value
+            )
+        scores[name] = ModelScore(
+            crps=float(s["crps"]),
+            mae=float(s["mae"]),
+            rmse=float(s["rmse"]),
+            coverage_80=float(s["coverage_80"]),
+            coverage_95=float(s["coverage_95"]),
+            dm_pvalue_vs_student_t=p_value,
+            n_intervals=int(s["n"]),
+            fit_s=fit_s[name],
+        )
+    return ForecastEvaluation(
+        zone=frame.attrs.get("zone"),
+        target=target,
+        train=train,
+        test=test,
+        scores=scores,
+        recalibrate=recalibrate,
+        elapsed_s=time.perf_counter() - t_start,
+        forecasts=forecasts,
+        observed=observed,
+    )
+
+
+def _daily_crps(observed: pd.Series, forecast: pd.DataFrame, tz: str) -> pd.Series:
+    crps = crps_values(observed, forecast)
+    day = crps.index.tz_convert(tz).date
+    return crps.groupby(day).mean()
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """JSON helper: NaN/inf -> None."""
+    return None if x is None or not np.isfinite(x) else float(x)

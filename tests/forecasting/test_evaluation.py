@@ -1,0 +1,178 @@
+"""evaluate_forecasters and `btut forecast evaluate` on short real periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from btut.cli import main
+from data import InvalidParameterError, load_market_data
+from forecasting import SeasonalNaiveForecaster, StudentTForecaster, TSOForecaster
+from forecasting.evaluation import evaluate_forecasters, parse_period
+from forecasting.features import cutoff_for_day
+from forecasting.metrics import crps_student_t, diebold_mariano
+
+D = dt.date
+
+
+def _tiny_models():
+    return {
+        "student_t": StudentTForecaster(hidden=(8,), max_epochs=3, random_state=1),
+        "seasonal_naive": SeasonalNaiveForecaster(),
+        "tso": TSOForecaster(),
+    }
+
+
+@pytest.fixture(scope="module")
+def es_frame() -> pd.DataFrame:
+    return load_market_data("ES", "2016-01-01", "2016-03-15")
+
+
+def test_scores_match_an_independent_computation(es_frame):
+    res = evaluate_forecasters(
+        es_frame,
+        "load_mw",
+        train=(D(2016, 1, 8), D(2016, 2, 29)),
+        test=(D(2016, 3, 1), D(2016, 3, 10)),
+        models=_tiny_models(),
+    )
+    assert set(res.scores) == {"student_t", "seasonal_naive", "tso"}
+    y = res.observed
+    for name, fc in res.forecasts.items():
+        f = fc.loc[y.index]
+        crps = crps_student_t(
+            y.to_numpy(), f["mu"].to_numpy(), f["sigma"].to_numpy(), f["nu"].to_numpy()
+        )
+        assert res.scores[name].crps == pytest.approx(crps.mean(), rel=1e-12)
+        assert res.scores[name].mae == pytest.approx(np.abs(y - f["mu"]).mean(), rel=1e-12)
+    # DM on daily mean CRPS, one-sided
+    days = y.index.tz_convert("Europe/Madrid").date
+    ref = res.forecasts["student_t"].loc[y.index]
+    other = res.forecasts["tso"].loc[y.index]
+    loss_ref = pd.Series(crps_student_t(y, ref["mu"], ref["sigma"], ref["nu"])).groupby(days).mean()
+    loss_oth = (
+        pd.Series(crps_student_t(y, other["mu"], other["sigma"], other["nu"])).groupby(days).mean()
+    )
+    p = diebold_mariano(loss_ref, loss_oth, alternative="less").p_value
+    assert res.scores["tso"].dm_pvalue_vs_student_t == pytest.approx(p, rel=1e-12)
+    assert res.scores["student_t"].dm_pvalue_vs_student_t is None
+    out = res.to_dict()
+    assert set(out) >= {"zone", "target", "train", "test", "models"}
+    assert set(out["models"]["tso"]) >= {
+        "crps",
+        "mae",
+        "coverage_80",
+        "coverage_95",
+        "dm_pvalue_vs_student_t",
+    }
+
+
+def test_daily_recalibration_never_sees_the_future(es_frame):
+    """Perturb everything unknown at the cut-off of 2016-03-05: forecasts of 03-01..03-05
+    stay bit-identical with daily refits."""
+    kw = dict(
+        train=(D(2016, 1, 8), D(2016, 2, 29)), test=(D(2016, 3, 1), D(2016, 3, 5)), recalibrate=1
+    )
+    base = evaluate_forecasters(es_frame, "load_mw", models=_tiny_models(), **kw)
+    cut = cutoff_for_day(D(2016, 3, 5), "Europe/Madrid")
+    noisy = es_frame.copy()
+    rng = np.random.default_rng(0)
+    late = noisy.index >= cut  # measured values of intervals ending after the cut-off
+    for col in ("load_mw", "solar_mw", "wind_mw"):
+        noisy.loc[late, col] = rng.normal(1e4, 1e3, late.sum())
+    day_d = noisy.index >= pd.Timestamp("2016-03-04T23:00Z")  # prices of D are not known
+    noisy.loc[day_d, "price_eur_per_mwh"] = rng.normal(50, 30, day_d.sum())
+    after_d = noisy.index >= pd.Timestamp("2016-03-05T23:00Z")  # forecasts of days after D
+    for col in ("load_forecast_mw", "solar_forecast_mw", "wind_forecast_mw"):
+        noisy.loc[after_d, col] = 0.0
+    moved = evaluate_forecasters(noisy, "load_mw", models=_tiny_models(), **kw)
+    for name in base.forecasts:
+        pd.testing.assert_frame_equal(base.forecasts[name], moved.forecasts[name])
+
+
+def test_bad_periods():
+    with pytest.raises(InvalidParameterError, match="START:END"):
+        parse_period("2016-01-01")
+    with pytest.raises(InvalidParameterError, match="ends before it starts"):
+        parse_period("2016-02-01:2016-01-01")
+    frame = load_market_data("ES", "2016-01-01", "2016-02-01")
+    with pytest.raises(InvalidParameterError, match="must start after"):
+        evaluate_forecasters(
+            frame,
+            "load_mw",
+            train=(D(2016, 1, 1), D(2016, 1, 20)),
+            test=(D(2016, 1, 15), D(2016, 1, 25)),
+            models=_tiny_models(),
+        )
+
+
+def test_cli_json_keys_and_models(capsys):
+    code = main(
+        [
+            "forecast",
+            "evaluate",
+            "--zone",
+            "DE",
+            "--target",
+            "price_eur_per_mwh",
+            "--train",
+            "2016-01-04:2016-02-28",
+            "--test",
+            "2016-02-29:2016-03-06",
+            "--json",
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["zone"] == "DE" and out["target"] == "price_eur_per_mwh"
+    assert out["train"] == "2016-01-04:2016-02-28" and out["test"] == "2016-02-29:2016-03-06"
+    # the DE file has no TSO price forecast: no `tso` model
+    assert set(out["models"]) == {"student_t", "gaussian", "seasonal_naive"}
+    assert out["models"]["student_t"]["dm_pvalue_vs_student_t"] is None
+    for m in out["models"].values():
+        assert m["n_intervals"] == 7 * 24  # no DST day in the test week
+        assert 0.0 <= m["coverage_80"] <= m["coverage_95"] <= 1.0
+
+
+def test_cli_bad_input_is_one_line(capsys):
+    assert (
+        main(
+            [
+                "forecast",
+                "evaluate",
+                "--zone",
+                "ES",
+                "--target",
+                "load_mw",
+                "--train",
+                "2016-01-01:2016-02-01",
+                "--test",
+                "2016-01-15:2016-02-15",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "must start after" in err and err.count("\n") == 1
+    assert (
+        main(
+            [
+                "forecast",
+                "evaluate",
+                "--zone",
+                "ES",
+                "--target",
+                "nope_mw",
+                "--train",
+                "2016-01-01:2016-02-01",
+                "--test",
+                "2016-02-02:2016-02-15",
+            ]
+        )
+        == 3
+    )
+    assert "no 'nope_mw' column" in capsys.readouterr().err

@@ -10,6 +10,7 @@ Forecasters (``forecasting.models``): ``StudentTForecaster``, ``GaussianForecast
 everything else imports without it.
 """
 
+from forecasting.evaluation import ForecastEvaluation, evaluate_forecasters
 from forecasting.features import (
     CUTOFF_HOUR,
     DayAheadFeatures,
@@ -20,6 +21,14 @@ from forecasting.features import (
     day_ahead_features,
     information_set,
     market_days,
+)
+from forecasting.metrics import (
+    crps_ensemble,
+    crps_normal,
+    crps_student_t,
+    diebold_mariano,
+    pit_values,
+    score_forecast,
 )
 from forecasting.models import (
     TSO_FORECAST_COLUMNS,
@@ -47,6 +56,7 @@ __all__ = [
     "TSO_FORECAST_COLUMNS",
     "BaseForecaster",
     "DayAheadFeatures",
+    "ForecastEvaluation",
     "GaussianForecaster",
     "SeasonalNaiveForecaster",
     "StudentTForecaster",
@@ -54,12 +64,19 @@ __all__ = [
     "availability_horizon",
     "available_at",
     "column_kind",
+    "crps_ensemble",
+    "crps_normal",
+    "crps_student_t",
     "cutoff_for_day",
     "day_ahead_features",
+    "diebold_mariano",
+    "evaluate_forecasters",
     "gaussian_nll",
     "information_set",
     "market_days",
+    "pit_values",
     "quantile_column",
+    "score_forecast",
     "student_t_nll",
     "student_t_quantiles",
 ]

@@ -341,6 +341,7 @@ def forecast_evaluate(
             test=te,
             recalibrate=recalibrate,
             random_state=seed,
+            network=network,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if as_json:

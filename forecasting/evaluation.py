@@ -100,6 +100,7 @@ class ForecastEvaluation:
     scores: dict[str, ModelScore]
     recalibrate: int | None
     elapsed_s: float
+    network: dict[str, Any] = field(default_factory=dict)
     forecasts: dict[str, pd.DataFrame] = field(repr=False, default_factory=dict)
     observed: pd.Series | None = field(repr=False, default=None)
 
@@ -111,6 +112,7 @@ class ForecastEvaluation:
             "train": f"{self.train[0]}:{self.train[1]}",
             "test": f"{self.test[0]}:{self.test[1]}",
             "recalibrate_every_days": self.recalibrate,
+            "network": dict(self.network),
             "dm_test": "one-sided, daily mean CRPS, H1: student_t has lower CRPS",
             "elapsed_s": self.elapsed_s,
             "models": {name: s.to_dict() for name, s in self.scores.items()},
@@ -239,6 +241,7 @@ def evaluate_forecasters(
         scores=scores,
         recalibrate=recalibrate,
         elapsed_s=time.perf_counter() - t_start,
+        network={k: list(v) if isinstance(v, tuple) else v for k, v in (network or {}).items()},
         forecasts=forecasts,
         observed=observed,
     )

@@ -176,3 +176,28 @@ def test_cli_bad_input_is_one_line(capsys):
         == 3
     )
     assert "no 'nope_mw' column" in capsys.readouterr().err
+
+
+def test_cli_network_options_reach_the_models(capsys):
+    args = [
+        "forecast",
+        "evaluate",
+        "--zone",
+        "ES",
+        "--target",
+        "load_mw",
+        "--train",
+        "2016-01-08:2016-02-28",
+        "--test",
+        "2016-02-29:2016-03-03",
+        "--json",
+    ]
+    assert main([*args, "--hidden", "8", "--exog-lags", "1,7"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    assert small["network"] == {"hidden": [8], "exog_lags": [1, 7]}
+    assert main(args) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert default["network"] == {}
+    assert small["models"]["student_t"]["crps"] != default["models"]["student_t"]["crps"]
+    assert small["models"]["tso"]["crps"] == default["models"]["tso"]["crps"]
+    }

@@ -200,4 +200,3 @@ def test_cli_network_options_reach_the_models(capsys):
     assert default["network"] == {}
     assert small["models"]["student_t"]["crps"] != default["models"]["student_t"]["crps"]
     assert small["models"]["tso"]["crps"] == default["models"]["tso"]["crps"]
-    }

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 
 from data import load_market_data
-from forecasting import GaussianForecaster, StudentTForecaster
+from forecasting import GaussianForecaster, StudentTForecaster, TSOForecaster
 from forecasting.evaluation import HISTORY_DAYS, evaluate_forecasters, parse_period
 
 CANDIDATES: dict[str, dict] = {
@@ -23,6 +23,8 @@ CANDIDATES: dict[str, dict] = {
     "exog_lags": {"exog_lags": (1, 2, 7)},
     "exog_lags_dropout0.1": {"exog_lags": (1, 2, 7), "dropout": 0.1},
     "exog_lags_wide": {"exog_lags": (1, 2, 7), "hidden": (128, 128)},
+    "tso_residual": {"centre": "load_forecast_mw"},
+    "tso_residual_exog_lags": {"centre": "load_forecast_mw", "exog_lags": (1, 2, 7)},
 }
 
 
@@ -43,14 +45,18 @@ def main() -> None:
     except Exception:
         frame = load_market_data(args.zone, fit[0], val[1] + dt.timedelta(days=1))
     rows = []
-    print(f"{'candidate':24s} {'crps_t':>9s} {'crps_gauss':>10s} {'t/gauss':>8s} "
-          f"{'mae_t':>8s} {'cov80_t':>8s} {'fit_s':>6s}")
+    print(
+        f"{'candidate':24s} {'crps_t':>9s} {'crps_gauss':>10s} {'t/gauss':>8s} "
+        f"{'mae_t':>8s} {'cov80_t':>8s} {'fit_s':>6s} {'crps_tso':>9s}"
+    )
     for name in args.candidates:
         params = CANDIDATES[name]
         models = {
             "student_t": StudentTForecaster(**params),
             "gaussian": GaussianForecaster(**params),
         }
+        if "load_forecast_mw" in frame.columns and args.target == "load_mw":
+            models["tso"] = TSOForecaster()
         res = evaluate_forecasters(frame, args.target, train=fit, test=val, models=models)
         t, g = res.scores["student_t"], res.scores["gaussian"]
         row = {
@@ -61,10 +67,15 @@ def main() -> None:
             "mae_student_t": t.mae,
             "coverage_80_student_t": t.coverage_80,
             "fit_s": t.fit_s + g.fit_s,
+            "crps_tso": res.scores["tso"].crps if "tso" in res.scores else None,
         }
         rows.append(row)
-        print(f"{name:24s} {t.crps:9.2f} {g.crps:10.2f} {t.crps / g.crps:8.3f} "
-              f"{t.mae:8.2f} {t.coverage_80:8.3f} {row['fit_s']:6.1f}", flush=True)
+        print(
+            f"{name:24s} {t.crps:9.2f} {g.crps:10.2f} {t.crps / g.crps:8.3f} "
+            f"{t.mae:8.2f} {t.coverage_80:8.3f} {row['fit_s']:6.1f} "
+            f"{row['crps_tso'] or float('nan'):9.2f}",
+            flush=True,
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

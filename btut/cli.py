@@ -304,6 +304,10 @@ def forecast_evaluate(
         str | None,
         typer.Option("--exog-lags", help="Days to lag the TSO forecasts by, e.g. 1,2,7."),
     ] = None,
+    centre: Annotated[
+        str | None,
+        typer.Option("--centre", help="Published forecast column the networks correct."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit every forecaster on the training days and score it on the test days."""
@@ -323,6 +327,8 @@ def forecast_evaluate(
         network["hidden"] = _int_list(hidden, "--hidden")
     if exog_lags:
         network["exog_lags"] = _int_list(exog_lags, "--exog-lags")
+    if centre:
+        network["centre"] = centre
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
     with Progress(
         TextColumn("forecast days"),

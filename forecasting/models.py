@@ -229,6 +229,7 @@ class _NeuralForecaster(BaseForecaster):
         lags: Sequence[int] = (1, 2, 7),
         exog: Sequence[str] | None = None,
         exog_lags: Sequence[int] = (),
+        centre: str | None = None,
         random_state: int = 0,
         n_threads: int | None = 1,
         warm_start: bool = False,
@@ -244,6 +245,7 @@ class _NeuralForecaster(BaseForecaster):
         self.lags = lags
         self.exog = exog
         self.exog_lags = exog_lags
+        self.centre = centre
         self.random_state = random_state
         self.n_threads = n_threads
         self.warm_start = warm_start
@@ -279,10 +281,13 @@ class _NeuralForecaster(BaseForecaster):
         self._check_params()
         tz = resolve_tz(frame, tz)
         exog = forecast_columns(frame) if self.exog is None else list(self.exog)
+        if self.centre is not None and self.centre not in exog:
+            exog = [*exog, self.centre]
         feats = day_ahead_features(
             frame, target, lags=self.lags, exog=exog, exog_lags=self.exog_lags, tz=tz
         )
-        rows = np.isfinite(feats.y)
+        y_work = feats.y - self._centre_values(feats)
+        rows = np.isfinite(y_work)
         train_days = np.unique(feats.day[rows])
         n_val_days = (
             math.ceil(self.validation_fraction * len(train_days))
@@ -306,6 +311,7 @@ class _NeuralForecaster(BaseForecaster):
             and self.target_ == target
             and self.feature_names_ == list(X.columns)
             and self.hidden_ == hidden
+            and self.centre_ == self.centre
         )
         init_state = self.model_.state_dict() if warm else None
         if not warm:  # a warm start keeps the scaling its weights were trained with
@@ -319,7 +325,7 @@ class _NeuralForecaster(BaseForecaster):
             scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
             self.x_mean_ = pd.Series(mean, index=cont)
             self.x_scale_ = pd.Series(scale, index=cont)
-            y_train = feats.y[in_train]
+            y_train = y_work[in_train]
             self.y_mean_ = float(np.mean(y_train))
             self.y_scale_ = float(np.std(y_train)) or 1.0
 
@@ -332,9 +338,10 @@ class _NeuralForecaster(BaseForecaster):
         self.feature_names_ = list(X.columns)
         self.n_features_in_ = len(self.feature_names_)
         self.hidden_ = hidden
+        self.centre_ = self.centre
 
         Z = self._design(feats)
-        ys = (feats.y - self.y_mean_) / self.y_scale_
+        ys = (y_work - self.y_mean_) / self.y_scale_
         with _torch_threads(self.n_threads):
             res = nets.train(
                 Z[in_train],
@@ -364,6 +371,12 @@ class _NeuralForecaster(BaseForecaster):
         self.warm_started_ = warm
         self.prediction_ = None
         return self
+
+    def _centre_values(self, feats: DayAheadFeatures) -> np.ndarray | float:
+        """The published forecast the network corrects (``centre``), per row; 0 if none."""
+        if self.centre is None:
+            return 0.0
+        return feats.X[self.centre].to_numpy(dtype=np.float64)
 
     def _design(self, feats: DayAheadFeatures) -> np.ndarray:
         """(n, n_features) float32-ready design matrix: standardised, NaN → 0."""
@@ -405,7 +418,8 @@ class _NeuralForecaster(BaseForecaster):
         Z = self._design(feats)
         with _torch_threads(self.n_threads):
             params = nets.predict_params(self.model_, Z)
-        mu = self.y_mean_ + self.y_scale_ * params[0]
+        centre = 0.0 if self.centre_ is None else feats.X[self.centre_].to_numpy(np.float64)
+        mu = centre + self.y_mean_ + self.y_scale_ * params[0]
         sigma = self.y_scale_ * params[1]
         nu = params[2] if len(params) == 3 else np.full(len(mu), np.inf)
         return self._output(feats, mu, sigma, nu, quantiles)
@@ -419,6 +433,9 @@ class StudentTForecaster(_NeuralForecaster):
     ``validation_fraction`` (last share of training days; 0: no early stopping),
     ``lags`` (days), ``exog`` (forecast columns used as features; default all the data
     has), ``exog_lags`` (days; those columns' values as features too; default none),
+    ``centre`` (a published forecast column, e.g. ``"load_forecast_mw"``: the network
+    then models the residual ``target − centre`` and ``mu = centre + network``; rows
+    where the centre is unknown are not trained on and forecast as NaN; default none),
     ``random_state``, ``n_threads`` (torch threads during fit/predict, restored after;
     ``None``: torch's setting), ``warm_start`` (refit from the previous weights, e.g. for
     cheap daily recalibration with a small ``max_epochs``).

@@ -354,3 +354,26 @@ def test_warm_start_continues_from_previous_weights(train: pd.DataFrame) -> None
     assert again.val_loss_ == warm.val_loss_  # warm starts are reproducible too
     other = warm.fit(train, "price_eur_per_mwh")  # another target: a cold start
     assert not other.warm_started_
+
+
+def test_centre_models_the_residual_of_the_published_forecast(
+    train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    model = StudentTForecaster(**TINY, centre="load_forecast_mw").fit(train, "load_mw")
+    day = "2015-06-10"
+    base = model.predict(es, days=[day])
+    # no look-ahead with a centre either
+    pd.testing.assert_frame_equal(base, model.predict(perturb_unknown(es, day), days=[day]))
+    # mu = centre + network(features): the network's part is what is left after the centre
+    shifted = es.copy()
+    shifted.attrs = dict(es.attrs)
+    rows = base.index
+    shifted.loc[rows, "load_forecast_mw"] += 500.0
+    moved = model.predict(shifted, days=[day])
+    assert not np.allclose(moved["mu"] - base["mu"], 0.0)
+    # an unknown centre gives NaN rows, never a made-up value
+    gap = es.copy()
+    gap.attrs = dict(es.attrs)
+    gap.loc[rows[:3], "load_forecast_mw"] = np.nan
+    out = model.predict(gap, days=[day])
+    assert out["mu"].iloc[:3].isna().all() and out["mu"].iloc[3:].notna().all()

@@ -1,0 +1,353 @@
+"""Agent profiles from the zone's real load and solar shapes of a market day.
+
+Shapes (:func:`day_profiles`, one local market day of a ``data.load_market_data`` frame):
+
+* **load shape** ``load_shape[t] = L_t / sum_t L_t`` (sums to 1 over the day's H intervals,
+  23/25 hourly on DST days) from ``load_mw``; when the day's actuals are missing or
+  incomplete, from ``load_forecast_mw`` (the TSO's day-ahead forecast; DE has only that).
+* **solar capacity factor** ``solar_cf[t]`` in [0, 1] (average kW per kWp over the interval)
+  from ``solar_mw``, else ``solar_forecast_mw``: ``cf_t = clip((S_t - floor) / C, 0, 1)``.
+  ``floor`` is the day's minimum (PV makes nothing at night; in Spain ``solar_mw`` includes
+  solar thermal plants with storage that run at night, which is not rooftop PV). ``C`` is the
+  installed capacity: ``solar_capacity_mw`` when given, else the largest ``S - floor`` of the
+  whole frame divided by ``peak_capacity_factor`` (default 0.75, a clear-sky noon for a
+  rooftop system). Pass a frame of weeks or a year with ``day=`` to keep the difference
+  between sunny and cloudy days; with a one-day frame every day peaks at 0.75.
+  No solar column at all (e.g. DE, which has ``renewables_forecast_mw`` = wind + solar only):
+  ``DataUnavailableError``, or zero PV with ``require_solar=False``.
+
+Agent energy per interval (kWh): load ``load_kwh_per_day * load_shape[t]`` (the day's energy
+whatever its length), PV ``pv_kwp * solar_cf[t] * dt_hours``; net demand = load - PV.
+Idiosyncratic noise multiplies each agent's load and PV, independently per interval, by a
+mean-one lognormal factor ``exp(s*z - s^2/2)``, ``z ~ N(0, 1)``, ``s = noise``.
+
+Large populations: :func:`iter_net_demand` streams (chunk, H) float32 arrays; the noise of
+agent i comes from a random stream keyed by (seed, block of 65,536 agents), so any chunking
+(and :func:`agent_net_demand` on any slice) gives the same numbers. N = 10^7 agents x 24
+intervals materialised in float32 is 960 MB; stream instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from agents.config import AgentParams
+from agents.population import Population
+from data.errors import (
+    DataUnavailableError,
+    DataValidationError,
+    InvalidParameterError,
+)
+from data.loader import as_market_day, check_index
+from data.validation import resolution_of
+
+__all__ = [
+    "NOISE_BLOCK",
+    "DayShapes",
+    "agent_net_demand",
+    "agent_profiles",
+    "day_profiles",
+    "expected_profile",
+    "iter_net_demand",
+]
+
+NOISE_BLOCK = 65_536
+"""Agents per noise stream: the unit of reproducible chunking."""
+
+LOAD_COLUMNS = ("load_mw", "load_forecast_mw")
+SOLAR_COLUMNS = ("solar_mw", "solar_forecast_mw")
+
+
+@dataclass(frozen=True, eq=False)
+class DayShapes:
+    """Normalised real shapes of one market day (arrays of length H).
+
+    ``index``: UTC interval starts; ``clock_hour``: local clock hour of each interval start
+    (e.g. 0, 1, 3, 4, ... on a spring DST day); ``dt_hours``: interval length in hours;
+    ``load_shape`` (sums to 1); ``solar_cf`` (kW per kWp, in [0, 1]); ``load_column`` /
+    ``solar_column``: the columns used (``None``: no solar, zero PV); ``solar_capacity_mw``:
+    the capacity ``C`` used for the capacity factor.
+    """
+
+    index: pd.DatetimeIndex
+    clock_hour: np.ndarray
+    dt_hours: float
+    load_shape: np.ndarray
+    solar_cf: np.ndarray
+    load_column: str
+    solar_column: str | None
+    solar_capacity_mw: float
+    zone: str
+    day: dt.date
+    tz: str
+
+    @property
+    def n_intervals(self) -> int:
+        return int(self.load_shape.shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """Columns ``clock_hour``, ``load_shape``, ``solar_cf`` indexed by ``time_utc``."""
+        frame = pd.DataFrame(
+            {
+                "clock_hour": self.clock_hour,
+                "load_shape": self.load_shape,
+                "solar_cf": self.solar_cf,
+            },
+            index=self.index,
+        )
+        frame.attrs.update(
+            zone=self.zone,
+            day=self.day.isoformat(),
+            tz=self.tz,
+            dt_hours=self.dt_hours,
+            load_column=self.load_column,
+            solar_column=self.solar_column,
+            solar_capacity_mw=self.solar_capacity_mw,
+        )
+        return frame
+
+
+def _complete(values: pd.Series) -> bool:
+    return bool(len(values)) and bool(np.isfinite(values.to_numpy(dtype=float)).all())
+
+
+def day_profiles(
+    frame: pd.DataFrame,
+    *,
+    day: str | dt.date | pd.Timestamp | None = None,
+    tz: str | None = None,
+    solar_capacity_mw: float | None = None,
+    peak_capacity_factor: float = 0.75,
+    require_solar: bool = True,
+) -> DayShapes:
+    """Load shape and solar capacity factor of one local market day of ``frame``.
+
+    frame: a ``data.load_market_data`` frame (UTC ``time_utc`` index, ``attrs["tz"]``);
+    ``day``: the local day to use (required when the frame spans several days; the whole
+    frame still calibrates the solar capacity). See the module doc for the definitions and
+    fallbacks. Raises ``DataUnavailableError`` when neither the actuals nor the forecast of
+    load (or of solar, with ``require_solar``) are complete on the day, and
+    ``DataValidationError`` when the day has gaps.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidParameterError(f"frame must be a DataFrame, got {type(frame).__name__}")
+    check_index(frame)
+    tz = tz or frame.attrs.get("tz")
+    if not tz:
+        raise InvalidParameterError("the frame has no attrs['tz']; pass tz= (the zone's time zone)")
+    if frame.empty:
+        raise DataUnavailableError("the frame holds no intervals")
+    if not 0.0 < float(peak_capacity_factor) <= 1.0:
+        raise InvalidParameterError(
+            f"peak_capacity_factor must be in (0, 1], got {peak_capacity_factor!r}"
+        )
+    local = frame.index.tz_convert(tz)
+    dates = np.asarray(local.date)
+    if day is None:
+        unique = sorted(set(dates))
+        if len(unique) != 1:
+            raise InvalidParameterError(
+                f"the frame spans {len(unique)} local days ({unique[0]} to {unique[-1]}); pass day="
+            )
+        the_day = unique[0]
+    else:
+        the_day = as_market_day(day, "day")
+    rows = dates == the_day
+    if not rows.any():
+        raise DataUnavailableError(f"day {the_day} is not in the frame")
+    sub = frame.loc[rows]
+    step = resolution_of(frame.index) or pd.Timedelta(hours=1)
+    start = pd.Timestamp(the_day).tz_localize(tz)
+    end = pd.Timestamp(the_day + dt.timedelta(days=1)).tz_localize(tz)
+    expected = round((end - start) / step)
+    if len(sub) != expected:
+        raise DataValidationError(
+            f"day {the_day} has {len(sub)} of its {expected} intervals of {step} (gaps)"
+        )
+    dt_hours = step / pd.Timedelta(hours=1)
+
+    load_column = next((c for c in LOAD_COLUMNS if c in sub and _complete(sub[c])), None)
+    if load_column is None:
+        have = [c for c in LOAD_COLUMNS if c in sub]
+        raise DataUnavailableError(
+            f"no complete load on {the_day}: need one of {', '.join(LOAD_COLUMNS)}"
+            + (f" ({', '.join(have)} incomplete)" if have else " (none in the data)")
+        )
+    load = sub[load_column].to_numpy(dtype=np.float64)
+    if (load < 0).any() or load.sum() <= 0:
+        raise DataValidationError(f"{load_column} on {the_day} is negative or sums to zero")
+    load_shape = load / load.sum()
+
+    solar_column = next((c for c in SOLAR_COLUMNS if c in sub and _complete(sub[c])), None)
+    H = len(sub)
+    if solar_column is None:
+        if require_solar:
+            have = [c for c in SOLAR_COLUMNS if c in sub]
+            raise DataUnavailableError(
+                f"no complete solar on {the_day}: need one of {', '.join(SOLAR_COLUMNS)}"
+                + (f" ({', '.join(have)} incomplete)" if have else " (none in the data)")
+                + "; require_solar=False gives zero PV"
+            )
+        solar_cf = np.zeros(H)
+        capacity = float("nan")
+    else:
+        solar = np.clip(sub[solar_column].to_numpy(dtype=np.float64), 0.0, None)
+        excess = solar - solar.min()
+        if solar_capacity_mw is not None:
+            capacity = float(solar_capacity_mw)
+            if not np.isfinite(capacity) or capacity <= 0:
+                raise InvalidParameterError(
+                    f"solar_capacity_mw must be > 0, got {solar_capacity_mw!r}"
+                )
+        else:
+            whole = frame[solar_column].clip(lower=0.0)
+            floors = whole.groupby(dates).transform("min")
+            peak = float(np.nanmax((whole - floors).to_numpy(dtype=np.float64)))
+            peak = max(peak, float(excess.max()))
+            capacity = peak / float(peak_capacity_factor) if peak > 0 else float("nan")
+        solar_cf = np.clip(excess / capacity, 0.0, 1.0) if np.isfinite(capacity) else np.zeros(H)
+
+    idx = pd.DatetimeIndex(sub.index)
+    loc = idx.tz_convert(tz)
+    clock = np.asarray(loc.hour + loc.minute / 60.0, dtype=np.float64)
+    return DayShapes(
+        index=idx,
+        clock_hour=clock,
+        dt_hours=float(dt_hours),
+        load_shape=load_shape,
+        solar_cf=solar_cf,
+        load_column=load_column,
+        solar_column=solar_column,
+        solar_capacity_mw=capacity,
+        zone=str(frame.attrs.get("zone", "")),
+        day=the_day,
+        tz=str(tz),
+    )
+
+
+def expected_profile(params: AgentParams, shapes: DayShapes) -> tuple[np.ndarray, np.ndarray]:
+    """(load_kwh, pv_kwh), each (H,) float64: one agent's expected energy per interval."""
+    load = params.load_kwh_per_day * shapes.load_shape
+    pv = params.pv_kwp * shapes.solar_cf * shapes.dt_hours
+    return load, pv
+
+
+# --------------------------------------------------------------------------------------------
+# per-agent profiles
+# --------------------------------------------------------------------------------------------
+
+
+def _check_noise(population: Population, noise: float | None) -> float:
+    value = population.config.noise if noise is None else noise
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        raise InvalidParameterError(f"noise must be a real number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_seed(seed: int) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def _apply_noise(load: np.ndarray, pv: np.ndarray, seed: int, first: int, s: float) -> None:
+    """Multiply (n, H) load and PV of absolute agents ``first:first + n`` in place by their
+    mean-one lognormal noise factors, one block of NOISE_BLOCK agents at a time."""
+    n, H = load.shape
+    last = first + n
+    shift = np.float32(-0.5 * s * s)
+    for b in range(first // NOISE_BLOCK, (last - 1) // NOISE_BLOCK + 1):
+        lo, hi = max(first, b * NOISE_BLOCK), min(last, (b + 1) * NOISE_BLOCK)
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b,)))
+        z = rng.standard_normal((2, NOISE_BLOCK, H), dtype=np.float32)
+        z = z[:, lo - b * NOISE_BLOCK : hi - b * NOISE_BLOCK]
+        z *= np.float32(s)
+        z += shift
+        np.exp(z, out=z)
+        load[lo - first : hi - first] *= z[0]
+        pv[lo - first : hi - first] *= z[1]
+
+
+def agent_profiles(
+    population: Population,
+    shapes: DayShapes,
+    *,
+    seed: int,
+    noise: float | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    dtype: type = np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(load_kwh, pv_kwh), each (stop - start, H), for agents ``start:stop`` of ``population``.
+
+    Energy per interval in kWh with the idiosyncratic noise (``noise`` defaults to
+    ``population.config.noise``; 0 gives the expected profiles). Agent numbers include the
+    population's ``offset``, so a slice gets the same noise as in the full population.
+    """
+    seed = _check_seed(seed)
+    s = _check_noise(population, noise)
+    n = population.n_agents
+    start, stop, _ = slice(start, stop).indices(n)
+    stop = max(stop, start)
+    load_kwh = population.load_kwh_per_day[start:stop, None] * shapes.load_shape.astype(dtype)
+    pv_kwh = population.pv_kwp[start:stop, None] * (shapes.solar_cf * shapes.dt_hours).astype(dtype)
+    load_kwh = load_kwh.astype(dtype, copy=False)
+    pv_kwh = pv_kwh.astype(dtype, copy=False)
+    if s > 0 and stop > start:
+        _apply_noise(load_kwh, pv_kwh, seed, population.offset + start, s)
+    return load_kwh, pv_kwh
+
+
+def agent_net_demand(
+    population: Population,
+    shapes: DayShapes,
+    *,
+    seed: int,
+    noise: float | None = None,
+    start: int = 0,
+    stop: int | None = None,
+    dtype: type = np.float32,
+) -> np.ndarray:
+    """(stop - start, H) net demand load - PV in kWh per interval (see :func:`agent_profiles`).
+
+    Materialises the whole block: for 10^7 agents use :func:`iter_net_demand`.
+    """
+    load, pv = agent_profiles(
+        population, shapes, seed=seed, noise=noise, start=start, stop=stop, dtype=dtype
+    )
+    load -= pv
+    return load
+
+
+def iter_net_demand(
+    population: Population,
+    shapes: DayShapes,
+    *,
+    seed: int,
+    noise: float | None = None,
+    chunk_size: int = 4 * NOISE_BLOCK,
+    dtype: type = np.float32,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Stream ``(start, stop, net_kwh)`` with ``net_kwh`` of shape (stop - start, H) over the
+    population in chunks of ``chunk_size`` agents; same numbers as :func:`agent_net_demand`."""
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
+        raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if chunk_size < 1:
+        raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    _check_seed(seed)
+    _check_noise(population, noise)
+    for lo in range(0, population.n_agents, int(chunk_size)):
+        hi = min(lo + int(chunk_size), population.n_agents)
+        yield (
+            lo,
+            hi,
+            agent_net_demand(
+                population, shapes, seed=seed, noise=noise, start=lo, stop=hi, dtype=dtype
+            ),
+        )

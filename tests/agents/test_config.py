@@ -1,0 +1,118 @@
+"""Agent configuration: defaults, validation (one-line errors), JSON round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agents.config import (
+    DEFAULT_PARAMS,
+    KIND_PARAMETERS,
+    KINDS,
+    PARAMETERS,
+    AgentParams,
+    Dist,
+    PopulationConfig,
+    TypeConfig,
+)
+from data.errors import InvalidParameterError
+
+
+def test_default_config_is_valid_and_complete() -> None:
+    cfg = PopulationConfig()
+    assert cfg.type_names == KINDS
+    assert sum(t.share for t in cfg.types) == pytest.approx(1.0)
+    for t in cfg.types:
+        assert set(t.params) == set(KIND_PARAMETERS[t.kind])
+        for name, dist in t.params.items():
+            lo, hi = dist.support
+            spec = PARAMETERS[name]
+            assert spec.contains(hi) or hi == float("inf")
+            assert spec.contains(lo) or (lo == 0 and dist.family == "lognormal")
+    assert cfg.retail_adder_eur_per_mwh >= 0 and cfg.export_discount_eur_per_mwh >= 0
+
+
+def test_round_trip_through_json() -> None:
+    cfg = PopulationConfig(
+        types=(
+            TypeConfig("consumer", 0.6, {"flex_cost_eur_per_kwh2": Dist.uniform(0.4, 0.1)}),
+            TypeConfig("ev", 0.25, {"ev_need_kwh": 20.0}, name="ev_long", ev_charge_levels=(0, 1)),
+            TypeConfig("pv_storage", 0.15, {"battery_kwh": Dist.lognormal(13.5, 0.2)}),
+        ),
+        noise=0.1,
+        retail_adder_eur_per_mwh=80.0,
+    )
+    text = json.dumps(cfg.to_dict())
+    back = PopulationConfig.from_dict(json.loads(text))
+    assert back == cfg
+    assert back.to_dict() == cfg.to_dict()
+    assert back.type("ev_long").params["ev_need_kwh"] == Dist.fixed(20.0)
+    assert back.type("ev_long").ev_charge_levels == (0.0, 1.0)
+
+
+def test_from_dict_fills_defaults() -> None:
+    cfg = PopulationConfig.from_dict({"types": [{"kind": "pv", "share": 1.0}]})
+    assert cfg.types[0].params["pv_kwp"] == DEFAULT_PARAMS["pv"]["pv_kwp"]
+    assert PopulationConfig.from_dict({}) == PopulationConfig()
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda: PopulationConfig(types=(TypeConfig("pv", 0.5),)), "shares must sum to 1"),
+        (
+            lambda: PopulationConfig(types=(TypeConfig("pv", 0.5), TypeConfig("pv", 0.5))),
+            "unique",
+        ),
+        (lambda: PopulationConfig(types=()), "at least one type"),
+        (lambda: PopulationConfig(noise=-0.1), "noise"),
+        (lambda: PopulationConfig(retail_adder_eur_per_mwh=-1.0), "retail_adder"),
+        (lambda: TypeConfig("wind", 1.0), "kind must be one of"),
+        (lambda: TypeConfig("pv", 1.2), "share must be in"),
+        (lambda: TypeConfig("pv", 1.0, {"pv_kwp": -2.0}), "pv_kwp must lie in"),
+        (lambda: TypeConfig("pv", 1.0, {"pv_kwp": Dist.uniform(1.0, 2.0)}), "pv_kwp"),
+        (
+            lambda: TypeConfig("pv_storage", 1.0, {"eta_charge": Dist.uniform(0.95, 0.1)}),
+            "eta_charge must lie in",
+        ),
+        (
+            lambda: TypeConfig("pv_storage", 1.0, {"eta_discharge": Dist.lognormal(0.9, 0.1)}),
+            "eta_discharge",
+        ),
+        (lambda: TypeConfig("pv_storage", 1.0, {"eta_charge": 0.0}), "eta_charge"),
+        (lambda: TypeConfig("consumer", 1.0, {"gamma": 1.5}), "gamma"),
+        (lambda: TypeConfig("consumer", 1.0, {"alpha": 0.0}), "alpha"),
+        (lambda: TypeConfig("consumer", 1.0, {"battery_kwh": 5.0}), "has no parameter"),
+        (lambda: TypeConfig("ev", 1.0, ev_charge_levels=(0.3, 0.7)), "whole multiples"),
+        (lambda: TypeConfig("ev", 1.0, ev_arrival_hour=8.0), "before the earliest deadline"),
+        (lambda: TypeConfig("consumer", 1.0, dr_levels=4), "odd"),
+        (lambda: Dist("fixed", 1.0, 0.5), "spread 0"),
+        (lambda: Dist("lognormal", -1.0, 0.5), "mean must be > 0"),
+        (lambda: Dist("beta", 1.0, 0.5), "family"),
+        (lambda: Dist("uniform", float("nan"), 0.5), "finite"),
+        (lambda: PopulationConfig.from_dict({"types": [{"kind": "pv"}]}), "'share' is required"),
+        (lambda: PopulationConfig.from_dict({"typo": 1}), "unknown key"),
+        (
+            lambda: PopulationConfig.from_dict(
+                {"types": [{"kind": "pv", "share": 1, "params": {"pv_kwp": {"mean": 1, "x": 2}}}]}
+            ),
+            "unknown key",
+        ),
+        (lambda: AgentParams("pv_storage", battery_kwh=-1.0), "battery_kwh must lie in"),
+    ],
+)
+def test_bad_values_raise_one_line_errors(build, match) -> None:
+    with pytest.raises(InvalidParameterError, match=match) as info:
+        build()
+    assert "\n" not in str(info.value)
+
+
+def test_agent_params_from_type_uses_means_and_neutral_values() -> None:
+    t = TypeConfig.default("pv_storage")
+    p = AgentParams.from_type(t, gamma=0.0)
+    assert p.battery_kwh == pytest.approx(t.params["battery_kwh"].mean)
+    assert p.gamma == 0.0
+    assert p.ev_need_kwh == 0.0 and p.flex_cost_eur_per_kwh2 == 0.0
+    assert AgentParams.from_type(TypeConfig.default("consumer")).eta_charge == 1.0
+    assert json.loads(json.dumps(p.to_dict()))["kind"] == "pv_storage"

@@ -1,0 +1,131 @@
+"""Population sampling: exact stratified counts, seeding, distributions, memory."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from agents.config import KIND_PARAMETERS, PARAMETERS, Dist, PopulationConfig, TypeConfig
+from agents.population import Population, sample_population, stratified_counts
+from data.errors import InvalidParameterError
+
+
+@pytest.fixture(scope="module")
+def big() -> Population:
+    return sample_population(PopulationConfig(), 200_000, seed=7)
+
+
+def test_stratified_counts_are_exact() -> None:
+    counts = stratified_counts([0.5, 0.2, 0.15, 0.15], 1003)
+    assert counts.sum() == 1003
+    assert np.all(np.abs(counts - np.array([0.5, 0.2, 0.15, 0.15]) * 1003) < 1)
+    assert list(stratified_counts([1 / 3] * 3, 10)) == [4, 3, 3]
+
+
+@pytest.mark.parametrize("n", [1, 7, 1003])
+def test_type_counts_match_shares(n: int) -> None:
+    cfg = PopulationConfig()
+    pop = sample_population(cfg, n, seed=1)
+    expected = stratified_counts([t.share for t in cfg.types], n)
+    assert pop.type_counts() == dict(zip(cfg.type_names, map(int, expected), strict=True))
+    assert len(pop) == n
+
+
+def test_seeded_reproducibility() -> None:
+    a = sample_population(None, 5000, seed=11)
+    b = sample_population(None, 5000, seed=11)
+    c = sample_population(None, 5000, seed=12)
+    for name, arr in a.arrays().items():
+        np.testing.assert_array_equal(arr, b.arrays()[name])
+    assert not np.array_equal(a.load_kwh_per_day, c.load_kwh_per_day)
+    fresh = sample_population(None, 100, seed=None)
+    again = sample_population(None, 100, seed=fresh.seed)
+    np.testing.assert_array_equal(fresh.gamma, again.gamma)
+
+
+def test_other_types_draws_do_not_depend_on_one_types_config() -> None:
+    base = PopulationConfig()
+    changed = PopulationConfig(
+        types=tuple(
+            TypeConfig("consumer", t.share, {"flex_cost_eur_per_kwh2": Dist.fixed(2.0)})
+            if t.kind == "consumer"
+            else t
+            for t in base.types
+        )
+    )
+    a = sample_population(base, 3000, seed=5)
+    b = sample_population(changed, 3000, seed=5)
+    np.testing.assert_array_equal(a.type_index, b.type_index)
+    np.testing.assert_array_equal(a.battery_kwh, b.battery_kwh)
+    assert not np.array_equal(a.flex_cost_eur_per_kwh2, b.flex_cost_eur_per_kwh2)
+
+
+def test_sample_means_match_the_configured_means(big: Population) -> None:
+    for code, t in enumerate(big.config.types):
+        sel = big.type_index == code
+        n = int(sel.sum())
+        for name, dist in t.params.items():
+            values = big.param(name)[sel].astype(np.float64)
+            tol = 5.0 * dist.std / math.sqrt(n) + 1e-6 * abs(dist.mean)
+            assert abs(values.mean() - dist.mean) <= tol, (t.name, name)
+            lo, hi = dist.support
+            assert values.min() >= np.float32(lo) - 1e-6 and values.max() <= np.float32(hi) + 1e-6
+            if dist.std > 0:  # the spread is right too (5 % is ~ 10 standard errors here)
+                assert values.std() == pytest.approx(dist.std, rel=0.05), (t.name, name)
+        for name, spec in PARAMETERS.items():
+            if name not in KIND_PARAMETERS[t.kind]:
+                assert np.all(big.param(name)[sel] == np.float32(spec.neutral)), (t.name, name)
+
+
+def test_types_are_shuffled(big: Population) -> None:
+    # a contiguous slice is a random sample: its type shares are close to the configured ones
+    head = big.slice(0, 20_000).type_counts()
+    for t in big.config.types:
+        assert head[t.name] / 20_000 == pytest.approx(t.share, abs=0.02)
+
+
+def test_memory_per_agent_is_small() -> None:
+    n = 1_000_000
+    pop = sample_population(None, n, seed=3)
+    per_agent = 1 + 4 * len(PARAMETERS)  # int8 type + float32 per parameter
+    assert pop.nbytes == n * per_agent
+    assert pop.nbytes < 64 * 2**20  # < 64 MB for 10^6 agents, so 10^7 fit in < 640 MB
+    assert pop.type_index.dtype == np.int8
+    assert all(a.dtype == np.float32 for name, a in pop.arrays().items() if name != "type_index")
+
+
+def test_arrays_are_read_only_and_slices_are_views(big: Population) -> None:
+    with pytest.raises(ValueError):
+        big.gamma[0] = 0.5
+    part = big.slice(10, 20)
+    assert len(part) == 10 and part.offset == 10
+    assert np.shares_memory(part.gamma, big.gamma)
+    assert part.agent(0) == big.agent(10)
+
+
+def test_representative_frame_and_summary() -> None:
+    pop = sample_population(None, 2000, seed=2)
+    rep = pop.representative("pv_storage")
+    sel = pop.mask("pv_storage")
+    assert rep.kind == "pv_storage"
+    assert rep.battery_kwh == pytest.approx(float(pop.battery_kwh[sel].mean(dtype=np.float64)))
+    assert rep.alpha == 0.1  # a point mass keeps its exact value
+    assert pop.representative("ev", stat="median").ev_need_kwh > 0
+    frame = pop.to_frame()
+    assert list(frame.columns[:2]) == ["type", "kind"] and len(frame) == 2000
+    assert frame["type"].value_counts().to_dict() == pop.type_counts()
+    summary = pop.summary()
+    assert summary.loc["consumer", "count"] == pop.type_counts()["consumer"]
+    assert np.isnan(summary.loc["consumer", "battery_kwh"])
+    with pytest.raises(InvalidParameterError, match="small populations"):
+        pop.to_frame(limit=100)
+    with pytest.raises(InvalidParameterError, match="no type"):
+        pop.representative("wind")
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True])
+def test_bad_population_size(n) -> None:
+    with pytest.raises(InvalidParameterError, match="n_agents"):
+        sample_population(None, n, seed=0)

@@ -1,0 +1,139 @@
+"""Day shapes from the bundled real ENTSO-E data and per-agent net demand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import data
+from agents.config import AgentParams, PopulationConfig
+from agents.population import sample_population
+from agents.profiles import (
+    NOISE_BLOCK,
+    agent_net_demand,
+    agent_profiles,
+    day_profiles,
+    expected_profile,
+    iter_net_demand,
+)
+from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
+
+
+@pytest.fixture(scope="module")
+def es_2016() -> pd.DataFrame:
+    return data.load_market_data("ES", "2016-01-01", "2017-01-01")
+
+
+@pytest.mark.parametrize(
+    ("day", "n", "clock"),
+    [
+        ("2016-06-21", 24, list(range(24))),
+        ("2016-03-27", 23, [0, 1, *range(3, 24)]),  # spring forward: no 02:00
+        ("2016-10-30", 25, [0, 1, 2, 2, *range(3, 24)]),  # fall back: 02:00 twice
+    ],
+)
+def test_real_spanish_shapes(es_2016: pd.DataFrame, day: str, n: int, clock: list[int]) -> None:
+    shapes = day_profiles(es_2016, day=day)
+    assert shapes.n_intervals == n and shapes.dt_hours == 1.0
+    assert shapes.load_column == "load_mw" and shapes.solar_column == "solar_mw"
+    assert shapes.load_shape.sum() == pytest.approx(1.0, abs=1e-12)
+    assert (shapes.load_shape > 0).all()
+    assert list(shapes.clock_hour) == clock
+    cf = shapes.solar_cf
+    assert (cf >= 0).all() and (cf <= 1).all()
+    night = shapes.clock_hour < 5  # (evenings can hold solar-thermal output from storage)
+    noon = (shapes.clock_hour >= 12) & (shapes.clock_hour <= 15)
+    assert cf[night].max() < 0.05 and cf[noon].min() > 0.2
+    # one-day frame (as load_market_data returns it) gives the same load shape
+    one = data.load_market_data("ES", day, pd.Timestamp(day) + pd.Timedelta(days=1))
+    np.testing.assert_allclose(day_profiles(one).load_shape, shapes.load_shape)
+    assert shapes.to_frame().index.equals(shapes.index)
+
+
+def test_capacity_from_the_whole_frame_keeps_seasons(es_2016: pd.DataFrame) -> None:
+    summer = day_profiles(es_2016, day="2016-06-21")
+    winter = day_profiles(es_2016, day="2016-12-21")
+    assert summer.solar_capacity_mw == winter.solar_capacity_mw
+    assert summer.solar_cf.max() <= 0.75 + 1e-12
+    assert winter.solar_cf.sum() < 0.7 * summer.solar_cf.sum()
+    # a one-day frame peaks at the peak capacity factor
+    one = data.load_market_data("ES", "2016-12-21", "2016-12-22")
+    assert day_profiles(one, peak_capacity_factor=0.8).solar_cf.max() == pytest.approx(0.8)
+
+
+def test_fallback_to_forecast_columns(es_2016: pd.DataFrame) -> None:
+    frame = data.load_market_data("ES", "2016-06-21", "2016-06-22")
+    broken = frame.copy()
+    broken.iloc[5, broken.columns.get_loc("load_mw")] = np.nan
+    broken.iloc[12, broken.columns.get_loc("solar_mw")] = np.nan
+    shapes = day_profiles(broken)
+    assert shapes.load_column == "load_forecast_mw" and shapes.solar_column == "solar_forecast_mw"
+    forecast = frame["load_forecast_mw"].to_numpy()
+    np.testing.assert_allclose(shapes.load_shape, forecast / forecast.sum())
+    none = broken.drop(columns=["load_forecast_mw"])
+    with pytest.raises(DataUnavailableError, match="no complete load"):
+        day_profiles(none)
+
+
+def test_german_data_has_forecasts_only() -> None:
+    frame = data.load_market_data("DE", "2016-03-27", "2016-03-28")
+    with pytest.raises(DataUnavailableError, match="no complete solar"):
+        day_profiles(frame)
+    shapes = day_profiles(frame, require_solar=False)
+    assert shapes.load_column == "load_forecast_mw" and shapes.n_intervals == 23
+    assert shapes.solar_column is None and not shapes.solar_cf.any()
+
+
+def test_bad_frames(es_2016: pd.DataFrame) -> None:
+    frame = data.load_market_data("ES", "2016-06-21", "2016-06-22")
+    with pytest.raises(DataValidationError, match="gaps"):
+        day_profiles(frame.drop(frame.index[7]))
+    with pytest.raises(InvalidParameterError, match="pass day="):
+        day_profiles(es_2016)
+    with pytest.raises(DataUnavailableError, match="not in the frame"):
+        day_profiles(frame, day="2016-06-25")
+
+
+def test_agent_profiles_scale_the_shapes(es_2016: pd.DataFrame) -> None:
+    shapes = day_profiles(es_2016, day="2016-06-21")
+    pop = sample_population(PopulationConfig(), 500, seed=4)
+    load, pv = agent_profiles(pop, shapes, seed=1, noise=0.0)
+    assert load.shape == (500, 24) and load.dtype == np.float32
+    np.testing.assert_allclose(load.sum(axis=1), pop.load_kwh_per_day, rtol=1e-5)
+    kwh_per_kwp = shapes.solar_cf.sum() * shapes.dt_hours
+    np.testing.assert_allclose(pv.sum(axis=1), pop.pv_kwp * kwh_per_kwp, rtol=1e-5)
+    consumer = pop.mask("consumer")
+    assert not pv[consumer].any()
+    i = int(np.flatnonzero(pop.mask("pv_storage"))[0])
+    exp_load, exp_pv = expected_profile(pop.agent(i), shapes)
+    np.testing.assert_allclose(load[i], exp_load, rtol=1e-5)
+    np.testing.assert_allclose(pv[i], exp_pv, rtol=1e-5)
+    net = agent_net_demand(pop, shapes, seed=1, noise=0.0)
+    np.testing.assert_allclose(net, load - pv)
+    rep = AgentParams.from_type(pop.config.type("pv"))
+    assert expected_profile(rep, shapes)[1].max() <= rep.pv_kwp
+
+
+def test_noise_is_mean_one_and_chunking_invariant(es_2016: pd.DataFrame) -> None:
+    shapes = day_profiles(es_2016, day="2016-03-27")
+    n = NOISE_BLOCK + 5_000  # spans two noise blocks
+    pop = sample_population(PopulationConfig(noise=0.2), n, seed=9)
+    full = agent_net_demand(pop, shapes, seed=3)
+    streamed = np.concatenate(
+        [x for _, _, x in iter_net_demand(pop, shapes, seed=3, chunk_size=40_000)]
+    )
+    np.testing.assert_array_equal(full, streamed)
+    lo, hi = NOISE_BLOCK - 10, NOISE_BLOCK + 10
+    np.testing.assert_array_equal(
+        agent_net_demand(pop, shapes, seed=3, start=lo, stop=hi), full[lo:hi]
+    )
+    np.testing.assert_array_equal(agent_net_demand(pop.slice(lo, hi), shapes, seed=3), full[lo:hi])
+    assert not np.array_equal(full, agent_net_demand(pop, shapes, seed=4))
+    noisy, _ = agent_profiles(pop, shapes, seed=3)
+    clean, _ = agent_profiles(pop, shapes, seed=3, noise=0.0)
+    ratio = (noisy / clean).astype(np.float64)
+    assert ratio.mean() == pytest.approx(1.0, abs=0.002)
+    assert np.log(ratio).std() == pytest.approx(0.2, rel=0.01)
+    with pytest.raises(InvalidParameterError, match="noise"):
+        agent_net_demand(pop, shapes, seed=3, noise=-1.0)

@@ -1,12 +1,23 @@
-"""BTUT mean-field engine (generic, no energy terms) and, later, the energy market.
+"""BTUT mean-field engine (generic, no energy terms) and the energy market built on it.
 
 Finite mean-field games (``FiniteMFG``) with exact mean field, best response,
 exploitability and four equilibrium solvers; the typed linear-quadratic mean-field-type
 game in closed form (coupled Riccati ODEs); a finite-volume Fokker-Planck solver; and
 Gaussian-kernel sensing of N points by binning and FFT. Classic games live in
-``market.games``.
+``market.games``. The energy market (``market.energy``: the typed prosumer game on the
+engine; ``market.clearing``: the finite-N market and its settlement) is the one part
+that speaks of energy.
 """
 
+from market.clearing import REDISTRIBUTIONS, FiniteMarketResult, clear_finite_market
+from market.energy import (
+    DEFAULT_KAPPA,
+    EnergyEquilibrium,
+    EnergyGame,
+    energy_game,
+    noop_policy,
+    solve_energy_market,
+)
 from market.fokker_planck import (
     FPGrid,
     FPSolution,
@@ -39,11 +50,16 @@ from market.mfg import (
 from market.solvers import METHODS, MFGSolution, solve
 
 __all__ = [
+    "DEFAULT_KAPPA",
     "METHODS",
+    "REDISTRIBUTIONS",
     "BestResponse",
+    "EnergyEquilibrium",
+    "EnergyGame",
     "FPGrid",
     "FPSolution",
     "FiniteMFG",
+    "FiniteMarketResult",
     "KernelField",
     "LQLineGame",
     "LQSimulation",
@@ -51,7 +67,9 @@ __all__ = [
     "MFGSolution",
     "TypedLQGame",
     "best_response",
+    "clear_finite_market",
     "discretize_lq",
+    "energy_game",
     "exploitability",
     "fokker_planck_step",
     "kernel_field",
@@ -60,11 +78,13 @@ __all__ = [
     "lq_line_game",
     "max_explicit_dt",
     "mean_field",
+    "noop_policy",
     "policy_from_mean_field",
     "policy_value",
     "q_values",
     "simulate_lq",
     "solve",
+    "solve_energy_market",
     "solve_fokker_planck",
     "solve_lq",
     "uniform_policy",

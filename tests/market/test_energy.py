@@ -1,0 +1,432 @@
+"""The energy game on the mean-field engine: the encoding against the agents' DP, the
+exploitability against an independent check, the equilibrium on a real bundled day."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import data
+from agents.bidding import DPGrid, ErrorQuadrature, PricePath, best_response
+from agents.config import AgentParams, Dist, PopulationConfig, TypeConfig
+from agents.population import sample_population
+from agents.profiles import day_profiles
+from data.errors import InvalidParameterError
+from market.energy import (
+    EnergyEquilibrium,
+    EnergyGame,
+    energy_game,
+    noop_policy,
+    solve_energy_market,
+)
+from market.mfg import best_response as engine_best_response
+from market.mfg import exploitability, mean_field, q_values
+
+DAY = "2017-06-14"
+
+
+@pytest.fixture(scope="module")
+def es_day() -> tuple[np.ndarray, object]:
+    frame = data.load_market_data("ES", DAY, "2017-06-15")
+    return frame["price_eur_per_mwh"].to_numpy(), day_profiles(frame)
+
+
+@pytest.fixture(scope="module")
+def forecast(es_day) -> pd.DataFrame:
+    """A heavy-tailed zone forecast (5 % relative error, nu = 4): non-trivial quadratures."""
+    _, shapes = es_day
+    H = shapes.n_intervals
+    return pd.DataFrame({"mu": np.full(H, 30000.0), "sigma": np.full(H, 1500.0), "nu": 4.0})
+
+
+@pytest.fixture(scope="module")
+def game(es_day, forecast) -> EnergyGame:
+    price, shapes = es_day
+    return energy_game(PopulationConfig(), price, shapes, forecast=forecast, n_nodes=12)
+
+
+@pytest.fixture(scope="module")
+def equilibrium(game) -> EnergyEquilibrium:
+    return solve_energy_market(game, tol_eur=0.01)
+
+
+def agents_br(game: EnergyGame, prices: PricePath):
+    """Best response of every block's representative by agents.bidding."""
+    return [
+        best_response(b.params, b.load_kwh, prices, b.errors, pv_kwh=b.pv_kwh, grid=game.grid)
+        for b in game.blocks
+    ]
+
+
+def flat_prices(game: EnergyGame, price: np.ndarray) -> PricePath:
+    """Buy = sell = the local price, on the game's clock."""
+    return PricePath(price, price, dt_hours=game.tariff.dt_hours, clock_hour=game.tariff.clock_hour)
+
+
+def physical_mean_position(game: EnergyGame, L: np.ndarray) -> np.ndarray:
+    """Y (H,) recomputed from the flow and each kind's physics (not from the game's arrays)."""
+    H = game.n_intervals
+    Y = np.zeros(H)
+    clock, dt = game.tariff.clock_hour, game.tariff.dt_hours
+    for b in game.blocks:
+        p = b.params
+        mean_eps = b.errors.nodes @ b.errors.weights
+        for t in range(H):
+            for s, a in zip(*np.nonzero(L[t, b.slice, :] > 0), strict=True):
+                if b.kind == "consumer":
+                    u = -p.dr_max_fraction * b.load_kwh[t] * b.action_values[a]
+                elif b.kind == "pv_storage":
+                    j = b.action_values[a]
+                    delta = b.states[1] - b.states[0]
+                    u = j * delta / p.eta_charge if j > 0 else j * delta * p.eta_discharge
+                elif b.kind == "ev":
+                    inside = clock[t] >= p.ev_arrival_hour and clock[t] + dt <= p.ev_deadline_hour
+                    k = min(b.ev_steps[a], s) if inside else 0
+                    u = k * b.ev_delta_kwh / p.eta_charge
+                else:
+                    u = 0.0
+                Y[t] += L[t, b.offset + s, a] * (b.net_kwh[t] + u + mean_eps[t])
+    return Y
+
+
+# --------------------------------------------------------------------------------------------
+# the encoding
+# --------------------------------------------------------------------------------------------
+
+
+def test_game_shape_and_blocks(game) -> None:
+    H, S, A = game.mfg.shape
+    assert H == 24
+    assert [b.kind for b in game.blocks] == ["consumer", "pv", "pv_storage", "ev"]
+    assert S == sum(b.n_states for b in game.blocks)
+    assert A == max(b.n_actions for b in game.blocks)
+    np.testing.assert_allclose(game.mfg.initial_distribution.sum(), 1.0)
+    for b in game.blocks:  # each block's share sits on its initial state
+        assert game.mfg.initial_distribution[b.offset + b.initial_state] == pytest.approx(b.share)
+    # deterministic, block-diagonal transitions: one nonzero per row, inside the block
+    for P in game.transitions:
+        assert P.nnz == S * A and (np.diff(P.indptr) == 1).all()
+        rows = np.repeat(np.arange(S), A)
+        for b in game.blocks:
+            inside = (rows >= b.offset) & (rows < b.offset + b.n_states)
+            cols = P.indices[inside]
+            assert ((cols >= b.offset) & (cols < b.offset + b.n_states)).all()
+    # penalised actions are self-loops
+    s_idx = np.arange(S)[None, :, None]
+    assert (
+        game.next_state[~game.feasible]
+        == np.broadcast_to(s_idx, game.feasible.shape)[~game.feasible]
+    ).all()
+    json.dumps(game.to_dict())
+
+
+def test_live_reward_is_the_mean_cvar_stage_cost_at_the_local_price(game) -> None:
+    rng = np.random.default_rng(0)
+    L = rng.random(game.mfg.shape)
+    L /= L.sum(axis=(1, 2), keepdims=True)
+    Y = game.mean_position(L)
+    price = game.price(Y)
+    frozen = game.frozen_stage_cost(flat_prices(game, price))  # batched risk.mean_cvar
+    for t in range(game.n_intervals):
+        np.testing.assert_allclose(game.reward(t, L[t]), -frozen[t], rtol=0, atol=1e-12)
+    # the price is the clipped wholesale price plus kappa times the mean position
+    raw = game.wholesale_eur_per_mwh + game.kappa_eur_per_mwh_per_kwh * Y
+    np.testing.assert_allclose(
+        price, np.clip(raw, game.tariff.sell_eur_per_mwh, game.tariff.buy_eur_per_mwh)
+    )
+
+
+def test_encoding_equals_the_agents_dp_at_frozen_prices(game) -> None:
+    """Translation equivariance: the nested mean-CVaR DP of agents.bidding equals the engine's
+    expected-reward DP with stage reward -rho(cost), here under the kinked grid tariff."""
+    prices = game.tariff  # buy != sell: the risk term depends on the control
+    frozen = game.frozen_game(prices)
+    L = mean_field(frozen, noop_policy(game))
+    br = engine_best_response(frozen, L)
+    Q = q_values(frozen, L)
+    chosen = br.policy.argmax(axis=2)
+    gammas = set()
+    for b, res in zip(game.blocks, agents_br(game, prices), strict=True):
+        gammas.add(b.params.gamma)
+        sl = b.slice
+        finite = np.isfinite(res.value)
+        np.testing.assert_allclose(
+            -br.values[:, sl][finite], res.value[finite], rtol=1e-11, atol=1e-11
+        )
+        ok = res.policy >= 0
+        engine = chosen[:, sl]
+        differ = ok & (engine != res.policy)
+        # a different choice is only allowed at an exact tie of the Q values
+        t_idx, s_idx = np.nonzero(differ)
+        q = Q[:, sl]
+        gap = q[t_idx, s_idx, engine[differ]] - q[t_idx, s_idx, res.policy[differ]]
+        assert (np.abs(gap) < 1e-10).all()
+        assert differ.sum() <= 0.01 * ok.sum()
+        # along the optimal path the schedules coincide
+        s = b.initial_state
+        for t in range(game.n_intervals):
+            assert chosen[t, b.offset + s] == res.policy[t, s]
+            s = int(game.next_state[t, b.offset + s, chosen[t, b.offset + s]] - b.offset)
+        assert s == res.state_path[-1]
+        assert -br.values[0, b.offset + b.initial_state] == pytest.approx(res.risk_value, rel=1e-12)
+    assert gammas and max(gammas) > 0  # the risk-aware case
+
+
+def test_exploitability_matches_an_independent_check(game) -> None:
+    """Engine exploitability of a deterministic policy vs agents.bidding end to end: the
+    no-op price path, the agents' best responses to it (the policy), their mean position,
+    its price, and what a best response to that price saves."""
+    shares = np.array([b.share for b in game.blocks])
+    mean_eps = [b.errors.nodes @ b.errors.weights for b in game.blocks]
+    pi, kappa = game.wholesale_eur_per_mwh, game.kappa_eur_per_mwh_per_kwh
+    buy, sell = game.tariff.buy_eur_per_mwh, game.tariff.sell_eur_per_mwh
+
+    def price_of(positions):
+        Y = sum(w * (pos + e) for w, pos, e in zip(shares, positions, mean_eps, strict=True))
+        return np.clip(pi + kappa * Y, sell, buy)
+
+    p_noop = price_of([b.net_kwh for b in game.blocks])
+    policy_results = agents_br(game, flat_prices(game, p_noop))
+    p0 = price_of([r.schedule["position_kwh"].to_numpy() for r in policy_results])
+    better = agents_br(game, flat_prices(game, p0))
+    gains = [
+        r.policy_cost(flat_prices(game, p0)) - b.risk_value
+        for r, b in zip(policy_results, better, strict=True)
+    ]
+    independent = float(shares @ np.array(gains))
+    assert independent > 0.01  # a real test: the policy is far from an equilibrium
+
+    noop_L = mean_field(game.mfg, noop_policy(game))
+    policy = engine_best_response(game.mfg, noop_L).policy
+    assert exploitability(game.mfg, policy) == pytest.approx(independent, abs=1e-6)
+
+
+def test_equilibrium_exploitability_matches_the_agents_best_responses(equilibrium) -> None:
+    game = equilibrium.game
+    brs = agents_br(game, flat_prices(game, equilibrium.price_eur_per_mwh))
+    types = equilibrium.types
+    np.testing.assert_allclose(
+        types["best_response_cost_eur"].to_numpy(), [r.risk_value for r in brs], atol=1e-9
+    )
+    gains = types["risk_cost_eur"].to_numpy() - np.array([r.risk_value for r in brs])
+    assert (gains >= -1e-9).all()
+    independent = float(types["share"].to_numpy() @ gains)
+    assert equilibrium.exploitability_eur == pytest.approx(independent, abs=1e-6)
+    assert exploitability(game.mfg, equilibrium.policy) == pytest.approx(
+        equilibrium.exploitability_eur, abs=1e-12
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the equilibrium
+# --------------------------------------------------------------------------------------------
+
+
+def test_equilibrium_on_a_real_day(equilibrium) -> None:
+    eq, game = equilibrium, equilibrium.game
+    assert eq.converged and eq.exploitability_eur < 0.01
+    assert eq.initial_exploitability_eur > 0.05  # the coupling matters on this day
+    assert eq.exploitability_history_eur[-1] == eq.exploitability_eur
+    assert eq.iterations == eq.exploitability_history_eur.size
+    assert eq.elapsed_s < 20
+    # the fixed point: the price of the equilibrium's own mean position
+    Y = physical_mean_position(game, np.asarray(eq.mean_field))
+    np.testing.assert_allclose(eq.mean_position_kwh, Y, rtol=0, atol=1e-10)
+    raw = game.wholesale_eur_per_mwh + game.kappa_eur_per_mwh_per_kwh * Y
+    expected = np.clip(raw, game.tariff.sell_eur_per_mwh, game.tariff.buy_eur_per_mwh)
+    np.testing.assert_allclose(eq.price_eur_per_mwh, expected, rtol=0, atol=1e-9)
+    assert (eq.price_eur_per_mwh < game.tariff.buy_eur_per_mwh).any()  # not pinned to the grid
+    # population summaries are share-weighted block values
+    w = eq.types["share"].to_numpy()
+    np.testing.assert_allclose(w.sum(), 1.0)
+    assert eq.expected_cost_eur == pytest.approx(w @ eq.types["expected_cost_eur"].to_numpy())
+    assert eq.exploitability_eur == pytest.approx(w @ eq.types["exploitability_eur"].to_numpy())
+    np.testing.assert_allclose(w @ eq.block_position_kwh, eq.mean_position_kwh, atol=1e-12)
+    frame = eq.to_frame()
+    assert frame.index.equals(game.tariff.index) and len(frame) == 24
+    np.testing.assert_array_equal(frame["price_eur_per_mwh"], eq.price_eur_per_mwh)
+    summary = json.loads(json.dumps(eq.to_dict()))
+    assert summary["exploitability_eur_per_agent_day"] == eq.exploitability_eur
+    assert len(summary["types"]) == 4
+
+
+def test_kappa_zero_faces_the_wholesale_price(es_day, forecast) -> None:
+    price, shapes = es_day
+    game0 = energy_game(
+        PopulationConfig(), price, shapes, forecast=forecast, kappa_eur_per_mwh_per_kwh=0.0
+    )
+    eq = solve_energy_market(game0)
+    np.testing.assert_array_equal(eq.price_eur_per_mwh, price)  # clip(pi) = pi inside the band
+    assert eq.iterations == 0 and eq.exploitability_eur == 0.0
+    brs = agents_br(game0, flat_prices(game0, price))
+    np.testing.assert_allclose(
+        eq.types["risk_cost_eur"].to_numpy(), [r.risk_value for r in brs], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        eq.types["expected_cost_eur"].to_numpy(), [r.expected_cost for r in brs], rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize("kappa", [50.0, 200.0])
+@pytest.mark.parametrize(("method", "damping"), [("fictitious_play", 0.5), ("fixed_point", 0.2)])
+def test_solvers_converge(es_day, method, damping, kappa) -> None:
+    price, shapes = es_day
+    game = energy_game(PopulationConfig(), price, shapes, kappa_eur_per_mwh_per_kwh=kappa)
+    eq = solve_energy_market(game, method=method, damping=damping, max_iter=200)
+    assert eq.converged and eq.exploitability_eur <= 0.01
+    assert eq.initial_exploitability_eur > 0.05
+
+
+def test_a_dst_day_and_the_no_op_start(es_day) -> None:
+    frame = data.load_market_data("ES", "2017-03-26", "2017-03-27")
+    shapes = day_profiles(frame)
+    game = energy_game(PopulationConfig(), frame["price_eur_per_mwh"].to_numpy(), shapes)
+    assert game.n_intervals == 23
+    eq = solve_energy_market(game, initial="no_op")
+    assert eq.converged and eq.exploitability_eur < 0.01
+
+
+def test_the_penalty_exceeds_any_gain(es_day, equilibrium) -> None:
+    game = equilibrium.game
+    price, shapes = es_day
+    # a doubled penalty changes no value from the initial states, hence no exploitability
+    forecast = pd.DataFrame({"mu": np.full(24, 30000.0), "sigma": np.full(24, 1500.0), "nu": 4.0})
+    bigger = energy_game(
+        PopulationConfig(),
+        price,
+        shapes,
+        forecast=forecast,
+        n_nodes=12,
+        penalty_eur=2 * game.penalty_eur,
+    )
+    assert exploitability(bigger.mfg, equilibrium.policy) == pytest.approx(
+        equilibrium.exploitability_eur, abs=1e-12
+    )
+    # best responses never use a penalised action where the flow goes
+    br = engine_best_response(game.mfg, equilibrium.mean_field)
+    flow = mean_field(game.mfg, br.policy)
+    assert flow[~game.feasible].sum() == 0.0
+    assert equilibrium.mean_field[~game.feasible].sum() < 1e-12
+    with pytest.raises(InvalidParameterError, match="penalty_eur must be >="):
+        energy_game(PopulationConfig(), price, shapes, penalty_eur=1.0)
+
+
+def test_the_state_grid_does_not_grow_with_the_population(es_day) -> None:
+    price, shapes = es_day
+    small = energy_game(sample_population(None, 1_000, seed=1), price, shapes)
+    large = energy_game(sample_population(None, 100_000, seed=1), price, shapes)
+    # the same grids: only the EV grid follows the representative's (sample mean) need
+    assert small.mfg.horizon == large.mfg.horizon and small.mfg.n_actions == large.mfg.n_actions
+    assert abs(small.mfg.n_states - large.mfg.n_states) <= 2
+    assert large.mfg.n_states < 100
+
+
+# --------------------------------------------------------------------------------------------
+# parameter bins and inputs
+# --------------------------------------------------------------------------------------------
+
+
+def test_bins_of_a_config_and_of_a_population(es_day) -> None:
+    price, shapes = es_day
+    cfg = PopulationConfig()
+    game = energy_game(cfg, price, shapes, bins=3)
+    assert len(game.blocks) == 12
+    assert sum(b.share for b in game.blocks) == pytest.approx(1.0)
+    for tc in cfg.types:
+        blocks = [b for b in game.blocks if b.type_name == tc.name]
+        name = blocks[0].bin_parameter
+        values = [getattr(b.params, name) for b in blocks]
+        assert values == sorted(values)
+        assert np.mean(values) == pytest.approx(tc.params[name].mean, rel=1e-12)  # bin means
+        assert blocks[0].bin_range[0] == -math.inf and blocks[-1].bin_range[1] == math.inf
+    eq = solve_energy_market(game)
+    assert eq.converged and eq.exploitability_eur < 0.01
+    per_type = eq.by_type()
+    assert list(per_type.index) == list(cfg.type_names)
+    np.testing.assert_allclose(per_type["share"], [t.share for t in cfg.types])
+    assert per_type["share"].to_numpy() @ per_type["expected_cost_eur"].to_numpy() == (
+        pytest.approx(eq.expected_cost_eur)
+    )
+
+    pop = sample_population(cfg, 20_000, seed=4)
+    pgame = energy_game(pop, price, shapes, bins=3)
+    for tc in cfg.types:
+        blocks = [b for b in pgame.blocks if b.type_name == tc.name]
+        name = blocks[0].bin_parameter
+        w = np.array([b.share for b in blocks])
+        rep = np.array([getattr(b.params, name) for b in blocks])
+        mean = pop.param(name)[pop.mask(tc.name)].mean(dtype=np.float64)
+        assert float(w @ rep / w.sum()) == pytest.approx(mean, rel=1e-6)
+        assert w.sum() == pytest.approx(tc.share)
+    # a type whose main parameter is fixed gets one block
+    fixed = PopulationConfig(
+        (
+            TypeConfig("pv", 0.5, {"pv_kwp": Dist.fixed(4.0)}),
+            TypeConfig("consumer", 0.5),
+        )
+    )
+    assert [b.name for b in energy_game(fixed, price, shapes, bins=2).blocks] == [
+        "pv",
+        "consumer[0]",
+        "consumer[1]",
+    ]
+
+
+def test_representative_pairs_and_overrides(es_day) -> None:
+    price, shapes = es_day
+    H = shapes.n_intervals
+    store = AgentParams("pv_storage", battery_kwh=8.0, battery_kw=4.0, name="store", gamma=0.5)
+    house = AgentParams("consumer", load_kwh_per_day=10.0, name="house")
+    game = energy_game(
+        [(store, 0.4), (house, 0.6)],
+        price,
+        shapes,
+        grid=DPGrid(n_soc=11),
+        profiles={"store": (np.full(H, 0.5), np.zeros(H))},
+        errors={"house": ErrorQuadrature.student_t(np.full(H, 0.1), 5.0, n_nodes=4)},
+    )
+    assert game.block_names == ("store", "house")
+    assert game.block("store").n_states == 11
+    np.testing.assert_array_equal(game.block("store").load_kwh, np.full(H, 0.5))
+    assert game.block("house").errors.n_nodes == 4
+    assert game.tariff.buy_eur_per_mwh[0] == pytest.approx(price[0] + 60.0)  # default tariff
+    eq = solve_energy_market(game)
+    assert eq.converged
+
+
+def test_bad_inputs_are_rejected(es_day) -> None:
+    price, shapes = es_day
+    cfg = PopulationConfig()
+    cases = [
+        (dict(kappa_eur_per_mwh_per_kwh=-1.0), "kappa"),
+        (dict(kappa_eur_per_mwh_per_kwh=math.nan), "kappa"),
+        (dict(bins=0), "bins"),
+        (dict(errors={"nobody": None}), "unknown block"),
+        (dict(errors={"pv": ErrorQuadrature.none(3)}), "ErrorQuadrature of 24"),
+        (dict(forecast=pd.DataFrame({"mu": [1.0], "sigma": [0.0], "nu": [5.0]})), "forecast"),
+        (dict(profiles={"pv": (np.ones(24), -np.ones(24))}), ">= 0"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(InvalidParameterError, match=match):
+            energy_game(cfg, price, shapes, **kwargs)
+    with pytest.raises(InvalidParameterError, match="shape"):
+        energy_game(cfg, price[:-1], shapes)
+    with pytest.raises(InvalidParameterError, match="finite"):
+        energy_game(cfg, np.full(24, np.nan), shapes)
+    with pytest.raises(InvalidParameterError, match="sum to 1"):
+        energy_game([(AgentParams("pv"), 0.5)], price, shapes)
+    with pytest.raises(InvalidParameterError, match="bins > 1"):
+        energy_game([(AgentParams("pv"), 1.0)], price, shapes, bins=2)
+    with pytest.raises(InvalidParameterError, match="population must be"):
+        energy_game("consumers", price, shapes)
+    game = energy_game(cfg, price, shapes)
+    with pytest.raises(InvalidParameterError, match="unknown method"):
+        solve_energy_market(game, method="magic")
+    with pytest.raises(InvalidParameterError, match="initial"):
+        solve_energy_market(game, initial="uniform")
+    with pytest.raises(InvalidParameterError, match="EnergyGame"):
+        solve_energy_market(game.mfg)

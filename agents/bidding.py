@@ -78,11 +78,13 @@ from data.errors import InvalidParameterError
 from risk import cvar, mean_cvar
 
 __all__ = [
+    "DP_BUILDERS",
     "DPGrid",
     "DPResult",
     "ErrorQuadrature",
     "PricePath",
     "best_response",
+    "ev_grid",
     "stage_cost",
 ]
 
@@ -475,7 +477,7 @@ def _model_storage(p: AgentParams, load: np.ndarray, prices: PricePath, grid: DP
     return model
 
 
-def _ev_grid(p: AgentParams, dt_h: float, grid: DPGrid) -> tuple[float, int, np.ndarray]:
+def ev_grid(p: AgentParams, dt_h: float, grid: DPGrid) -> tuple[float, int, np.ndarray]:
     """(delta kWh, number of states, steps delivered per level) of the EV energy-left grid."""
     levels = np.asarray(p.ev_charge_levels)
     positive = levels[levels > 0]
@@ -499,7 +501,7 @@ def _ev_grid(p: AgentParams, dt_h: float, grid: DPGrid) -> tuple[float, int, np.
 
 def _model_ev(p: AgentParams, load: np.ndarray, prices: PricePath, grid: DPGrid) -> _Model:
     H = load.shape[0]
-    delta, n, k = _ev_grid(p, prices.dt_hours, grid)
+    delta, n, k = ev_grid(p, prices.dt_hours, grid)
     s = np.arange(n)
     nxt = np.maximum(s[:, None] - k[None, :], 0)  # (S, U)
     delivered = (s[:, None] - nxt) * delta
@@ -525,7 +527,8 @@ def _model_ev(p: AgentParams, load: np.ndarray, prices: PricePath, grid: DPGrid)
     return model
 
 
-_BUILDERS = {
+#: The DP model builder of each agent kind (the energy game reuses them).
+DP_BUILDERS = {
     "consumer": _model_consumer,
     "pv": _model_pv,
     "pv_storage": _model_storage,
@@ -722,7 +725,7 @@ def best_response(
     g, a = float(g), float(a)
     n_scen = _positive_int(n_scenarios, "n_scenarios")
 
-    model = _BUILDERS[params.kind](params, load, prices, grid)
+    model = DP_BUILDERS[params.kind](params, load, prices, grid)
     x = load - pv
     eps = errors.nodes
     w = None if errors.equal_weights else errors.weights

@@ -66,7 +66,7 @@ from scipy import stats
 
 # The DP model builders of agents.bidding: the encoding reuses them so that the game and the
 # agents' DP are the same model by construction (tests check the identity).
-from agents.bidding import _BUILDERS, DPGrid, ErrorQuadrature, PricePath, _ev_grid
+from agents.bidding import DP_BUILDERS, DPGrid, ErrorQuadrature, PricePath, ev_grid
 from agents.config import AgentParams, Dist, PopulationConfig
 from agents.population import Population
 from agents.profiles import DayShapes, expected_profile
@@ -319,7 +319,7 @@ def _action_values(params: AgentParams, model: Any, grid: DPGrid, dt_h: float) -
         ).astype(np.intp)
         return steps.astype(np.float64), 0.0, np.zeros(U, dtype=np.intp)
     if kind == "ev":
-        delta, _, k = _ev_grid(params, dt_h, grid)
+        delta, _, k = ev_grid(params, dt_h, grid)
         levels = np.asarray(params.ev_charge_levels, dtype=np.float64)
         return levels, float(delta), np.asarray(k, dtype=np.intp)
     if kind == "consumer":
@@ -658,7 +658,7 @@ def energy_game(
             raise InvalidParameterError(
                 f"errors[{rep.name!r}] must be an ErrorQuadrature of {H} intervals"
             )
-        model = _BUILDERS[p.kind](p, load, tariff, grid)
+        model = DP_BUILDERS[p.kind](p, load, tariff, grid)
         if not np.isfinite(model.terminal[model.s0]):
             raise InvalidParameterError(f"{rep.name}: the initial state is not allowed at the end")
         values, ev_delta, ev_steps = _action_values(p, model, grid, tariff.dt_hours)

@@ -8,10 +8,12 @@ credentials, 3 data unavailable, 4 invalid data, 5 storage); no traceback unless
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -441,6 +443,175 @@ def db_show(
         emit_json(run)
         return
     out().print(json.dumps(run, indent=2, default=str), markup=False)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 to stderr for the block: native libraries (HiGHS prints its
+    banner on stdout) must not corrupt the command's output."""
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+        saved = os.dup(fd)
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. a test runner)
+        yield
+        return
+    try:
+        os.dup2(sys.stderr.fileno(), fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _read_config(path: str | None) -> dict[str, Any] | None:
+    from data.errors import InvalidParameterError
+
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise InvalidParameterError(f"cannot read --config {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidParameterError(f"--config {path} is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InvalidParameterError(f"--config {path} must hold a JSON object")
+    return data
+
+
+def _fmt(value: float, spec: str = ".3f") -> str:
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+@app.command("replay")
+def replay_cmd(
+    zone: Annotated[
+        str, typer.Option("--zone", "-z", help="Bidding-zone code, e.g. ES, DE_LU.")
+    ] = "ES",
+    day: Annotated[
+        str | None,
+        typer.Option("--day", help="Market day (local), YYYY-MM-DD (default 2017-06-14)."),
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First market day (local), YYYY-MM-DD.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Day after the last market day (exclusive).")
+    ] = None,
+    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    kappa: Annotated[
+        float | None,
+        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Population config JSON (PopulationConfig.to_dict())."),
+    ] = None,
+    source: SourceOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay market days: forecast, population, equilibrium, finite market, planner, scores."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from btut.replaying import replay as run_replay
+
+    pop_config = _read_config(config)
+    with (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar,
+        _stdout_to_stderr(),
+    ):
+        task = bar.add_task("replay", total=1.0)
+        result = run_replay(
+            zone,
+            day,
+            start=start,
+            end=end,
+            agents=agents,
+            seed=seed,
+            config=pop_config,
+            kappa=kappa,
+            source=source,
+            db=db,
+            progress=lambda stage, frac: bar.update(task, description=stage, completed=frac),
+        )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    _print_replay(result)
+
+
+def _print_replay(result: Any) -> None:
+    con = out()
+    days = result.days
+    period = days[0].isoformat() if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+    con.print(f"[bold]BTUT replay[/] {result.zone} {period}: {result.agents} agents")
+    frame = result.to_frame()
+    tz = frame.attrs.get("tz")
+    if tz is None:
+        from data import get_zone
+
+        tz = get_zone(result.zone).tz
+    table = Table(title="per interval (prices EUR/MWh, energies kWh)")
+    cols = ("local time", "wholesale", "local price", "mean position", "import market")
+    for col in (*cols, "import baseline"):
+        table.add_column(col, justify="right")
+    for t, row in zip(frame.index.tz_convert(tz), frame.itertuples(index=False), strict=True):
+        table.add_row(
+            t.strftime("%Y-%m-%d %H:%M"),
+            f"{row.wholesale_eur_per_mwh:.2f}",
+            f"{row.local_price_eur_per_mwh:.2f}",
+            f"{row.mean_position_kwh:+.3f}",
+            f"{row.import_market_kwh:.0f}",
+            f"{row.import_baseline_kwh:.0f}",
+        )
+    con.print(table)
+    per_type = result.per_type_frame()
+    ttable = Table(title="cost per agent of each type (EUR for the period)")
+    for col in ("type", "count", "market", "mean field", "alone (baseline)", "planner"):
+        ttable.add_column(col, justify="left" if col == "type" else "right")
+    for name, row in per_type.iterrows():
+        ttable.add_row(
+            str(name),
+            f"{row['count']:.0f}",
+            _fmt(row["market_cost_eur_per_agent"]),
+            _fmt(row["mean_field_cost_eur_per_agent"]),
+            _fmt(row["baseline_cost_eur_per_agent"]),
+            _fmt(row["planner_cost_eur_per_agent"]),
+        )
+    con.print(ttable)
+    peak_m = frame["import_market_kwh"].max()
+    peak_b = frame["import_baseline_kwh"].max()
+    con.print(
+        f"peak grid import {peak_m:.0f} kWh vs {peak_b:.0f} kWh alone "
+        f"(reduction {_fmt(result.peak_import_reduction, '.1%')})"
+    )
+    con.print(
+        f"costs EUR: baseline {result.baseline_cost_eur:.2f}, market "
+        f"{result.market_cost_eur:.2f}, planner {result.planner_cost_eur:.2f} "
+        f"(MIP gap {_fmt(result.planner_mip_gap, '.2g')})"
+    )
+    con.print(
+        f"exploitability {_fmt(result.exploitability_eur_per_agent_day, '.4f')} EUR/agent/day, "
+        f"efficiency {_fmt(result.efficiency)}, price of anarchy "
+        f"{_fmt(result.price_of_anarchy)}"
+    )
+    if result.run_id is not None:
+        state = "stored as" if result.created else "already stored as"
+        con.print(f"{state} run {result.run_id} ({result.elapsed_s:.1f} s)")
+    else:
+        con.print(f"not stored ({result.elapsed_s:.1f} s)")
 
 
 def main(argv: list[str] | None = None) -> int:

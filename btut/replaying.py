@@ -1,0 +1,841 @@
+"""Replay market days end to end: forecast -> population -> equilibrium -> finite-N clearing ->
+planner -> scores -> results store (DESIGN.md sections 1, 3 and 9; ``btut replay``).
+
+One call of :func:`replay` runs, for every local market day of the period:
+
+1. **Forecast**: a :class:`forecasting.models.StudentTForecaster` of the zone's ``load_mw``,
+   fitted **once** per replay on the :data:`FORECAST_HISTORY_DAYS` (365) days before the first
+   replayed day (fewer when the data start later; none: no forecast), with
+   ``max_epochs=`` :data:`FORECAST_MAX_EPOCHS` (30, early stopping on; about 6 s on one core)
+   and ``random_state=seed``; its ``mu``/``sigma``/``nu`` per interval set the agents' forecast
+   error (:meth:`agents.bidding.ErrorQuadrature.from_forecast`). Zones without ``load_mw``
+   (or too little history) replay without it (the idiosyncratic noise only; ``details``
+   says so).
+2. **Population**: ``sample_population(config, agents, seed=seed)`` (the same agents every
+   day); realised net demand of day ``d`` from :func:`agents.profiles.agent_net_demand` with
+   the noise seed ``SeedSequence([seed, d.toordinal()])`` (independent across days, the same
+   for a day whatever the period).
+3. **Equilibrium**: :func:`market.energy_game` + :func:`market.solve_energy_market`
+   (fictitious play to 0.01 EUR per agent per day); exploitability in EUR per agent per day.
+4. **Finite market**: :func:`market.clear_finite_market` of the N agents (per-capita
+   redistribution); the market's cost is the community's grid bill plus extras
+   (``mean_cost_eur * N``, EUR).
+5. **Benchmark**: :func:`market.plan_community` and :func:`market.baseline_cost` (HiGHS), exact
+   for N <= ``max_exact_agents`` (2,000), else on a stratified sample of that size with the
+   error bound of :mod:`market.planner` (``details.days[i].planner_error_bound_eur``); scores by
+   :func:`market.benchmark_scores`, paired with the market's per-agent costs when the planner
+   samples (N <= 10^6).
+
+Aggregation over several days (costs in EUR, totals over the N agents):
+``baseline_cost_eur``/``market_cost_eur``/``planner_cost_eur`` are **summed** over the days;
+``exploitability_eur_per_agent_day`` is the **mean** over days (EUR per agent per day);
+``efficiency = (sum baseline - sum market) / (sum baseline - sum planner)`` and
+``price_of_anarchy = sum market / sum planner`` (with the paired sample estimate of the
+market's cost when the planner samples, as :func:`market.benchmark_scores` does for one day);
+``planner_mip_gap`` is the largest relative gap of any day; ``peak_import_reduction = 1 -
+peak community import with the market / peak import at the baseline`` over all intervals of
+the period, where the baseline's import is the sum of the agents' own grid imports when each
+trades alone (scaled by N / sample size when sampled), in kWh per interval.
+
+Validation happens before any work and raises one-line :class:`data.errors.BTUTError`
+subclasses: ``agents < 1`` or a bad seed/kappa/period -> ``InvalidParameterError``; an unknown
+zone or days outside the data -> ``DataUnavailableError``; a gap in a replayed day or a
+missing price/load value -> ``DataValidationError``; population configuration errors come
+from :class:`agents.config.PopulationConfig`. Nothing is stored unless the whole replay
+succeeded; the store's :meth:`data.store.ResultsStore.save_run` is one transaction and
+idempotent on the configuration (same config -> same run id, ``created=False``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import numbers
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
+
+__all__ = [
+    "DEFAULT_DAY",
+    "DEFAULT_ZONE",
+    "FORECAST_HISTORY_DAYS",
+    "FORECAST_MAX_EPOCHS",
+    "DayResult",
+    "LoadedRun",
+    "ReplayResult",
+    "load_run",
+    "replay",
+]
+
+DEFAULT_ZONE = "ES"
+"""Zone of a bare ``btut replay``."""
+
+DEFAULT_DAY = dt.date(2017, 6, 14)
+"""Day of a bare ``btut replay``: a sunny mid-June Wednesday of the bundled ES data (real
+load, PV, wind and prices; an ordinary 24-hour day)."""
+
+FORECAST_HISTORY_DAYS = 365
+"""Days of history the load forecaster is fitted on (before the first replayed day)."""
+
+FORECAST_MAX_EPOCHS = 30
+"""Training epochs of the load forecaster (early stopping on): keeps a replay cheap."""
+
+_MIN_FORECAST_DAYS = 28  # less history than this: replay without the forecast
+_PRICE = "price_eur_per_mwh"
+_LOADS = ("load_mw", "load_forecast_mw")
+
+Progress = Callable[[str, float], Any]
+
+JSON_KEYS: tuple[str, ...] = (
+    "run_id",
+    "zone",
+    "days",
+    "agents",
+    "exploitability_eur_per_agent_day",
+    "efficiency",
+    "price_of_anarchy",
+    "baseline_cost_eur",
+    "market_cost_eur",
+    "planner_cost_eur",
+    "planner_mip_gap",
+    "peak_import_reduction",
+    "elapsed_s",
+)
+"""Top-level keys of :meth:`ReplayResult.to_dict` (plus ``details``)."""
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DayResult:
+    """One replayed market day. Costs in EUR (totals over the N agents), energies in kWh.
+
+    ``intervals``: one row per interval (``time_utc`` index), see :meth:`ReplayResult.to_frame`;
+    ``per_type``: one row per agent type: ``count``, ``share``, costs per agent of the type for
+    the day (``market_cost_eur_per_agent``, ``mean_field_cost_eur_per_agent``,
+    ``baseline_cost_eur_per_agent``, ``planner_cost_eur_per_agent``) and
+    ``exploitability_eur_per_agent``; ``scores``: :meth:`market.BenchmarkScores.to_dict`;
+    ``market_cost_used_eur``: the market cost the scores use (the paired sample estimate when
+    the planner samples, else ``market_cost_eur``).
+    """
+
+    day: dt.date
+    intervals: pd.DataFrame
+    per_type: pd.DataFrame
+    exploitability_eur_per_agent: float
+    baseline_cost_eur: float
+    market_cost_eur: float
+    market_cost_used_eur: float
+    planner_cost_eur: float
+    planner_mip_gap: float
+    planner_error_bound_eur: float
+    planner_sampled: bool
+    efficiency: float
+    efficiency_low: float
+    efficiency_high: float
+    price_of_anarchy: float
+    peak_import_market_kwh: float
+    peak_import_baseline_kwh: float
+    scores: Mapping[str, Any]
+    details: Mapping[str, Any]
+
+    @property
+    def peak_import_reduction(self) -> float:
+        """``1 - peak import with the market / peak import at the baseline`` (NaN when the
+        baseline imports nothing)."""
+        return _reduction(self.peak_import_market_kwh, self.peak_import_baseline_kwh)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able one-day figures (no series)."""
+        return {
+            "day": self.day.isoformat(),
+            "exploitability_eur_per_agent_day": self.exploitability_eur_per_agent,
+            "efficiency": self.efficiency,
+            "efficiency_low": self.efficiency_low,
+            "efficiency_high": self.efficiency_high,
+            "price_of_anarchy": self.price_of_anarchy,
+            "baseline_cost_eur": self.baseline_cost_eur,
+            "market_cost_eur": self.market_cost_eur,
+            "market_cost_used_eur": self.market_cost_used_eur,
+            "planner_cost_eur": self.planner_cost_eur,
+            "planner_mip_gap": self.planner_mip_gap,
+            "planner_error_bound_eur": self.planner_error_bound_eur,
+            "planner_sampled": self.planner_sampled,
+            "peak_import_market_kwh": self.peak_import_market_kwh,
+            "peak_import_baseline_kwh": self.peak_import_baseline_kwh,
+            "peak_import_reduction": self.peak_import_reduction,
+            **dict(self.details),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayResult:
+    """Outcome of :func:`replay` (module doc for the aggregation over days).
+
+    ``run_id``/``config_hash``: the stored run (``None`` with ``store=False``); ``created``:
+    False when an identical run was already stored (then ``run_id`` is that run's).
+    ``day_results``: one :class:`DayResult` per day. Costs in EUR (totals over the N agents
+    and the days), exploitability in EUR per agent per day, ``elapsed_s`` wall seconds.
+    """
+
+    run_id: int | None
+    created: bool | None
+    config_hash: str | None
+    zone: str
+    days: tuple[dt.date, ...]
+    agents: int
+    seed: int
+    kappa_eur_per_mwh_per_kwh: float
+    config: Mapping[str, Any]
+    day_results: tuple[DayResult, ...]
+    exploitability_eur_per_agent_day: float
+    efficiency: float
+    price_of_anarchy: float
+    baseline_cost_eur: float
+    market_cost_eur: float
+    planner_cost_eur: float
+    planner_mip_gap: float
+    peak_import_reduction: float
+    elapsed_s: float
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per interval of all days (``time_utc`` index, UTC): ``wholesale_eur_per_mwh``,
+        ``buy_eur_per_mwh``, ``sell_eur_per_mwh``, ``local_price_eur_per_mwh`` (finite-N
+        clearing), ``mean_field_price_eur_per_mwh``, ``mean_position_kwh`` (finite N, per
+        agent per interval), ``import_market_kwh``/``export_market_kwh`` (the community's
+        residual with the grid), ``import_baseline_kwh`` (sum of the agents' own imports
+        trading alone), ``import_planner_kwh`` (the planner's community import), and the load
+        forecast ``load_forecast_mu_mw``/``load_forecast_sigma_mw``/``load_forecast_nu`` (NaN
+        without a forecast). Baseline and planner imports are scaled by N / sample size when
+        sampled."""
+        frame = pd.concat([d.intervals for d in self.day_results])
+        frame.index.name = "time_utc"
+        return frame
+
+    def per_type_frame(self) -> pd.DataFrame:
+        """One row per agent type: ``count``, ``share`` and costs per agent of the type summed
+        over the days (EUR per agent for the period); exploitability averaged per day."""
+        frames = [d.per_type for d in self.day_results]
+        out = frames[0].copy()
+        cost_cols = [c for c in out.columns if c.endswith("_cost_eur_per_agent")]
+        for f in frames[1:]:
+            out[cost_cols] += f[cost_cols]
+        out["exploitability_eur_per_agent"] = sum(
+            f["exploitability_eur_per_agent"] for f in frames
+        ) / len(frames)
+        return out
+
+    def metrics(self) -> dict[str, float]:
+        """The scores stored with the run (floats; NaN when undefined)."""
+        return {
+            "exploitability_eur_per_agent_day": self.exploitability_eur_per_agent_day,
+            "efficiency": self.efficiency,
+            "price_of_anarchy": self.price_of_anarchy,
+            "baseline_cost_eur": self.baseline_cost_eur,
+            "market_cost_eur": self.market_cost_eur,
+            "planner_cost_eur": self.planner_cost_eur,
+            "planner_mip_gap": self.planner_mip_gap,
+            "peak_import_reduction": self.peak_import_reduction,
+            "elapsed_s": self.elapsed_s,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``btut replay --json`` object: :data:`JSON_KEYS` plus ``details`` (per day
+        figures, per type costs, storage, configuration)."""
+        per_type = self.per_type_frame().reset_index().to_dict(orient="records")
+        return {
+            "run_id": self.run_id,
+            "zone": self.zone,
+            "days": [d.isoformat() for d in self.days],
+            "agents": self.agents,
+            **{k: v for k, v in self.metrics().items()},
+            "details": {
+                "created": self.created,
+                "config_hash": self.config_hash,
+                "seed": self.seed,
+                "kappa_eur_per_mwh_per_kwh": self.kappa_eur_per_mwh_per_kwh,
+                "per_type": per_type,
+                "days": [d.summary() for d in self.day_results],
+                **dict(self.details),
+                "config": dict(self.config),
+            },
+        }
+
+
+def _reduction(market: float, baseline: float) -> float:
+    if not (math.isfinite(market) and math.isfinite(baseline)) or baseline <= 0:
+        return float("nan")
+    return 1.0 - market / baseline
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedRun:
+    """A replay read back from the results store (frames loaded eagerly).
+
+    ``metrics`` as stored (floats, NaN for undefined); ``intervals``/``per_type`` as
+    :meth:`ReplayResult.to_frame` / :meth:`ReplayResult.per_type_frame` (None if absent).
+    """
+
+    run_id: int
+    kind: str
+    zone: str | None
+    config: Mapping[str, Any]
+    config_hash: str
+    created_utc: dt.datetime
+    btut_version: str
+    metrics: Mapping[str, float | str]
+    intervals: pd.DataFrame | None
+    per_type: pd.DataFrame | None
+
+    def to_frame(self) -> pd.DataFrame:
+        """The stored per-interval frame (``time_utc`` index)."""
+        if self.intervals is None:
+            return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="time_utc"))
+        return self.intervals
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (no series)."""
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "zone": self.zone,
+            "config": dict(self.config),
+            "config_hash": self.config_hash,
+            "created_utc": self.created_utc.isoformat(),
+            "btut_version": self.btut_version,
+            "metrics": dict(self.metrics),
+        }
+
+
+def load_run(run_id: int, db: str | None = None) -> LoadedRun:
+    """A stored run by id from the store at ``db`` (default ``$BTUT_DB_URL`` or the SQLite
+    file); ``DataUnavailableError`` when there is no such run."""
+    from data.store import ResultsStore
+
+    with ResultsStore(db) as store:
+        run = store.get_run(run_id)
+        return LoadedRun(
+            run_id=run.run_id,
+            kind=run.kind,
+            zone=run.zone,
+            config=run.config,
+            config_hash=run.config_hash,
+            created_utc=run.created_utc,
+            btut_version=run.btut_version,
+            metrics=dict(run.metrics),
+            intervals=run.intervals_frame(),
+            per_type=run.per_type_frame(),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _day(value: Any, what: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise InvalidParameterError(f"{what} must be a day (YYYY-MM-DD), got {value!r}")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {value!r}")
+
+
+def _days(day: Any, start: Any, end: Any) -> tuple[dt.date, ...]:
+    if day is not None and (start is not None or end is not None):
+        raise InvalidParameterError("give either day or start/end, not both")
+    if start is None and end is None:
+        d = DEFAULT_DAY if day is None else _day(day, "day")
+        return (d,)
+    if start is None or end is None:
+        raise InvalidParameterError("start and end go together (end exclusive)")
+    d0, d1 = _day(start, "start"), _day(end, "end")
+    if d1 <= d0:
+        raise InvalidParameterError(f"end ({d1}) must be after start ({d0}); end is exclusive")
+    return tuple(d0 + dt.timedelta(days=k) for k in range((d1 - d0).days))
+
+
+def _int(value: Any, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidParameterError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _population_config(config: Any) -> Any:
+    from agents.config import PopulationConfig
+
+    if config is None:
+        return PopulationConfig()
+    if isinstance(config, PopulationConfig):
+        return config
+    if isinstance(config, Mapping):
+        return PopulationConfig.from_dict(config)
+    raise InvalidParameterError(
+        f"config must be a PopulationConfig, a dict or None, got {type(config).__name__}"
+    )
+
+
+def _local_dates(frame: pd.DataFrame) -> np.ndarray:
+    tz = frame.attrs.get("tz") or "UTC"
+    return np.asarray([t.date() for t in frame.index.tz_convert(tz)])
+
+
+def _check_days(frame: pd.DataFrame, days: tuple[dt.date, ...], zone: str) -> None:
+    """DataValidationError for a gap or a missing price/load value in the replayed days."""
+    from data import validate_market_data
+
+    report = validate_market_data(frame)
+    if report.errors:
+        raise DataValidationError(f"{zone} data invalid: {report.errors[0]}")
+    if report.gaps:
+        g = report.gaps[0]
+        raise DataValidationError(
+            f"{zone} data has a gap of {g.missing_intervals} interval(s) from "
+            f"{g.start_utc.isoformat()} to {g.end_utc.isoformat()}; replay needs complete days"
+        )
+    if _PRICE not in frame.columns:
+        raise DataUnavailableError(f"{zone} data has no {_PRICE} column: nothing to replay")
+    present = set(_local_dates(frame))
+    missing_days = [d for d in days if d not in present]
+    if missing_days:
+        raise DataValidationError(f"{zone} data has no rows on {missing_days[0].isoformat()}")
+    price_na = frame[_PRICE].isna()
+    if price_na.any():
+        t = frame.index[price_na.to_numpy()][0]
+        raise DataValidationError(
+            f"{zone} {_PRICE} has {int(price_na.sum())} missing value(s), first at "
+            f"{t.isoformat()}; replay needs complete days"
+        )
+    load_cols = [c for c in _LOADS if c in frame.columns]
+    if not load_cols:
+        raise DataUnavailableError(f"{zone} data has no load column ({', '.join(_LOADS)})")
+    complete = np.zeros(len(frame), dtype=bool)
+    for c in load_cols:
+        complete |= frame[c].notna().to_numpy()
+    if not complete.all():
+        t = frame.index[~complete][0]
+        raise DataValidationError(
+            f"{zone} load ({' / '.join(load_cols)}) is missing at {t.isoformat()} "
+            f"({int((~complete).sum())} interval(s)); replay needs complete days"
+        )
+
+
+def _load_history(zone: str, days: tuple[dt.date, ...], source: Any) -> pd.DataFrame:
+    """The replayed days with up to FORECAST_HISTORY_DAYS of history before them."""
+    from data import load_market_data
+
+    end = days[-1] + dt.timedelta(days=1)
+    for back in (FORECAST_HISTORY_DAYS, 2 * _MIN_FORECAST_DAYS, _MIN_FORECAST_DAYS):
+        try:
+            return load_market_data(zone, days[0] - dt.timedelta(days=back), end, source=source)
+        except DataUnavailableError:
+            continue
+    return load_market_data(zone, days[0], end, source=source)
+
+
+def _forecast(
+    history: pd.DataFrame, days: tuple[dt.date, ...], seed: int
+) -> tuple[pd.DataFrame | None, dict[str, Any]]:
+    """Student-t load forecast of the replayed days (module doc), or None with the reason."""
+    info: dict[str, Any] = {
+        "model": "StudentTForecaster",
+        "target": "load_mw",
+        "max_epochs": FORECAST_MAX_EPOCHS,
+    }
+    if "load_mw" not in history.columns:
+        return None, {**info, "used": False, "reason": "no load_mw column"}
+    local = _local_dates(history)
+    train = history.loc[local < days[0]]
+    n_days = len(set(local[local < days[0]]))
+    info["history_days"] = n_days
+    if n_days < _MIN_FORECAST_DAYS or train["load_mw"].notna().sum() == 0:
+        return None, {**info, "used": False, "reason": f"only {n_days} day(s) of history"}
+    from forecasting.models import StudentTForecaster
+
+    model = StudentTForecaster(max_epochs=FORECAST_MAX_EPOCHS, random_state=seed)
+    model.fit(train, target="load_mw")
+    pred = model.predict(history, days=list(days))
+    info.update(used=True, n_epochs=int(model.n_epochs_))
+    return pred, info
+
+
+# --------------------------------------------------------------------------------------------
+# one day
+# --------------------------------------------------------------------------------------------
+
+
+def _noise_seed(seed: int, day: dt.date) -> int:
+    return int(np.random.SeedSequence([seed, day.toordinal()]).generate_state(1)[0])
+
+
+def _run_day(
+    day: dt.date,
+    history: pd.DataFrame,
+    population: Any,
+    pred: pd.DataFrame | None,
+    *,
+    seed: int,
+    kappa: float,
+    max_exact_agents: int,
+    report: Callable[[str, float], None],
+) -> DayResult:
+    from agents import agent_net_demand, day_profiles, iter_net_demand
+    from agents.profiles import NOISE_BLOCK
+    from market import (
+        baseline_cost,
+        benchmark_scores,
+        clear_finite_market,
+        energy_game,
+        plan_community,
+        solve_energy_market,
+    )
+    from market.clearing import MAX_SETTLEMENT_AGENTS
+
+    N = population.n_agents
+    shapes = day_profiles(history, day=day)
+    price = history[_PRICE].reindex(shapes.index).to_numpy(dtype=np.float64)
+    forecast = None
+    if pred is not None:
+        forecast = pred.reindex(shapes.index)[["mu", "sigma", "nu"]]
+        if forecast.isna().any().any() or not (forecast["mu"] > 0).all():
+            forecast = None
+    noise_seed = _noise_seed(seed, day)
+
+    report("equilibrium", 0.0)
+    game = energy_game(
+        population, price, shapes, kappa_eur_per_mwh_per_kwh=kappa, forecast=forecast
+    )
+    eq = solve_energy_market(game)
+
+    report("finite market", 0.2)
+    sampled = N > max_exact_agents
+    keep = sampled and N <= MAX_SETTLEMENT_AGENTS
+    fm = clear_finite_market(
+        eq,
+        population,
+        iter_net_demand(population, shapes, seed=noise_seed),
+        seed=seed,
+        keep_settlement=keep,
+    )
+    market_cost = float(fm.mean_cost_eur) * N
+
+    if N <= MAX_SETTLEMENT_AGENTS:
+        net: Any = agent_net_demand(population, shapes, seed=noise_seed)
+    else:  # stream: only the planner's sample is materialised, block by noise block
+
+        def net(idx: np.ndarray) -> np.ndarray:
+            idx = np.asarray(idx, dtype=np.int64)
+            out = np.empty((idx.size, shapes.n_intervals))
+            blocks = idx // NOISE_BLOCK
+            for blk in np.unique(blocks):
+                lo = int(blk) * NOISE_BLOCK
+                hi = min(lo + NOISE_BLOCK, N)
+                sel = blocks == blk
+                part = agent_net_demand(population, shapes, seed=noise_seed, start=lo, stop=hi)
+                out[sel] = part[idx[sel] - lo]
+            return out
+
+    report("planner", 0.3)
+    kw: dict[str, Any] = {
+        "shapes": shapes,
+        "max_exact_agents": max_exact_agents,
+        "sample_seed": seed,
+    }
+    plan = plan_community(population, net, price, **kw)
+    report("baseline", 0.85)
+    base = baseline_cost(population, net, price, **kw)
+    sc = benchmark_scores(
+        base,
+        market_cost,
+        plan,
+        market_agent_cost_eur=fm.agent_cost_eur if keep else None,
+    )
+
+    scale_b = N / base.sample_size if base.sampled else 1.0
+    scale_p = N / plan.sample_size if plan.sampled else 1.0
+    frame = pd.DataFrame(
+        {
+            "wholesale_eur_per_mwh": fm.wholesale_eur_per_mwh,
+            "buy_eur_per_mwh": fm.buy_eur_per_mwh,
+            "sell_eur_per_mwh": fm.sell_eur_per_mwh,
+            "local_price_eur_per_mwh": fm.price_eur_per_mwh,
+            "mean_field_price_eur_per_mwh": eq.price_eur_per_mwh,
+            "mean_position_kwh": fm.mean_position_kwh,
+            "import_market_kwh": fm.imports_kwh,
+            "export_market_kwh": fm.exports_kwh,
+            "import_baseline_kwh": base.imports_kwh * scale_b,
+            "import_planner_kwh": plan.imports_kwh * scale_p,
+            "load_forecast_mu_mw": (forecast["mu"].to_numpy() if forecast is not None else np.nan),
+            "load_forecast_sigma_mw": (
+                forecast["sigma"].to_numpy() if forecast is not None else np.nan
+            ),
+            "load_forecast_nu": forecast["nu"].to_numpy() if forecast is not None else np.nan,
+        },
+        index=pd.DatetimeIndex(shapes.index, name="time_utc"),
+    ).astype(np.float64)
+
+    by_type = eq.by_type()
+    types = fm.types
+    b_per, p_per = base.type_cost_per_agent_eur, plan.type_cost_per_agent_eur
+    per_type = pd.DataFrame(
+        {
+            "count": types["count"].astype(np.float64),
+            "share": by_type["share"].reindex(types.index),
+            "market_cost_eur_per_agent": types["mean_cost_eur"],
+            "mean_field_cost_eur_per_agent": by_type["expected_cost_eur"].reindex(types.index),
+            "baseline_cost_eur_per_agent": pd.Series(b_per).reindex(types.index),
+            "planner_cost_eur_per_agent": pd.Series(p_per).reindex(types.index),
+            "exploitability_eur_per_agent": by_type["exploitability_eur"].reindex(types.index),
+        },
+        index=pd.Index(types.index, name="agent_type"),
+    ).astype(np.float64)
+
+    report("scores", 1.0)
+    return DayResult(
+        day=day,
+        intervals=frame,
+        per_type=per_type,
+        exploitability_eur_per_agent=float(eq.exploitability_eur),
+        baseline_cost_eur=float(sc.baseline_cost_eur),
+        market_cost_eur=market_cost,
+        market_cost_used_eur=float(sc.market_cost_sample_eur),
+        planner_cost_eur=float(sc.planner_cost_eur),
+        planner_mip_gap=float(sc.planner_mip_gap),
+        planner_error_bound_eur=float(plan.cost_error_bound_eur),
+        planner_sampled=bool(plan.sampled),
+        efficiency=float(sc.efficiency),
+        efficiency_low=float(sc.efficiency_low),
+        efficiency_high=float(sc.efficiency_high),
+        price_of_anarchy=float(sc.price_of_anarchy),
+        peak_import_market_kwh=float(fm.imports_kwh.max()),
+        peak_import_baseline_kwh=float(frame["import_baseline_kwh"].max()),
+        scores=sc.to_dict(),
+        details={
+            "intervals": int(shapes.n_intervals),
+            "forecast_used": forecast is not None,
+            "equilibrium_iterations": int(eq.iterations),
+            "equilibrium_converged": bool(eq.converged),
+            "finite_market_gap_eur_per_agent": float(fm.community_gap_eur),
+            "planner_sample_size": int(plan.sample_size),
+            "planner_solve_method": plan.solve_method,
+            "planner_status": plan.status,
+            "baseline_mip_gap": float(base.mip_gap),
+            "efficiency_note": sc.efficiency_note,
+            "price_of_anarchy_note": sc.price_of_anarchy_note,
+            "noise_seed": noise_seed,
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the replay
+# --------------------------------------------------------------------------------------------
+
+
+def _code_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("btut")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def replay(
+    zone: str = DEFAULT_ZONE,
+    day: str | dt.date | None = None,
+    *,
+    start: str | dt.date | None = None,
+    end: str | dt.date | None = None,
+    agents: int = 10_000,
+    seed: int = 0,
+    config: Any = None,
+    kappa: float | None = None,
+    source: str | None = None,
+    max_exact_agents: int | None = None,
+    db: str | None = None,
+    store: bool = True,
+    progress: Progress | None = None,
+) -> ReplayResult:
+    """Replay ``day`` (default :data:`DEFAULT_DAY`) or the days ``[start, end)`` of ``zone``.
+
+    agents: N >= 1 sampled agents; seed >= 0: population, noise, mixed actions, planner sample
+    and forecaster; config: a :class:`agents.PopulationConfig`, its ``to_dict()`` or None
+    (defaults); kappa: price sensitivity in EUR/MWh per kWh of mean position per agent
+    (default :data:`market.DEFAULT_KAPPA`); source: ``data.load_market_data``'s (None: the
+    bundled data; a CSV path); max_exact_agents: planner exact up to this N (default 2,000),
+    sampled above; db: results store URL; store: save the run (one transaction, after
+    everything succeeded); progress: ``callback(stage, fraction)`` with ``fraction`` in [0, 1]
+    of the whole replay. Module doc for the pipeline, aggregation and errors.
+    """
+    t0 = time.perf_counter()
+    from market import DEFAULT_KAPPA, DEFAULT_MAX_EXACT_AGENTS
+
+    # -- validation, before any work --------------------------------------------------------
+    if not isinstance(zone, str) or not zone.strip():
+        raise InvalidParameterError(f"zone must be a zone code, got {zone!r}")
+    zone = zone.strip()
+    n = _int(agents, "agents", 1)
+    seed = _int(seed, "seed", 0)
+    exact = _int(
+        DEFAULT_MAX_EXACT_AGENTS if max_exact_agents is None else max_exact_agents,
+        "max_exact_agents",
+        1,
+    )
+    k = DEFAULT_KAPPA if kappa is None else kappa
+    if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k) or k < 0:
+        raise InvalidParameterError(f"kappa must be a finite number >= 0, got {kappa!r}")
+    k = float(k)
+    pop_config = _population_config(config)
+    days = _days(day, start, end)
+    source_text = None if source is None else str(source)
+
+    def report(stage: str, fraction: float) -> None:
+        if progress is not None:
+            progress(stage, min(max(fraction, 0.0), 1.0))
+
+    report("load data", 0.0)
+    from data import load_market_data
+
+    first, stop = days[0], days[-1] + dt.timedelta(days=1)
+    replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
+    _check_days(replayed, days, zone)
+    history = _load_history(zone, days, source)
+
+    # -- forecast and population -----------------------------------------------------------
+    report("forecast", 0.02)
+    pred, forecast_info = _forecast(history, days, seed)
+    report("population", 0.1)
+    from agents import sample_population
+
+    population = sample_population(pop_config, n, seed=seed)
+
+    results = []
+    share = 0.85 / len(days)
+    for i, d in enumerate(days):
+        base = 0.12 + i * share
+
+        def day_report(stage: str, frac: float, d: dt.date = d, base: float = base) -> None:
+            report(f"{d.isoformat()}: {stage}", base + share * frac)
+
+        results.append(
+            _run_day(
+                d,
+                history,
+                population,
+                pred,
+                seed=seed,
+                kappa=k,
+                max_exact_agents=exact,
+                report=day_report,
+            )
+        )
+
+    # -- aggregation (module doc) -----------------------------------------------------------
+    from market import efficiency, price_of_anarchy
+
+    b = math.fsum(r.baseline_cost_eur for r in results)
+    m = math.fsum(r.market_cost_eur for r in results)
+    m_used = math.fsum(r.market_cost_used_eur for r in results)
+    p = math.fsum(r.planner_cost_eur for r in results)
+    if len(results) == 1:
+        eff, poa = results[0].efficiency, results[0].price_of_anarchy
+    else:
+        eff, poa = efficiency(b, m_used, p), price_of_anarchy(m_used, p)
+    gaps = [r.planner_mip_gap for r in results if math.isfinite(r.planner_mip_gap)]
+    peak_reduction = _reduction(
+        max(r.peak_import_market_kwh for r in results),
+        max(r.peak_import_baseline_kwh for r in results),
+    )
+    run_config = {
+        "kind": "replay",
+        "zone": zone,
+        "days": [d.isoformat() for d in days],
+        "agents": n,
+        "seed": seed,
+        "kappa_eur_per_mwh_per_kwh": k,
+        "max_exact_agents": exact,
+        "source": source_text,
+        "population": pop_config.to_dict(),
+        "forecast": {
+            "model": "StudentTForecaster",
+            "history_days": FORECAST_HISTORY_DAYS,
+            "max_epochs": FORECAST_MAX_EPOCHS,
+        },
+        "code_version": _code_version(),
+    }
+    details = {
+        "forecast": forecast_info,
+        "market_cost_used_eur": m_used,
+        "aggregation": (
+            "costs summed over days; exploitability averaged per agent-day; efficiency and "
+            "price of anarchy from the summed costs"
+        ),
+    }
+    result = ReplayResult(
+        run_id=None,
+        created=None,
+        config_hash=None,
+        zone=zone,
+        days=days,
+        agents=n,
+        seed=seed,
+        kappa_eur_per_mwh_per_kwh=k,
+        config=run_config,
+        day_results=tuple(results),
+        exploitability_eur_per_agent_day=float(
+            np.mean([r.exploitability_eur_per_agent for r in results])
+        ),
+        efficiency=float(eff),
+        price_of_anarchy=float(poa),
+        baseline_cost_eur=b,
+        market_cost_eur=m,
+        planner_cost_eur=p,
+        planner_mip_gap=float(max(gaps)) if gaps else float("nan"),
+        peak_import_reduction=float(peak_reduction),
+        elapsed_s=0.0,
+        details=details,
+    )
+
+    saved = None
+    if store:
+        report("store", 0.98)
+        from data.store import ResultsStore
+
+        metrics = result.metrics()
+        metrics.pop("elapsed_s")  # wall time is not a property of the run
+        with ResultsStore(db) as st:
+            saved = st.save_run(
+                kind="replay",
+                config=run_config,
+                zone=zone,
+                intervals=result.to_frame(),
+                per_type=result.per_type_frame(),
+                metrics=metrics,
+            )
+    report("done", 1.0)
+    elapsed = time.perf_counter() - t0
+    return ReplayResult(
+        **{
+            **{f: getattr(result, f) for f in result.__dataclass_fields__},
+            "run_id": saved.run_id if saved else None,
+            "created": saved.created if saved else None,
+            "config_hash": saved.config_hash if saved else None,
+            "elapsed_s": elapsed,
+        }
+    )

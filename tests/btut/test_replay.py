@@ -1,0 +1,176 @@
+"""`btut replay` and `btut.replay(...)` on the bundled ES data (small N, temp SQLite store)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import btut
+from agents import PopulationConfig
+from btut.cli import main
+from btut.replaying import DEFAULT_DAY, JSON_KEYS
+from data.loader import bundled_path
+from data.store import ResultsStore
+
+N = 300
+
+
+def _url(tmp: Path) -> str:
+    return f"sqlite:///{tmp / 'replay.sqlite'}"
+
+
+def _replay_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    code = main(["replay", "--json", *args])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1, captured.out
+    return json.loads(lines[0])
+
+
+def _rows(url: str) -> dict[str, int]:
+    with ResultsStore(url) as store:
+        return store.count_rows()
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("replay")
+
+
+@pytest.fixture(scope="module")
+def first_run(store_dir: Path) -> dict[str, Any]:
+    """A bare-day replay of N agents through the CLI (stdout captured by hand: module scope)."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["replay", "--json", "--agents", str(N), "--db", _url(store_dir)])
+    assert code == 0
+    return json.loads(buf.getvalue().strip().splitlines()[-1])
+
+
+def test_json_has_exactly_the_keys_and_types(first_run: dict[str, Any]) -> None:
+    assert set(first_run) - {"details"} == set(JSON_KEYS)
+    assert isinstance(first_run["run_id"], int)
+    assert first_run["zone"] == "ES"
+    assert first_run["days"] == [DEFAULT_DAY.isoformat()]
+    assert first_run["agents"] == N
+    for key in JSON_KEYS[4:]:
+        assert isinstance(first_run[key], float), key
+    assert first_run["details"]["created"] is True
+
+
+def test_scores_are_sane_on_the_default_day(first_run: dict[str, Any]) -> None:
+    assert first_run["exploitability_eur_per_agent_day"] < 0.01
+    assert 0.0 <= first_run["efficiency"] <= 1.05
+    assert first_run["price_of_anarchy"] >= 1.0 - 1e-6
+    assert first_run["planner_cost_eur"] <= first_run["baseline_cost_eur"] + 1e-6
+    assert first_run["details"]["days"][0]["planner_sampled"] is False  # N <= 2000: exact
+    assert 0.0 < first_run["peak_import_reduction"] < 1.0
+
+
+def test_run_is_stored_and_reloadable(first_run: dict[str, Any], store_dir: Path) -> None:
+    run = btut.load_run(first_run["run_id"], db=_url(store_dir))
+    assert run.kind == "replay" and run.zone == "ES"
+    for key in ("efficiency", "price_of_anarchy", "market_cost_eur", "planner_mip_gap"):
+        assert run.metrics[key] == pytest.approx(first_run[key], rel=1e-12)
+    frame = run.to_frame()
+    assert len(frame) == 24
+    assert {"wholesale_eur_per_mwh", "local_price_eur_per_mwh", "import_market_kwh"} <= set(
+        frame.columns
+    )
+    assert run.per_type is not None and set(run.per_type.index) == {
+        "consumer",
+        "pv",
+        "pv_storage",
+        "ev",
+    }
+
+
+def test_identical_rerun_reuses_the_run_and_is_reproducible(
+    first_run: dict[str, Any], store_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _url(store_dir)
+    before = _rows(url)
+    again = _replay_json(capsys, "--agents", str(N), "--db", url)
+    assert again["run_id"] == first_run["run_id"]
+    assert again["details"]["created"] is False
+    assert _rows(url) == before
+    for key in JSON_KEYS[4:-1]:  # same seed, same numbers (all but the wall time)
+        assert again[key] == first_run[key], key
+
+
+def test_python_api_on_a_dst_day(tmp_path: Path) -> None:
+    result = btut.replay("ES", "2017-03-26", agents=200, seed=3, db=_url(tmp_path))
+    frame = result.to_frame()
+    assert len(frame) == 23
+    assert result.days[0].isoformat() == "2017-03-26"
+    assert result.created is True
+    assert len(btut.load_run(result.run_id, db=_url(tmp_path)).to_frame()) == 23
+    assert set(result.to_dict()) - {"details"} == set(JSON_KEYS)
+
+
+def _fails(capsys: pytest.CaptureFixture[str], url: str, *args: str, code: int) -> str:
+    assert main(["replay", "--db", url, *args]) == code
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("btut: error: "), captured.err
+    return lines[0]
+
+
+def _config_file(tmp: Path, mutate: Any) -> str:
+    data = PopulationConfig().to_dict()
+    mutate(data)
+    path = tmp / "config.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def _gap_csv(tmp: Path) -> str:
+    """The bundled Spanish file for June 2017 with 2017-06-14 12:00 (local) removed."""
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        lines = fh.read().splitlines()
+    kept = [lines[0]] + [
+        ln for ln in lines[1:] if ln.startswith("2017-06") and not ln.startswith("2017-06-14 12:")
+    ]
+    path = tmp / "spain_gap.csv"
+    path.write_text("\n".join(kept) + "\n")
+    return str(path)
+
+
+def test_bad_input_is_one_line_nonzero_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _url(tmp_path)
+
+    def shares(d: dict[str, Any]) -> None:
+        d["types"][0]["share"] = 0.6
+
+    def negative(d: dict[str, Any]) -> None:
+        d["types"][0]["params"]["load_kwh_per_day"]["mean"] = -9.0
+
+    assert "unknown zone" in _fails(capsys, url, "--zone", "XX", code=3)
+    assert "outside" in _fails(capsys, url, "--day", "2019-06-14", code=3)
+    assert "agents" in _fails(capsys, url, "--agents", "0", code=2)
+    assert "shares" in _fails(capsys, url, "--config", _config_file(tmp_path, shares), code=2)
+    assert _fails(capsys, url, "--config", _config_file(tmp_path, negative), code=2)
+    assert "gap" in _fails(
+        capsys, url, "--source", _gap_csv(tmp_path), "--day", "2017-06-14", code=4
+    )
+    assert not Path(url.removeprefix("sqlite:///")).exists() or _rows(url)["runs"] == 0
+
+
+def test_bad_input_from_python_raises_before_any_work() -> None:
+    from data.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError):
+        btut.replay(agents=0, store=False)
+    with pytest.raises(InvalidParameterError):
+        btut.replay(start="2017-06-15", end="2017-06-14", store=False)

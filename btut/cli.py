@@ -87,6 +87,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _progress(*columns: Any):
+    """A progress bar on stderr, cleared when done, off when stderr is not a terminal."""
+    from rich.progress import Progress
+
+    return Progress(*columns, console=err, transient=True, disable=not err.is_terminal)
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as one JSON document (NaN -> null, timestamps -> ISO 8601)."""
 
@@ -315,7 +322,7 @@ def forecast_evaluate(
     """Fit every forecaster on the training days and score it on the test days."""
     import datetime as dt
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     from forecasting.evaluation import HISTORY_DAYS, evaluate_forecasters, parse_period
 
@@ -332,14 +339,11 @@ def forecast_evaluate(
     if centre:
         network["centre"] = centre
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
-    with Progress(
+    with _progress(
         TextColumn("forecast days"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
     ) as bar:
         task = bar.add_task("evaluate", total=None)
         result = evaluate_forecasters(
@@ -516,20 +520,13 @@ def replay_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Replay market days: forecast, population, equilibrium, finite market, planner, scores."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
     from btut.replaying import replay as run_replay
 
     pop_config = _read_config(config)
     with (
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as bar,
+        _progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar,
         _stdout_to_stderr(),
     ):
         task = bar.add_task("replay", total=1.0)

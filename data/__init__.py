@@ -9,6 +9,7 @@ from data.errors import (
     DataValidationError,
     InvalidParameterError,
     MissingCredentialsError,
+    NoRouteError,
     NotFittedError,
     StorageError,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "DataValidationError",
     "InvalidParameterError",
     "MissingCredentialsError",
+    "NoRouteError",
     "NotFittedError",
     "ResultsStore",
     "StorageError",

@@ -52,12 +52,25 @@ class NotFittedError(BTUTError, AttributeError):
     exit_code = 1
 
 
+class NoRouteError(BTUTError, LookupError):
+    """No payment route exists: unknown node, source and target disconnected, or every edge
+    pruned for the amount. ``reason`` is one of ``"unknown_node"``, ``"disconnected"``,
+    ``"pruned"``."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, *, reason: str = "disconnected") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 __all__ = [
     "BTUTError",
     "DataUnavailableError",
     "DataValidationError",
     "InvalidParameterError",
     "MissingCredentialsError",
+    "NoRouteError",
     "NotFittedError",
     "StorageError",
 ]

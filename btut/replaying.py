@@ -49,6 +49,7 @@ idempotent on the configuration (same config -> same run id, ``created=False``).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import numbers
 import time
@@ -216,7 +217,8 @@ class ReplayResult:
         residual with the grid), ``import_baseline_kwh`` (sum of the agents' own imports
         trading alone), ``import_planner_kwh`` (the planner's community import), and the load
         forecast ``load_forecast_mu_mw``/``load_forecast_sigma_mw``/``load_forecast_nu`` (NaN
-        without a forecast). Baseline and planner imports are scaled by N / sample size when
+        without a forecast) beside the realised zone load ``load_mw`` (NaN when the data has
+        none). Baseline and planner imports are scaled by N / sample size when
         sampled."""
         frame = pd.concat([d.intervals for d in self.day_results])
         frame.index.name = "time_utc"
@@ -303,6 +305,20 @@ class LoadedRun:
             return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="time_utc"))
         return self.intervals
 
+    def days(self) -> list[dict[str, Any]]:
+        """Per-day figures stored with the run (:meth:`DayResult.summary` of each day, with
+        the equilibrium's exploitability after each iteration); empty for runs stored
+        without them."""
+        text = self.metrics.get("days_json")
+        return json.loads(text) if isinstance(text, str) else []
+
+    def days_frame(self) -> pd.DataFrame:
+        """:meth:`days` as a frame indexed by ``day`` (scalar columns only)."""
+        rows = [{k: v for k, v in d.items() if not isinstance(v, list | dict)} for d in self.days()]
+        if not rows:
+            return pd.DataFrame(index=pd.Index([], name="day"))
+        return pd.DataFrame(rows).set_index("day")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (no series)."""
         return {
@@ -313,7 +329,8 @@ class LoadedRun:
             "config_hash": self.config_hash,
             "created_utc": self.created_utc.isoformat(),
             "btut_version": self.btut_version,
-            "metrics": dict(self.metrics),
+            "metrics": {k: v for k, v in self.metrics.items() if k != "days_json"},
+            "days": self.days(),
         }
 
 
@@ -479,6 +496,15 @@ def _forecast(
 # --------------------------------------------------------------------------------------------
 
 
+def _json_scalar(obj: Any) -> Any:
+    """numpy scalars and dates in per-day summaries -> JSON."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
 def _noise_seed(seed: int, day: dt.date) -> int:
     return int(np.random.SeedSequence([seed, day.toordinal()]).generate_state(1)[0])
 
@@ -585,6 +611,11 @@ def _run_day(
                 forecast["sigma"].to_numpy() if forecast is not None else np.nan
             ),
             "load_forecast_nu": forecast["nu"].to_numpy() if forecast is not None else np.nan,
+            "load_mw": (
+                history["load_mw"].reindex(shapes.index).to_numpy(dtype=np.float64)
+                if "load_mw" in history.columns
+                else np.nan
+            ),
         },
         index=pd.DatetimeIndex(shapes.index, name="time_utc"),
     ).astype(np.float64)
@@ -630,6 +661,10 @@ def _run_day(
             "forecast_used": forecast is not None,
             "equilibrium_iterations": int(eq.iterations),
             "equilibrium_converged": bool(eq.converged),
+            "equilibrium_initial_exploitability_eur": float(eq.initial_exploitability_eur),
+            "equilibrium_exploitability_history_eur": [
+                float(e) for e in eq.exploitability_history_eur
+            ],
             "finite_market_gap_eur_per_agent": float(fm.community_gap_eur),
             "planner_sample_size": int(plan.sample_size),
             "planner_solve_method": plan.solve_method,
@@ -817,8 +852,11 @@ def replay(
         report("store", 0.98)
         from data.store import ResultsStore
 
-        metrics = result.metrics()
+        metrics: dict[str, float | str] = dict(result.metrics())
         metrics.pop("elapsed_s")  # wall time is not a property of the run
+        metrics["days_json"] = json.dumps(
+            [r.summary() for r in results], default=_json_scalar, allow_nan=True
+        )
         with ResultsStore(db) as st:
             saved = st.save_run(
                 kind="replay",

@@ -91,6 +91,16 @@ def test_run_is_stored_and_reloadable(first_run: dict[str, Any], store_dir: Path
         "pv_storage",
         "ev",
     }
+    # per-day figures for reports: the day's scores and the solver's convergence
+    (day,) = run.days()
+    assert day["day"] == first_run["days"][0]
+    assert day["efficiency"] == pytest.approx(first_run["efficiency"], rel=1e-12)
+    history = day["equilibrium_exploitability_history_eur"]
+    assert len(history) == day["equilibrium_iterations"] >= 1
+    assert history[-1] == pytest.approx(first_run["exploitability_eur_per_agent_day"], rel=1e-9)
+    assert run.days_frame().index.tolist() == first_run["days"]
+    # realised load beside its forecast
+    assert frame["load_mw"].notna().all() and (frame["load_mw"] > 10_000).all()
 
 
 def test_identical_rerun_reuses_the_run_and_is_reproducible(

@@ -5,6 +5,7 @@ Lowest layer of BTUT: imports only pandas, numpy, sqlalchemy and entsoe-py (lazi
 
 from data.errors import (
     BTUTError,
+    ConcurrentRunError,
     DataUnavailableError,
     DataValidationError,
     InvalidParameterError,
@@ -33,6 +34,7 @@ __all__ = [
     "CANONICAL_COLUMNS",
     "INDEX_NAME",
     "BTUTError",
+    "ConcurrentRunError",
     "DataUnavailableError",
     "DataValidationError",
     "InvalidParameterError",

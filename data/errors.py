@@ -46,6 +46,14 @@ class StorageError(BTUTError):
     exit_code = 5
 
 
+class ConcurrentRunError(BTUTError):
+    """Another process holds the lock of the same job on the same store (for example a
+    backtest of the same period started from cron twice). Retry later; exit code 75 is
+    sysexits' EX_TEMPFAIL."""
+
+    exit_code = 75
+
+
 class NotFittedError(BTUTError, AttributeError):
     """A model was used before ``fit``."""
 
@@ -66,6 +74,7 @@ class NoRouteError(BTUTError, LookupError):
 
 __all__ = [
     "BTUTError",
+    "ConcurrentRunError",
     "DataUnavailableError",
     "DataValidationError",
     "InvalidParameterError",

@@ -25,8 +25,10 @@ import math
 import numbers
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -56,7 +58,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import DateTime, TypeDecorator
 
-from data.errors import DataUnavailableError, InvalidParameterError, StorageError
+from data.errors import (
+    ConcurrentRunError,
+    DataUnavailableError,
+    InvalidParameterError,
+    StorageError,
+)
 
 __all__ = [
     "Base",
@@ -80,6 +87,9 @@ WHOLE_MARKET = ""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another writer's lock before failing, in ms."""
+
+_PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+"""Locks of in-memory SQLite stores (one process can reach them)."""
 
 _MIGRATION_LOCK_KEY = 0x4254555453544F52  # "BTUTSTOR": PostgreSQL advisory lock for upgrades
 _NAME_MAX = {"kind": 64, "zone": 64, "agent_type": 64, "quantity": 128, "metric": 128}
@@ -664,6 +674,94 @@ class ResultsStore:
                 return None
             seen = seen.__cause__ or seen.__context__
         return exc
+
+    # ---- locks ----------------------------------------------------------------------
+
+    @contextmanager
+    def exclusive(
+        self, name: str, *, wait: bool = False, timeout_s: float | None = None
+    ) -> Iterator[None]:
+        """Hold the store-wide lock ``name`` for the ``with`` block (one holder at a time,
+        across processes and machines sharing the store).
+
+        PostgreSQL: a session advisory lock on a dedicated connection; SQLite file: an
+        ``flock`` on ``<database>.<hash of name>.lock`` beside the file; in-memory SQLite: a
+        process lock. All are released by the operating system or the server when the holder
+        dies, even by ``kill -9``, so a killed job never leaves a stale lock. ``wait=False``
+        raises :class:`ConcurrentRunError` at once when another holder has it; ``wait=True``
+        polls until it is free (at most ``timeout_s`` seconds, None = forever).
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidParameterError(f"lock name must be a non-empty string, got {name!r}")
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
+
+        def busy() -> ConcurrentRunError:
+            return ConcurrentRunError(
+                f"{name} is already running on {self.url_display} (another process holds its "
+                "lock); wait for it to finish or run again with --wait"
+            )
+
+        def pause() -> None:
+            if not wait or (deadline is not None and time.monotonic() > deadline):
+                raise busy()
+            time.sleep(0.2)
+
+        if self.engine.dialect.name == "postgresql":
+            try:
+                conn = self.engine.connect()
+            except SQLAlchemyError as exc:
+                raise self._storage_error("lock", exc) from self._safe_cause(exc)
+            try:
+                sql = text("SELECT pg_try_advisory_lock(:key)")
+                try:
+                    while not conn.execute(sql, {"key": key}).scalar():
+                        conn.rollback()
+                        pause()
+                    conn.commit()
+                except SQLAlchemyError as exc:
+                    raise self._storage_error("lock", exc) from self._safe_cause(exc)
+                try:
+                    yield
+                finally:
+                    try:
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                        conn.commit()
+                    except SQLAlchemyError:
+                        conn.invalidate()  # closing the session releases the lock anyway
+            finally:
+                conn.close()
+            return
+        path = _sqlite_file(self._url)
+        if path is None:
+            lock = _PROCESS_LOCKS.setdefault((self.url_display, name), threading.Lock())
+            while not lock.acquire(blocking=False):
+                pause()
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        import fcntl
+
+        lock_path = path.with_name(f"{path.name}.{key & 0xFFFFFFFFFFFF:012x}.lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot create the lock file {lock_path}: {exc}") from None
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    pause()
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # ---- schema ---------------------------------------------------------------------
 

@@ -652,3 +652,71 @@ def test_concurrent_writers_lose_and_duplicate_nothing(store_url, raw_engine, tm
                 pd.testing.assert_frame_equal(got.intervals_frame(), expected, check_exact=True)
         shared_run = store.get_run(shared[0]["run_id"])
         pd.testing.assert_frame_equal(shared_run.intervals_frame(), worker_frame(0))
+
+
+# ---------------------------------------------------------------------------------------
+# exclusive locks (cron safety of backtests)
+# ---------------------------------------------------------------------------------------
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from data.store import ResultsStore
+url, name, ready = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+with ResultsStore(url) as store, store.exclusive(name):
+    ready.touch()
+    time.sleep(600)
+"""
+
+
+def _start_holder(store_url: str, name: str, ready: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, store_url, name, str(ready)],
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "lock holder did not start"
+        time.sleep(0.02)
+    return proc
+
+
+def test_exclusive_lock_excludes_other_processes_and_dies_with_its_holder(
+    store, store_url, tmp_path
+):
+    from data.errors import ConcurrentRunError
+
+    holder = _start_holder(store_url, "backtest ES 2017-06", tmp_path / "ready")
+    try:
+        with pytest.raises(ConcurrentRunError, match="already running") as info:
+            with store.exclusive("backtest ES 2017-06"):
+                pytest.fail("the lock was taken twice")
+        assert info.value.exit_code == 75 and "\n" not in str(info.value)
+        t0 = time.monotonic()
+        with pytest.raises(ConcurrentRunError):
+            with store.exclusive("backtest ES 2017-06", wait=True, timeout_s=0.5):
+                pytest.fail("the lock was taken twice")
+        assert time.monotonic() - t0 >= 0.5
+        # another name is another lock
+        with store.exclusive("backtest ES 2017-07"):
+            pass
+        holder.kill()  # SIGKILL: no cleanup runs in the holder
+        holder.wait(timeout=30)
+        with store.exclusive("backtest ES 2017-06", wait=True, timeout_s=30):
+            pass
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+def test_exclusive_lock_is_released_after_the_block_and_on_errors(store):
+    with pytest.raises(RuntimeError):
+        with store.exclusive("job"):
+            raise RuntimeError("boom")
+    with store.exclusive("job"):
+        pass
+    with store.exclusive("job"):
+        pass

@@ -691,6 +691,92 @@ def _code_version() -> str:
         return "unknown"
 
 
+@dataclass(frozen=True)
+class _Params:
+    """Validated replay parameters (shared with :mod:`btut.backtesting`)."""
+
+    zone: str
+    agents: int
+    seed: int
+    kappa: float
+    max_exact_agents: int
+    source: str | None
+    population: Any  # agents.PopulationConfig
+
+    def run_config(self, days: tuple[dt.date, ...]) -> dict[str, Any]:
+        """The stored configuration of a replay of ``days`` (its hash identifies the run)."""
+        return {
+            "kind": "replay",
+            "zone": self.zone,
+            "days": [d.isoformat() for d in days],
+            "agents": self.agents,
+            "seed": self.seed,
+            "kappa_eur_per_mwh_per_kwh": self.kappa,
+            "max_exact_agents": self.max_exact_agents,
+            "source": self.source,
+            "population": self.population.to_dict(),
+            "forecast": {
+                "model": "StudentTForecaster",
+                "history_days": FORECAST_HISTORY_DAYS,
+                "max_epochs": FORECAST_MAX_EPOCHS,
+            },
+            "code_version": _code_version(),
+        }
+
+
+def _params(
+    zone: Any,
+    agents: Any,
+    seed: Any,
+    config: Any,
+    kappa: Any,
+    source: Any,
+    max_exact_agents: Any,
+) -> _Params:
+    """Validate replay parameters (one-line ``InvalidParameterError``), before any work."""
+    from market import DEFAULT_KAPPA, DEFAULT_MAX_EXACT_AGENTS
+
+    if not isinstance(zone, str) or not zone.strip():
+        raise InvalidParameterError(f"zone must be a zone code, got {zone!r}")
+    exact = _int(
+        DEFAULT_MAX_EXACT_AGENTS if max_exact_agents is None else max_exact_agents,
+        "max_exact_agents",
+        1,
+    )
+    k = DEFAULT_KAPPA if kappa is None else kappa
+    if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k) or k < 0:
+        raise InvalidParameterError(f"kappa must be a finite number >= 0, got {kappa!r}")
+    return _Params(
+        zone=zone.strip(),
+        agents=_int(agents, "agents", 1),
+        seed=_int(seed, "seed", 0),
+        kappa=float(k),
+        max_exact_agents=exact,
+        source=None if source is None else str(source),
+        population=_population_config(config),
+    )
+
+
+def _save(result: ReplayResult, db: str | None) -> Any:
+    """Store a replay in one transaction (idempotent on its config); :class:`SavedRun`."""
+    from data.store import ResultsStore
+
+    metrics: dict[str, float | str] = dict(result.metrics())
+    metrics.pop("elapsed_s")  # wall time is not a property of the run
+    metrics["days_json"] = json.dumps(
+        [r.summary() for r in result.day_results], default=_json_scalar, allow_nan=True
+    )
+    with ResultsStore(db) as st:
+        return st.save_run(
+            kind="replay",
+            config=result.config,
+            zone=result.zone,
+            intervals=result.to_frame(),
+            per_type=result.per_type_frame(),
+            metrics=metrics,
+        )
+
+
 def replay(
     zone: str = DEFAULT_ZONE,
     day: str | dt.date | None = None,
@@ -719,26 +805,10 @@ def replay(
     of the whole replay. Module doc for the pipeline, aggregation and errors.
     """
     t0 = time.perf_counter()
-    from market import DEFAULT_KAPPA, DEFAULT_MAX_EXACT_AGENTS
-
-    # -- validation, before any work --------------------------------------------------------
-    if not isinstance(zone, str) or not zone.strip():
-        raise InvalidParameterError(f"zone must be a zone code, got {zone!r}")
-    zone = zone.strip()
-    n = _int(agents, "agents", 1)
-    seed = _int(seed, "seed", 0)
-    exact = _int(
-        DEFAULT_MAX_EXACT_AGENTS if max_exact_agents is None else max_exact_agents,
-        "max_exact_agents",
-        1,
-    )
-    k = DEFAULT_KAPPA if kappa is None else kappa
-    if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k) or k < 0:
-        raise InvalidParameterError(f"kappa must be a finite number >= 0, got {kappa!r}")
-    k = float(k)
-    pop_config = _population_config(config)
+    par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
+    zone, n, seed, k, exact = par.zone, par.agents, par.seed, par.kappa, par.max_exact_agents
+    pop_config = par.population
     days = _days(day, start, end)
-    source_text = None if source is None else str(source)
 
     def report(stage: str, fraction: float) -> None:
         if progress is not None:
@@ -797,23 +867,7 @@ def replay(
         max(r.peak_import_market_kwh for r in results),
         max(r.peak_import_baseline_kwh for r in results),
     )
-    run_config = {
-        "kind": "replay",
-        "zone": zone,
-        "days": [d.isoformat() for d in days],
-        "agents": n,
-        "seed": seed,
-        "kappa_eur_per_mwh_per_kwh": k,
-        "max_exact_agents": exact,
-        "source": source_text,
-        "population": pop_config.to_dict(),
-        "forecast": {
-            "model": "StudentTForecaster",
-            "history_days": FORECAST_HISTORY_DAYS,
-            "max_epochs": FORECAST_MAX_EPOCHS,
-        },
-        "code_version": _code_version(),
-    }
+    run_config = par.run_config(days)
     details = {
         "forecast": forecast_info,
         "market_cost_used_eur": m_used,
@@ -850,22 +904,7 @@ def replay(
     saved = None
     if store:
         report("store", 0.98)
-        from data.store import ResultsStore
-
-        metrics: dict[str, float | str] = dict(result.metrics())
-        metrics.pop("elapsed_s")  # wall time is not a property of the run
-        metrics["days_json"] = json.dumps(
-            [r.summary() for r in results], default=_json_scalar, allow_nan=True
-        )
-        with ResultsStore(db) as st:
-            saved = st.save_run(
-                kind="replay",
-                config=run_config,
-                zone=zone,
-                intervals=result.to_frame(),
-                per_type=result.per_type_frame(),
-                metrics=metrics,
-            )
+        saved = _save(result, db)
     report("done", 1.0)
     elapsed = time.perf_counter() - t0
     return ReplayResult(

@@ -1,21 +1,29 @@
-"""BTUT application layer: the ``btut`` command line, replay (and later backtest, reports).
+"""BTUT application layer: the ``btut`` command line, replays, backtests and reports.
 
-``btut.replay(...)`` and ``btut.load_run(...)`` (:mod:`btut.replaying`) are imported lazily, so
-``import btut`` stays light.
+``btut.replay(...)``, ``btut.load_run(...)`` (:mod:`btut.replaying`), ``btut.backtest(...)`` and
+``btut.load_backtest(...)`` (:mod:`btut.backtesting`) are imported lazily, so ``import btut``
+stays light.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load_run", "replay"]
+__all__ = ["backtest", "load_backtest", "load_run", "replay"]
+
+_LAZY = {
+    "replay": "btut.replaying",
+    "load_run": "btut.replaying",
+    "backtest": "btut.backtesting",
+    "load_backtest": "btut.backtesting",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("replay", "load_run"):
+    if name in _LAZY:
         import importlib
 
-        module = importlib.import_module("btut.replaying")
+        module = importlib.import_module(_LAZY[name])
         value = getattr(module, name)
         globals()[name] = value
         return value

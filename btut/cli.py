@@ -611,6 +611,113 @@ def _print_replay(result: Any) -> None:
         con.print(f"not stored ({result.elapsed_s:.1f} s)")
 
 
+@app.command("backtest")
+def backtest_cmd(
+    zone: Annotated[str, typer.Option("--zone", "-z", help="Bidding-zone code, e.g. ES.")],
+    start: StartOpt,
+    end: EndOpt,
+    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    kappa: Annotated[
+        float | None,
+        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Population config JSON (PopulationConfig.to_dict())."),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option("--executor", help="Where days run: local or dask.")
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="LocalCluster worker processes (default: CPUs)."),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Wait for a running backtest of the same period to end."),
+    ] = False,
+    source: SourceOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay, score and store every day of a period; resumable and safe from cron."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from btut.backtesting import backtest
+
+    pop_config = _read_config(config)
+    with (
+        _progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+        ) as bar,
+        _stdout_to_stderr(),
+    ):
+        task = bar.add_task("backtest", total=None)
+
+        def progress(done: int, total: int, message: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"backtest {message}")
+
+        result = backtest(
+            zone,
+            start,
+            end,
+            agents=agents,
+            seed=seed,
+            config=pop_config,
+            kappa=kappa,
+            source=source,
+            db=db,
+            executor=executor,
+            scheduler=scheduler,
+            n_workers=workers,
+            wait=wait,
+            progress=progress,
+        )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    con = out()
+    con.print(
+        f"[bold]BTUT backtest {result.backtest_id}[/] {result.zone} {result.start} .. "
+        f"{result.end} (end exclusive): {result.agents} agents, executor {result.executor}"
+    )
+    table = Table("day", "run", "efficiency", "exploitability EUR/agent/day", "market EUR", "")
+    for d in result.days:
+        table.add_row(
+            d.day.isoformat(),
+            str(d.run_id),
+            _fmt(d.efficiency),
+            _fmt(d.exploitability_eur_per_agent_day, ".4f"),
+            _fmt(d.market_cost_eur, ".2f"),
+            "reused" if d.reused else "",
+        )
+    con.print(table)
+    sc = result.scores()
+    con.print(
+        f"{result.days_run} day(s) replayed, {result.days_reused} reused; over the period: "
+        f"efficiency {_fmt(sc['efficiency'])}, price of anarchy {_fmt(sc['price_of_anarchy'])}, "
+        f"exploitability {_fmt(sc['exploitability_eur_per_agent_day'], '.4f')} EUR/agent/day "
+        f"({result.elapsed_s:.1f} s)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``btut`` console script; returns the exit code."""
     debug = os.environ.get("BTUT_DEBUG") == "1"

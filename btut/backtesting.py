@@ -1,0 +1,416 @@
+"""Backtests: replay every market day of a period, one stored run per day (DESIGN.md section 9,
+``btut backtest``).
+
+For each local day ``D`` of ``[start, end)`` a backtest runs :func:`btut.replay` of that one day:
+the load forecaster is refitted on the :data:`btut.replaying.FORECAST_HISTORY_DAYS` days before
+``D`` (data up to the cut-off of ``D``; the forecast itself only uses what was known at noon of
+``D - 1``), then population, equilibrium, finite market, planner and scores; the day is stored as
+a replay run in its own transaction.
+
+* **Idempotent and resumable.** A day's run is identified by its configuration (zone, day,
+  agents, seed, kappa, population, ...; see :meth:`btut.replaying._Params.run_config`), so a day
+  already in the store, whether from an earlier (killed) backtest or a replay, is *reused*, never
+  computed or stored twice. A backtest killed at any moment (even ``kill -9``) loses at most the
+  days in flight; running it again continues where it stopped.
+* **Safe from cron.** The backtest holds the store lock ``backtest <zone> <start> <end>
+  <config hash>`` (:meth:`data.store.ResultsStore.exclusive`) while it runs: a second backtest
+  of the same period on the same store exits at once with :class:`data.errors.ConcurrentRunError`
+  (exit 75), or waits with ``wait=True``. The lock dies with its holder.
+* **The backtest record** is a run of kind ``"backtest"`` whose configuration is the period and
+  the settings (no executor: it doesn't change results); its days are found again through their
+  configurations (:func:`load_backtest`).
+* **Executors.** ``"local"`` replays the days one after the other in this process; ``"dask"``
+  maps them over a Dask cluster (:mod:`btut.executors`): a ``LocalCluster`` by default, or the
+  scheduler at ``scheduler``. Workers compute, this process stores, so the store sees one writer
+  and one transaction per day; a worker lost mid-run has its day rerun elsewhere. The same
+  seeds give the same stored results on either executor.
+
+Data problems in any day (gap, missing value, dates outside the data) raise before any day is
+replayed (one-line :class:`data.errors.BTUTError`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from data.errors import DataUnavailableError, InvalidParameterError
+
+__all__ = ["BacktestDay", "BacktestResult", "LoadedBacktest", "backtest", "load_backtest"]
+
+EXECUTORS = ("local", "dask")
+
+BacktestProgress = Callable[[int, int, str], None]
+"""``callback(days_done, days_total, message)``: called once per finished day (reused days
+first, together)."""
+
+
+@dataclass(frozen=True)
+class BacktestDay:
+    """One day of a backtest: its stored replay run and scores (costs in EUR over the N
+    agents, exploitability in EUR per agent per day); ``reused``: found in the store."""
+
+    day: dt.date
+    run_id: int
+    reused: bool
+    efficiency: float
+    exploitability_eur_per_agent_day: float
+    price_of_anarchy: float
+    baseline_cost_eur: float
+    market_cost_eur: float
+    planner_cost_eur: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day.isoformat(),
+            "run_id": self.run_id,
+            "reused": self.reused,
+            "efficiency": self.efficiency,
+            "exploitability_eur_per_agent_day": self.exploitability_eur_per_agent_day,
+            "price_of_anarchy": self.price_of_anarchy,
+            "baseline_cost_eur": self.baseline_cost_eur,
+            "market_cost_eur": self.market_cost_eur,
+            "planner_cost_eur": self.planner_cost_eur,
+        }
+
+
+def _days_frame(days: Sequence[BacktestDay]) -> pd.DataFrame:
+    rows = [d.to_dict() for d in days]
+    if not rows:
+        return pd.DataFrame(index=pd.Index([], name="day"))
+    return pd.DataFrame(rows).set_index("day")
+
+
+def _period_scores(days: Sequence[BacktestDay]) -> dict[str, float]:
+    """Efficiency and price of anarchy from the costs summed over the days; mean
+    exploitability per agent-day."""
+    from market import efficiency, price_of_anarchy
+
+    if not days:
+        return {
+            "efficiency": math.nan,
+            "price_of_anarchy": math.nan,
+            "exploitability_eur_per_agent_day": math.nan,
+        }
+    b = math.fsum(d.baseline_cost_eur for d in days)
+    m = math.fsum(d.market_cost_eur for d in days)
+    p = math.fsum(d.planner_cost_eur for d in days)
+    return {
+        "efficiency": float(efficiency(b, m, p)),
+        "price_of_anarchy": float(price_of_anarchy(m, p)),
+        "exploitability_eur_per_agent_day": math.fsum(
+            d.exploitability_eur_per_agent_day for d in days
+        )
+        / len(days),
+    }
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Outcome of :func:`backtest`. ``end`` is exclusive; ``days_run``: replayed now;
+    ``days_reused``: found in the store; ``elapsed_s``: wall seconds of this call."""
+
+    backtest_id: int
+    zone: str
+    start: dt.date
+    end: dt.date
+    agents: int
+    seed: int
+    executor: str
+    config: Mapping[str, Any]
+    days: tuple[BacktestDay, ...]
+    days_run: int
+    days_reused: int
+    elapsed_s: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per day (index ``day``, ISO date): run id, reused, scores and costs."""
+        return _days_frame(self.days)
+
+    def scores(self) -> dict[str, float]:
+        """Efficiency and price of anarchy over the period (summed costs), mean
+        exploitability in EUR per agent per day."""
+        return _period_scores(self.days)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``btut backtest --json`` object."""
+        return {
+            "backtest_id": self.backtest_id,
+            "zone": self.zone,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "agents": self.agents,
+            "seed": self.seed,
+            "executor": self.executor,
+            "days_run": self.days_run,
+            "days_reused": self.days_reused,
+            **self.scores(),
+            "elapsed_s": self.elapsed_s,
+            "days": [
+                {
+                    "day": d.day.isoformat(),
+                    "run_id": d.run_id,
+                    "efficiency": d.efficiency,
+                    "exploitability_eur_per_agent_day": d.exploitability_eur_per_agent_day,
+                    "market_cost_eur": d.market_cost_eur,
+                }
+                for d in self.days
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class LoadedBacktest:
+    """A backtest read back from the store: its configuration, the days stored so far and the
+    days still missing (a backtest that was stopped)."""
+
+    backtest_id: int
+    zone: str
+    config: Mapping[str, Any]
+    days: tuple[BacktestDay, ...]
+    missing_days: tuple[dt.date, ...]
+
+    def days_frame(self) -> pd.DataFrame:
+        """One row per stored day (index ``day``, ISO date): ``run_id``, scores, costs."""
+        return _days_frame(self.days)
+
+    to_frame = days_frame
+
+    def scores(self) -> dict[str, float]:
+        """As :meth:`BacktestResult.scores`, over the stored days."""
+        return _period_scores(self.days)
+
+    def runs(self, db: str | None = None) -> list[Any]:
+        """The stored replay runs of the days (:class:`btut.replaying.LoadedRun`), by day."""
+        from btut.replaying import load_run
+
+        return [load_run(d.run_id, db=db) for d in self.days]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backtest_id": self.backtest_id,
+            "zone": self.zone,
+            "config": dict(self.config),
+            **self.scores(),
+            "days": [d.to_dict() for d in self.days],
+            "missing_days": [d.isoformat() for d in self.missing_days],
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _backtest_config(par: Any, start: dt.date, end: dt.date) -> dict[str, Any]:
+    cfg = par.run_config((start,))
+    cfg.pop("days")
+    cfg.update(kind="backtest", start=start.isoformat(), end=end.isoformat())
+    return cfg
+
+
+def _params_from_config(cfg: Mapping[str, Any]) -> Any:
+    from btut.replaying import _params
+
+    return _params(
+        cfg["zone"],
+        cfg["agents"],
+        cfg["seed"],
+        cfg["population"],
+        cfg["kappa_eur_per_mwh_per_kwh"],
+        cfg["source"],
+        cfg["max_exact_agents"],
+    )
+
+
+def _day_from_stored(day: dt.date, run: Any, *, reused: bool) -> BacktestDay:
+    m = run.metrics
+    return BacktestDay(
+        day=day,
+        run_id=int(run.run_id),
+        reused=reused,
+        efficiency=float(m["efficiency"]),
+        exploitability_eur_per_agent_day=float(m["exploitability_eur_per_agent_day"]),
+        price_of_anarchy=float(m["price_of_anarchy"]),
+        baseline_cost_eur=float(m["baseline_cost_eur"]),
+        market_cost_eur=float(m["market_cost_eur"]),
+        planner_cost_eur=float(m["planner_cost_eur"]),
+    )
+
+
+def _day_from_result(day: dt.date, result: Any, run_id: int, *, reused: bool) -> BacktestDay:
+    return BacktestDay(
+        day=day,
+        run_id=int(run_id),
+        reused=reused,
+        efficiency=float(result.efficiency),
+        exploitability_eur_per_agent_day=float(result.exploitability_eur_per_agent_day),
+        price_of_anarchy=float(result.price_of_anarchy),
+        baseline_cost_eur=float(result.baseline_cost_eur),
+        market_cost_eur=float(result.market_cost_eur),
+        planner_cost_eur=float(result.planner_cost_eur),
+    )
+
+
+def replay_day(par: Any, day: dt.date) -> Any:
+    """Replay one day with validated parameters, without storing (the unit of work that
+    executors run; module-level so that Dask can pickle it)."""
+    from btut.replaying import replay
+
+    return replay(
+        par.zone,
+        day,
+        agents=par.agents,
+        seed=par.seed,
+        config=par.population,
+        kappa=par.kappa,
+        source=par.source,
+        max_exact_agents=par.max_exact_agents,
+        store=False,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the backtest
+# --------------------------------------------------------------------------------------------
+
+
+def backtest(
+    zone: str,
+    start: str | dt.date,
+    end: str | dt.date,
+    *,
+    agents: int = 10_000,
+    seed: int = 0,
+    config: Any = None,
+    kappa: float | None = None,
+    source: str | None = None,
+    max_exact_agents: int | None = None,
+    db: str | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    wait: bool = False,
+    wait_timeout_s: float | None = None,
+    progress: BacktestProgress | None = None,
+) -> BacktestResult:
+    """Replay and store every day of ``[start, end)`` (module doc).
+
+    Parameters as :func:`btut.replay` (agents, seed, config, kappa, source, max_exact_agents,
+    db); executor: ``"local"`` or ``"dask"``; scheduler: a Dask scheduler address (``dask``
+    only; default a ``LocalCluster`` of ``n_workers`` single-threaded worker processes, default
+    the number of CPUs); wait: wait for another backtest of the same period on the same store
+    instead of raising :class:`data.errors.ConcurrentRunError` (at most ``wait_timeout_s``
+    seconds; None = forever); progress: ``callback(days_done, days_total, message)``.
+    """
+    t0 = time.perf_counter()
+    from btut.replaying import _check_days, _days, _params, _save
+
+    par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
+    if start is None or end is None:
+        raise InvalidParameterError("a backtest needs a start and an end date (end exclusive)")
+    days = _days(None, start, end)
+    if executor not in EXECUTORS:
+        raise InvalidParameterError(
+            f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}"
+        )
+    if scheduler is not None and executor != "dask":
+        raise InvalidParameterError("--scheduler needs --executor dask")
+    if n_workers is not None and (isinstance(n_workers, bool) or int(n_workers) < 1):
+        raise InvalidParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+
+    # every day's data is checked before any work (one-line errors, nothing stored)
+    from data import load_market_data
+
+    frame = load_market_data(par.zone, days[0], days[-1] + dt.timedelta(days=1), source=par.source)
+    _check_days(frame, days, par.zone)
+
+    from data.store import ResultsStore, config_hash
+
+    bt_config = _backtest_config(par, days[0], days[-1] + dt.timedelta(days=1))
+    lock = f"backtest {par.zone} {days[0]} {days[-1]} {config_hash(bt_config)[:16]}"
+    total = len(days)
+    done: dict[dt.date, BacktestDay] = {}
+
+    def tick(message: str) -> None:
+        if progress is not None:
+            progress(len(done), total, message)
+
+    with ResultsStore(db) as store, store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s):
+        record = store.save_run(kind="backtest", config=bt_config, zone=par.zone)
+        todo = []
+        for d in days:
+            stored = store.find_run(par.run_config((d,)))
+            if stored is None:
+                todo.append(d)
+            else:
+                done[d] = _day_from_stored(d, stored, reused=True)
+        reused = len(done)
+        tick(f"{reused} day(s) already stored" if reused else "starting")
+
+        def finished(d: dt.date, result: Any) -> None:
+            saved = _save(result, db)
+            done[d] = _day_from_result(d, result, saved.run_id, reused=not saved.created)
+            tick(d.isoformat())
+
+        if todo:
+            if executor == "local":
+                for d in todo:
+                    finished(d, replay_day(par, d))
+            else:
+                from btut.executors import dask_map
+
+                dask_map(replay_day, par, todo, finished, scheduler=scheduler, n_workers=n_workers)
+
+    ordered = tuple(done[d] for d in days)
+    return BacktestResult(
+        backtest_id=int(record.run_id),
+        zone=par.zone,
+        start=days[0],
+        end=days[-1] + dt.timedelta(days=1),
+        agents=par.agents,
+        seed=par.seed,
+        executor=executor,
+        config=bt_config,
+        days=ordered,
+        days_run=sum(not d.reused for d in ordered),
+        days_reused=sum(d.reused for d in ordered),
+        elapsed_s=time.perf_counter() - t0,
+    )
+
+
+def load_backtest(backtest_id: int, db: str | None = None) -> LoadedBacktest:
+    """A stored backtest by id, with the days stored so far; ``DataUnavailableError`` when
+    there is no backtest with that id."""
+    from btut.replaying import _days
+    from data.store import ResultsStore
+
+    with ResultsStore(db) as store:
+        run = store.get_run(backtest_id)
+        if run.kind != "backtest":
+            raise DataUnavailableError(
+                f"run {backtest_id} is a {run.kind}, not a backtest (see btut db runs)"
+            )
+        cfg = run.config
+        par = _params_from_config(cfg)
+        stored, missing = [], []
+        for d in _days(None, cfg["start"], cfg["end"]):
+            day_config = {**par.run_config((d,)), "code_version": cfg.get("code_version")}
+            day_run = store.find_run(day_config)
+            if day_run is None:
+                missing.append(d)
+            else:
+                stored.append(_day_from_stored(d, day_run, reused=True))
+    return LoadedBacktest(
+        backtest_id=int(run.run_id),
+        zone=str(run.zone),
+        config=cfg,
+        days=tuple(stored),
+        missing_days=tuple(missing),
+    )

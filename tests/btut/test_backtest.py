@@ -1,0 +1,352 @@
+"""`btut backtest` and `btut.backtest(...)`: stored days, resume after kill -9, cron safety,
+Dask versus local (small N on the bundled ES data; SQLite and a real PostgreSQL server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import btut
+from btut.cli import main
+from data.errors import ConcurrentRunError, DataValidationError, InvalidParameterError
+from data.store import ResultsStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+N = 150
+SEED = 3
+START, END = "2017-06-12", "2017-06-15"  # three days, end exclusive
+DAYS = ["2017-06-12", "2017-06-13", "2017-06-14"]
+
+
+def _sqlite(tmp: Path, name: str = "bt.sqlite") -> str:
+    return f"sqlite:///{tmp / name}"
+
+
+def _runs(url: str) -> pd.DataFrame:
+    with ResultsStore(url) as store:
+        return store.list_runs()
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "btut", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _gap_csv(tmp: Path) -> str:
+    """The bundled ES June 2017 rows without the hour 12:00 (local) of 2017-06-14."""
+    import gzip
+
+    from data.loader import bundled_path
+
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        header, *rows = fh.read().splitlines()
+    rows = [r for r in rows if r.startswith("2017-06") and not r.startswith("2017-06-14 12:")]
+    path = tmp / "spain_gap.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return str(path)
+
+
+def _bt_args(url: str, *extra: str) -> list[str]:
+    return [
+        "backtest",
+        "--zone",
+        "ES",
+        "--start",
+        START,
+        "--end",
+        END,
+        "--agents",
+        str(N),
+        "--seed",
+        str(SEED),
+        "--db",
+        url,
+        *extra,
+    ]
+
+
+def _stored(url: str, run_id: int) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    run = btut.load_run(run_id, db=url)
+    metrics = {k: v for k, v in run.metrics.items() if k != "days_json"}
+    assert run.per_type is not None
+    return metrics, run.to_frame(), run.per_type
+
+
+def _assert_same_days(url_a: str, days_a: list[dict], url_b: str, days_b: list[dict]) -> None:
+    """The two stores hold bit-identical runs for the same days."""
+    assert [d["day"] for d in days_a] == [d["day"] for d in days_b]
+    for a, b in zip(days_a, days_b, strict=True):
+        ma, fa, ta = _stored(url_a, a["run_id"])
+        mb, fb, tb = _stored(url_b, b["run_id"])
+        assert ma == mb
+        pd.testing.assert_frame_equal(fa, fb, check_exact=True)
+        pd.testing.assert_frame_equal(ta, tb, check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """An uninterrupted local backtest of the three days (Python API)."""
+    url = _sqlite(tmp_path_factory.mktemp("bt_ref"))
+    result = btut.backtest("ES", START, END, agents=N, seed=SEED, db=url)
+    return url, result.to_dict()
+
+
+def test_backtest_stores_one_replay_per_day(reference: tuple[str, dict[str, Any]]) -> None:
+    url, res = reference
+    assert res["days_run"] == 3 and res["days_reused"] == 0
+    assert [d["day"] for d in res["days"]] == DAYS
+    runs = _runs(url)
+    assert sorted(runs["kind"]) == ["backtest", "replay", "replay", "replay"]
+    assert int(runs.loc[runs["kind"] == "backtest", "run_id"].iloc[0]) == res["backtest_id"]
+    for d in res["days"]:
+        run = btut.load_run(d["run_id"], db=url)
+        assert run.config["days"] == [d["day"]]
+        assert run.metrics["efficiency"] == d["efficiency"]
+        assert run.metrics["market_cost_eur"] == d["market_cost_eur"]
+        assert 0 < d["efficiency"] <= 1.0 + 1e-9
+    # a day of the backtest is exactly the replay of that day: replaying it finds the run
+    again = btut.replay("ES", DAYS[1], agents=N, seed=SEED, db=url)
+    assert again.created is False and again.run_id == res["days"][1]["run_id"]
+    # the period's scores come from the summed costs of the days
+    loaded = btut.load_backtest(res["backtest_id"], db=url)
+    assert loaded.missing_days == ()
+    assert loaded.days_frame()["run_id"].tolist() == [d["run_id"] for d in res["days"]]
+    assert loaded.scores()["efficiency"] == pytest.approx(res["efficiency"], rel=1e-12)
+    assert [r.run_id for r in loaded.runs(db=url)] == [d["run_id"] for d in res["days"]]
+
+
+def test_rerun_reuses_every_day_and_a_longer_period_only_adds_the_new_days(
+    reference: tuple[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, res = reference
+    code = main(_bt_args(url, "--json"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    again = json.loads(captured.out)
+    assert again["backtest_id"] == res["backtest_id"]
+    assert again["days_run"] == 0 and again["days_reused"] == 3
+    assert again["days"] == res["days"]
+    assert set(again) >= {"backtest_id", "zone", "days_run", "days_reused", "days"}
+    n_runs = len(_runs(url))
+    longer = btut.backtest("ES", START, "2017-06-16", agents=N, seed=SEED, db=url)
+    assert (longer.days_run, longer.days_reused) == (1, 3)
+    assert longer.backtest_id != res["backtest_id"]  # another period, another record
+    assert len(_runs(url)) == n_runs + 2  # one new day and the new backtest record
+
+
+def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(
+    reference: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    url = _sqlite(tmp_path)
+    proc = _cli(*_bt_args(url, "--json"))
+    try:
+        deadline = time.monotonic() + 240
+        while True:  # wait until the first day is stored, then kill at once
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no day stored in time"
+            if Path(url.removeprefix("sqlite:///")).exists():
+                try:
+                    if (_runs(url)["kind"] == "replay").sum() >= 1:
+                        break
+                except Exception:  # the store is being created
+                    pass
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stored_before = _runs(url)
+    n_days_before = int((stored_before["kind"] == "replay").sum())
+    assert 1 <= n_days_before < 3, "the kill came too late to test a resume"
+
+    resumed = _cli(*_bt_args(url, "--json"))
+    out, errtext = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, errtext
+    res = json.loads(out)
+    assert res["days_reused"] == n_days_before and res["days_run"] == 3 - n_days_before
+    runs = _runs(url)
+    assert sorted(runs["kind"]) == ["backtest", "replay", "replay", "replay"]
+    assert runs["config_hash"].is_unique
+    # nothing already stored was touched, and the result is the uninterrupted one
+    kept = stored_before[stored_before["kind"] == "replay"]
+    assert set(kept["run_id"]) <= {d["run_id"] for d in res["days"]}
+    ref_url, ref = reference
+    _assert_same_days(ref_url, ref["days"], url, res["days"])
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_second_backtest_of_the_same_period_exits_or_waits(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        _sqlite(tmp_path) if backend == "sqlite" else request.getfixturevalue("fresh_postgres_url")
+    )
+    first = _cli(*_bt_args(url, "--json"))
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the backtest record is written while the lock is held
+            assert first.poll() is None, first.communicate()[1]
+            assert time.monotonic() < deadline, "the first backtest did not start"
+            try:
+                if (_runs(url)["kind"] == "backtest").any():
+                    break
+            except Exception:
+                pass
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        code = main(_bt_args(url))
+        assert code == ConcurrentRunError.exit_code == 75
+        assert time.monotonic() - t0 < 30  # exits at once, does not replay anything
+        with pytest.raises(ConcurrentRunError, match="already running"):
+            btut.backtest("ES", START, END, agents=N, seed=SEED, db=url)
+        # --wait: queues behind the first and then finds every day stored
+        waited = _cli(*_bt_args(url, "--json", "--wait"))
+        out_w, err_w = waited.communicate(timeout=300)
+        out_1, err_1 = first.communicate(timeout=300)
+    finally:
+        for p in (first,):
+            if p.poll() is None:
+                p.kill()
+    assert first.returncode == 0, err_1
+    assert waited.returncode == 0, err_w
+    res_1, res_w = json.loads(out_1), json.loads(out_w)
+    assert res_1["days_run"] == 3
+    assert res_w["days_run"] == 0 and res_w["days_reused"] == 3
+    assert res_w["days"] == res_1["days"]
+    assert sorted(_runs(url)["kind"]) == ["backtest", "replay", "replay", "replay"]
+
+
+def test_the_cli_error_for_a_running_backtest_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path)
+    from btut.backtesting import _backtest_config
+    from btut.replaying import _params
+    from data.store import config_hash
+
+    par = _params("ES", N, SEED, None, None, None, None)
+    import datetime as dt
+
+    cfg = _backtest_config(par, dt.date(2017, 6, 12), dt.date(2017, 6, 15))
+    name = f"backtest ES 2017-06-12 2017-06-14 {config_hash(cfg)[:16]}"
+    with ResultsStore(url) as store, store.exclusive(name):
+        code = main(_bt_args(url))
+    captured = capsys.readouterr()
+    assert code == 75
+    assert captured.err.count("\n") == 1 and "already running" in captured.err
+    assert "Traceback" not in captured.err
+    assert (_runs(url)["kind"] != "replay").all()
+
+
+def test_bad_input_is_one_line_and_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _sqlite(tmp_path)
+
+    def fails(*args: str, code: int) -> str:
+        rc = main(["backtest", "--db", url, *args])
+        err = capsys.readouterr().err
+        assert rc == code, err
+        assert err.startswith("btut: error:") and err.count("\n") == 1
+        return err
+
+    base = ["--zone", "ES", "--start", START, "--end", END, "--agents", "50"]
+    assert "unknown zone" in fails("--zone", "XX", "--start", START, "--end", END, code=3)
+    assert "outside" in fails(
+        "--zone", "ES", "--start", "2019-01-01", "--end", "2019-01-03", code=3
+    )
+    assert "end" in fails("--zone", "ES", "--start", END, "--end", START, code=2)
+    assert "executor" in fails(*base, "--executor", "spark", code=2)
+    assert "scheduler" in fails(*base, "--scheduler", "tcp://127.0.0.1:1", code=2)
+    # a gap in any day of the period: nothing is replayed or stored
+    assert "gap" in fails(
+        "--zone",
+        "ES",
+        "--start",
+        "2017-06-13",
+        "--end",
+        "2017-06-16",
+        "--agents",
+        "50",
+        "--source",
+        _gap_csv(tmp_path),
+        code=4,
+    )
+    with pytest.raises(InvalidParameterError):
+        btut.backtest("ES", START, END, agents=0, db=url)
+    with pytest.raises(DataValidationError):
+        btut.backtest(
+            "ES", "2017-06-13", "2017-06-16", agents=50, source=_gap_csv(tmp_path), db=url
+        )
+    assert not Path(url.removeprefix("sqlite:///")).exists() or len(_runs(url)) == 0
+
+
+@pytest.mark.timeout(600)
+def test_dask_executor_matches_local_and_survives_a_killed_worker(
+    reference: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    from distributed import Client, LocalCluster
+
+    url = _sqlite(tmp_path)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        killed: list[int] = []
+
+        def kill_a_busy_worker() -> None:
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and not killed:
+                busy = [w for w, tasks in client.processing().items() if tasks]
+                if busy:
+                    pids = client.run(os.getpid, workers=[busy[0]])
+                    time.sleep(1.0)  # let the day get going
+                    os.kill(pids[busy[0]], signal.SIGKILL)
+                    killed.append(pids[busy[0]])
+                    return
+                time.sleep(0.1)
+
+        killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+        killer.start()
+        result = btut.backtest(
+            "ES",
+            START,
+            END,
+            agents=N,
+            seed=SEED,
+            db=url,
+            executor="dask",
+            scheduler=cluster.scheduler_address,
+        )
+        killer.join(timeout=60)
+    assert killed, "no worker was killed"
+    res = result.to_dict()
+    assert res["executor"] == "dask" and res["days_run"] == 3
+    ref_url, ref = reference
+    _assert_same_days(ref_url, ref["days"], url, res["days"])
+    assert sorted(_runs(url)["kind"]) == ["backtest", "replay", "replay", "replay"]

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -663,16 +664,25 @@ def backtest_cmd(
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("days"),
+            TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
         ) as bar,
         _stdout_to_stderr(),
     ):
-        task = bar.add_task("backtest", total=None)
+        task = bar.add_task("backtest", total=None, rate="")
+        started: list[tuple[float, int]] = []  # (time, days done) after the reused days
 
         def progress(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"backtest {message}")
+            now = time.monotonic()
+            if not started:
+                started.append((now, done))
+            t0, d0 = started[0]
+            rate = f"{(done - d0) / (now - t0) * 3600:.0f} days/h" if done > d0 else ""
+            bar.update(
+                task, completed=done, total=total, description=f"backtest {message}", rate=rate
+            )
 
         result = backtest(
             zone,

@@ -728,6 +728,49 @@ def backtest_cmd(
     )
 
 
+@app.command("report")
+def report_cmd(
+    out_path: Annotated[str, typer.Option("--out", "-o", help="HTML file to write.")],
+    run: Annotated[int | None, typer.Option("--run", help="A stored replay run id.")] = None,
+    backtest_id: Annotated[
+        int | None, typer.Option("--backtest", help="A stored backtest id.")
+    ] = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a self-contained HTML report (plots inline, no network) of a run or a backtest."""
+    from data.errors import InvalidParameterError
+
+    if (run is None) == (backtest_id is None):
+        raise InvalidParameterError("give exactly one of --run ID or --backtest ID")
+    from btut.replaying import load_run
+    from btut.report import render_backtest_report, render_run_report, write_report
+
+    with _stdout_to_stderr():
+        if run is not None:
+            loaded = load_run(run, db=db)
+            if loaded.kind != "replay":
+                raise InvalidParameterError(
+                    f"run {run} is a {loaded.kind}; use --backtest {run} for backtests"
+                )
+            html = render_run_report(loaded)
+            subject = {"run_id": run}
+        else:
+            from btut.backtesting import load_backtest
+
+            bt = load_backtest(backtest_id, db=db)
+            if not bt.days:
+                raise InvalidParameterError(f"backtest {backtest_id} has no stored day yet")
+            html = render_backtest_report(bt, bt.runs(db=db))
+            subject = {"backtest_id": backtest_id, "missing_days": len(bt.missing_days)}
+        path = write_report(html, out_path)
+    info = {**subject, "path": str(path), "bytes": path.stat().st_size}
+    if as_json:
+        emit_json(info)
+    else:
+        out().print(f"wrote {path} ({info['bytes'] / 1000:.0f} kB)", markup=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``btut`` console script; returns the exit code."""
     debug = os.environ.get("BTUT_DEBUG") == "1"

@@ -350,3 +350,45 @@ def test_dask_executor_matches_local_and_survives_a_killed_worker(
     ref_url, ref = reference
     _assert_same_days(ref_url, ref["days"], url, res["days"])
     assert sorted(_runs(url)["kind"]) == ["backtest", "replay", "replay", "replay"]
+
+
+def test_report_cli_for_a_backtest_and_a_run(
+    reference: tuple[str, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from btut.report import BACKTEST_PLOT_IDS, RUN_PLOT_IDS
+
+    url, res = reference
+    out = tmp_path / "reports" / "bt.html"
+    code = main(
+        ["report", "--backtest", str(res["backtest_id"]), "--db", url, "-o", str(out), "--json"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    info = json.loads(captured.out)
+    assert info["path"] == str(out.resolve()) and info["bytes"] == out.stat().st_size
+    html = out.read_text()
+    assert all(f'id="{pid}"' in html for pid in BACKTEST_PLOT_IDS)
+    assert all(d["day"] in html for d in res["days"])
+
+    run_id = res["days"][0]["run_id"]
+    code = main(["report", "--run", str(run_id), "--db", url, "-o", str(tmp_path / "run.html")])
+    assert code == 0, capsys.readouterr().err
+    html = (tmp_path / "run.html").read_text()
+    assert all(f'id="{pid}"' in html for pid in RUN_PLOT_IDS if pid != "plot-routing")
+
+    def fails(*args: str, code: int) -> str:
+        rc = main(["report", "--db", url, *args])
+        err = capsys.readouterr().err
+        assert rc == code, err
+        assert err.startswith("btut: error:") and err.count("\n") == 1
+        return err
+
+    assert "exactly one" in fails("-o", str(tmp_path / "x.html"), code=2)
+    assert "no run with id" in fails("--run", "9999", "-o", str(tmp_path / "x.html"), code=3)
+    assert "backtest" in fails(
+        "--run", str(res["backtest_id"]), "-o", str(tmp_path / "x.html"), code=2
+    )
+    assert "not a backtest" in fails(
+        "--backtest", str(run_id), "-o", str(tmp_path / "x.html"), code=3
+    )
+    assert not (tmp_path / "x.html").exists()

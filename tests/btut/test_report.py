@@ -1,0 +1,541 @@
+"""`btut.report`: HTML reports of real stored replays (bundled ES data, 300 agents, temp SQLite
+store), checked for structure, numbers, self-containment, and rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import io
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import btut
+from btut.replaying import LoadedRun
+from btut.report import (
+    BACKTEST_PLOT_IDS,
+    RUN_PLOT_IDS,
+    SOLVER_TOL_EUR,
+    forecast_quantiles,
+    pit_values,
+    render_backtest_report,
+    render_run_report,
+    write_report,
+)
+from data.errors import InvalidParameterError
+
+N = 300
+SEED = 5
+PLOT_RE = re.compile(r'<figure class="plot" id="([^"]+)">')
+CELL_RE = re.compile(r'<td class="num" data-metric="([^"]+)" data-value="([^"]+)">([^<]*)</td>')
+
+
+# --------------------------------------------------------------------------------------------
+# fixtures: two real stored replays (one day; two days) in one temp store
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('report') / 'r.sqlite'}"
+
+
+@pytest.fixture(scope="module")
+def run_one(db: str) -> LoadedRun:
+    """2017-06-14, the bare-replay day."""
+    result = btut.replay(zone="ES", day="2017-06-14", agents=N, seed=SEED, db=db)
+    return btut.load_run(result.run_id, db=db)
+
+
+@pytest.fixture(scope="module")
+def run_two(db: str) -> LoadedRun:
+    """2017-06-15 and 2017-06-16 in one run."""
+    result = btut.replay(
+        zone="ES", start="2017-06-15", end="2017-06-17", agents=N, seed=SEED, db=db
+    )
+    return btut.load_run(result.run_id, db=db)
+
+
+@pytest.fixture(scope="module")
+def html_one(run_one: LoadedRun) -> str:
+    return render_run_report(run_one)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Backtest:
+    """A backtest over stored replay runs (the attributes the report needs)."""
+
+    backtest_id: int
+    zone: str
+    config: Mapping[str, Any]
+    runs: tuple[LoadedRun, ...]
+
+    def days_frame(self) -> pd.DataFrame:
+        frames = []
+        for run in self.runs:
+            f = run.days_frame().copy()
+            f["run_id"] = run.run_id
+            frames.append(f)
+        return pd.concat(frames)
+
+
+@pytest.fixture(scope="module")
+def backtest(run_one: LoadedRun, run_two: LoadedRun) -> _Backtest:
+    config = {"zone": "ES", "start": "2017-06-14", "end": "2017-06-17", "agents": N, "seed": SEED}
+    return _Backtest(41, "ES", config, (run_one, run_two))
+
+
+@pytest.fixture(scope="module")
+def html_backtest(backtest: _Backtest) -> str:
+    return render_backtest_report(backtest, backtest.runs)
+
+
+def _with_routing(run: LoadedRun, **metrics: float | str) -> LoadedRun:
+    return dataclasses.replace(run, metrics={**run.metrics, **metrics})
+
+
+ROUTING_FULL: dict[str, float | str] = {
+    "routing_success_rate": 0.9,
+    "routing_fee_pct_of_value": 0.12,
+    "routing_latency_p50_s": 0.8,
+    "routing_latency_p95_s": 2.5,
+    "routing_mean_attempts": 1.4,
+    "routing_payments": 40.0,
+    "routing_json": json.dumps(
+        {
+            "latency_s": [0.4, 0.6, 0.8, 0.9, 1.1, 2.5, 3.0, 0.7] * 5,
+            "fee_msat": [1000, 1200, 900, 3000, 1500] * 8,
+            "attempts": [1, 1, 2, 1, 3] * 8,
+            "success": [True, True, True, False, True, True, True, True, True, True] * 4,
+        }
+    ),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# structure
+# --------------------------------------------------------------------------------------------
+
+
+def test_run_report_has_every_plot_in_order_with_captions(html_one: str) -> None:
+    assert html_one.startswith("<!DOCTYPE html>")
+    assert PLOT_RE.findall(html_one) == list(RUN_PLOT_IDS)
+    figures = re.findall(r'<figure class="plot".*?</figure>', html_one, flags=re.S)
+    assert len(figures) == len(RUN_PLOT_IDS)
+    for fig in figures:
+        assert fig.count("<svg ") == 1 and fig.count("</svg>") == 1
+        assert re.search(r"<figcaption>[^<]{40,}</figcaption></figure>$", fig)
+    for section in (
+        "summary",
+        "prices",
+        "net-load",
+        "cost-by-type",
+        "days",
+        "convergence",
+        "forecast",
+        "configuration",
+    ):
+        assert f'<section id="{section}">' in html_one
+    assert 'id="routing"' not in html_one and "plot-routing" not in html_one
+    # units in the axis labels (text as glyph paths, so look at the captions)
+    assert "EUR/MWh" in html_one and "kWh" in html_one and "(MW)" in html_one
+
+
+def test_headline_table_holds_the_run_metrics_exactly(run_one: LoadedRun, html_one: str) -> None:
+    table = re.search(r'<table id="metrics-table">.*?</table>', html_one, flags=re.S)
+    assert table is not None
+    cells = {m: (float(v), text) for m, v, text in CELL_RE.findall(table.group(0))}
+    numeric = {k: v for k, v in run_one.metrics.items() if isinstance(v, float)}
+    assert set(numeric) <= set(cells)
+    assert {"efficiency", "exploitability_eur_per_agent_day", "market_cost_eur"} <= set(numeric)
+    for key, value in numeric.items():
+        shown = cells[key][0]
+        assert shown == value or (math.isnan(shown) and math.isnan(value)), key
+    assert cells["efficiency"][1] == f"{run_one.metrics['efficiency']:.1%}"
+    assert cells["market_cost_eur"][1] == f"{run_one.metrics['market_cost_eur']:,.2f}"
+    assert "days_json" not in html_one  # the text metric is not dumped
+
+
+def test_config_table_is_flat_and_escaped(run_one: LoadedRun) -> None:
+    evil = dataclasses.replace(
+        run_one, config={**run_one.config, "note": '<script>alert("x")</script> & co'}
+    )
+    page = render_run_report(evil, title="<b>title</b>")
+    table = re.search(r'<table class="config" id="config-table">.*?</table>', page, flags=re.S)
+    assert table is not None
+    rows = dict(re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td></tr>", table.group(0)))
+    assert rows["seed"] == str(SEED)
+    assert rows["agents"] == str(N)
+    assert rows["zone"] == "ES"
+    assert rows["population.types[0].share"] == str(
+        run_one.config["population"]["types"][0]["share"]
+    )
+    assert rows["note"] == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"
+    assert "<script" not in page and "<b>title</b>" not in page
+    assert "<title>&lt;b&gt;title&lt;/b&gt;</title>" in page
+
+
+def _external_refs(page: str) -> list[str]:
+    attrs = re.findall(r'\b(?:src|href|xlink:href|action|poster)\s*=\s*"([^"]*)"', page, flags=re.I)
+    css = re.findall(r"url\(\s*['\"]?([^)'\"]*)", page)
+    return [r for r in attrs + css if not (r.startswith("#") or r.startswith("data:"))]
+
+
+def test_report_is_self_contained_and_ids_are_unique(html_one: str, html_backtest: str) -> None:
+    for page in (html_one, html_backtest):
+        assert _external_refs(page) == []
+        assert "http://" not in "".join(re.findall(r'(?:src|href)="[^"]*"', page))
+        assert "<script" not in page.lower() and "@import" not in page
+        assert "<?xml" not in page and "<!DOCTYPE svg" not in page and "<metadata>" not in page
+        assert "Content-Security-Policy" in page and "default-src 'none'" in page
+        ids = re.findall(r'\bid="([^"]+)"', page)
+        assert len(ids) == len(set(ids)), [i for i in set(ids) if ids.count(i) > 1][:5]
+        # every internal reference points at an id of the page
+        refs = re.findall(r'href="#([^"]+)"', page) + re.findall(r"url\(#([^)]+)\)", page)
+        assert refs and set(refs) <= set(ids)
+    assert len(html_one.encode()) < 1_000_000  # one day: a few hundred kB
+
+
+def test_detector_catches_an_external_resource() -> None:
+    assert _external_refs('<img src="https://example.org/x.png">') == ["https://example.org/x.png"]
+    assert _external_refs("<style>a{background:url(http://x/y)}</style>") == ["http://x/y"]
+
+
+def test_rendering_is_deterministic_and_ignores_the_callers_matplotlib_style(
+    run_one: LoadedRun, html_one: str
+) -> None:
+    import matplotlib
+
+    odd = {"axes.facecolor": "black", "lines.linewidth": 7.0, "font.size": 20.0}
+    with matplotlib.rc_context(odd):
+        again = render_run_report(run_one)
+        assert matplotlib.rcParams["font.size"] == 20.0  # the caller's settings are restored
+    assert again == html_one
+
+
+def test_render_rejects_what_is_not_a_run() -> None:
+    with pytest.raises(InvalidParameterError, match="stored run") as info:
+        render_run_report("run 1")  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_solver_tolerance_line_matches_the_market_default() -> None:
+    from market.energy import solve_energy_market
+
+    default = inspect.signature(solve_energy_market).parameters["tol_eur"].default
+    assert default == SOLVER_TOL_EUR
+
+
+# --------------------------------------------------------------------------------------------
+# forecast: quantiles, PIT, the no-forecast path
+# --------------------------------------------------------------------------------------------
+
+
+def test_pit_and_quantiles_agree_with_an_independent_computation(
+    run_one: LoadedRun, html_one: str
+) -> None:
+    from forecasting.metrics import predictive_cdf, predictive_quantile
+
+    frame = run_one.to_frame()
+    assert frame["load_forecast_mu_mw"].notna().all() and frame["load_mw"].notna().all()
+    pit = pit_values(frame)
+    assert pit.index.equals(frame.index) and pit.between(0.0, 1.0).all()
+    for hour in (0, 9, 17):
+        row = frame.iloc[hour]
+        mu, sigma, nu = (
+            float(row[c])
+            for c in ("load_forecast_mu_mw", "load_forecast_sigma_mw", "load_forecast_nu")
+        )
+        by_hand = stats.t.cdf((float(row["load_mw"]) - mu) / sigma, nu)
+        assert pit.iloc[hour] == pytest.approx(by_hand, abs=1e-12)
+        assert pit.iloc[hour] == pytest.approx(
+            float(predictive_cdf(row["load_mw"], mu, sigma, nu)), abs=1e-10
+        )
+    probs = [0.025, 0.25, 0.5, 0.9]
+    q = forecast_quantiles(frame, probs)
+    ref = predictive_quantile(
+        np.asarray(probs)[None, :],
+        frame["load_forecast_mu_mw"].to_numpy()[:, None],
+        frame["load_forecast_sigma_mw"].to_numpy()[:, None],
+        frame["load_forecast_nu"].to_numpy()[:, None],
+    )
+    np.testing.assert_allclose(q.to_numpy(), ref, rtol=1e-10)
+    np.testing.assert_allclose(q[0.5], frame["load_forecast_mu_mw"], rtol=1e-12)
+    # the captions state the hours and the coverage, counted independently here
+    assert f"PIT histogram over {len(frame)} hours" in html_one
+    y = frame["load_mw"].to_numpy()
+    lo, hi = forecast_quantiles(frame, [0.1, 0.9]).to_numpy().T
+    inside = int(((y >= lo) & (y <= hi)).sum())
+    assert f"80%: {inside} of {len(frame)}" in html_one
+
+
+def test_quantiles_reject_bad_probabilities(run_one: LoadedRun) -> None:
+    with pytest.raises(InvalidParameterError, match=r"\(0, 1\)"):
+        forecast_quantiles(run_one.to_frame(), [0.5, 1.0])
+
+
+def test_run_without_a_forecast_skips_fan_and_pit_with_a_note(run_one: LoadedRun) -> None:
+    frame = run_one.to_frame().copy()
+    frame[["load_forecast_mu_mw", "load_forecast_sigma_mw", "load_forecast_nu"]] = np.nan
+    page = render_run_report(dataclasses.replace(run_one, intervals=frame))
+    expected = [p for p in RUN_PLOT_IDS if not p.startswith("plot-forecast")]
+    assert PLOT_RE.findall(page) == expected
+    assert '<p class="note" id="note-forecast">No load forecast' in page
+    assert pit_values(frame).isna().all()
+
+
+def test_old_run_without_realised_load_or_day_figures(run_one: LoadedRun) -> None:
+    """Runs stored before the realised load and the per-day figures (days_json) were."""
+    frame = run_one.to_frame().drop(columns="load_mw")
+    metrics = {k: v for k, v in run_one.metrics.items() if k != "days_json"}
+    page = render_run_report(dataclasses.replace(run_one, intervals=frame, metrics=metrics))
+    plots = PLOT_RE.findall(page)
+    assert "plot-forecast-fan" in plots and "plot-forecast-pit" not in plots
+    assert 'id="note-pit"' in page
+    # one-day run: the per-day plot falls back to the run's metrics; no solver history
+    assert "plot-days" in plots and "plot-convergence" not in plots
+    assert 'id="note-convergence"' in page
+    eff = f"{run_one.metrics['efficiency']:.1%}"
+    assert f"mean efficiency {eff}" in page
+
+
+# --------------------------------------------------------------------------------------------
+# routing
+# --------------------------------------------------------------------------------------------
+
+
+def test_routing_section_with_per_payment_lists(run_one: LoadedRun) -> None:
+    page = render_run_report(_with_routing(run_one, **ROUTING_FULL))
+    assert PLOT_RE.findall(page) == [*RUN_PLOT_IDS, "plot-routing"]
+    table = re.search(r'<table id="routing-table">.*?</table>', page, flags=re.S)
+    assert table is not None
+    cells = {m: float(v) for m, v, _ in CELL_RE.findall(table.group(0))}
+    expected = {k: v for k, v in ROUTING_FULL.items() if k != "routing_json"}
+    assert cells == expected
+    # routing metrics are not repeated in the headline table
+    headline = re.search(r'<table id="metrics-table">.*?</table>', page, flags=re.S)
+    assert headline is not None and "routing_" not in headline.group(0)
+
+
+def test_routing_section_is_robust_to_partial_keys(run_one: LoadedRun) -> None:
+    only_count = render_run_report(_with_routing(run_one, routing_payments=12.0))
+    assert '<section id="routing">' in only_count
+    assert "plot-routing" not in PLOT_RE.findall(only_count)
+    assert 'id="note-routing"' in only_count
+
+    broken = render_run_report(
+        _with_routing(run_one, routing_success_rate=0.5, routing_json="{not json")
+    )
+    assert "plot-routing" in PLOT_RE.findall(broken)
+    assert 'id="note-routing-json"' in broken
+
+
+# --------------------------------------------------------------------------------------------
+# backtest
+# --------------------------------------------------------------------------------------------
+
+
+def test_backtest_report_plots_and_aggregates(
+    backtest: _Backtest, html_backtest: str, run_one: LoadedRun, run_two: LoadedRun
+) -> None:
+    assert PLOT_RE.findall(html_backtest) == list(BACKTEST_PLOT_IDS)
+    table = re.search(r'<table id="metrics-table">.*?</table>', html_backtest, flags=re.S)
+    assert table is not None
+    cells = {m: float(v) for m, v, _ in CELL_RE.findall(table.group(0))}
+    runs = (run_one, run_two)
+    b, m, p = (
+        math.fsum(float(r.metrics[k]) for r in runs)
+        for k in ("baseline_cost_eur", "market_cost_eur", "planner_cost_eur")
+    )
+    assert cells["baseline_cost_eur"] == pytest.approx(b, rel=1e-12)
+    assert cells["market_cost_eur"] == pytest.approx(m, rel=1e-12)
+    assert cells["planner_cost_eur"] == pytest.approx(p, rel=1e-12)
+    assert cells["efficiency"] == pytest.approx((b - m) / (b - p), rel=1e-9)  # exact planner
+    days = backtest.days_frame()
+    assert len(days) == 3
+    assert cells["exploitability_eur_per_agent_day"] == pytest.approx(
+        days["exploitability_eur_per_agent_day"].mean(), rel=1e-12
+    )
+    day_rows = re.search(r'<table id="days-table">.*?</table>', html_backtest, flags=re.S)
+    assert day_rows is not None
+    assert re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>", day_rows.group(0)) == [
+        "2017-06-14",
+        "2017-06-15",
+        "2017-06-16",
+    ]
+    assert "Backtest 41, zone ES, 3 day(s)" in html_backtest
+    assert "<td>start</td><td>2017-06-14</td>" in html_backtest
+
+
+def test_backtest_report_rejects_bad_input(backtest: _Backtest) -> None:
+    with pytest.raises(InvalidParameterError, match="no stored runs"):
+        render_backtest_report(backtest, [])
+
+    @dataclasses.dataclass(frozen=True)
+    class NoCosts(_Backtest):
+        def days_frame(self) -> pd.DataFrame:
+            return super().days_frame().drop(columns="market_cost_eur")
+
+    bad = NoCosts(1, "ES", {}, backtest.runs)
+    with pytest.raises(InvalidParameterError, match="market_cost_eur"):
+        render_backtest_report(bad, bad.runs)
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+# --------------------------------------------------------------------------------------------
+
+
+def test_write_report_is_atomic_and_creates_the_directory(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "dir" / "report.html"
+    path = write_report("<!DOCTYPE html><p>one</p>", target)
+    assert path == target.resolve() and target.read_text(encoding="utf-8").endswith("one</p>")
+    write_report("<!DOCTYPE html><p>two</p>", str(target))  # replaces
+    assert target.read_text(encoding="utf-8").endswith("two</p>")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]  # no temp left
+    assert (target.stat().st_mode & 0o777) == 0o644
+
+
+def test_write_report_errors_are_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for bad in (blocker / "report.html", tmp_path):
+        with pytest.raises(InvalidParameterError, match="report") as info:
+            write_report("<p>x</p>", bad)
+        assert "\n" not in str(info.value)
+    with pytest.raises(InvalidParameterError):
+        write_report(b"<p>x</p>", tmp_path / "r.html")  # type: ignore[arg-type]
+    assert blocker.read_text() == "x" and not (tmp_path / "r.html").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# headless Chromium
+# --------------------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1280,1000",
+)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _browser_paths() -> tuple[str, str]:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    missing = [p for p in (chromium, driver) if not os.access(p, os.X_OK)]
+    reason = None
+    if missing:
+        reason = f"headless-Chromium test needs Debian chromium + chromium-driver: {missing}"
+    else:
+        try:
+            import selenium  # noqa: F401
+        except ImportError:
+            reason = "headless-Chromium test needs selenium (pip install -e '.[dev]')"
+    if reason:
+        if _in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return chromium, driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    chromium, driver_path = _browser_paths()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.set_capability("goog:loggingOptions", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+_BOXES_JS = """
+return Array.from(document.querySelectorAll('figure.plot')).map(f => {
+  const s = f.querySelector('svg'); const r = s ? s.getBoundingClientRect() : null;
+  return [f.id, r ? r.width : 0, r ? r.height : 0, s ? s.querySelectorAll('path').length : 0];
+});
+"""
+
+
+def _check_page(driver: Any, path: Path, expected: list[str]) -> list[dict[str, Any]]:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(path.resolve().as_uri())
+    # chromedriver may return from get() on a file:// URL before the load event: wait for it
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+    boxes = driver.execute_script(_BOXES_JS)
+    assert [b[0] for b in boxes] == expected
+    for plot_id, width, height, paths in boxes:
+        assert width > 50 and height > 50, (plot_id, width, height)
+        assert paths > 10, (plot_id, paths)  # axes, lines, glyphs drawn
+    # nothing fetched: no resource timing entries on a self-contained page
+    assert driver.execute_script("return performance.getEntriesByType('resource').length") == 0
+    return list(driver.get_log("browser"))
+
+
+@pytest.mark.timeout(120)
+def test_report_renders_in_headless_chromium(
+    browser: Any, run_one: LoadedRun, html_backtest: str, tmp_path: Path
+) -> None:
+    run_page = write_report(
+        render_run_report(_with_routing(run_one, **ROUTING_FULL)), tmp_path / "run.html"
+    )
+    log = _check_page(browser, run_page, [*RUN_PLOT_IDS, "plot-routing"])
+    assert [e for e in log if e.get("level") == "SEVERE"] == []
+
+    shot = tmp_path / "report.png"
+    assert browser.save_screenshot(str(shot))
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - PIL ships with matplotlib
+        pass
+    else:
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        assert image.size[0] >= 1000 and image.size[1] >= 600
+        colours = image.getcolors(maxcolors=1 << 16)
+        assert colours is None or len(colours) > 50  # text and plots, not one colour
+
+    bt_page = write_report(html_backtest, tmp_path / "backtest.html")
+    log = _check_page(browser, bt_page, list(BACKTEST_PLOT_IDS))
+    assert [e for e in log if e.get("level") == "SEVERE"] == []
+
+    # the console check is live: an error on the page is seen
+    browser.execute_script("console.error('report-test-probe')")
+    probe = browser.get_log("browser")
+    assert any(
+        "report-test-probe" in e.get("message", "") and e.get("level") == "SEVERE" for e in probe
+    )

@@ -12,6 +12,7 @@ that speaks of energy.
 from market.clearing import REDISTRIBUTIONS, FiniteMarketResult, clear_finite_market
 from market.energy import (
     DEFAULT_KAPPA,
+    DEFAULT_TOL_EUR,
     EnergyEquilibrium,
     EnergyGame,
     energy_game,
@@ -63,6 +64,7 @@ from market.solvers import METHODS, MFGSolution, solve
 __all__ = [
     "DEFAULT_KAPPA",
     "DEFAULT_MAX_EXACT_AGENTS",
+    "DEFAULT_TOL_EUR",
     "METHODS",
     "REDISTRIBUTIONS",
     "BenchmarkScores",

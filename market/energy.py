@@ -78,6 +78,7 @@ from risk import mean_cvar
 __all__ = [
     "BIN_PARAMETER",
     "DEFAULT_KAPPA",
+    "DEFAULT_TOL_EUR",
     "EnergyEquilibrium",
     "EnergyGame",
     "GameBlock",
@@ -87,8 +88,24 @@ __all__ = [
 ]
 
 KWH_PER_MWH = 1000.0
-DEFAULT_KAPPA = 50.0
-"""Default price sensitivity, EUR/MWh per kWh of mean position per agent and interval."""
+DEFAULT_KAPPA = 200.0
+"""Default price sensitivity, EUR/MWh per kWh of mean position per agent and interval.
+
+200 (was 50): a steeper local price is closer to the community's marginal cost (``p_buy``
+when it imports, ``p_sell`` when it exports), whose equilibrium is the planner's schedule
+(the game's potential is then the community's cost). Measured with the finite-N market
+against the MILP planner (``benchmarks/bench_efficiency.py``; the 10^4-agent week
+2017-06-12..18 in ``benchmarks/results/bench_efficiency.json``): with the 0.001 tolerance,
+2,000 agents, exact planner, ES 2017-06-12 / -13: kappa 50 0.882 / -, 200
+0.911 / 0.930, 1,000 0.913 / 0.955, but 1,000 needs 3-4 times the fictitious-play iterations
+(590-730, about 9 s a day) and 10^5 no longer converges in 1,000 iterations."""
+
+DEFAULT_TOL_EUR = 0.001
+"""Default equilibrium tolerance of :func:`solve_energy_market`, EUR per agent per day.
+
+0.001 (was 0.01): in this monotone (potential) game the exploitability bounds how far the
+population's cost is from the equilibrium's, and 0.01 EUR per agent per day is of the order
+of the market's whole gap to the planner (about 0.016 EUR per agent per day on 2017-06-12)."""
 
 BIN_PARAMETER: Mapping[str, str] = {
     "consumer": "load_kwh_per_day",
@@ -931,7 +948,7 @@ def solve_energy_market(
     game: EnergyGame,
     *,
     method: str = "fictitious_play",
-    tol_eur: float = 0.01,
+    tol_eur: float = DEFAULT_TOL_EUR,
     max_iter: int = 1000,
     damping: float = 0.5,
     initial: str | ArrayLike = "best_response",
@@ -939,14 +956,16 @@ def solve_energy_market(
 ) -> EnergyEquilibrium:
     """Mean-field equilibrium of ``game`` with the engine's solver ``method``.
 
-    Stops once the exact exploitability is ``<= tol_eur`` (EUR per agent per day) or after
-    ``max_iter`` iterations. ``initial``: ``"best_response"`` (the best response to the
-    mean field of doing nothing; default), ``"no_op"`` or a feasible policy array (H, S, A);
+    Stops once the exact exploitability is ``<= tol_eur`` (EUR per agent per day; default
+    :data:`DEFAULT_TOL_EUR`, 0.001) or after ``max_iter`` iterations. ``initial``:
+    ``"best_response"`` (the best response to the mean field of doing nothing; default),
+    ``"no_op"`` or a feasible policy array (H, S, A);
     never the uniform policy, which puts mass on penalised actions. ``damping`` is passed
     to "fixed_point" and "boltzmann". Fictitious play converges reliably here: the price is
     nondecreasing in ``Y`` and the cost is ``p(Y) y``, a potential (monotone) game (all 1,096
-    bundled ES days of 2015-2017 reach 0.01 EUR in at most 7 iterations). "fixed_point"
-    converges with ``damping`` 0.2 but cycles at 0.5; "online_mirror_descent" and
+    bundled ES days of 2015-2017 reached 0.01 EUR in at most 7 iterations at kappa 50; at the
+    default kappa 200 and tolerance 0.001, ES 2017-06-12..18 need 100-300 iterations, 1-4 s).
+    "fixed_point" converges with ``damping`` 0.2 but cycles at 0.5; "online_mirror_descent" and
     "boltzmann" do not move from a deterministic start and are not recommended.
     """
     if not isinstance(game, EnergyGame):

@@ -9,7 +9,14 @@ engine; ``market.clearing``: the finite-N market and its settlement) is the one 
 that speaks of energy.
 """
 
-from market.clearing import REDISTRIBUTIONS, FiniteMarketResult, clear_finite_market
+from market.clearing import (
+    REDISTRIBUTIONS,
+    ChunkStatistics,
+    FiniteMarketResult,
+    clear_finite_market,
+    market_statistics,
+    settle_market,
+)
 from market.energy import (
     DEFAULT_KAPPA,
     DEFAULT_TOL_EUR,
@@ -69,6 +76,7 @@ __all__ = [
     "REDISTRIBUTIONS",
     "BenchmarkScores",
     "BestResponse",
+    "ChunkStatistics",
     "EnergyEquilibrium",
     "EnergyGame",
     "FPGrid",
@@ -95,6 +103,7 @@ __all__ = [
     "kernel_sensing",
     "kernel_sensing_direct",
     "lq_line_game",
+    "market_statistics",
     "max_explicit_dt",
     "mean_field",
     "noop_policy",
@@ -103,6 +112,7 @@ __all__ = [
     "policy_value",
     "price_of_anarchy",
     "q_values",
+    "settle_market",
     "simulate_lq",
     "solve",
     "solve_energy_market",

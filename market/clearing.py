@@ -78,7 +78,14 @@ from agents.profiles import NOISE_BLOCK
 from data.errors import InvalidParameterError
 from market.energy import KWH_PER_MWH, EnergyEquilibrium, EnergyGame, GameBlock
 
-__all__ = ["REDISTRIBUTIONS", "FiniteMarketResult", "clear_finite_market"]
+__all__ = [
+    "REDISTRIBUTIONS",
+    "ChunkStatistics",
+    "FiniteMarketResult",
+    "clear_finite_market",
+    "market_statistics",
+    "settle_market",
+]
 
 REDISTRIBUTIONS: tuple[str, ...] = ("per_capita", "pro_rata")
 """How the operator's budget residual is passed on to the agents."""
@@ -252,10 +259,17 @@ def _actions(bp: _BlockPolicy, t: int, s: np.ndarray, u: np.ndarray | None) -> n
     return a
 
 
-@dataclass
-class _Acc:
-    """Running sums per block."""
+@dataclass(frozen=True, eq=False)
+class ChunkStatistics:
+    """Sufficient statistics of one chunk of agents ``[start, stop)`` (absolute indices of the
+    full population) for the clearing: per game block ``count``, ``pos`` (B, H) summed
+    positions (kWh), ``absolute`` (B, H) summed absolute positions (kWh; ``pro_rata`` only,
+    else zeros), ``extra`` / ``terminal`` summed extra and terminal costs (EUR),
+    ``adjusted``, ``ev_unmet`` (kWh), ``below_start``. What a population shard sends back
+    instead of its agents: O(B H) numbers per chunk."""
 
+    start: int
+    stop: int
     count: np.ndarray
     pos: np.ndarray  # (B, H)
     absolute: np.ndarray  # (B, H)
@@ -264,6 +278,32 @@ class _Acc:
     adjusted: np.ndarray
     ev_unmet: np.ndarray
     below_start: np.ndarray
+
+    @classmethod
+    def zeros(cls, start: int, stop: int, B: int, H: int) -> ChunkStatistics:
+        return cls(
+            start=start,
+            stop=stop,
+            count=np.zeros(B, dtype=np.int64),
+            pos=np.zeros((B, H)),
+            absolute=np.zeros((B, H)),
+            extra=np.zeros(B),
+            terminal=np.zeros(B),
+            adjusted=np.zeros(B, dtype=np.int64),
+            ev_unmet=np.zeros(B),
+            below_start=np.zeros(B, dtype=np.int64),
+        )
+
+    def add(self, other: ChunkStatistics) -> None:
+        """Accumulate ``other`` in place (the caller fixes the order: chunk after chunk)."""
+        for name in _STAT_FIELDS:
+            arr = getattr(self, name)
+            arr += getattr(other, name)
+
+
+_STAT_FIELDS = (
+    "count", "pos", "absolute", "extra", "terminal", "adjusted", "ev_unmet", "below_start"
+)  # fmt: skip
 
 
 def _uniforms(
@@ -514,6 +554,134 @@ def _chunks(
 # --------------------------------------------------------------------------------------------
 
 
+def _check_common(equilibrium: Any, population: Any, seed: Any, redistribution: Any) -> None:
+    if not isinstance(equilibrium, EnergyEquilibrium):
+        raise InvalidParameterError(
+            f"equilibrium must be an EnergyEquilibrium, got {type(equilibrium).__name__}"
+        )
+    if not isinstance(population, Population):
+        raise InvalidParameterError(
+            f"population must be a Population, got {type(population).__name__}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}")
+    if redistribution not in REDISTRIBUTIONS:
+        raise InvalidParameterError(
+            f"redistribution must be one of {', '.join(REDISTRIBUTIONS)}, got {redistribution!r}"
+        )
+
+
+def _check_chunk_size(chunk_size: Any) -> int:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
+        raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if chunk_size < 1:
+        raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    return int(chunk_size)
+
+
+def _statistics(
+    equilibrium: EnergyEquilibrium,
+    population: Population,
+    net_demand: Any,
+    seed: int,
+    redistribution: str,
+    chunk_size: int,
+    energy: np.ndarray | None = None,
+    agent_other: np.ndarray | None = None,
+) -> Iterator[ChunkStatistics]:
+    """Chunk statistics of the agents of ``population`` (a slice is fine), in order; fills
+    the per-agent arrays (indexed like ``population``) when given."""
+    game = equilibrium.game
+    N, H = population.n_agents, game.n_intervals
+    mapper = _Mapper(equilibrium, population)
+    B = len(game.blocks)
+    policies = [_block_policy(b, equilibrium.policy) for b in game.blocks]
+    for lo, hi, chunk in _chunks(net_demand, N, H, chunk_size):
+        chunk = np.asarray(chunk)
+        st = ChunkStatistics.zeros(population.offset + lo, population.offset + hi, B, H)
+        block_of = mapper.assign(lo, hi)
+        for k, bp in enumerate(policies):
+            local = np.flatnonzero(block_of == k)
+            if local.size == 0:
+                continue
+            yk = chunk[local].T.astype(np.float64)  # (H, n): intervals are contiguous rows
+            m = int(bp.mixed.sum())
+            uk = _uniforms(seed, k, mapper, lo, local, m) if m else None
+            res = _simulate(bp, game, population, lo + local, uk, yk)
+            st.count[k] += local.size
+            st.pos[k] += yk.sum(axis=1)
+            if redistribution == "pro_rata":
+                st.absolute[k] += np.abs(yk).sum(axis=1)
+            st.extra[k] += res.extra.sum()
+            st.terminal[k] += res.terminal.sum()
+            st.adjusted[k] += res.adjusted
+            st.ev_unmet[k] += res.ev_unmet_kwh
+            st.below_start[k] += res.below_start
+            if energy is not None and agent_other is not None:
+                energy[lo + local] = yk.T
+                agent_other[lo + local] = res.extra + res.terminal
+        yield st
+
+
+def market_statistics(
+    equilibrium: EnergyEquilibrium,
+    population: Population,
+    net_demand: np.ndarray | Iterable[tuple[int, int, np.ndarray]],
+    *,
+    seed: int,
+    redistribution: str = "per_capita",
+    chunk_size: int = 4 * NOISE_BLOCK,
+) -> list[ChunkStatistics]:
+    """The clearing's sufficient statistics of the agents of ``population``, one
+    :class:`ChunkStatistics` per chunk (the work of one population shard).
+
+    ``population`` may be a slice (:meth:`agents.population.Population.slice`) of the full
+    population starting at a multiple of ``NOISE_BLOCK`` (so that its noise and action
+    draws are those of the full population); ``net_demand`` covers its agents as in
+    :func:`clear_finite_market`. :func:`settle_market` of the statistics of all shards, in
+    order, with chunk boundaries at the same places, equals :func:`clear_finite_market`
+    bit for bit.
+    """
+    _check_common(equilibrium, population, seed, redistribution)
+    size = _check_chunk_size(chunk_size)
+    if population.offset % NOISE_BLOCK:
+        raise InvalidParameterError(
+            f"a population shard must start at a multiple of {NOISE_BLOCK} agents, "
+            f"got offset {population.offset}"
+        )
+    return list(_statistics(equilibrium, population, net_demand, int(seed), redistribution, size))
+
+
+def settle_market(
+    equilibrium: EnergyEquilibrium,
+    population: Population,
+    statistics: Iterable[ChunkStatistics],
+    *,
+    seed: int,
+    redistribution: str = "per_capita",
+) -> FiniteMarketResult:
+    """Clear the day from the chunk statistics of all agents of ``population`` (in order,
+    covering ``0 .. N``; :func:`market_statistics` of each shard): prices, money flows and
+    per-type costs as :func:`clear_finite_market` (no per-agent arrays)."""
+    start_time = time.perf_counter()
+    _check_common(equilibrium, population, seed, redistribution)
+    game = equilibrium.game
+    N, H, B = population.n_agents, game.n_intervals, len(game.blocks)
+    acc = ChunkStatistics.zeros(population.offset, population.offset + N, B, H)
+    expected = population.offset
+    for st in statistics:
+        if st.start != expected or st.pos.shape != (B, H):
+            raise InvalidParameterError(
+                f"chunk statistics of agents {st.start}..{st.stop} do not continue at agent "
+                f"{expected} of this game"
+            )
+        acc.add(st)
+        expected = st.stop
+    if expected != population.offset + N:
+        raise InvalidParameterError(f"the statistics cover {expected} of the {N} agents")
+    return _settle(equilibrium, population, acc, int(seed), redistribution, start_time)
+
+
 def clear_finite_market(
     equilibrium: EnergyEquilibrium,
     population: Population,
@@ -531,26 +699,11 @@ def clear_finite_market(
     seed: the action draws of mixed policies; redistribution: ``"per_capita"`` or
     ``"pro_rata"``; keep_settlement: keep the per-agent arrays (N <= 10^6);
     chunk_size: agents per chunk for array input. Cost O(N H), memory O(chunk H).
+    Equivalent to :func:`settle_market` of :func:`market_statistics` (which shards).
     """
     start_time = time.perf_counter()
-    if not isinstance(equilibrium, EnergyEquilibrium):
-        raise InvalidParameterError(
-            f"equilibrium must be an EnergyEquilibrium, got {type(equilibrium).__name__}"
-        )
-    if not isinstance(population, Population):
-        raise InvalidParameterError(
-            f"population must be a Population, got {type(population).__name__}"
-        )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}")
-    if redistribution not in REDISTRIBUTIONS:
-        raise InvalidParameterError(
-            f"redistribution must be one of {', '.join(REDISTRIBUTIONS)}, got {redistribution!r}"
-        )
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
-        raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
-    if chunk_size < 1:
-        raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    _check_common(equilibrium, population, seed, redistribution)
+    size = _check_chunk_size(chunk_size)
     game = equilibrium.game
     N, H = population.n_agents, game.n_intervals
     if keep_settlement and N > MAX_SETTLEMENT_AGENTS:
@@ -558,45 +711,31 @@ def clear_finite_market(
             f"keep_settlement is for at most {MAX_SETTLEMENT_AGENTS} agents, got {N}"
         )
     seed = int(seed)
-    mapper = _Mapper(equilibrium, population)
     B = len(game.blocks)
-    policies = [_block_policy(b, equilibrium.policy) for b in game.blocks]
-    acc = _Acc(
-        count=np.zeros(B, dtype=np.int64),
-        pos=np.zeros((B, H)),
-        absolute=np.zeros((B, H)),
-        extra=np.zeros(B),
-        terminal=np.zeros(B),
-        adjusted=np.zeros(B, dtype=np.int64),
-        ev_unmet=np.zeros(B),
-        below_start=np.zeros(B, dtype=np.int64),
-    )
+    acc = ChunkStatistics.zeros(population.offset, population.offset + N, B, H)
     energy = np.empty((N, H)) if keep_settlement else None
     agent_other = np.empty(N) if keep_settlement else None  # extras + terminal
-    for lo, hi, chunk in _chunks(net_demand, N, H, int(chunk_size)):
-        chunk = np.asarray(chunk)
-        block_of = mapper.assign(lo, hi)
-        for k, bp in enumerate(policies):
-            local = np.flatnonzero(block_of == k)
-            if local.size == 0:
-                continue
-            yk = chunk[local].T.astype(np.float64)  # (H, n): intervals are contiguous rows
-            m = int(bp.mixed.sum())
-            uk = _uniforms(seed, k, mapper, lo, local, m) if m else None
-            res = _simulate(bp, game, population, lo + local, uk, yk)
-            acc.count[k] += local.size
-            acc.pos[k] += yk.sum(axis=1)
-            if redistribution == "pro_rata":
-                acc.absolute[k] += np.abs(yk).sum(axis=1)
-            acc.extra[k] += res.extra.sum()
-            acc.terminal[k] += res.terminal.sum()
-            acc.adjusted[k] += res.adjusted
-            acc.ev_unmet[k] += res.ev_unmet_kwh
-            acc.below_start[k] += res.below_start
-            if energy is not None and agent_other is not None:
-                energy[lo + local] = yk.T
-                agent_other[lo + local] = res.extra + res.terminal
+    for st in _statistics(
+        equilibrium, population, net_demand, seed, redistribution, size, energy, agent_other
+    ):
+        acc.add(st)
+    return _settle(
+        equilibrium, population, acc, seed, redistribution, start_time, energy, agent_other
+    )
 
+
+def _settle(
+    equilibrium: EnergyEquilibrium,
+    population: Population,
+    acc: ChunkStatistics,
+    seed: int,
+    redistribution: str,
+    start_time: float,
+    energy: np.ndarray | None = None,
+    agent_other: np.ndarray | None = None,
+) -> FiniteMarketResult:
+    game = equilibrium.game
+    N, H, B = population.n_agents, game.n_intervals, len(game.blocks)
     # -- prices and money ---------------------------------------------------------------
     if not np.isfinite(acc.pos).all():
         raise InvalidParameterError("net_demand has non-finite values (NaN or infinity)")

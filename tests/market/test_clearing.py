@@ -12,9 +12,14 @@ import pytest
 import data
 from agents.config import Dist, PopulationConfig, TypeConfig
 from agents.population import sample_population
-from agents.profiles import agent_net_demand, day_profiles, iter_net_demand
+from agents.profiles import NOISE_BLOCK, agent_net_demand, day_profiles, iter_net_demand
 from data.errors import InvalidParameterError
-from market.clearing import FiniteMarketResult, clear_finite_market
+from market.clearing import (
+    FiniteMarketResult,
+    clear_finite_market,
+    market_statistics,
+    settle_market,
+)
 from market.energy import EnergyEquilibrium, energy_game, solve_energy_market
 
 D = Dist
@@ -157,6 +162,53 @@ def test_chunking_and_streaming_give_the_same_market(es_day, default_eq) -> None
         assert other.mean_cost_eur == pytest.approx(whole.mean_cost_eur, rel=1e-12)
     moved = clear_finite_market(default_eq, pop, net, seed=6)
     assert not np.allclose(moved.mean_position_kwh, whole.mean_position_kwh, rtol=1e-9, atol=0)
+
+
+def test_population_shards_send_statistics_and_settle_to_the_same_market(default_eq) -> None:
+    """Shards of NOISE_BLOCK agents each compute their chunk statistics from their own slice
+    (own noise, own action draws); settling them in order equals the one-process clearing
+    bit for bit, and their statistics are O(blocks x intervals), not O(agents)."""
+    frame = data.load_market_data("ES", "2017-06-14", "2017-06-15")
+    day = day_profiles(frame)
+    N = 2 * NOISE_BLOCK + 1_234
+    pop = sample_population(None, N, seed=31)
+    whole = clear_finite_market(
+        default_eq,
+        pop,
+        iter_net_demand(pop, day, seed=32, chunk_size=NOISE_BLOCK),
+        seed=7,
+        chunk_size=NOISE_BLOCK,
+    )
+    stats = []
+    for lo in range(0, N, NOISE_BLOCK):  # each shard could run on another machine
+        part = pop.slice(lo, lo + NOISE_BLOCK)
+        shard = market_statistics(
+            default_eq,
+            part,
+            iter_net_demand(part, day, seed=32, chunk_size=NOISE_BLOCK),
+            seed=7,
+            chunk_size=NOISE_BLOCK,
+        )
+        assert all(st.pos.shape == (len(default_eq.game.blocks), day.n_intervals) for st in shard)
+        stats.extend(shard)
+    sharded = settle_market(default_eq, pop, stats, seed=7)
+    for name in (
+        "price_eur_per_mwh",
+        "mean_position_kwh",
+        "imports_kwh",
+        "grid_bill_eur",
+        "operator_residual_eur",
+    ):
+        np.testing.assert_array_equal(getattr(sharded, name), getattr(whole, name))
+    assert sharded.mean_cost_eur == whole.mean_cost_eur
+    assert sharded.types.equals(whole.types)
+    # shards out of order or missing are refused
+    with pytest.raises(InvalidParameterError, match="continue"):
+        settle_market(default_eq, pop, stats[::-1], seed=7)
+    with pytest.raises(InvalidParameterError, match="cover"):
+        settle_market(default_eq, pop, stats[:-1], seed=7)
+    with pytest.raises(InvalidParameterError, match="multiple"):
+        market_statistics(default_eq, pop.slice(10, 20), np.zeros((10, day.n_intervals)), seed=7)
 
 
 # --------------------------------------------------------------------------------------------

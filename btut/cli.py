@@ -516,6 +516,20 @@ def replay_cmd(
         str | None,
         typer.Option("--config", help="Population config JSON (PopulationConfig.to_dict())."),
     ] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor", help="local, or dask: population shards on Dask above 10^6 agents."
+        ),
+    ] = "local",
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="LocalCluster worker processes (default: CPUs)."),
+    ] = None,
     source: SourceOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -543,6 +557,9 @@ def replay_cmd(
             source=source,
             db=db,
             progress=lambda stage, frac: bar.update(task, description=stage, completed=frac),
+            executor=executor,
+            scheduler=scheduler,
+            n_workers=workers,
         )
     if as_json:
         emit_json(result.to_dict())

@@ -1,51 +1,87 @@
-"""Executors of independent units of work (backtest days) on a Dask cluster.
+"""Executors on a Dask cluster: independent units of work (backtest days) and population
+shards of very large markets.
 
-``dask_map(func, par, items, on_result)`` runs ``func(par, item)`` for every item on a Dask
-cluster (a ``LocalCluster`` of single-threaded worker processes by default, or the scheduler at
-``scheduler``) and calls ``on_result(item, result)`` in *this* process as results arrive, so
-the caller stores each result itself (one writer, one transaction per result). A worker that
-dies mid-task has its task rerun on another worker (Dask's ``allowed-failures``; a task that
-kills :data:`MAX_TASK_RETRIES` workers in a row fails the run). Dask is imported only here and
-only when used (the ``dask`` extra).
+* ``dask_map(func, par, items, on_result)`` runs ``func(par, item)`` for every item on the
+  cluster and calls ``on_result(item, result)`` in *this* process as results arrive, so the
+  caller stores each result itself (one writer, one transaction per result).
+* ``dask_market_statistics(client, equilibrium, population, shapes, ...)`` clears a market
+  day's population in shards of :data:`SHARD_AGENTS` agents: each task gets the equilibrium
+  (scattered once to every worker) and its slice of the population, draws its agents' own
+  noise (:func:`agents.profiles.iter_net_demand`, seeded by absolute agent index) and sends
+  back :class:`market.clearing.ChunkStatistics` only: O(blocks x intervals) numbers per
+  chunk, never its agents. :func:`market.clearing.settle_market` of them, in order, equals the
+  one-process clearing bit for bit.
+
+A cluster is a ``LocalCluster`` of single-threaded worker processes by default, or the
+scheduler at ``scheduler``. A worker that dies mid-task has its task rerun on another worker
+(Dask's ``allowed-failures``); a task that raises is retried :data:`MAX_TASK_RETRIES` times.
+Dask is imported only here and only when used (``pip install 'btut[dask]'``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from data.errors import InvalidParameterError, StorageError
 
-__all__ = ["MAX_TASK_RETRIES", "dask_map"]
+__all__ = [
+    "MAX_TASK_RETRIES",
+    "SHARD_AGENTS",
+    "dask_client",
+    "dask_map",
+    "dask_market_statistics",
+]
 
 MAX_TASK_RETRIES = 3
 """Reruns of a task that raised (on top of Dask's reruns of tasks whose worker died)."""
 
+SHARD_AGENTS = 4 * 65_536
+"""Agents per population shard: the clearing's chunk size (4 noise blocks), so shards cut the
+population where the one-process clearing cuts its chunks."""
 
-def _client(scheduler: str | None, n_workers: int | None) -> tuple[Any, Any]:
+
+@contextlib.contextmanager
+def dask_client(
+    scheduler: str | None = None, n_workers: int | None = None, *, timeout_s: float = 20.0
+) -> Iterator[Any]:
+    """A ``distributed.Client`` of the scheduler at ``scheduler``, or of a new
+    ``LocalCluster`` of ``n_workers`` (default: CPUs) single-threaded worker processes, closed
+    (with the cluster) at the end of the block. One-line errors for a missing Dask or an
+    unreachable scheduler."""
     try:
         from distributed import Client, LocalCluster
     except ModuleNotFoundError:
         raise InvalidParameterError(
-            "--executor dask needs Dask: pip install 'btut[dask]'"
+            "the dask executor needs Dask: pip install 'btut[dask]'"
         ) from None
+    if n_workers is not None and (isinstance(n_workers, bool) or int(n_workers) < 1):
+        raise InvalidParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+    cluster = None
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s"), None
-        except (OSError, TimeoutError) as exc:
+            client = Client(scheduler, timeout=f"{float(timeout_s)}s")
+        except (OSError, TimeoutError, ValueError) as exc:
             raise StorageError(
                 f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}"
             ) from None
-    workers = n_workers or os.cpu_count() or 1
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=50,  # CRITICAL only: progress is the caller's
-    )
-    return Client(cluster), cluster
+    else:
+        cluster = LocalCluster(
+            n_workers=int(n_workers or os.cpu_count() or 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,  # CRITICAL only: progress is the caller's
+        )
+        client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def dask_map(
@@ -58,12 +94,11 @@ def dask_map(
     n_workers: int | None = None,
 ) -> None:
     """Run ``func(par, item)`` for each item on Dask; ``on_result(item, result)`` here, in the
-    order results arrive (module doc). Exceptions of a task propagate (after the retries);
+    order results arrive (module doc). Exceptions of a task propagate after the retries;
     ``BTUTError`` keep their one-line message."""
     from distributed import as_completed
 
-    client, cluster = _client(scheduler, n_workers)
-    try:
+    with dask_client(scheduler, n_workers) as client:
         futures = {
             client.submit(
                 func, par, item, key=f"btut-{i}-{item}", pure=False, retries=MAX_TASK_RETRIES
@@ -72,7 +107,63 @@ def dask_map(
         }
         for future in as_completed(futures):
             on_result(futures[future], future.result())
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+
+
+def _shard_statistics(
+    equilibrium: Any, part: Any, shapes: Any, noise_seed: int, seed: int, chunk_size: int
+) -> list[Any]:
+    """One shard: its agents' noise, their equilibrium actions, their statistics."""
+    from agents.profiles import iter_net_demand
+    from market.clearing import market_statistics
+
+    return market_statistics(
+        equilibrium,
+        part,
+        iter_net_demand(part, shapes, seed=noise_seed, chunk_size=chunk_size),
+        seed=seed,
+        chunk_size=chunk_size,
+    )
+
+
+def dask_market_statistics(
+    client: Any,
+    equilibrium: Any,
+    population: Any,
+    shapes: Any,
+    *,
+    noise_seed: int,
+    seed: int,
+    shard_agents: int = SHARD_AGENTS,
+) -> list[Any]:
+    """The chunk statistics of every agent of ``population``, computed in shards of
+    ``shard_agents`` (a multiple of the noise block, 65,536) on ``client``'s cluster, in agent
+    order (module doc); feed them to :func:`market.clearing.settle_market`. One chunk per
+    shard: equal to the one-process clearing of the same population chunked by
+    ``shard_agents`` (the replay's chunks are :data:`SHARD_AGENTS`)."""
+    from agents.profiles import NOISE_BLOCK
+
+    if shard_agents < 1 or shard_agents % NOISE_BLOCK:
+        raise InvalidParameterError(
+            f"shard_agents must be a positive multiple of {NOISE_BLOCK}, got {shard_agents}"
+        )
+    [eq_future] = client.scatter([equilibrium], broadcast=True, hash=False)
+    N = population.n_agents
+    futures = [
+        client.submit(
+            _shard_statistics,
+            eq_future,
+            population.slice(lo, lo + shard_agents),
+            shapes,
+            noise_seed,
+            seed,
+            shard_agents,
+            key=f"btut-shard-{lo}-{seed}-{noise_seed}",
+            pure=False,
+            retries=MAX_TASK_RETRIES,
+        )
+        for lo in range(0, N, shard_agents)
+    ]
+    out: list[Any] = []
+    for future in futures:  # in agent order: settle_market adds them in this order
+        out.extend(future.result())
+    return out

@@ -48,6 +48,7 @@ idempotent on the configuration (same config -> same run id, ``created=False``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -496,6 +497,12 @@ def _forecast(
 # --------------------------------------------------------------------------------------------
 
 
+def _shard_agents() -> int:
+    from btut.executors import SHARD_AGENTS
+
+    return SHARD_AGENTS
+
+
 def _json_scalar(obj: Any) -> Any:
     """numpy scalars and dates in per-day summaries -> JSON."""
     if isinstance(obj, np.generic):
@@ -519,6 +526,7 @@ def _run_day(
     kappa: float,
     max_exact_agents: int,
     report: Callable[[str, float], None],
+    shard_client: Any = None,
 ) -> DayResult:
     from agents import agent_net_demand, day_profiles, iter_net_demand
     from agents.profiles import NOISE_BLOCK
@@ -551,13 +559,23 @@ def _run_day(
     report("finite market", 0.2)
     sampled = N > max_exact_agents
     keep = sampled and N <= MAX_SETTLEMENT_AGENTS
-    fm = clear_finite_market(
-        eq,
-        population,
-        iter_net_demand(population, shapes, seed=noise_seed),
-        seed=seed,
-        keep_settlement=keep,
-    )
+    if shard_client is not None and N > MAX_SETTLEMENT_AGENTS:
+        # population shards on Dask send statistics, not agents (btut.executors)
+        from btut.executors import dask_market_statistics
+        from market import settle_market
+
+        stats = dask_market_statistics(
+            shard_client, eq, population, shapes, noise_seed=noise_seed, seed=seed
+        )
+        fm = settle_market(eq, population, stats, seed=seed)
+    else:
+        fm = clear_finite_market(
+            eq,
+            population,
+            iter_net_demand(population, shapes, seed=noise_seed),
+            seed=seed,
+            keep_settlement=keep,
+        )
     market_cost = float(fm.mean_cost_eur) * N
 
     if N <= MAX_SETTLEMENT_AGENTS:
@@ -792,6 +810,9 @@ def replay(
     db: str | None = None,
     store: bool = True,
     progress: Progress | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
+    n_workers: int | None = None,
 ) -> ReplayResult:
     """Replay ``day`` (default :data:`DEFAULT_DAY`) or the days ``[start, end)`` of ``zone``.
 
@@ -802,13 +823,21 @@ def replay(
     bundled data; a CSV path); max_exact_agents: planner exact up to this N (default 2,000),
     sampled above; db: results store URL; store: save the run (one transaction, after
     everything succeeded); progress: ``callback(stage, fraction)`` with ``fraction`` in [0, 1]
-    of the whole replay. Module doc for the pipeline, aggregation and errors.
+    of the whole replay; executor: ``"local"`` or ``"dask"``: with ``"dask"`` and more than
+    ``market.clearing.MAX_SETTLEMENT_AGENTS`` (10^6) agents, the finite market is cleared in
+    population shards on a Dask cluster (:mod:`btut.executors`; the scheduler at
+    ``scheduler``, else a ``LocalCluster`` of ``n_workers`` processes), with results identical
+    to ``"local"``. Module doc for the pipeline, aggregation and errors.
     """
     t0 = time.perf_counter()
     par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
     zone, n, seed, k, exact = par.zone, par.agents, par.seed, par.kappa, par.max_exact_agents
     pop_config = par.population
     days = _days(day, start, end)
+    if executor not in ("local", "dask"):
+        raise InvalidParameterError(f"executor must be local or dask, got {executor!r}")
+    if scheduler is not None and executor != "dask":
+        raise InvalidParameterError("--scheduler needs --executor dask")
 
     def report(stage: str, fraction: float) -> None:
         if progress is not None:
@@ -830,26 +859,37 @@ def replay(
 
     population = sample_population(pop_config, n, seed=seed)
 
+    from market.clearing import MAX_SETTLEMENT_AGENTS
+
     results = []
     share = 0.85 / len(days)
-    for i, d in enumerate(days):
-        base = 0.12 + i * share
+    shards = executor == "dask" and n > MAX_SETTLEMENT_AGENTS
+    stack = contextlib.ExitStack()
+    shard_client = None
+    if shards:
+        from btut.executors import dask_client
 
-        def day_report(stage: str, frac: float, d: dt.date = d, base: float = base) -> None:
-            report(f"{d.isoformat()}: {stage}", base + share * frac)
+        shard_client = stack.enter_context(dask_client(scheduler, n_workers))
+    with stack:
+        for i, d in enumerate(days):
+            base = 0.12 + i * share
 
-        results.append(
-            _run_day(
-                d,
-                history,
-                population,
-                pred,
-                seed=seed,
-                kappa=k,
-                max_exact_agents=exact,
-                report=day_report,
+            def day_report(stage: str, frac: float, d: dt.date = d, base: float = base) -> None:
+                report(f"{d.isoformat()}: {stage}", base + share * frac)
+
+            results.append(
+                _run_day(
+                    d,
+                    history,
+                    population,
+                    pred,
+                    seed=seed,
+                    kappa=k,
+                    max_exact_agents=exact,
+                    report=day_report,
+                    shard_client=shard_client,
+                )
             )
-        )
 
     # -- aggregation (module doc) -----------------------------------------------------------
     from market import efficiency, price_of_anarchy
@@ -870,6 +910,8 @@ def replay(
     run_config = par.run_config(days)
     details = {
         "forecast": forecast_info,
+        "executor": executor,
+        "population_shards": -(-n // _shard_agents()) if shards else 0,
         "market_cost_used_eur": m_used,
         "aggregation": (
             "costs summed over days; exploitability averaged per agent-day; efficiency and "

@@ -1,0 +1,93 @@
+"""Population shards on a real Dask LocalCluster: the shards send chunk statistics, the
+settlement equals the one-process clearing bit for bit, and a worker killed mid-run is
+recovered from."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import data
+from agents import sample_population
+from agents.profiles import NOISE_BLOCK, day_profiles, iter_net_demand
+from btut.executors import dask_client, dask_market_statistics
+from data.errors import InvalidParameterError, StorageError
+from market import clear_finite_market, energy_game, settle_market, solve_energy_market
+
+N = 3 * NOISE_BLOCK + 777
+
+
+@pytest.fixture(scope="module")
+def day_market():
+    frame = data.load_market_data("ES", "2017-06-14", "2017-06-15")
+    shapes = day_profiles(frame)
+    pop = sample_population(None, N, seed=41)
+    game = energy_game(pop.config, frame["price_eur_per_mwh"].to_numpy(), shapes)
+    eq = solve_energy_market(game, tol_eur=0.01)
+    local = clear_finite_market(
+        eq, pop, iter_net_demand(pop, shapes, seed=42, chunk_size=NOISE_BLOCK), seed=5,
+        chunk_size=NOISE_BLOCK,
+    )  # fmt: skip
+    return eq, pop, shapes, local
+
+
+def _assert_same(a, b) -> None:
+    for name in ("price_eur_per_mwh", "mean_position_kwh", "imports_kwh", "exports_kwh",
+                 "grid_bill_eur", "operator_residual_eur"):  # fmt: skip
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.mean_cost_eur == b.mean_cost_eur
+    assert a.types.equals(b.types)
+
+
+@pytest.mark.timeout(300)
+def test_dask_shards_equal_the_local_clearing_and_survive_a_killed_worker(day_market) -> None:
+    eq, pop, shapes, local = day_market
+    with dask_client(n_workers=2) as client:
+        stats = dask_market_statistics(
+            client, eq, pop, shapes, noise_seed=42, seed=5, shard_agents=NOISE_BLOCK
+        )
+        assert len(stats) == 4  # one chunk per shard, O(blocks x intervals) each
+        _assert_same(settle_market(eq, pop, stats, seed=5), local)
+
+        killed: list[int] = []
+
+        def kill_a_busy_worker() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not killed:
+                busy = [w for w, tasks in client.processing().items() if tasks]
+                if busy:
+                    pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_a_busy_worker, daemon=True)
+        killer.start()
+        again = dask_market_statistics(
+            client, eq, pop, shapes, noise_seed=42, seed=6, shard_agents=NOISE_BLOCK
+        )
+        killer.join(timeout=60)
+        assert killed, "no worker was killed"
+        moved = clear_finite_market(
+            eq, pop, iter_net_demand(pop, shapes, seed=42, chunk_size=NOISE_BLOCK), seed=6,
+            chunk_size=NOISE_BLOCK,
+        )  # fmt: skip
+        _assert_same(settle_market(eq, pop, again, seed=6), moved)
+
+
+def test_bad_shard_sizes_and_schedulers_are_one_line_errors(day_market) -> None:
+    eq, pop, shapes, _ = day_market
+    with pytest.raises(InvalidParameterError, match="multiple"):
+        dask_market_statistics(None, eq, pop, shapes, noise_seed=1, seed=1, shard_agents=1000)
+    with pytest.raises(StorageError, match="cannot reach the Dask scheduler"):
+        with dask_client("tcp://127.0.0.1:9", timeout_s=2):
+            pass
+    with pytest.raises(InvalidParameterError, match="n_workers"):
+        with dask_client(n_workers=0):
+            pass

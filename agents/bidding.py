@@ -36,7 +36,10 @@ Kinds and their state grids:
 ``ev``          state: energy still needed by the EV, on a grid of step ``delta`` that makes
                 every charging level a whole number of steps (``delta`` = the smallest level's
                 energy ``f_min * P * dt * eta`` divided by an integer chosen so the need spans
-                about ``ev_steps`` steps); the need is rounded *up* to the grid. Control: a
+                about ``ev_steps`` steps), anchored at the need: state ``s`` of ``n`` holds
+                ``max(need - (n - 1 - s) delta, 0)``, so the day starts at the need itself and
+                only the last step (to 0) may be shorter than ``delta`` (not rounded up: an
+                EV buys what it needs, no more). Control: a
                 charging level (fraction of ``ev_max_kw``), delivering ``k`` steps (at most
                 what is still needed) and drawing ``delivered / eta`` from the grid. Charging
                 is possible in intervals lying within ``[ev_arrival_hour, ev_deadline_hour]``
@@ -503,8 +506,10 @@ def _model_ev(p: AgentParams, load: np.ndarray, prices: PricePath, grid: DPGrid)
     H = load.shape[0]
     delta, n, k = ev_grid(p, prices.dt_hours, grid)
     s = np.arange(n)
+    left = np.maximum(p.ev_need_kwh - (n - 1 - s) * delta, 0.0)  # anchored at the need
+    left[0] = 0.0
     nxt = np.maximum(s[:, None] - k[None, :], 0)  # (S, U)
-    delivered = (s[:, None] - nxt) * delta
+    delivered = left[:, None] - left[nxt]
     draw = delivered / p.eta_charge
     clock = np.asarray(prices.clock_hour)
     window = (clock >= p.ev_arrival_hour - _STEP_TOL) & (
@@ -515,13 +520,13 @@ def _model_ev(p: AgentParams, load: np.ndarray, prices: PricePath, grid: DPGrid)
     feas = np.broadcast_to((k == 0)[None, None, :] | window[:, None, None], shape)
     model = _Model(
         state_name="ev_need_left_kwh",
-        states=s * delta,
+        states=left,
         s0=n - 1,
         control=np.broadcast_to(draw, shape),
         extra=np.zeros(shape),
         next_state=np.broadcast_to(nxt, shape),
         feasible=feas,
-        terminal=p.ev_unmet_penalty_eur_per_kwh * s * delta,
+        terminal=p.ev_unmet_penalty_eur_per_kwh * left,
     )
     model.labels["ev_delivered_kwh"] = np.broadcast_to(delivered, shape)
     return model

@@ -22,6 +22,7 @@ per agent per day) of the equilibrium.
     python benchmarks/bench_efficiency.py                       # 2017-06-12..18, 10^4 agents
     python benchmarks/bench_efficiency.py --agents 2000 --decompose
     python benchmarks/bench_efficiency.py --pricing clip --kappa 50   # the former default
+    python benchmarks/bench_efficiency.py --bins 4 --lottery systematic
     python benchmarks/bench_efficiency.py --json out.json
 
 Planner: exact up to ``--max-exact`` agents (2,000), else a stratified sample (as replay).
@@ -82,6 +83,7 @@ def run_day(
     max_exact: int = 2000,
     decompose: bool = False,
     benchmark: dict[str, Any] | None = None,
+    clear_kw: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One day: market (with ``game_kw`` for :func:`market.energy_game`), planner, baseline."""
     from agents import agent_net_demand, day_profiles
@@ -105,7 +107,9 @@ def run_day(
     t0 = time.perf_counter()
     game = energy_game(population, price, shapes, forecast=forecast, **game_kw)
     eq = solve_energy_market(game, **(solve_kw or {}))
-    fm = clear_finite_market(eq, population, net, seed=seed, keep_settlement=N > max_exact)
+    fm = clear_finite_market(
+        eq, population, net, seed=seed, keep_settlement=N > max_exact, **(clear_kw or {})
+    )
     t_market = time.perf_counter() - t0
     market = float(fm.mean_cost_eur) * N
 
@@ -201,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kappa", type=float, default=None)
     ap.add_argument("--bins", type=int, default=None)
     ap.add_argument("--n-soc", type=int, default=None)
+    ap.add_argument("--lottery", default=None, help="clear_finite_market lottery")
     ap.add_argument("--decompose", action="store_true")
     ap.add_argument("--json", default=None, help="write the result to this path")
     args = ap.parse_args(argv)
@@ -216,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         game_kw["bins"] = args.bins
     if args.n_soc is not None:
         game_kw["grid"] = DPGrid(n_soc=args.n_soc)
+    clear_kw: dict[str, Any] = {}
+    if args.lottery is not None:
+        clear_kw["lottery"] = args.lottery
     days = _days(args.start, args.end)
     ctx = setup(args.zone, days, args.agents, args.seed)
     rows = []
@@ -225,7 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         hdr += f" {'pl.info':>9} {'info%':>6}"
     print(hdr, file=sys.stderr)
     for d in days:
-        r = run_day(ctx, d, game_kw=game_kw, max_exact=args.max_exact, decompose=args.decompose)
+        r = run_day(
+            ctx,
+            d,
+            game_kw=game_kw,
+            max_exact=args.max_exact,
+            decompose=args.decompose,
+            clear_kw=clear_kw,
+        )
         r.pop("_benchmark")
         rows.append(r)
         line = (
@@ -251,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "agents": args.agents,
         "seed": args.seed,
         "game_kw": {k: (v if not isinstance(v, DPGrid) else v.n_soc) for k, v in game_kw.items()},
+        "clear_kw": clear_kw,
         "summary": summary,
         "per_day": rows,
     }

@@ -211,6 +211,101 @@ def test_population_shards_send_statistics_and_settle_to_the_same_market(default
         market_statistics(default_eq, pop.slice(10, 20), np.zeros((10, day.n_intervals)), seed=7)
 
 
+def test_systematic_lottery_is_chunk_invariant(es_day, default_eq) -> None:
+    """The systematic lottery draws whole noise blocks together: odd chunks, streamed chunks
+    and population shards give the same agents' actions and the same market."""
+    _, shapes = es_day
+    N = NOISE_BLOCK + 3_000  # two noise blocks, the first split by the odd chunks
+    pop = sample_population(None, N, seed=21)
+    net = agent_net_demand(pop, shapes, seed=22)
+    kw = {"seed": 5, "keep_settlement": True, "lottery": "systematic"}
+    whole = clear_finite_market(default_eq, pop, net, **kw)
+    odd = clear_finite_market(default_eq, pop, net, chunk_size=7_777, **kw)
+    streamed = clear_finite_market(
+        default_eq, pop, iter_net_demand(pop, shapes, seed=22, chunk_size=1_500), **kw
+    )
+    for other in (odd, streamed):
+        np.testing.assert_array_equal(other.agent_energy_kwh, whole.agent_energy_kwh)
+        np.testing.assert_allclose(other.mean_position_kwh, whole.mean_position_kwh, rtol=1e-13)
+    stats = []
+    for lo in range(0, N, NOISE_BLOCK):
+        part = pop.slice(lo, lo + NOISE_BLOCK)
+        stats.extend(
+            market_statistics(
+                default_eq,
+                part,
+                iter_net_demand(part, shapes, seed=22, chunk_size=5_000),
+                seed=5,
+                lottery="systematic",
+            )
+        )
+    sharded = settle_market(default_eq, pop, stats, seed=5)
+    np.testing.assert_allclose(sharded.mean_position_kwh, whole.mean_position_kwh, rtol=1e-13)
+    independent = clear_finite_market(default_eq, pop, net, seed=5, keep_settlement=True)
+    assert not np.array_equal(independent.agent_energy_kwh, whole.agent_energy_kwh)
+    with pytest.raises(InvalidParameterError, match="lottery"):
+        clear_finite_market(default_eq, pop, net, seed=5, lottery="fair")
+
+
+def _consumer_lottery(lottery: str, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Actions (n, H) of n consumers (one state) at a mixed demand-response policy: per
+    interval probability ``q_t`` of action 1, else action 0; and q (H,)."""
+    from types import SimpleNamespace
+
+    from market.clearing import _actions, _block_policy, _Draws, _Mapper, _uniforms
+
+    if "game" not in _ES:
+        frame = data.load_market_data("ES", "2017-06-14", "2017-06-15")
+        cfg = PopulationConfig((TypeConfig("consumer", 1.0),), noise=0.0)
+        game = energy_game(cfg, frame["price_eur_per_mwh"].to_numpy(), day_profiles(frame))
+        _ES["game"] = (cfg, game, sample_population(cfg, n, seed=0))
+    cfg, game, pop = _ES["game"]
+    H = game.n_intervals
+    q = np.linspace(0.05, 0.95, H)
+    policy = np.zeros((H, 1, game.mfg.shape[2]))
+    policy[:, 0, 0] = 1 - q
+    policy[:, 0, 1] = q
+    bp = _block_policy(game.blocks[0], policy)
+    local = np.arange(n)
+    keys = _uniforms(seed, 0, _Mapper(SimpleNamespace(game=game), pop), 0, local, H)
+    draws = _Draws(lottery, keys, bp.mixed, local // NOISE_BLOCK, seed, 0, 1)
+    zero = np.zeros(n, dtype=np.intp)
+    acts = np.stack([_actions(bp, t, zero, draws.at(t, zero)) for t in range(H)], axis=1)
+    return acts, q
+
+
+_ES: dict = {}
+
+
+def test_systematic_lottery_keeps_marginals_and_matches_counts() -> None:
+    """Counts: in every interval the number of agents taking the mixed action is within 1 of
+    ``n q_t`` (independent draws miss it by ~sqrt(n q (1 - q)), up to 16 agents here).
+    Marginals: over 400 seeds each agent's frequency of the action is its probability: with
+    n = 1,000 agents x 24 intervals the standardised deviations (f - q) / sqrt(q (1 - q) / 400)
+    are ~N(0, 1); their mean over the 24,000 agent-intervals has SE 1/sqrt(24,000) (agents
+    are exchangeable within an interval, so they are not independent: we bound the mean at
+    5 SE of the *per-interval* average, 5 / sqrt(24) ~ 1.0, and require every interval's mean
+    frequency over agents and seeds within 5 binomial SE of q_t, SE = sqrt(q (1-q) / (n S)))
+    and their variance ~1 (an agent always taking the same action would give variance ~400;
+    we require [0.8, 1.25], about 20 SE of a chi-square variance on 24,000 terms, of which
+    only the exchangeability within intervals correlates terms)."""
+    n, seeds = 1_000, 400
+    freq = np.zeros((n, 24))
+    for seed in range(seeds):
+        acts, q = _consumer_lottery("systematic", seed, n)
+        took = acts == 1
+        assert (np.abs(took.sum(axis=0) - n * q) < 1.0).all()
+        freq += took
+    freq /= seeds
+    z = (freq - q) / np.sqrt(q * (1 - q) / seeds)
+    se_interval = np.sqrt(q * (1 - q) / (n * seeds))
+    assert (np.abs(freq.mean(axis=0) - q) < 5 * se_interval).all()
+    assert 0.8 < z.var() < 1.25, z.var()
+    # the independent lottery does not match the counts
+    acts, q = _consumer_lottery("independent", 0, n)
+    assert (np.abs((acts == 1).sum(axis=0) - n * q) >= 1.0).sum() > 12
+
+
 # --------------------------------------------------------------------------------------------
 # the mapping of the policy to agents
 # --------------------------------------------------------------------------------------------
@@ -288,17 +383,54 @@ def test_own_parameters_scale_the_policy(es_day) -> None:
     assert 0 < np.abs(u[store[2]]).sum() < np.abs(u[store[0]]).sum()
     # EVs: the need is met within each agent's own window and power
     clock = shapes.clock_hour
-    delivered = u[evs] * 0.92
-    assert delivered[0].sum() == pytest.approx(12.0, abs=0.5)
-    assert delivered[1].sum() >= 18.0 - 1e-9  # rounded up like the DP's grid
+    delivered = u[evs] * mod.eta_charge[evs].astype(np.float64)[:, None]
+    assert delivered[0].sum() == pytest.approx(12.0, abs=1e-9)  # the need, not rounded up
+    assert delivered[1].sum() == pytest.approx(18.0, abs=1e-9)
     assert delivered[1].sum() == pytest.approx(18.0 * delivered[0].sum() / 12.0, rel=1e-9)
     assert (delivered[2][clock + dt > 4.0 + 1e-9] == 0).all()  # nothing after its deadline
     assert delivered[2].sum() >= 12.0 - 1e-9  # the guard charges in time
-    assert delivered[3].max() <= 3.0 * dt * 0.92 + 1e-9  # its own charger
+    assert delivered[3].max() <= 3.0 * dt * float(mod.eta_charge[evs[3]]) + 1e-9  # own charger
     assert res.types.loc["ev", "ev_unmet_kwh"] * res.types.loc["ev", "count"] == pytest.approx(
         30.0 * delivered[0].sum() / 12.0 - delivered[3].sum(), abs=1e-6
     )  # the big need cannot be met by a 3 kW charger before 07:30
     assert res.n_adjusted > 0
+
+
+def test_evs_buy_their_need_at_their_own_power(es_day) -> None:
+    """An EV charges at its own power, not rounded down to whole steps of its scaled grid,
+    and buys its need, not the need rounded up to the grid: the representative's grid (need
+    12 kWh, 7.4 kW at 0.92: steps of about 0.49 kWh) scaled to a need of 24 kWh has steps of
+    about 0.97 kWh, of which a 3.9 kW charger delivers 3.7 an hour; whole steps (3) would
+    leave it short of its need by 07:30 although 7 hours at 3.9 kW cover it. (With parameter
+    bins, whose representatives' grids are coarser or finer, these rounding losses made the
+    finite market worse instead of better.)"""
+    price, shapes = es_day
+    cfg = linear_config(noise=0.0)
+    eq = solve_energy_market(energy_game(cfg, price, shapes, kappa_eur_per_mwh_per_kwh=0.0))
+    ev_block = next(b for b in eq.game.blocks if b.kind == "ev")
+    assert ev_block.params.ev_need_kwh % ev_block.ev_delta_kwh > 0.01  # not a whole number
+    pop = sample_population(cfg, 200, seed=3)
+    evs = np.flatnonzero(pop.mask("ev"))[:3]
+
+    def edit(name: str, values: list[float]) -> np.ndarray:
+        arr = pop.param(name).copy()
+        arr[evs] = values
+        return arr
+
+    mod = dataclasses.replace(
+        pop,
+        ev_need_kwh=edit("ev_need_kwh", [12.0, 24.0, 24.0]),
+        ev_max_kw=edit("ev_max_kw", [7.4, 3.9, 7.4]),
+    )
+    net = agent_net_demand(mod, shapes, seed=4, dtype=np.float64)
+    res = clear_finite_market(eq, mod, net, seed=5, keep_settlement=True)
+    eta = mod.eta_charge[evs].astype(np.float64)
+    delivered = (res.agent_energy_kwh[evs] - net[evs]) * eta[:, None]
+    np.testing.assert_allclose(delivered.sum(axis=1), [12.0, 24.0, 24.0], atol=1e-9)
+    assert res.types.loc["ev", "ev_unmet_kwh"] == 0.0
+    power = mod.ev_max_kw[evs].astype(np.float64) * shapes.dt_hours * eta
+    assert (delivered <= power[:, None] + 1e-9).all()
+    assert delivered[1].max() > 3.5  # the weak charger at its own power, 3.59 kWh an hour
 
 
 # --------------------------------------------------------------------------------------------

@@ -88,7 +88,12 @@ def physical_mean_position(game: EnergyGame, L: np.ndarray) -> np.ndarray:
                 elif b.kind == "ev":
                     inside = clock[t] >= p.ev_arrival_hour and clock[t] + dt <= p.ev_deadline_hour
                     k = min(b.ev_steps[a], s) if inside else 0
-                    u = k * b.ev_delta_kwh / p.eta_charge
+                    # the grid is anchored at the need: whole steps down, a short last one
+                    left = [
+                        max(p.ev_need_kwh - (b.n_states - 1 - j) * b.ev_delta_kwh, 0.0)
+                        for j in (s, s - k)
+                    ]
+                    u = (left[0] - (left[1] if s - k > 0 else 0.0)) / p.eta_charge
                 else:
                     u = 0.0
                 Y[t] += L[t, b.offset + s, a] * (b.net_kwh[t] + u + mean_eps[t])

@@ -1,0 +1,656 @@
+"""Payment-channel graph in compact array form (CSR over directed half-channels).
+
+A Lightning channel has two directions ("half-channels"); each direction carries the fee
+policy of its ``source`` node. :class:`ChannelGraph` stores the directions as a structure of
+arrays sorted by (source, target), with a CSR index (``indptr``/``indices``) over nodes.
+Parallel channels between the same two nodes stay separate edges.
+
+Snapshot layouts (see ``shared/data/lightning/README.md``):
+
+- primary (2026): ``channel_id`` key, no ``last_update``;
+- 2021: ``short_channel_id`` key and a ``last_update`` column (unix seconds).
+
+Missing values, per direction:
+
+- ``htlc_min_msat`` empty -> 0 (no lower limit known);
+- ``htlc_max_msat`` empty -> ``capacity_sat * 1000`` (the channel can never carry more);
+- fee policy (``base_fee_msat``, ``fee_rate_ppm``, ``cltv_delta``) empty: allowed only on
+  disabled directions (the 2026 snapshot leaves them empty there). With
+  ``include_disabled=True`` such directions load with zero fees and zero cltv, so treat
+  routes over disabled directions as what-if analysis only. An *enabled* direction without
+  a fee policy makes the file invalid.
+
+Extreme fees (the 2021 snapshot has base fees up to 4.2e9 msat and rates up to 3.3e9 ppm)
+are kept as they are; they only make those edges expensive.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data.errors import (
+    DataUnavailableError,
+    DataValidationError,
+    InvalidParameterError,
+    NoRouteError,
+)
+
+CHANNELS_FILE = "channels.csv.gz"
+NODES_FILE = "nodes.csv.gz"
+KEY_COLUMNS = ("channel_id", "short_channel_id")
+REQUIRED_COLUMNS = (
+    "source",
+    "target",
+    "capacity_sat",
+    "base_fee_msat",
+    "fee_rate_ppm",
+    "cltv_delta",
+    "htlc_min_msat",
+    "htlc_max_msat",
+    "disabled",
+)
+_PUBKEY_PATTERN = r"0[23][0-9a-fA-F]{64}"
+_INT_LIMIT = 2**62  # keeps every per-edge value and msat product well inside int64 / Python int
+
+
+@dataclass(frozen=True)
+class _PairIndex:
+    """Parallel edges collapsed to unique directed node pairs (for the path search).
+
+    ``start`` (P+1,) slices the edge arrays per pair (edges are sorted by (source, target));
+    ``src``/``dst`` (P,) pair end points; ``indptr`` (n+1,) CSR over pairs by source;
+    ``rev_perm`` (P,) orders pairs by target, ``rev_indptr`` (n+1,) and ``rev_src`` (P,)
+    form the reverse CSR (int32, as scipy's csgraph wants).
+    """
+
+    start: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    indptr: np.ndarray
+    rev_perm: np.ndarray
+    rev_indptr: np.ndarray
+    rev_src: np.ndarray
+    dst_list: list[int]
+    indptr_list: list[int]
+    start_list: list[int]
+
+
+class ChannelGraph:
+    """Directed channel graph, one edge per usable half-channel (structure of arrays).
+
+    Node arrays (n,): ``node_ids`` (pubkey strings), ``aliases``. ``node_index`` maps a
+    pubkey to its index. Edge arrays (m,), sorted by (source, target): ``edge_source``,
+    ``indices`` (target), ``channel_id`` (str), ``capacity_sat``, ``base_fee_msat``,
+    ``fee_rate_ppm``, ``cltv_delta`` (blocks), ``htlc_min_msat``, ``htlc_max_msat``,
+    ``disabled`` (bool), ``last_update`` (unix s, or None if the layout has none),
+    ``edge_channel`` (index into the channel arrays) and ``edge_is_node1`` (True when the
+    edge's source is the channel's ``node1``, the lesser pubkey). ``indptr`` (n+1,) is the
+    CSR row pointer: the out-edges of node u are ``indptr[u]:indptr[u+1]``.
+
+    Channel arrays (c,): ``channel_key``, ``channel_capacity_sat``, ``channel_node1``,
+    ``channel_node2``. A channel is listed when at least one of its directions is kept.
+
+    ``reference_capacity_sat`` is the largest public capacity; the router's capacity term
+    1 − capacity/reference is clipped at 0 (leaf channels may be larger).
+    """
+
+    def __init__(
+        self,
+        *,
+        node_ids: np.ndarray,
+        aliases: np.ndarray,
+        edge_source: np.ndarray,
+        edge_target: np.ndarray,
+        channel_id: np.ndarray,
+        capacity_sat: np.ndarray,
+        base_fee_msat: np.ndarray,
+        fee_rate_ppm: np.ndarray,
+        cltv_delta: np.ndarray,
+        htlc_min_msat: np.ndarray,
+        htlc_max_msat: np.ndarray,
+        disabled: np.ndarray,
+        last_update: np.ndarray | None = None,
+        reference_capacity_sat: int | None = None,
+        source_name: str = "<arrays>",
+    ) -> None:
+        n = int(node_ids.size)
+        channel_id = np.asarray(channel_id).astype(str)
+        order = np.lexsort((channel_id, edge_target, edge_source))
+
+        def _take(a: np.ndarray, dtype: Any) -> np.ndarray:
+            out = np.ascontiguousarray(np.asarray(a)[order], dtype=dtype)
+            out.flags.writeable = False
+            return out
+
+        self.source_name = source_name
+        self.node_ids = np.asarray(node_ids).astype(str)
+        self.node_ids.flags.writeable = False
+        self.aliases = np.asarray(aliases).astype(str)
+        self.aliases.flags.writeable = False
+        self.node_index: dict[str, int] = dict(zip(self.node_ids.tolist(), range(n), strict=True))
+        if len(self.node_index) != n:
+            raise DataValidationError(f"{source_name}: duplicate node ids")
+        self.edge_source = _take(edge_source, np.int64)
+        self.indices = _take(edge_target, np.int64)
+        self.channel_id = _take(channel_id, str)
+        self.capacity_sat = _take(capacity_sat, np.int64)
+        self.base_fee_msat = _take(base_fee_msat, np.int64)
+        self.fee_rate_ppm = _take(fee_rate_ppm, np.int64)
+        self.cltv_delta = _take(cltv_delta, np.int64)
+        self.htlc_min_msat = _take(htlc_min_msat, np.int64)
+        self.htlc_max_msat = _take(htlc_max_msat, np.int64)
+        self.disabled = _take(disabled, bool)
+        self.last_update = None if last_update is None else _take(last_update, np.int64)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.edge_source, minlength=n), out=indptr[1:])
+        indptr.flags.writeable = False
+        self.indptr = indptr
+
+        # Channels: one row per key, endpoints ordered by pubkey (node1 = lesser).
+        keys, edge_channel = np.unique(self.channel_id, return_inverse=True)
+        edge_channel = edge_channel.astype(np.int64)
+        c = keys.size
+        is_node1 = self.node_ids[self.edge_source] < self.node_ids[self.indices]
+        node1_of_edge = np.where(is_node1, self.edge_source, self.indices)
+        node2_of_edge = np.where(is_node1, self.indices, self.edge_source)
+        ch_node1 = np.full(c, -1, dtype=np.int64)
+        ch_node2 = np.full(c, -1, dtype=np.int64)
+        ch_cap = np.zeros(c, dtype=np.int64)
+        ch_node1[edge_channel] = node1_of_edge
+        ch_node2[edge_channel] = node2_of_edge
+        ch_cap[edge_channel] = self.capacity_sat
+        bad = (
+            (ch_node1[edge_channel] != node1_of_edge)
+            | (ch_node2[edge_channel] != node2_of_edge)
+            | (ch_cap[edge_channel] != self.capacity_sat)
+        )
+        if bad.any():
+            key = keys[edge_channel[np.flatnonzero(bad)[0]]]
+            raise DataValidationError(
+                f"{source_name}: channel {key!r} has directions with different end points "
+                "or capacities"
+            )
+        counts = np.bincount(edge_channel * 2 + (~is_node1), minlength=2 * c)
+        if (counts > 1).any():
+            key = keys[int(np.flatnonzero(counts > 1)[0]) // 2]
+            raise DataValidationError(f"{source_name}: channel {key!r} lists a direction twice")
+        for name, arr in (
+            ("edge_channel", edge_channel),
+            ("edge_is_node1", is_node1),
+            ("channel_key", keys),
+            ("channel_node1", ch_node1),
+            ("channel_node2", ch_node2),
+            ("channel_capacity_sat", ch_cap),
+        ):
+            arr.flags.writeable = False
+            setattr(self, name, arr)
+        if reference_capacity_sat is None:
+            reference_capacity_sat = int(self.capacity_sat.max()) if self.n_edges else 1
+        self.reference_capacity_sat = int(max(reference_capacity_sat, 1))
+        self._pairs: _PairIndex | None = None
+        self._structure: Any = None
+        self._scc: np.ndarray | None = None
+        self._cache: dict[Any, Any] = {}  # router caches (float copies, scipy matrices)
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_csv(cls, path: str | Path, *, include_disabled: bool = False) -> ChannelGraph:
+        """Load a snapshot: a directory holding ``channels.csv.gz`` or the channels file.
+
+        Aliases come from ``nodes.csv.gz`` beside the channels file when it exists (every
+        node listed there becomes a graph node, even without channels). Disabled directions
+        are dropped unless ``include_disabled``. Raises ``DataUnavailableError`` if the
+        file is missing and ``DataValidationError`` if it is malformed.
+        """
+        path = Path(path)
+        channels_path = path / CHANNELS_FILE if path.is_dir() else path
+        if not channels_path.is_file():
+            raise DataUnavailableError(f"channel snapshot not found: {channels_path}")
+        frame = _read_csv(channels_path, dtype={"channel_id": str, "short_channel_id": str})
+        nodes_path = channels_path.parent / NODES_FILE
+        nodes = None
+        if nodes_path.is_file() and nodes_path != channels_path:
+            nodes = _read_csv(nodes_path, dtype=str, keep_default_na=False)
+            if "node_id" not in nodes.columns:
+                raise DataValidationError(f"{nodes_path}: no 'node_id' column")
+            if "alias" not in nodes.columns:
+                nodes["alias"] = ""
+        return cls.from_frame(
+            frame,
+            nodes=nodes,
+            include_disabled=include_disabled,
+            source_name=str(channels_path),
+        )
+
+    @classmethod
+    def from_frame(
+        cls,
+        channels: pd.DataFrame,
+        *,
+        nodes: pd.DataFrame | None = None,
+        include_disabled: bool = False,
+        source_name: str = "<frame>",
+    ) -> ChannelGraph:
+        """Build from a channels frame in the snapshot layout (one row per direction).
+
+        ``nodes`` (optional) has ``node_id`` and ``alias`` columns. Blank ``htlc_min_msat``
+        -> 0, blank ``htlc_max_msat`` -> ``capacity_sat * 1000``.
+        """
+        df = channels
+        key_col = next((k for k in KEY_COLUMNS if k in df.columns), None)
+        missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+        if key_col is None:
+            missing.insert(0, "channel_id|short_channel_id")
+        if missing:
+            raise DataValidationError(f"{source_name}: missing columns {', '.join(missing)}")
+        if len(df) == 0:
+            raise DataValidationError(f"{source_name}: no channel rows")
+        src = df["source"].astype(str).to_numpy()
+        dst = df["target"].astype(str).to_numpy()
+        key = df[key_col].astype(str).to_numpy()
+        if df[key_col].isna().any():
+            raise DataValidationError(f"{source_name}: empty {key_col}")
+        for col, values in (("source", src), ("target", dst)):
+            unique = pd.Series(pd.unique(values), dtype=object)  # check each pubkey once
+            bad = unique[~unique.str.fullmatch(_PUBKEY_PATTERN).astype(bool)]
+            if len(bad):
+                row = int(np.flatnonzero(values == bad.iloc[0])[0])
+                raise DataValidationError(
+                    f"{source_name}: row {row + 2}: {col} is not a 33-byte hex pubkey"
+                )
+        if (src == dst).any():
+            row = int(np.flatnonzero(src == dst)[0])
+            raise DataValidationError(f"{source_name}: row {row + 2}: self-loop channel")
+
+        num = {c: _numeric(df, c, source_name) for c in REQUIRED_COLUMNS[2:]}
+        cap = num["capacity_sat"]
+        if np.isnan(cap).any() or (cap <= 0).any():
+            raise DataValidationError(f"{source_name}: capacity_sat must be a positive number")
+        dis = num["disabled"]
+        if np.isnan(dis).any() or not np.isin(dis, (0, 1)).all():
+            raise DataValidationError(f"{source_name}: disabled must be 0 or 1")
+        disabled = dis == 1
+        policy_blank = (
+            np.isnan(num["base_fee_msat"])
+            | np.isnan(num["fee_rate_ppm"])
+            | np.isnan(num["cltv_delta"])
+        )
+        if (policy_blank & ~disabled).any():
+            row = int(np.flatnonzero(policy_blank & ~disabled)[0])
+            raise DataValidationError(
+                f"{source_name}: row {row + 2}: enabled direction without a fee policy"
+            )
+        for col in REQUIRED_COLUMNS[2:]:
+            vals = num[col]
+            finite = vals[~np.isnan(vals)]
+            if (finite < 0).any() or (finite >= _INT_LIMIT).any():
+                raise DataValidationError(f"{source_name}: {col} out of range")
+        cap_i = cap.astype(np.int64)
+        htlc_min = np.where(np.isnan(num["htlc_min_msat"]), 0, num["htlc_min_msat"])
+        htlc_max = np.where(np.isnan(num["htlc_max_msat"]), cap_i * 1000, num["htlc_max_msat"])
+        last_update = None
+        if "last_update" in df.columns:
+            lu = _numeric(df, "last_update", source_name)
+            last_update = np.where(np.isnan(lu), -1, lu).astype(np.int64)
+
+        keep = np.ones(len(df), dtype=bool) if include_disabled else ~disabled
+        node_list: list[str] = []
+        aliases: list[str] = []
+        if nodes is not None:
+            node_list = nodes["node_id"].astype(str).tolist()
+            aliases = nodes["alias"].fillna("").astype(str).tolist()
+            if len(set(node_list)) != len(node_list):
+                raise DataValidationError(f"{source_name}: nodes file lists a node twice")
+        known = set(node_list)
+        extra = sorted((set(src) | set(dst)) - known)
+        node_list += extra
+        aliases += [""] * len(extra)
+        index = {v: i for i, v in enumerate(node_list)}
+        src_idx = np.fromiter((index[v] for v in src[keep]), dtype=np.int64, count=int(keep.sum()))
+        dst_idx = np.fromiter((index[v] for v in dst[keep]), dtype=np.int64, count=int(keep.sum()))
+
+        def fill0(col: str) -> np.ndarray:
+            return np.nan_to_num(num[col][keep], nan=0.0).astype(np.int64)
+
+        ref = int(cap_i[~disabled].max()) if (~disabled).any() else int(cap_i.max())
+        return cls(
+            node_ids=np.array(node_list, dtype=str),
+            aliases=np.array(aliases, dtype=str),
+            edge_source=src_idx,
+            edge_target=dst_idx,
+            channel_id=key[keep].astype(str),
+            capacity_sat=cap_i[keep],
+            base_fee_msat=fill0("base_fee_msat"),
+            fee_rate_ppm=fill0("fee_rate_ppm"),
+            cltv_delta=fill0("cltv_delta"),
+            htlc_min_msat=htlc_min[keep].astype(np.int64),
+            htlc_max_msat=htlc_max[keep].astype(np.int64),
+            disabled=disabled[keep],
+            last_update=None if last_update is None else last_update[keep],
+            reference_capacity_sat=ref,
+            source_name=source_name,
+        )
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes (including nodes without kept edges)."""
+        return int(self.node_ids.size)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed edges (half-channels) kept."""
+        return int(self.indices.size)
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels with at least one kept direction."""
+        return int(self.channel_key.size)
+
+    @property
+    def out_degree(self) -> np.ndarray:
+        """(n,) number of out-edges per node (parallel channels counted)."""
+        return np.diff(self.indptr)
+
+    @property
+    def in_degree(self) -> np.ndarray:
+        """(n,) number of in-edges per node (parallel channels counted)."""
+        return np.bincount(self.indices, minlength=self.n_nodes)
+
+    def node(self, node: str | int) -> int:
+        """Index of a node given as pubkey or index; ``NoRouteError('unknown_node')`` if absent."""
+        if isinstance(node, (int, np.integer)) and not isinstance(node, bool):
+            if 0 <= int(node) < self.n_nodes:
+                return int(node)
+            raise NoRouteError(f"unknown node index {int(node)}", reason="unknown_node")
+        idx = self.node_index.get(str(node))
+        if idx is None:
+            raise NoRouteError(f"unknown node {str(node)[:70]!r}", reason="unknown_node")
+        return idx
+
+    def out_edges(self, node: str | int) -> np.ndarray:
+        """Edge indices leaving ``node`` (sorted by target)."""
+        u = self.node(node)
+        return np.arange(self.indptr[u], self.indptr[u + 1])
+
+    def edges_between(self, u: str | int, v: str | int) -> np.ndarray:
+        """Edge indices u -> v (parallel channels), possibly empty."""
+        a, b = self.node(u), self.node(v)
+        lo, hi = int(self.indptr[a]), int(self.indptr[a + 1])
+        tg = self.indices[lo:hi]
+        return lo + np.flatnonzero(tg == b)
+
+    @property
+    def capacity_msat(self) -> np.ndarray:
+        """(m,) capacity per edge in msat (int64)."""
+        return self.capacity_sat * 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts and totals (JSON-able)."""
+        return {
+            "source": self.source_name,
+            "n_nodes": self.n_nodes,
+            "n_edges": self.n_edges,
+            "n_channels": self.n_channels,
+            "n_disabled_edges": int(self.disabled.sum()),
+            "total_capacity_sat": int(self.channel_capacity_sat.sum()),
+            "reference_capacity_sat": self.reference_capacity_sat,
+            "largest_scc_nodes": int(self.largest_scc().size),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per directed edge, in the snapshot's column names (pubkeys as strings)."""
+        frame = pd.DataFrame(
+            {
+                "channel_id": self.channel_id.astype(str),
+                "source": self.node_ids[self.edge_source].astype(str),
+                "target": self.node_ids[self.indices].astype(str),
+                "capacity_sat": self.capacity_sat,
+                "base_fee_msat": self.base_fee_msat,
+                "fee_rate_ppm": self.fee_rate_ppm,
+                "cltv_delta": self.cltv_delta,
+                "htlc_min_msat": self.htlc_min_msat,
+                "htlc_max_msat": self.htlc_max_msat,
+                "disabled": self.disabled.astype(np.int64),
+            }
+        )
+        if self.last_update is not None:
+            frame["last_update"] = self.last_update
+        return frame
+
+    def __repr__(self) -> str:
+        return (
+            f"ChannelGraph(nodes={self.n_nodes}, edges={self.n_edges}, "
+            f"channels={self.n_channels}, source={self.source_name!r})"
+        )
+
+    # ------------------------------------------------------------------ structure
+    def structure_csr(self) -> Any:
+        """(n, n) scipy CSR with one entry (1.0) per directed node pair, cached.
+
+        Parallel channels are merged: scipy 1.17's strongly-connected-components routine
+        does not terminate on a matrix with duplicate entries.
+        """
+        if self._structure is None:
+            from scipy.sparse import csr_matrix
+
+            pairs = self.pair_index()
+            self._structure = csr_matrix(
+                (
+                    np.ones(pairs.dst.size),
+                    pairs.dst.astype(np.int32),
+                    pairs.indptr.astype(np.int32),
+                ),
+                shape=(self.n_nodes, self.n_nodes),
+            )
+        return self._structure
+
+    def reachable_from(self, node: str | int) -> np.ndarray:
+        """(n,) bool: nodes reachable from ``node`` over the kept edges (any amount)."""
+        from scipy.sparse.csgraph import breadth_first_order
+
+        u = self.node(node)
+        order = breadth_first_order(
+            self.structure_csr(), u, directed=True, return_predecessors=False
+        )
+        out = np.zeros(self.n_nodes, dtype=bool)
+        out[order] = True
+        return out
+
+    def largest_scc(self) -> np.ndarray:
+        """Sorted node indices of the largest strongly connected component (kept edges)."""
+        if self._scc is None:
+            from scipy.sparse.csgraph import connected_components
+
+            if self.n_edges == 0:
+                self._scc = np.zeros(1, dtype=np.int64)
+            else:
+                _, labels = connected_components(
+                    self.structure_csr(), directed=True, connection="strong"
+                )
+                sizes = np.bincount(labels)
+                self._scc = np.flatnonzero(labels == int(np.argmax(sizes))).astype(np.int64)
+            self._scc.flags.writeable = False
+        return self._scc
+
+    def pair_index(self) -> _PairIndex:
+        """Parallel edges grouped into unique directed pairs (built once, cached)."""
+        if self._pairs is None:
+            m, n = self.n_edges, self.n_nodes
+            if m:
+                new = np.ones(m, dtype=bool)
+                new[1:] = (self.edge_source[1:] != self.edge_source[:-1]) | (
+                    self.indices[1:] != self.indices[:-1]
+                )
+                first = np.flatnonzero(new)
+            else:
+                first = np.zeros(0, dtype=np.int64)
+            start = np.append(first, m).astype(np.int64)
+            src = self.edge_source[first]
+            dst = self.indices[first]
+            indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+            rev_perm = np.argsort(dst, kind="stable")
+            rev_indptr = np.zeros(n + 1, dtype=np.int32)
+            np.cumsum(np.bincount(dst, minlength=n), out=rev_indptr[1:])
+            self._pairs = _PairIndex(
+                start=start,
+                src=src,
+                dst=dst,
+                indptr=indptr,
+                rev_perm=rev_perm,
+                rev_indptr=rev_indptr,
+                rev_src=src[rev_perm].astype(np.int32),
+                dst_list=dst.tolist(),
+                indptr_list=indptr.tolist(),
+                start_list=start.tolist(),
+            )
+        return self._pairs
+
+    def dead_end_edges(self) -> np.ndarray:
+        """(m,) bool: edges leaving a node whose channels all go to one neighbour.
+
+        Such a node can only start or end a loopless path, so the router drops these edges
+        unless the node is the sender (it leaves them in for the recipient's side, which
+        only needs edges *into* it). Cached.
+        """
+        mask = self._cache.get("dead_end_edges")
+        if mask is None:
+            pairs = self.pair_index()
+            n = self.n_nodes
+            ends = np.unique(np.concatenate([pairs.src * n + pairs.dst, pairs.dst * n + pairs.src]))
+            neighbours = np.bincount(ends // n, minlength=n)
+            mask = neighbours[self.edge_source] == 1
+            mask.flags.writeable = False
+            self._cache["dead_end_edges"] = mask
+        return mask
+
+    # ------------------------------------------------------------------ derived graphs
+    def with_leaf_nodes(
+        self,
+        leaf_ids: Sequence[str],
+        attach_to: Sequence[str | int] | np.ndarray,
+        capacity_sat: Sequence[int] | np.ndarray | int,
+        *,
+        base_fee_msat: int = 0,
+        fee_rate_ppm: int = 0,
+        cltv_delta: int = 40,
+        key_prefix: str = "leaf:",
+    ) -> ChannelGraph:
+        """A new graph with leaf nodes, each joined to one routing node by a private channel.
+
+        Both directions of a leaf channel get the given policy (default: zero fees,
+        htlc 0..capacity). ``capacity_sat`` is one value or one per leaf. Leaf ids must be
+        new. The reference capacity of the public graph is kept.
+        """
+        leaf_ids = [str(x) for x in leaf_ids]
+        k = len(leaf_ids)
+        if len(set(leaf_ids)) != k or any(x in self.node_index for x in leaf_ids):
+            raise InvalidParameterError("leaf ids must be unique and not already graph nodes")
+        attach = np.array([self.node(a) for a in attach_to], dtype=np.int64)
+        if attach.size != k:
+            raise InvalidParameterError("attach_to must give one routing node per leaf")
+        cap = np.broadcast_to(np.asarray(capacity_sat, dtype=np.int64), (k,))
+        if k and (cap <= 0).any():
+            raise InvalidParameterError("leaf capacity_sat must be positive")
+        leaf_idx = self.n_nodes + np.arange(k, dtype=np.int64)
+        keys = np.array([f"{key_prefix}{x}" for x in leaf_ids], dtype=str)
+
+        def both(a: np.ndarray | int, dtype: Any = np.int64) -> np.ndarray:
+            a = np.broadcast_to(np.asarray(a, dtype=dtype), (k,))
+            return np.concatenate([a, a])
+
+        lu = None
+        if self.last_update is not None:
+            lu = np.concatenate([self.last_update, np.full(2 * k, -1, dtype=np.int64)])
+        return ChannelGraph(
+            node_ids=np.concatenate([self.node_ids, np.array(leaf_ids, dtype=str)]),
+            aliases=np.concatenate([self.aliases, np.array(leaf_ids, dtype=str)]),
+            edge_source=np.concatenate([self.edge_source, leaf_idx, attach]),
+            edge_target=np.concatenate([self.indices, attach, leaf_idx]),
+            channel_id=np.concatenate([self.channel_id, keys, keys]),
+            capacity_sat=np.concatenate([self.capacity_sat, cap, cap]),
+            base_fee_msat=np.concatenate([self.base_fee_msat, both(base_fee_msat)]),
+            fee_rate_ppm=np.concatenate([self.fee_rate_ppm, both(fee_rate_ppm)]),
+            cltv_delta=np.concatenate([self.cltv_delta, both(cltv_delta)]),
+            htlc_min_msat=np.concatenate([self.htlc_min_msat, both(0)]),
+            htlc_max_msat=np.concatenate([self.htlc_max_msat, both(cap * 1000)]),
+            disabled=np.concatenate([self.disabled, np.zeros(2 * k, dtype=bool)]),
+            last_update=lu,
+            reference_capacity_sat=self.reference_capacity_sat,
+            source_name=self.source_name,
+        )
+
+    def to_networkx(self) -> Any:
+        """``networkx.MultiDiGraph`` (interop only): nodes carry ``alias``, edges are keyed by
+        channel id and carry the policy columns."""
+        import networkx as nx
+
+        g = nx.MultiDiGraph()
+        g.add_nodes_from(
+            (str(v), {"alias": str(a)}) for v, a in zip(self.node_ids, self.aliases, strict=True)
+        )
+        ids = self.node_ids
+        g.add_edges_from(
+            (
+                str(ids[u]),
+                str(ids[v]),
+                str(cid),
+                {
+                    "capacity_sat": int(cap),
+                    "base_fee_msat": int(bf),
+                    "fee_rate_ppm": int(fr),
+                    "cltv_delta": int(cl),
+                    "htlc_min_msat": int(hmin),
+                    "htlc_max_msat": int(hmax),
+                    "disabled": bool(dis),
+                },
+            )
+            for u, v, cid, cap, bf, fr, cl, hmin, hmax, dis in zip(
+                self.edge_source.tolist(),
+                self.indices.tolist(),
+                self.channel_id.tolist(),
+                self.capacity_sat.tolist(),
+                self.base_fee_msat.tolist(),
+                self.fee_rate_ppm.tolist(),
+                self.cltv_delta.tolist(),
+                self.htlc_min_msat.tolist(),
+                self.htlc_max_msat.tolist(),
+                self.disabled.tolist(),
+                strict=True,
+            )
+        )
+        return g
+
+
+def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **kwargs)
+    except (OSError, ValueError, UnicodeDecodeError, EOFError, zlib.error) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataValidationError(f"{path}: cannot read CSV ({first})") from exc
+
+
+def _numeric(df: pd.DataFrame, col: str, source_name: str) -> np.ndarray:
+    """Column as float64 (NaN for blanks); DataValidationError for non-numbers."""
+    try:
+        return pd.to_numeric(df[col], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError(f"{source_name}: column {col} is not numeric") from exc
+
+
+def load_channel_graph(path: str | Path, *, include_disabled: bool = False) -> ChannelGraph:
+    """Shorthand for :meth:`ChannelGraph.from_csv`."""
+    return ChannelGraph.from_csv(path, include_disabled=include_disabled)
+
+
+def node_indices(graph: ChannelGraph, nodes: Iterable[str | int]) -> np.ndarray:
+    """(k,) node indices of pubkeys or indices; NoRouteError('unknown_node') if any is absent."""
+    return np.array([graph.node(v) for v in nodes], dtype=np.int64)

@@ -1,0 +1,209 @@
+"""ChannelGraph: loading both snapshot layouts, the CSR arrays, quirks and file errors."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.errors import DataUnavailableError, DataValidationError, NoRouteError
+from routing import ChannelGraph
+
+HEADER = (
+    "channel_id,source,target,capacity_sat,base_fee_msat,fee_rate_ppm,cltv_delta,"
+    "htlc_min_msat,htlc_max_msat,disabled"
+)
+A = "02" + "a" * 64
+B = "03" + "b" * 64
+C = "02" + "c" * 64
+
+
+def write_channels(path: Path, lines: list[str], header: str = HEADER) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join([header, *lines]) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- the real 2026 snapshot
+def test_2026_counts_match_readme(graph, graph_load):
+    assert graph.n_nodes == 17_324
+    assert graph.n_edges == 65_810  # enabled directions
+    assert graph.n_channels == 33_893  # channels with at least one enabled direction
+    assert graph.largest_scc().size == 6_191
+    assert not graph.disabled.any()
+    assert graph_load[1] < 2.0, f"loading took {graph_load[1]:.2f} s"
+
+
+def test_2026_edges_equal_enabled_rows(graph, raw_channels):
+    enabled = raw_channels[raw_channels["disabled"] == 0]
+    ours = graph.to_frame()
+    cols = ["channel_id", "source", "target"]
+    merged = ours.merge(enabled, on=cols, suffixes=("", "_raw"), validate="one_to_one")
+    assert len(merged) == len(enabled) == graph.n_edges
+    for col in ("capacity_sat", "base_fee_msat", "fee_rate_ppm", "cltv_delta"):
+        np.testing.assert_array_equal(merged[col], merged[f"{col}_raw"].astype(np.int64))
+    for col in ("htlc_min_msat", "htlc_max_msat"):
+        np.testing.assert_array_equal(merged[col], merged[f"{col}_raw"].astype(np.int64))
+
+
+def test_csr_structure(graph):
+    src = graph.edge_source
+    assert graph.indptr[0] == 0 and graph.indptr[-1] == graph.n_edges
+    np.testing.assert_array_equal(np.diff(graph.indptr), np.bincount(src, minlength=graph.n_nodes))
+    for u in (0, 1, 17, int(np.argmax(graph.out_degree))):
+        out = graph.out_edges(u)
+        assert (src[out] == u).all()
+        assert (np.diff(graph.indices[out]) >= 0).all()  # sorted by target
+    for e in (0, 1234, graph.n_edges - 1):
+        u, v = graph.edge_source[e], graph.indices[e]
+        assert graph.indptr[u] <= e < graph.indptr[u + 1]
+        assert e in graph.edges_between(graph.node_ids[u], graph.node_ids[v])
+
+
+def test_parallel_channels_are_separate_edges(graph, raw_channels):
+    enabled = raw_channels[raw_channels["disabled"] == 0]
+    counts = enabled.groupby(["source", "target"]).size()
+    source, target = counts.idxmax()
+    assert counts.max() > 1
+    between = graph.edges_between(source, target)
+    assert between.size == counts.max()
+    assert len(set(graph.channel_id[between])) == between.size
+
+
+def test_channel_arrays_pair_the_directions(graph):
+    # both directions of a channel point to the same channel row, one from each end
+    e = graph.edge_channel
+    both = np.flatnonzero(np.bincount(e, minlength=graph.n_channels) == 2)
+    ch = both[0]
+    edges = np.flatnonzero(e == ch)
+    assert sorted(graph.edge_is_node1[edges].tolist()) == [False, True]
+    n1, n2 = graph.channel_node1[ch], graph.channel_node2[ch]
+    assert str(graph.node_ids[n1]) < str(graph.node_ids[n2])
+    assert graph.channel_capacity_sat[ch] == graph.capacity_sat[edges[0]]
+
+
+def test_include_disabled_keeps_every_row(lightning_dir, raw_channels):
+    full = ChannelGraph.from_csv(lightning_dir / "channels.csv.gz", include_disabled=True)
+    assert full.n_edges == len(raw_channels) == 101_616
+    assert full.n_channels == 50_808
+    assert int(full.disabled.sum()) == int((raw_channels["disabled"] == 1).sum()) == 35_806
+    # disabled rows carry no policy in this snapshot: zeros, htlc max = capacity
+    dis = full.disabled
+    assert (full.base_fee_msat[dis] == 0).all() and (full.cltv_delta[dis] == 0).all()
+    np.testing.assert_array_equal(full.htlc_max_msat[dis], full.capacity_sat[dis] * 1000)
+
+
+def test_aliases_from_nodes_file(graph):
+    node = "0200000000727d3b67513c916f16975e3bf8f3304cf3fcf0ed855e2ae41888f461"
+    assert graph.aliases[graph.node(node)] == "lightningspore.com"
+
+
+def test_to_networkx_multidigraph(make_graph):
+    g = make_graph([(1, 0, 1, 1000, 1, 1), (2, 0, 1, 2000, 2, 2), (1, 1, 0, 1000, 3, 3)])
+    nxg = g.to_networkx()
+    assert nxg.is_multigraph() and nxg.is_directed()
+    assert nxg.number_of_edges() == 3
+    a, b = str(g.node_ids[0]), str(g.node_ids[1])
+    assert set(nxg[a][b]) == {"1", "2"}
+    assert nxg[a][b]["2"]["capacity_sat"] == 2000
+
+
+# ---------------------------------------------------------------- the 2021 layout
+def test_2021_layout(lightning_dir):
+    folder = lightning_dir / "snapshot-2021-04-16"
+    raw = pd.read_csv(folder / "channels.csv.gz", dtype={"short_channel_id": str})
+    g = ChannelGraph.from_csv(folder)
+    enabled = raw[raw["disabled"] == 0]
+    assert g.n_edges == len(enabled)
+    assert g.n_channels == enabled["short_channel_id"].nunique() == 29_479
+    assert g.largest_scc().size == 5_320
+    assert g.last_update is not None
+    assert "x" in str(g.channel_id[0])  # real short_channel_ids
+    row = raw[raw["htlc_max_msat"].isna()].iloc[0]  # the one update without htlc_maximum
+    cid, src = row["short_channel_id"], row["source"]
+    frame = ChannelGraph.from_csv(folder, include_disabled=True).to_frame()
+    hit = frame[(frame["channel_id"] == cid) & (frame["source"] == src)].iloc[0]
+    assert hit["htlc_max_msat"] == row["capacity_sat"] * 1000
+    lu = frame.set_index(["channel_id", "source"])["last_update"]
+    assert lu[(cid, src)] == row["last_update"]
+    # extreme fee outliers are kept as they are
+    assert int(g.fee_rate_ppm.max()) == int(enabled["fee_rate_ppm"].max())
+
+
+# ---------------------------------------------------------------- quirks on small files
+def test_blank_htlc_values(tmp_path):
+    path = write_channels(
+        tmp_path / "channels.csv.gz",
+        [f"7,{A},{B},5000,1000,10,40,,,0", f"7,{B},{A},5000,0,1,40,2000,3000000,0"],
+    )
+    g = ChannelGraph.from_csv(path)
+    e_ab = g.edges_between(A, B)[0]
+    e_ba = g.edges_between(B, A)[0]
+    assert g.htlc_min_msat[e_ab] == 0 and g.htlc_max_msat[e_ab] == 5_000_000
+    assert g.htlc_min_msat[e_ba] == 2000 and g.htlc_max_msat[e_ba] == 3_000_000
+    assert list(g.aliases) == ["", ""]  # no nodes file
+
+
+def test_disabled_direction_dropped(tmp_path):
+    write_channels(
+        tmp_path / "channels.csv.gz",
+        [f"1,{A},{B},5000,1,1,40,0,5000000,0", f"1,{B},{A},5000,,,,,,1"],
+    )
+    g = ChannelGraph.from_csv(tmp_path)
+    assert g.n_edges == 1 and g.n_channels == 1 and g.n_nodes == 2
+    assert g.edges_between(B, A).size == 0
+    with pytest.raises(NoRouteError) as err:
+        g.node("02" + "f" * 64)
+    assert err.value.reason == "unknown_node"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataUnavailableError, match="not found"):
+        ChannelGraph.from_csv(tmp_path / "nope")
+
+
+@pytest.mark.parametrize(
+    ("lines", "header", "match"),
+    [
+        ([f"1,{A},{B},5000,1,1,40,0,1,0"], HEADER.replace(",cltv_delta", ""), "cltv_delta"),
+        ([f"1,{A},{B},5000,1,1,40,0,1,0"], HEADER.replace("channel_id", "id"), "channel_id"),
+        ([f"1,{A},zz,5000,1,1,40,0,1,0"], HEADER, "pubkey"),
+        ([f"1,{A},{A},5000,1,1,40,0,1,0"], HEADER, "self-loop"),
+        ([f"1,{A},{B},lots,1,1,40,0,1,0"], HEADER, "capacity_sat"),
+        ([f"1,{A},{B},0,1,1,40,0,1,0"], HEADER, "capacity_sat"),
+        ([f"1,{A},{B},5000,,1,40,0,1,0"], HEADER, "without a fee policy"),
+        ([f"1,{A},{B},5000,1,1,40,0,1,2"], HEADER, "disabled"),
+        ([f"1,{A},{B},5000,-1,1,40,0,1,0"], HEADER, "base_fee_msat"),
+        ([f"1,{A},{B},5000,1,1,40,0,1,0", f"1,{A},{B},5000,2,1,40,0,1,0"], HEADER, "twice"),
+        ([f"1,{A},{B},5000,1,1,40,0,1,0", f"1,{A},{C},5000,2,1,40,0,1,0"], HEADER, "end points"),
+        ([f"1,{A},{B},5000,1,1,40,0,1,0", f"1,{B},{A},6000,2,1,40,0,1,0"], HEADER, "capacit"),
+        ([], HEADER, "no channel rows"),
+    ],
+)
+def test_malformed_files(tmp_path, lines, header, match):
+    path = write_channels(tmp_path / "channels.csv.gz", lines, header)
+    with pytest.raises(DataValidationError, match=match) as err:
+        ChannelGraph.from_csv(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_corrupt_gzip(tmp_path):
+    path = tmp_path / "channels.csv.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(DataValidationError, match=r"channels\.csv\.gz"):
+        ChannelGraph.from_csv(path)
+
+
+def test_with_leaf_nodes(make_graph):
+    g = make_graph([(1, 0, 1, 10_000, 1, 1), (1, 1, 0, 10_000, 1, 1)])
+    leafy = g.with_leaf_nodes(["agent-0", "agent-1"], [0, 1], [50_000, 70_000])
+    assert leafy.n_nodes == 4 and leafy.n_edges == 6 and leafy.n_channels == 3
+    assert leafy.reference_capacity_sat == g.reference_capacity_sat == 10_000
+    e = leafy.edges_between("agent-1", g.node_ids[1])[0]
+    assert leafy.capacity_sat[e] == 70_000 and leafy.base_fee_msat[e] == 0
+    assert leafy.htlc_max_msat[e] == 70_000_000
+    assert leafy.edges_between(g.node_ids[0], "agent-0").size == 1

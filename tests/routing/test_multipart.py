@@ -1,0 +1,128 @@
+"""Multi-part payments: parts sum to the amount, respect htlc limits and capacities."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from data.errors import InvalidParameterError, NoRouteError
+from routing import ChannelGraph, SplitPayment, shortest_route, split_payment
+
+
+def check_split(graph: ChannelGraph, split: SplitPayment, amount: int) -> None:
+    """Independent checks of a split against the graph's arrays."""
+    assert sum(split.amounts_msat) == amount == split.amount_msat
+    assert all(a > 0 for a in split.amounts_msat)
+    used = np.zeros(graph.n_edges, dtype=np.int64)
+    for route in split.parts:
+        e = np.array(route.edges)
+        amounts = np.array(route.hop_amounts_msat)
+        assert route.hops[0] == split.source and route.hops[-1] == split.target
+        assert (graph.edge_source[e[1:]] == graph.indices[e[:-1]]).all()
+        assert (amounts >= graph.htlc_min_msat[e]).all()
+        assert (amounts <= graph.htlc_max_msat[e]).all()
+        assert amounts[-1] == route.amount_msat
+        np.add.at(used, e, amounts)
+    assert (used <= graph.capacity_sat * 1000).all()
+    assert split.total_fee_msat == sum(r.hop_amounts_msat[0] - r.amount_msat for r in split.parts)
+
+
+@pytest.fixture
+def two_paths(make_graph):
+    """0 -> 3 via 1 (6000 sat, dearer) or via 2 (5000 sat, cheaper)."""
+    return make_graph(
+        [
+            ("a1", 0, 1, 6000, 0, 0),
+            ("a2", 1, 3, 6000, 1000, 1000),
+            ("b1", 0, 2, 5000, 0, 0),
+            ("b2", 2, 3, 5000, 0, 100),
+        ]
+    )
+
+
+def test_hand_split(two_paths):
+    with pytest.raises(NoRouteError) as err:
+        shortest_route(two_paths, 0, 3, 10_000_000)
+    assert err.value.reason == "pruned"
+    split = split_payment(two_paths, 0, 3, 10_000_000)
+    check_split(two_paths, split, 10_000_000)
+    assert split.n_parts == 2
+    # 5,000,000 cannot take the cheap path (5,000,500 would cross b1), so the first part
+    # takes path a and grows to its bottleneck: x + 1000 + floor(x·1000/10^6) <= 6,000,000
+    first, second = split.parts
+    assert first.channel_ids == ("a1", "a2") and first.amount_msat == 5_993_007
+    assert first.hop_amounts_msat == (6_000_000, 5_993_007)
+    assert second.channel_ids == ("b1", "b2") and second.amount_msat == 4_006_993
+    assert second.total_fee_msat == 400  # floor(4,006,993 · 100 / 10^6)
+    assert split.total_fee_msat == 6993 + 400
+    frame = split.to_frame()
+    assert frame["amount_msat"].sum() == 10_000_000 and len(frame) == 2
+    json.dumps(split.to_dict())
+
+
+def test_one_part_when_one_route_suffices(two_paths):
+    split = split_payment(two_paths, 0, 3, 3_000_000)
+    assert split.n_parts == 1
+    assert split.parts[0].edges == shortest_route(two_paths, 0, 3, 3_000_000).edges
+
+
+def test_impossible_splits(two_paths, make_graph):
+    with pytest.raises(NoRouteError) as err:  # more than both paths together
+        split_payment(two_paths, 0, 3, 11_000_000)
+    assert err.value.reason == "pruned"
+    with pytest.raises(NoRouteError) as err:
+        split_payment(two_paths, 0, 3, 10_000_000, max_parts=1)
+    assert err.value.reason == "pruned"
+    with pytest.raises(NoRouteError) as err:
+        split_payment(two_paths, 3, 0, 1000)
+    assert err.value.reason == "disconnected"
+    with pytest.raises(NoRouteError) as err:
+        split_payment(two_paths, 0, "02" + "9" * 64, 1000)
+    assert err.value.reason == "unknown_node"
+    with pytest.raises(InvalidParameterError):
+        split_payment(two_paths, 0, 3, 1000, max_parts=0)
+
+
+def test_capacity_override(two_paths):
+    cap = two_paths.capacity_sat * 1000.0
+    cap[two_paths.edges_between(0, 1)] = 0.0  # the router believes path a is empty
+    split = split_payment(two_paths, 0, 3, 4_000_000, capacity_msat=cap)
+    assert [r.channel_ids for r in split.parts] == [("b1", "b2")]
+    with pytest.raises(NoRouteError):
+        split_payment(two_paths, 0, 3, 6_000_000, capacity_msat=cap)
+
+
+def test_htlc_max_forces_parts(make_graph):
+    # one wide channel whose htlc_max is 1000 sat: 3500 sat needs 4 parts
+    g = make_graph([(1, 0, 1, 100_000, 0, 0, 40, 0, 1_000_000)])
+    split = split_payment(g, 0, 1, 3_500_000)
+    check_split(g, split, 3_500_000)
+    assert split.amounts_msat == (1_000_000, 1_000_000, 1_000_000, 500_000)
+
+
+def test_real_split_when_one_path_is_not_enough(graph):
+    core = graph.largest_scc()
+    degree = graph.out_degree[core] + graph.in_degree[core]
+    hubs = core[np.argsort(-degree, kind="stable")[:40]]
+    rng = np.random.default_rng(3)
+    done = 0
+    for _ in range(40):
+        s, t = (int(x) for x in rng.choice(hubs, size=2, replace=False))
+        amount = 200_000_000_000  # 2 BTC
+        try:
+            shortest_route(graph, s, t, amount)
+            continue  # one path is enough: not the case under test
+        except NoRouteError as err:
+            assert err.reason == "pruned"
+        try:
+            split = split_payment(graph, s, t, amount)
+        except NoRouteError:
+            continue
+        check_split(graph, split, amount)
+        assert split.n_parts >= 2
+        done += 1
+        if done == 2:
+            break
+    assert done == 2

@@ -1,0 +1,259 @@
+"""Yen's k shortest paths: hand-made graphs with known answers, compounded fees, error
+reasons, and equality with networkx.shortest_simple_paths on the real 2026 graph."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.errors import InvalidParameterError, NoRouteError
+from routing import RoutingParams, build_route, k_shortest_paths, shortest_route
+
+FEE_ONLY = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0}
+
+
+@pytest.fixture
+def diamond(make_graph):
+    """0 -> 4 through 1, 2, 3 (plus a cheap small parallel channel 2 -> 3)."""
+    return make_graph(
+        [
+            ("a", 0, 1, 10_000, 5000, 0),
+            ("b", 0, 2, 10_000, 5000, 0),
+            ("c", 1, 3, 10_000, 100, 100),
+            ("d", 1, 4, 10_000, 1000, 500),
+            ("e", 2, 3, 10_000, 0, 50),
+            ("e2", 2, 3, 500, 0, 10),  # too small for 1000 sat
+            ("f", 2, 4, 10_000, 300, 1000),
+            ("g", 3, 4, 10_000, 10, 10),
+            ("h", 3, 1, 10_000, 1, 1),
+        ]
+    )
+
+
+def test_known_k_shortest_order(diamond):
+    # weights = fee for 10^6 msat; the sender's own edges cost nothing:
+    # 0-2-3-4: 50+20, 0-1-3-4: 200+20, 0-2-4: 1300, 0-1-4: 1500, 0-2-3-1-4: 50+2+1500
+    routes = list(k_shortest_paths(diamond, 0, 4, 1_000_000, k=10, **FEE_ONLY))
+    got = [([int(h[-1], 16) for h in r.hops], r.total_weight) for r in routes]
+    assert got == [
+        ([0, 2, 3, 4], 70.0),
+        ([0, 1, 3, 4], 220.0),
+        ([0, 2, 4], 1300.0),
+        ([0, 1, 4], 1500.0),
+        ([0, 2, 3, 1, 4], 1552.0),
+    ]
+    assert routes[0].channel_ids == ("b", "e", "g")
+    assert [r.total_fee_msat for r in routes] == [70, 220, 1300, 1500, 1552]
+
+
+def test_cheapest_parallel_channel_that_fits(diamond):
+    big = shortest_route(diamond, 0, 4, 1_000_000, **FEE_ONLY)
+    small = shortest_route(diamond, 0, 4, 100_000, **FEE_ONLY)
+    assert big.channel_ids[1] == "e"  # e2 (500 sat) is pruned for 1000 sat
+    assert small.channel_ids[1] == "e2"  # cheaper, and it fits 100 sat
+
+
+def test_k_limits_and_laziness(diamond):
+    assert len(list(k_shortest_paths(diamond, 0, 4, 1_000_000, k=2))) == 2
+    gen = k_shortest_paths(diamond, 0, 4, 1_000_000, k=None)
+    assert len(list(gen)) == 5
+
+
+def test_fees_compound_backwards(make_graph):
+    g = make_graph(
+        [
+            (1, 0, 1, 100_000, 7, 7, 144),
+            (2, 1, 2, 100_000, 500, 10_000, 30),
+            (3, 2, 3, 100_000, 1000, 2345, 50),
+        ]
+    )
+    route = shortest_route(g, 0, 3, 1_000_000)
+    # hop 2->3 forwards 1,000,000 and node 2 charges 1000 + 2345 = 3345;
+    # hop 1->2 forwards 1,003,345 and node 1 charges 500 + floor(10033.45) = 10533;
+    # the sender's own hop 0->1 charges nothing and carries 1,013,878.
+    assert route.hop_amounts_msat == (1_013_878, 1_003_345, 1_000_000)
+    assert route.hop_fees_msat == (0, 10_533, 3_345)
+    assert route.total_fee_msat == 13_878
+    assert route.sent_msat == 1_013_878
+    assert route.total_cltv == 80
+    frame = route.to_frame()
+    assert frame["amount_msat"].tolist() == [1_013_878, 1_003_345, 1_000_000]
+    d = route.to_dict()
+    assert d["total_fee_msat"] == 13_878 and d["n_hops"] == 3
+
+
+def test_weight_terms(make_graph):
+    g = make_graph([(1, 0, 1, 1000, 0, 0), (2, 1, 2, 4000, 2000, 0)])
+    p = RoutingParams(alpha=2.0, beta=100.0, gamma=10.0, hop_latency_s=0.5)
+    route = shortest_route(g, 0, 2, 1000, params=p)
+    # hop 0->1: beta*(1-1000/4000) + gamma*0.5 = 75 + 5 (no fee: own channel)
+    # hop 1->2: alpha*2000 + beta*0 + gamma*0.5 = 4000 + 5
+    assert route.total_weight == pytest.approx(80.0 + 4005.0)
+    assert route.expected_latency_s == pytest.approx(1.0)
+    rebuilt = build_route(g, route.edges, 1000, p)
+    assert rebuilt.total_weight == pytest.approx(route.total_weight)
+
+
+def test_no_route_reasons(make_graph):
+    g = make_graph(
+        [
+            (1, 0, 1, 1000, 0, 0),
+            (2, 1, 2, 1000, 0, 0, 40, 0, 500_000),  # htlc max 500 sat
+            (3, 3, 4, 1000, 0, 0),
+        ]
+    )
+    with pytest.raises(NoRouteError) as err:
+        k_shortest_paths(g, 0, "02" + f"{99:064x}", 1000)
+    assert err.value.reason == "unknown_node"
+    with pytest.raises(NoRouteError) as err:
+        k_shortest_paths(g, 0, 4, 1000)
+    assert err.value.reason == "disconnected"
+    with pytest.raises(NoRouteError) as err:
+        k_shortest_paths(g, 0, 2, 600_000)  # above htlc max on 1 -> 2
+    assert err.value.reason == "pruned"
+    with pytest.raises(NoRouteError) as err:
+        k_shortest_paths(g, 0, 2, 2_000_000)  # above every capacity
+    assert err.value.reason == "pruned"
+    assert shortest_route(g, 0, 2, 400_000).n_hops == 2
+
+
+def test_theta_prunes_by_capacity(make_graph):
+    g = make_graph([(1, 0, 1, 1000, 0, 0), (2, 1, 2, 1000, 0, 0)])
+    assert shortest_route(g, 0, 2, 600_000, theta=1.0).n_hops == 2
+    with pytest.raises(NoRouteError, match="pruned"):
+        shortest_route(g, 0, 2, 600_000, theta=2.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"k": 0}, {"alpha": -1.0}, {"gamma": float("nan")}, {"theta": float("inf")}],
+)
+def test_invalid_parameters(diamond, kwargs):
+    with pytest.raises(InvalidParameterError):
+        k_shortest_paths(diamond, 0, 4, 1000, **kwargs)
+
+
+@pytest.mark.parametrize("amount", [0, -5, 1.5, "10"])
+def test_invalid_amount(diamond, amount):
+    with pytest.raises(InvalidParameterError):
+        k_shortest_paths(diamond, 0, 4, amount)
+
+
+def test_same_source_and_target(diamond):
+    with pytest.raises(InvalidParameterError):
+        k_shortest_paths(diamond, 2, 2, 1000)
+
+
+# ---------------------------------------------------------------- the real graph
+def _reference_digraph(raw: pd.DataFrame, amount: int, p: RoutingParams) -> nx.DiGraph:
+    """Pruned, parallel-collapsed DiGraph built straight from the CSV rows."""
+    d = raw[raw["disabled"] == 0]
+    ref_cap = d["capacity_sat"].max()
+    d = d[
+        (d["capacity_sat"] * 1000 >= p.theta * amount)
+        & (d["htlc_min_msat"] <= amount)
+        & (d["htlc_max_msat"] >= amount)
+    ]
+    fee = d["base_fee_msat"] + amount * (d["fee_rate_ppm"] / 1e6)
+    rest = p.beta * np.maximum(0.0, 1 - d["capacity_sat"] / ref_cap) + p.gamma * p.hop_latency_s
+    d = d.assign(w=p.alpha * fee + rest, w_own=rest)
+    d = d.groupby(["source", "target"], as_index=False).agg(w=("w", "min"), w_own=("w_own", "min"))
+    g = nx.DiGraph()
+    for s, t, w, w_own in zip(d["source"], d["target"], d["w"], d["w_own"], strict=True):
+        g.add_edge(s, t, weight=w, w_own=w_own)
+    return g
+
+
+def _networkx_costs(ref: nx.DiGraph, s: str, t: str, k: int) -> list[float] | None:
+    saved = {v: ref[s][v]["weight"] for v in ref[s]}
+    for v in ref[s]:  # the sender pays no fee on its own channels
+        ref[s][v]["weight"] = ref[s][v]["w_own"]
+    try:
+        paths = itertools.islice(nx.shortest_simple_paths(ref, s, t, weight="weight"), k)
+        return [nx.path_weight(ref, p, "weight") for p in paths]
+    except nx.NetworkXNoPath:
+        return None
+    finally:
+        for v, w in saved.items():
+            ref[s][v]["weight"] = w
+
+
+@pytest.mark.parametrize(
+    ("amount", "params", "seed"),
+    [
+        (10_000_000, RoutingParams(), 11),
+        (200_000_000, RoutingParams(beta=5000.0, gamma=200.0, theta=1.5), 12),
+    ],
+)
+def test_costs_equal_networkx(graph, raw_channels, amount, params, seed):
+    ref = _reference_digraph(raw_channels, amount, params)
+    rng = np.random.default_rng(seed)
+    core = graph.largest_scc()
+    compared = 0
+    for _ in range(12):
+        s_i, t_i = rng.choice(core, size=2, replace=False)
+        s, t = str(graph.node_ids[s_i]), str(graph.node_ids[t_i])
+        if s not in ref or t not in ref:
+            continue
+        expected = _networkx_costs(ref, s, t, 5)
+        if expected is None:
+            with pytest.raises(NoRouteError) as err:
+                k_shortest_paths(graph, s, t, amount, k=5, params=params)
+            assert err.value.reason == "pruned"
+            continue
+        routes = list(k_shortest_paths(graph, s, t, amount, k=5, params=params))
+        np.testing.assert_allclose([r.total_weight for r in routes], expected, rtol=1e-9)
+        compared += 1
+        if compared == 4:
+            break
+    assert compared >= 3
+
+
+def test_real_routes_are_valid(graph):
+    rng = np.random.default_rng(5)
+    core = graph.largest_scc()
+    amount = 50_000_000
+    p = RoutingParams()
+    checked = 0
+    while checked < 5:
+        s, t = (int(x) for x in rng.choice(core, size=2, replace=False))
+        try:
+            routes = list(k_shortest_paths(graph, s, t, amount, k=8))
+        except NoRouteError as err:
+            assert err.reason == "pruned"  # both ends are in the SCC
+            continue
+        checked += 1
+        nodes = [r.hops for r in routes]
+        assert len(set(nodes)) == len(nodes)  # distinct node sequences
+        assert all(len(set(h)) == len(h) for h in nodes)  # loopless
+        costs = [r.total_weight for r in routes]
+        assert costs == sorted(costs)
+        for r in routes:
+            e = np.array(r.edges)
+            assert (graph.edge_source[e[1:]] == graph.indices[e[:-1]]).all()
+            assert r.hops[0] == graph.node_ids[s] and r.hops[-1] == graph.node_ids[t]
+            assert (graph.capacity_sat[e] * 1000 >= p.theta * amount).all()
+            assert (graph.htlc_min_msat[e] <= amount).all()
+            assert (graph.htlc_max_msat[e] >= amount).all()
+            fees = graph.base_fee_msat[e[1:]] + amount * graph.fee_rate_ppm[e[1:]] / 1e6
+            cap = np.maximum(0.0, 1 - graph.capacity_sat[e] / graph.reference_capacity_sat)
+            expected = fees.sum() + (p.beta * cap + p.gamma * p.hop_latency_s).sum()
+            assert r.total_weight == pytest.approx(expected, rel=1e-12)
+
+
+def test_real_no_route_reasons(graph):
+    core = graph.largest_scc()
+    isolated = np.flatnonzero((graph.out_degree == 0) & (graph.in_degree == 0))
+    with pytest.raises(NoRouteError) as err:
+        k_shortest_paths(graph, int(core[0]), int(isolated[0]), 1000)
+    assert err.value.reason == "disconnected"
+    with pytest.raises(NoRouteError) as err:  # more than the largest channel
+        k_shortest_paths(graph, int(core[0]), int(core[1]), 2 * 10**12)
+    assert err.value.reason == "pruned"
+    with pytest.raises(NoRouteError) as err:
+        k_shortest_paths(graph, "03" + "0" * 64, int(core[1]), 1000)
+    assert err.value.reason == "unknown_node"

@@ -1,0 +1,98 @@
+"""Settlement routing: EUR -> msat payment plan and O(N) payments through an operator."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from data.errors import InvalidParameterError
+from routing import eur_to_msat, route_settlement, settlement_payments
+
+
+def test_payment_plan_conversion_and_dust():
+    amounts = np.array([10.0, -5.0, 0.0, 1e-9, -3.0, 2e-7])
+    plan = settlement_payments(amounts, eur_per_btc=50_000.0, dust_sat=1)
+    # 1 EUR = 10^11 / 50,000 = 2,000,000 msat; 2e-7 EUR = 0.4 msat -> dust; 1e-9 EUR too
+    assert plan["agent"].tolist() == [0, 1, 4]  # payers first, then receivers
+    assert plan["direction"].tolist() == ["pay", "receive", "receive"]
+    assert plan["amount_msat"].tolist() == [20_000_000, 10_000_000, 6_000_000]
+    np.testing.assert_allclose(plan["amount_eur"], [10.0, 5.0, 3.0])
+    assert eur_to_msat(np.array([0.0005]), 60_000.0).tolist() == [833]  # 833.33 rounded
+    high = settlement_payments(amounts, eur_per_btc=50_000.0, dust_sat=8_000)
+    assert high["agent"].tolist() == [0, 1]  # 3 EUR = 6000 sat < 8000 sat
+
+
+@pytest.mark.parametrize(
+    ("amounts", "kwargs"),
+    [
+        (np.zeros((2, 2)), {}),
+        (np.array([1.0, np.nan]), {}),
+        (np.array([1.0]), {"eur_per_btc": 0.0}),
+        (np.array([1.0]), {"dust_sat": -1}),
+    ],
+)
+def test_invalid_plan(amounts, kwargs):
+    with pytest.raises(InvalidParameterError):
+        settlement_payments(amounts, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def settled(graph):
+    rng = np.random.default_rng(21)
+    amounts = rng.normal(0.0, 4.0, size=150)
+    amounts[:5] = 0.0
+    return amounts, route_settlement(graph, amounts, seed=7, eur_per_btc=60_000.0)
+
+
+def test_settlement_counts_and_rates(settled):
+    amounts, res = settled
+    frame = res.to_frame()
+    assert res.n_agents == 150
+    assert res.n_payers == int((amounts > 0).sum()) and res.n_payees == int((amounts < 0).sum())
+    assert res.n_payments == len(frame) == res.n_payers + res.n_payees  # one per agent
+    assert res.n_dust == 0
+    ok = frame["success"].to_numpy()
+    assert res.n_success == ok.sum() and res.success_rate == pytest.approx(ok.mean())
+    assert res.value_eur == pytest.approx(np.abs(amounts).sum())
+    assert res.value_success_rate == pytest.approx(
+        frame.loc[ok, "amount_eur"].sum() / frame["amount_eur"].sum()
+    )
+    assert res.fee_msat == frame.loc[ok, "fee_msat"].sum()
+    assert res.fee_eur == pytest.approx(res.fee_msat * 60_000.0 / 1e11)
+    assert res.latency_p50_s == pytest.approx(np.percentile(frame.loc[ok, "latency_s"], 50))
+    assert res.success_rate > 0.8  # small amounts between well-connected nodes
+    # every settled payment crosses the agent's leaf channel plus at least one more hop
+    assert (frame.loc[ok, "hops"] >= 2).all()
+    assert set(frame["direction"]) == {"pay", "receive"}
+    payers = frame[frame["direction"] == "pay"]
+    np.testing.assert_allclose(payers["amount_eur"], amounts[payers["agent"]])
+    d = res.to_dict()
+    json.dumps(d)
+    assert d["operator"] == res.operator and "payments" not in d
+
+
+def test_settlement_is_seeded(graph, settled):
+    amounts, res = settled
+    again = route_settlement(graph, amounts, seed=7, eur_per_btc=60_000.0)
+    assert again.to_dict() == res.to_dict()
+    other = route_settlement(graph, amounts, seed=8, eur_per_btc=60_000.0)
+    assert not other.to_frame()["attach_node"].equals(res.to_frame()["attach_node"])
+
+
+def test_given_operator_and_attachments(graph):
+    core = graph.largest_scc()
+    deg = graph.out_degree[core] + graph.in_degree[core]
+    order = core[np.argsort(-deg, kind="stable")]
+    operator, attach = str(graph.node_ids[order[1]]), order[2:6]
+    amounts = np.array([2.0, -1.0, 3.0, -4.0])
+    res = route_settlement(
+        graph, amounts, seed=1, operator=operator, attach_to=attach, balance_model="half"
+    )
+    frame = res.to_frame()
+    assert res.operator == operator
+    assert frame["attach_node"].tolist() == [str(graph.node_ids[i]) for i in attach[[0, 2, 1, 3]]]
+    assert frame["leaf"].tolist() == ["agent-0", "agent-2", "agent-1", "agent-3"]
+    with pytest.raises(InvalidParameterError):
+        route_settlement(graph, amounts, seed=1, attach_to=attach[:2])

@@ -1,0 +1,196 @@
+"""PaymentSimulator: hidden balances, failures and learning, conservation, fee flows."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from data.errors import InvalidParameterError, NoRouteError
+from routing import PaymentSimulator, simulate_random_payments
+
+MU = math.log(0.2)
+
+
+def node1_balances(graph, wanted: dict[str, int]) -> np.ndarray:
+    """node1-side balances: half of the capacity, except channels named in ``wanted``."""
+    cap = graph.channel_capacity_sat * 1000
+    out = cap // 2
+    for key, value in wanted.items():
+        out[list(graph.channel_key).index(key)] = value
+    return out
+
+
+@pytest.fixture
+def line(make_graph):
+    """0 - 1 - 2 - 3, both directions, policies as in the compounding test."""
+    return make_graph(
+        [
+            ("c01", 0, 1, 100_000, 7, 7, 144),
+            ("c01", 1, 0, 100_000, 9, 9, 144),
+            ("c12", 1, 2, 100_000, 500, 10_000, 30),
+            ("c12", 2, 1, 100_000, 1, 1, 30),
+            ("c23", 2, 3, 100_000, 1000, 2345, 50),
+            ("c23", 3, 2, 100_000, 1, 1, 50),
+        ]
+    )
+
+
+def test_fees_go_to_forwarding_nodes(line):
+    sim = PaymentSimulator(line, seed=1, balance_model="half")
+    before = sim.node_balances_msat()
+    res = sim.pay(0, 3, 1_000_000)
+    assert res.success and res.failure_reason is None
+    assert res.fee_msat == 13_878 and res.hops == 3 and res.attempts == 1
+    delta = sim.node_balances_msat() - before
+    # sender pays amount + fees; node 1 keeps 10,533 and node 2 keeps 3,345 (hand-computed
+    # in test_paths.test_fees_compound_backwards); the recipient gets the amount
+    np.testing.assert_array_equal(delta, [-1_013_878, 10_533, 3_345, 1_000_000])
+    total = sim.balance_msat.sum(axis=1)
+    np.testing.assert_array_equal(total, line.channel_capacity_sat * 1000)
+
+
+@pytest.fixture
+def fork(make_graph):
+    """0 -> 3 via 1 (cheap) or via 2 (dear); both directions of every channel."""
+    rows = []
+    for key, u, v, base in (("a1", 0, 1, 0), ("a2", 1, 3, 10), ("b1", 0, 2, 0), ("b2", 2, 3, 900)):
+        rows += [(key, u, v, 10_000, base, 0), (key, v, u, 10_000, base, 0)]
+    return make_graph(rows)
+
+
+def test_failure_learning_and_retry(fork):
+    # node 1 holds nothing towards 3 (node1 of channel a2 is node 1)
+    balances = node1_balances(fork, {"a2": 0})
+    sim = PaymentSimulator(fork, seed=2, balance_model=balances, latency_sigma=0.0, latency_mu=MU)
+    start = sim.balance_msat.copy()
+    res = sim.pay(0, 3, 1_000_000)
+    assert res.success and res.attempts == 2 and res.htlcs == 2
+    assert res.routes[0].channel_ids == ("b1", "b2")
+    assert res.fee_msat == 900
+    # the failed try crossed one hop (0 -> 1), the second two: three latency samples
+    assert res.latency_s == pytest.approx(3 * 0.2)
+    a2 = list(fork.channel_key).index("a2")
+    np.testing.assert_array_equal(sim.balance_msat[a2], start[a2])  # failure moved nothing
+
+
+def test_sender_knows_its_own_balances(fork):
+    balances = node1_balances(fork, {"a1": 0})  # node 0 has nothing on channel a1
+    sim = PaymentSimulator(fork, seed=2, balance_model=balances)
+    res = sim.pay(0, 3, 1_000_000)
+    assert res.success and res.attempts == 1 and res.routes[0].channel_ids == ("b1", "b2")
+
+
+def test_failure_leaves_balances_unchanged(fork):
+    balances = node1_balances(fork, {"a2": 0, "b2": 0})
+    sim = PaymentSimulator(fork, seed=3, balance_model=balances)
+    start = sim.balance_msat.copy()
+    res = sim.pay(0, 3, 1_000_000)
+    assert not res.success and res.failure_reason == "liquidity"
+    assert res.attempts == 2 and res.fee_msat == 0 and res.hops == 0
+    np.testing.assert_array_equal(sim.balance_msat, start)
+    assert sim.pay(3, 0, 1_000_000).success  # the other direction is full
+
+
+def test_multipart_is_atomic(fork):
+    # 15,000 sat needs both paths; path b really holds only 1000 sat at node 2
+    full = 10_000_000
+    balances = node1_balances(fork, {"a1": full, "b1": full, "a2": full, "b2": 1_000_000})
+    sim = PaymentSimulator(fork, seed=4, balance_model=balances, max_attempts=4)
+    start = sim.balance_msat.copy()
+    res = sim.pay(0, 3, 15_000_000, multipart=True)
+    assert not res.success and res.htlcs >= 2
+    np.testing.assert_array_equal(sim.balance_msat, start)  # held parts were released
+    ok = sim.pay(0, 3, 10_500_000, multipart=True)  # 10,000 + 500 sat fits
+    assert ok.success and ok.n_parts >= 2
+    assert sum(r.amount_msat for r in ok.routes) == 10_500_000
+    np.testing.assert_array_equal(sim.balance_msat.sum(axis=1), fork.channel_capacity_sat * 1000)
+
+
+def test_no_route_reasons(fork, make_graph):
+    sim = PaymentSimulator(fork, seed=0)
+    with pytest.raises(NoRouteError) as err:
+        sim.pay(0, "02" + f"{77:064x}", 1000)
+    assert err.value.reason == "unknown_node"
+    res = sim.pay(0, 3, 50_000_000)  # above every capacity
+    assert not res.success and res.failure_reason == "pruned" and res.attempts == 0
+    g = make_graph([(1, 0, 1, 1000, 0, 0), (2, 2, 3, 1000, 0, 0)])
+    res = PaymentSimulator(g, seed=0).pay(0, 3, 1000)
+    assert res.failure_reason == "disconnected"
+
+
+def test_invalid_arguments(fork):
+    with pytest.raises(InvalidParameterError):
+        PaymentSimulator(fork, balance_model="random")
+    with pytest.raises(InvalidParameterError):
+        PaymentSimulator(fork, balance_model=np.zeros(3, dtype=np.int64))
+    with pytest.raises(InvalidParameterError):
+        PaymentSimulator(fork, balance_model=np.full(fork.n_channels, 10**15))
+    with pytest.raises(InvalidParameterError):
+        PaymentSimulator(fork, latency_sigma=-1.0)
+    with pytest.raises(InvalidParameterError):
+        PaymentSimulator(fork).pay(0, 0, 1000)
+
+
+def test_batch_summary(fork):
+    sim = PaymentSimulator(fork, seed=5)
+    pays = pd.DataFrame({"source": [0, 3, 0, 1], "target": [3, 0, 3, 2], "amount_msat": 10**6})
+    pays["source"] = [str(fork.node_ids[i]) for i in pays["source"]]
+    pays["target"] = [str(fork.node_ids[i]) for i in pays["target"]]
+    batch = sim.run(pays, multipart=False)
+    frame = batch.to_frame()
+    assert len(frame) == 4 and batch.n_payments == 4
+    ok = frame["success"].to_numpy()
+    assert batch.success_rate == pytest.approx(ok.mean())
+    assert batch.latency_p50_s == pytest.approx(np.percentile(frame["latency_s"][ok], 50))
+    assert batch.fee_pct == pytest.approx(
+        100 * frame["fee_msat"][ok].sum() / frame["amount_msat"][ok].sum()
+    )
+    json.dumps(batch.to_dict())
+
+
+# ---------------------------------------------------------------- the real graph
+def test_real_conservation_and_fee_flows(graph):
+    sim = PaymentSimulator(graph, seed=11)
+    start_total = sim.balance_msat.sum()
+    rng = np.random.default_rng(11)
+    core = graph.largest_scc()
+    settled = 0
+    for i in range(40):
+        s, t = (int(x) for x in rng.choice(core, size=2, replace=False))
+        before = sim.node_balances_msat()
+        res = sim.pay(s, t, 20_000_000, multipart=bool(i % 2))
+        delta = sim.node_balances_msat() - before
+        expected = np.zeros(graph.n_nodes, dtype=np.int64)
+        for route in res.routes:  # independent fee computation from the policy arrays
+            e = np.array(route.edges)
+            amt = np.array(route.hop_amounts_msat, dtype=np.int64)
+            fees = graph.base_fee_msat[e[1:]] + amt[1:] * graph.fee_rate_ppm[e[1:]] // 10**6
+            np.testing.assert_array_equal(amt[:-1], amt[1:] + fees)
+            np.add.at(expected, graph.edge_source[e[1:]], fees)
+            expected[s] -= amt[0]
+            expected[t] += amt[-1]
+        np.testing.assert_array_equal(delta, expected)
+        settled += res.success
+    np.testing.assert_array_equal(sim.balance_msat.sum(axis=1), graph.channel_capacity_sat * 1000)
+    assert sim.balance_msat.sum() == start_total
+    assert (sim.balance_msat >= 0).all()
+    assert settled >= 20
+
+
+def test_random_batch_is_seeded(graph):
+    a = simulate_random_payments(graph, 25, 20_000, seed=3, multipart=True)
+    b = simulate_random_payments(graph, 25, 20_000, seed=3, multipart=True)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+    assert 0 < a.success_rate <= 1
+    ok = a.frame["success"]
+    assert (a.frame.loc[ok, "attempts"] >= 1).all()
+    assert a.mean_attempts == pytest.approx(a.frame["attempts"].mean())
+    lat = a.frame.loc[ok, "latency_s"]
+    assert a.latency_p95_s == pytest.approx(np.percentile(lat, 95))
+    assert (a.frame.loc[ok, "hops"] >= 1).all()
+    c = simulate_random_payments(graph, 25, 20_000, seed=4, multipart=True)
+    assert not a.frame["source"].equals(c.frame["source"])

@@ -530,6 +530,14 @@ def replay_cmd(
         int | None,
         typer.Option("--workers", help="LocalCluster worker processes (default: CPUs)."),
     ] = None,
+    route: Annotated[
+        bool,
+        typer.Option("--route", help="Route the settlement payments over the Lightning graph."),
+    ] = False,
+    graph: Annotated[
+        str | None,
+        typer.Option("--graph", help="Lightning snapshot folder or file (default: bundled)."),
+    ] = None,
     source: SourceOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -560,6 +568,8 @@ def replay_cmd(
             executor=executor,
             scheduler=scheduler,
             n_workers=workers,
+            route=route,
+            graph=graph,
         )
     if as_json:
         emit_json(result.to_dict())
@@ -622,11 +632,84 @@ def _print_replay(result: Any) -> None:
         f"efficiency {_fmt(result.efficiency)}, price of anarchy "
         f"{_fmt(result.price_of_anarchy)}"
     )
+    if result.routing is not None:
+        _print_routing(con, result.routing, "settlement routing")
     if result.run_id is not None:
         state = "stored as" if result.created else "already stored as"
         con.print(f"{state} run {result.run_id} ({result.elapsed_s:.1f} s)")
     else:
         con.print(f"not stored ({result.elapsed_s:.1f} s)")
+
+
+def _print_routing(con: Console, r: Any, label: str) -> None:
+    con.print(
+        f"{label}: {r.get('successes', 0)}/{r.get('payments', 0)} payments succeeded "
+        f"(success rate {_fmt(r.get('success_rate'))}, by value "
+        f"{_fmt(r.get('value_success_rate'))}), fees {_fmt(r.get('fee_pct_of_value'), '.4f')} % "
+        f"of value, latency p50 {_fmt(r.get('latency_p50_s'), '.2f')} s / p95 "
+        f"{_fmt(r.get('latency_p95_s'), '.2f')} s, {_fmt(r.get('mean_attempts'), '.2f')} "
+        "attempts per payment"
+    )
+
+
+@app.command("route")
+def route_cmd(
+    payments: Annotated[int, typer.Option("--payments", "-n", help="Number of payments.")] = 200,
+    amount_sat: Annotated[
+        int, typer.Option("--amount-sat", "-a", help="Amount of each payment, sat.")
+    ] = 10_000,
+    graph: Annotated[
+        str | None,
+        typer.Option("--graph", help="Lightning snapshot folder or file (default: bundled)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    single_path: Annotated[
+        bool, typer.Option("--single-path", help="No multi-part payments.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Random payments between nodes of the graph's largest strongly connected component, on a
+    simulator with hidden channel balances: success rate, fees, latency, attempts."""
+    from btut.routes import default_graph_path, load_graph
+    from data.errors import InvalidParameterError
+    from routing import simulate_random_payments
+
+    if isinstance(seed, bool) or seed < 0:
+        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
+    if amount_sat < 1:
+        raise InvalidParameterError(f"--amount-sat must be at least 1 sat, got {amount_sat}")
+    if payments < 1:
+        raise InvalidParameterError(f"--payments must be at least 1, got {payments}")
+    t0 = time.perf_counter()
+    g = load_graph(graph)
+    batch = simulate_random_payments(g, payments, amount_sat, seed=seed, multipart=not single_path)
+    info = {
+        "graph": str(graph) if graph is not None else str(default_graph_path()),
+        "nodes": len(g.node_ids),
+        "payments": payments,
+        "amount_sat": amount_sat,
+        "multipart": not single_path,
+        "seed": seed,
+        **batch.to_dict(),
+        "elapsed_s": time.perf_counter() - t0,
+    }
+    if as_json:
+        emit_json(info)
+        return
+    con = out()
+    con.print(
+        f"[bold]BTUT route[/] {payments} payments of {amount_sat} sat on {info['graph']} "
+        f"({info['nodes']} nodes), {'multi-part' if not single_path else 'single path'}"
+    )
+    con.print(
+        f"success rate {_fmt(batch.success_rate)} (by value {_fmt(batch.value_success_rate)}), "
+        f"fees {_fmt(batch.fee_pct, '.4f')} % of value, latency p50 "
+        f"{_fmt(batch.latency_p50_s, '.2f')} s / p95 {_fmt(batch.latency_p95_s, '.2f')} s, "
+        f"{_fmt(batch.mean_attempts, '.2f')} attempts per payment ({info['elapsed_s']:.1f} s)"
+    )
+    reasons = batch.frame["failure_reason"].dropna().value_counts()
+    if len(reasons):
+        con.print("failures: " + ", ".join(f"{k} {v}" for k, v in reasons.items()), markup=False)
 
 
 @app.command("backtest")

@@ -149,6 +149,7 @@ class DayResult:
     peak_import_baseline_kwh: float
     scores: Mapping[str, Any]
     details: Mapping[str, Any]
+    routing_payments: pd.DataFrame | None = None
 
     @property
     def peak_import_reduction(self) -> float:
@@ -209,6 +210,7 @@ class ReplayResult:
     peak_import_reduction: float
     elapsed_s: float
     details: Mapping[str, Any] = field(default_factory=dict)
+    routing: Mapping[str, Any] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per interval of all days (``time_utc`` index, UTC): ``wholesale_eur_per_mwh``,
@@ -272,6 +274,7 @@ class ReplayResult:
                 **dict(self.details),
                 "config": dict(self.config),
             },
+            **({"routing": dict(self.routing)} if self.routing is not None else {}),
         }
 
 
@@ -527,6 +530,7 @@ def _run_day(
     max_exact_agents: int,
     report: Callable[[str, float], None],
     shard_client: Any = None,
+    graph: Any = None,
 ) -> DayResult:
     from agents import agent_net_demand, day_profiles, iter_net_demand
     from agents.profiles import NOISE_BLOCK
@@ -558,7 +562,7 @@ def _run_day(
 
     report("finite market", 0.2)
     sampled = N > max_exact_agents
-    keep = sampled and N <= MAX_SETTLEMENT_AGENTS
+    keep = (sampled or graph is not None) and N <= MAX_SETTLEMENT_AGENTS
     if shard_client is not None and N > MAX_SETTLEMENT_AGENTS:
         # population shards on Dask send statistics, not agents (btut.executors)
         from btut.executors import dask_market_statistics
@@ -577,6 +581,15 @@ def _run_day(
             keep_settlement=keep,
         )
     market_cost = float(fm.mean_cost_eur) * N
+    routed = None
+    if graph is not None:  # one netted payment per agent for the day (btut.routes)
+        from routing import route_settlement
+
+        report("settlement routing", 0.25)
+        assert fm.agent_payment_eur is not None
+        routed = route_settlement(
+            graph, fm.agent_payment_eur.sum(axis=1), seed=_noise_seed(seed + 1, day)
+        ).to_frame()
 
     if N <= MAX_SETTLEMENT_AGENTS:
         net: Any = agent_net_demand(population, shapes, seed=noise_seed)
@@ -607,7 +620,7 @@ def _run_day(
         base,
         market_cost,
         plan,
-        market_agent_cost_eur=fm.agent_cost_eur if keep else None,
+        market_agent_cost_eur=fm.agent_cost_eur if keep and sampled else None,
     )
 
     scale_b = N / base.sample_size if base.sampled else 1.0
@@ -691,8 +704,16 @@ def _run_day(
             "efficiency_note": sc.efficiency_note,
             "price_of_anarchy_note": sc.price_of_anarchy_note,
             "noise_seed": noise_seed,
+            **(_day_routing(routed) if routed is not None else {}),
         },
+        routing_payments=routed,
     )
+
+
+def _day_routing(payments: pd.DataFrame) -> dict[str, Any]:
+    from btut.routes import summarise_payments
+
+    return {f"routing_{k}": v for k, v in summarise_payments([payments]).items()}
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,6 +805,11 @@ def _save(result: ReplayResult, db: str | None) -> Any:
     metrics["days_json"] = json.dumps(
         [r.summary() for r in result.day_results], default=_json_scalar, allow_nan=True
     )
+    if result.routing is not None:
+        from btut.routes import routing_metrics
+
+        frames = [r.routing_payments for r in result.day_results if r.routing_payments is not None]
+        metrics.update(routing_metrics(result.routing, frames, seed=result.seed))
     with ResultsStore(db) as st:
         return st.save_run(
             kind="replay",
@@ -813,6 +839,8 @@ def replay(
     executor: str = "local",
     scheduler: str | None = None,
     n_workers: int | None = None,
+    route: bool = False,
+    graph: str | None = None,
 ) -> ReplayResult:
     """Replay ``day`` (default :data:`DEFAULT_DAY`) or the days ``[start, end)`` of ``zone``.
 
@@ -827,7 +855,9 @@ def replay(
     ``market.clearing.MAX_SETTLEMENT_AGENTS`` (10^6) agents, the finite market is cleared in
     population shards on a Dask cluster (:mod:`btut.executors`; the scheduler at
     ``scheduler``, else a ``LocalCluster`` of ``n_workers`` processes), with results identical
-    to ``"local"``. Module doc for the pipeline, aggregation and errors.
+    to ``"local"``; route: route every agent's netted settlement over the Lightning graph at
+    ``graph`` (default the bundled 2026 snapshot; :mod:`btut.routes`), N <= 10^6. Module doc
+    for the pipeline, aggregation and errors.
     """
     t0 = time.perf_counter()
     par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
@@ -838,6 +868,19 @@ def replay(
         raise InvalidParameterError(f"executor must be local or dask, got {executor!r}")
     if scheduler is not None and executor != "dask":
         raise InvalidParameterError("--scheduler needs --executor dask")
+    from market.clearing import MAX_SETTLEMENT_AGENTS
+
+    if graph is not None and not route:
+        raise InvalidParameterError("--graph needs --route")
+    if route and n > MAX_SETTLEMENT_AGENTS:
+        raise InvalidParameterError(
+            f"--route routes one payment per agent: at most {MAX_SETTLEMENT_AGENTS} agents, got {n}"
+        )
+    channel_graph = None
+    if route:
+        from btut.routes import load_graph
+
+        channel_graph = load_graph(graph)  # malformed or missing file: one-line error, no work
 
     def report(stage: str, fraction: float) -> None:
         if progress is not None:
@@ -858,8 +901,6 @@ def replay(
     from agents import sample_population
 
     population = sample_population(pop_config, n, seed=seed)
-
-    from market.clearing import MAX_SETTLEMENT_AGENTS
 
     results = []
     share = 0.85 / len(days)
@@ -888,6 +929,7 @@ def replay(
                     max_exact_agents=exact,
                     report=day_report,
                     shard_client=shard_client,
+                    graph=channel_graph,
                 )
             )
 
@@ -908,6 +950,19 @@ def replay(
         max(r.peak_import_baseline_kwh for r in results),
     )
     run_config = par.run_config(days)
+    routing_summary = None
+    if route:
+        from btut.routes import summarise_payments
+        from routing.settlement import DEFAULT_EUR_PER_BTC
+
+        run_config["routing"] = {
+            "graph": "bundled:lightning-2026-02-03" if graph is None else str(graph),
+            "eur_per_btc": DEFAULT_EUR_PER_BTC,
+            "netting": "one payment per agent per day, via the market operator",
+        }
+        routing_summary = summarise_payments(
+            [r.routing_payments for r in results if r.routing_payments is not None]
+        )
     details = {
         "forecast": forecast_info,
         "executor": executor,
@@ -941,6 +996,7 @@ def replay(
         peak_import_reduction=float(peak_reduction),
         elapsed_s=0.0,
         details=details,
+        routing=routing_summary,
     )
 
     saved = None

@@ -32,6 +32,7 @@ replayed (one-line :class:`data.errors.BTUTError`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -65,6 +66,7 @@ class BacktestDay:
     baseline_cost_eur: float
     market_cost_eur: float
     planner_cost_eur: float
+    market_cost_used_eur: float
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +79,7 @@ class BacktestDay:
             "baseline_cost_eur": self.baseline_cost_eur,
             "market_cost_eur": self.market_cost_eur,
             "planner_cost_eur": self.planner_cost_eur,
+            "market_cost_used_eur": self.market_cost_used_eur,
         }
 
 
@@ -88,8 +91,9 @@ def _days_frame(days: Sequence[BacktestDay]) -> pd.DataFrame:
 
 
 def _period_scores(days: Sequence[BacktestDay]) -> dict[str, float]:
-    """Efficiency and price of anarchy from the costs summed over the days; mean
-    exploitability per agent-day."""
+    """Efficiency and price of anarchy from the costs summed over the days (with each day's
+    market cost as its scores use it: the paired sample estimate when the planner samples,
+    as :func:`btut.replay` aggregates several days); mean exploitability per agent-day."""
     from market import efficiency, price_of_anarchy
 
     if not days:
@@ -99,7 +103,7 @@ def _period_scores(days: Sequence[BacktestDay]) -> dict[str, float]:
             "exploitability_eur_per_agent_day": math.nan,
         }
     b = math.fsum(d.baseline_cost_eur for d in days)
-    m = math.fsum(d.market_cost_eur for d in days)
+    m = math.fsum(d.market_cost_used_eur for d in days)
     p = math.fsum(d.planner_cost_eur for d in days)
     return {
         "efficiency": float(efficiency(b, m, p)),
@@ -231,6 +235,12 @@ def _params_from_config(cfg: Mapping[str, Any]) -> Any:
 
 def _day_from_stored(day: dt.date, run: Any, *, reused: bool) -> BacktestDay:
     m = run.metrics
+    stored_days = json.loads(m["days_json"]) if isinstance(m.get("days_json"), str) else []
+    used = (
+        float(stored_days[0]["market_cost_used_eur"])
+        if len(stored_days) == 1
+        else float(m["market_cost_eur"])
+    )
     return BacktestDay(
         day=day,
         run_id=int(run.run_id),
@@ -241,6 +251,7 @@ def _day_from_stored(day: dt.date, run: Any, *, reused: bool) -> BacktestDay:
         baseline_cost_eur=float(m["baseline_cost_eur"]),
         market_cost_eur=float(m["market_cost_eur"]),
         planner_cost_eur=float(m["planner_cost_eur"]),
+        market_cost_used_eur=used,
     )
 
 
@@ -255,6 +266,7 @@ def _day_from_result(day: dt.date, result: Any, run_id: int, *, reused: bool) ->
         baseline_cost_eur=float(result.baseline_cost_eur),
         market_cost_eur=float(result.market_cost_eur),
         planner_cost_eur=float(result.planner_cost_eur),
+        market_cost_used_eur=float(result.day_results[0].market_cost_used_eur),
     )
 
 

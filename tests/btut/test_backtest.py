@@ -392,3 +392,20 @@ def test_report_cli_for_a_backtest_and_a_run(
         "--backtest", str(run_id), "-o", str(tmp_path / "x.html"), code=3
     )
     assert not (tmp_path / "x.html").exists()
+
+
+def test_period_scores_use_the_paired_market_cost_when_the_planner_samples(tmp_path: Path) -> None:
+    """With a sampled planner the day's efficiency pairs the market with the planner's
+    sample; the backtest's period score must use the same market cost (a one-day period
+    scores exactly as its day)."""
+    url = _sqlite(tmp_path)
+    res = btut.backtest("ES", "2017-06-14", "2017-06-15", agents=N, seed=SEED, db=url,
+                        max_exact_agents=60)  # fmt: skip
+    (day,) = res.days
+    run = btut.load_run(day.run_id, db=url)
+    (stored,) = run.days()
+    assert stored["planner_sampled"] is True
+    assert day.market_cost_used_eur == stored["market_cost_used_eur"] != day.market_cost_eur
+    assert res.scores()["efficiency"] == pytest.approx(run.metrics["efficiency"], rel=1e-12)
+    loaded = btut.load_backtest(res.backtest_id, db=url)
+    assert loaded.scores()["efficiency"] == pytest.approx(run.metrics["efficiency"], rel=1e-12)

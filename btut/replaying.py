@@ -692,6 +692,7 @@ def _run_day(
             "forecast_used": forecast is not None,
             "equilibrium_iterations": int(eq.iterations),
             "equilibrium_converged": bool(eq.converged),
+            "equilibrium_tol_eur": float(eq.tol_eur),
             "equilibrium_initial_exploitability_eur": float(eq.initial_exploitability_eur),
             "equilibrium_exploitability_history_eur": [
                 float(e) for e in eq.exploitability_history_eur

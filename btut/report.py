@@ -92,7 +92,7 @@ BACKTEST_PLOT_IDS: tuple[str, ...] = (
 CENTRAL_INTERVALS: tuple[float, ...] = (0.95, 0.8, 0.5)
 """Central interval levels of the forecast fan chart (widest first)."""
 
-SOLVER_TOL_EUR = 0.01
+SOLVER_TOL_EUR = 0.001
 """The equilibrium solver's default stopping tolerance (``market.solve_energy_market``'s
 ``tol_eur``), EUR per agent per day: drawn as a reference line."""
 

@@ -668,8 +668,10 @@ def route_cmd(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Random payments between nodes of the graph's largest strongly connected component, on a
-    simulator with hidden channel balances: success rate, fees, latency, attempts."""
+    """Random payments on the Lightning graph: success rate, fees, latency, attempts.
+
+    Pairs of nodes of the largest strongly connected component, on a simulator whose
+    channel balances the router does not see."""
     from btut.routes import default_graph_path, load_graph
     from data.errors import InvalidParameterError
     from routing import simulate_random_payments

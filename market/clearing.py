@@ -2,8 +2,9 @@
 
 Every agent of a population (:class:`agents.population.Population`) is mapped to the block of
 its type in the :class:`market.energy.EnergyGame` of the equilibrium (with parameter bins: the
-bin holding its own value of the type's main size parameter, by the game's bin edges) and
-follows that block's equilibrium policy from its own state, with its own parameters:
+bin holding its own value of the type's bin parameter, :data:`market.energy.BIN_PARAMETER`,
+by the game's bin edges) and follows that block's equilibrium policy from its own state, with
+its own parameters:
 
 * **Mixed policies** are sampled: agent ``i`` at state ``s`` in interval ``t`` draws its action
   from ``pi_t(. | s)`` with its own uniform, from a stream keyed by (seed, game block, block

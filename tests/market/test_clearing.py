@@ -520,3 +520,27 @@ def test_bad_inputs_are_rejected(es_day, default_eq) -> None:
         clear_finite_market(default_eq, other, agent_net_demand(other, shapes, seed=1), seed=0)
     with pytest.raises(InvalidParameterError, match="EnergyEquilibrium"):
         clear_finite_market(default_eq.game, pop, net, seed=0)
+
+
+def test_storage_bins_split_by_degradation_cost(es_day) -> None:
+    """DEFAULT_BINS: pv_storage agents follow the policy of their degradation-cost bin, so the
+    batteries that are cheap to wear cycle more than the dear ones (what the planner does;
+    one representative's policy scaled to each battery's size cannot)."""
+    price, shapes = es_day
+    peaky = price.copy()
+    peaky[18:22] += 60.0  # a peak worth cycling for only when wear is cheap
+    cfg = PopulationConfig()
+    eq = solve_energy_market(energy_game(cfg, peaky, shapes, kappa_eur_per_mwh_per_kwh=0.0))
+    blocks = [b for b in eq.game.blocks if b.kind == "pv_storage"]
+    assert [b.bin_parameter for b in blocks] == ["degradation_eur_per_kwh"] * 2
+    assert blocks[0].params.degradation_eur_per_kwh < blocks[1].params.degradation_eur_per_kwh
+    pop = sample_population(cfg, 2_000, seed=3)
+    net = agent_net_demand(pop, shapes, seed=4, dtype=np.float64)
+    res = clear_finite_market(eq, pop, net, seed=5, keep_settlement=True)
+    store = pop.mask("pv_storage")
+    e_kwh = np.where(store, pop.battery_kwh, 1.0).astype(np.float64)
+    cycled = np.abs(res.agent_energy_kwh - net).sum(axis=1) / e_kwh
+    cheap = store & (pop.degradation_eur_per_kwh < blocks[1].bin_range[0])
+    dear = store & ~cheap
+    assert cheap.sum() > 100 and dear.sum() > 100
+    assert cycled[cheap].mean() > 1.2 * cycled[dear].mean()

@@ -10,6 +10,7 @@ Scores are on the model's own validation days (the last 15 % of the training day
 
     python benchmarks/bench_forecast.py                      # load_mw
     python benchmarks/bench_forecast.py --target load_mw --target price_eur_per_mwh
+    python benchmarks/bench_forecast.py --price-params       # + price with PRICE_PARAMS
     python benchmarks/bench_forecast.py --quick              # one year of data
     python benchmarks/bench_forecast.py --json out.json
 
@@ -33,18 +34,24 @@ import pandas as pd
 import torch
 
 import data
-from forecasting import StudentTForecaster
+from forecasting import PRICE_PARAMS, StudentTForecaster
 
 TARGET_FIT_SECONDS = 120.0
 TARGET_PREDICT_SECONDS = 0.050
 
 
-def run_case(frame: pd.DataFrame, target: str, repeats: int, predict_repeats: int) -> dict:
-    """Fit and predict timings of ``StudentTForecaster()`` on ``frame`` for ``target``."""
+def run_case(
+    frame: pd.DataFrame,
+    target: str,
+    repeats: int,
+    predict_repeats: int,
+    params: dict | None = None,
+) -> dict:
+    """Fit and predict timings of ``StudentTForecaster(**params)`` on ``frame``."""
     fit_times = []
     model = None
     for _ in range(repeats):
-        model = StudentTForecaster()
+        model = StudentTForecaster(**(params or {}))
         start = time.perf_counter()
         model.fit(frame, target=target)
         fit_times.append(time.perf_counter() - start)
@@ -62,6 +69,7 @@ def run_case(frame: pd.DataFrame, target: str, repeats: int, predict_repeats: in
     fit_seconds = statistics.median(fit_times)
     return {
         "target": target,
+        "params": "price" if params else "default",
         "intervals": len(frame),
         "train_intervals": model.n_train_intervals_,
         "val_intervals": model.n_val_intervals_,
@@ -89,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one year of data (2017)")
     parser.add_argument("--repeats", type=int, default=1, help="timed fits per target")
     parser.add_argument("--predict-repeats", type=int, default=50, help="timed predicts")
+    parser.add_argument(
+        "--price-params",
+        action="store_true",
+        help="also time price_eur_per_mwh with forecasting.PRICE_PARAMS (whole-day profiles)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
     targets = args.target or ["load_mw"]
@@ -100,17 +113,21 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {os.cpu_count()} CPUs"
     )
     header = (
-        f"{'target':<18} {'epochs':>6} {'fit s':>8} {'s/epoch':>8} "
+        f"{'target':<34} {'epochs':>6} {'fit s':>8} {'s/epoch':>8} "
         f"{'predict ms':>10} {'p90 ms':>8} {'val NLL':>8}"
     )
     print(header)
     print("-" * len(header))
     rows = []
-    for target in targets:
-        r = run_case(frame, target, args.repeats, args.predict_repeats)
+    cases = [(t, None) for t in targets]
+    if args.price_params:
+        cases.append(("price_eur_per_mwh", PRICE_PARAMS))
+    for target, params in cases:
+        r = run_case(frame, target, args.repeats, args.predict_repeats, params)
         rows.append(r)
+        label = target + (" (price params)" if params else "")
         print(
-            f"{target:<18} {r['epochs']:>6d} {r['fit_seconds']:>8.1f} "
+            f"{label:<34} {r['epochs']:>6d} {r['fit_seconds']:>8.1f} "
             f"{r['seconds_per_epoch']:>8.3f} {r['predict_seconds'] * 1e3:>10.1f} "
             f"{r['predict_p90_seconds'] * 1e3:>8.1f} {r['val_nll']:>8.3f}",
             flush=True,
@@ -121,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         pred_ok = r["predict_seconds"] < TARGET_PREDICT_SECONDS
         verdicts += [fit_ok, pred_ok]
         print(
-            f"target {r['target']}: fit {r['fit_seconds']:.1f} s "
+            f"target {r['target']} ({r['params']} params): fit {r['fit_seconds']:.1f} s "
             f"({'<' if fit_ok else '>='} {TARGET_FIT_SECONDS:.0f} s) "
             f"{'PASS' if fit_ok else 'FAIL'}; predict {r['predict_seconds'] * 1e3:.1f} ms "
             f"({'<' if pred_ok else '>='} {TARGET_PREDICT_SECONDS * 1e3:.0f} ms) "
@@ -132,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             "benchmark": "student_t_forecaster",
             "data": {"zone": "ES", "start": start, "end": "2018-01-01"},
             "params": StudentTForecaster().get_params(),
+            "price_params": dict(PRICE_PARAMS) if args.price_params else None,
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": sys.version.split()[0],

@@ -31,6 +31,7 @@ from forecasting.metrics import (
     score_forecast,
 )
 from forecasting.models import (
+    PRICE_PARAMS,
     TSO_FORECAST_COLUMNS,
     BaseForecaster,
     GaussianForecaster,
@@ -53,6 +54,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "CUTOFF_HOUR",
+    "PRICE_PARAMS",
     "TSO_FORECAST_COLUMNS",
     "BaseForecaster",
     "DayAheadFeatures",

@@ -37,10 +37,20 @@ Features (one row per target interval ``t`` of day D, local clock time ``hh:mm``
   (default 1, 2, 7). A clock time that does not exist on D−k (spring DST gap) is shifted
   forward to the first existing instant; an ambiguous one (autumn) takes its first,
   summer-time occurrence.
+* ``lag{k}d_h{HH}`` for each ``k`` in ``profile_lags`` (default none; e.g. 1, 2, 3, 7 for
+  prices, as the open-access LEAR/DNN benchmark models use): the target at local clock
+  time ``HH:00`` of D−k for every hour ``HH`` = 00 … 23, the same on every row of day D
+  (the whole daily profile of D−k, not only the row's own clock time). Clock times are
+  resolved as for ``lag{k}d`` (spring gap: shifted forward; autumn: first occurrence); at
+  quarter-hour resolution the ``HH:00`` interval stands for the hour. Unknown at the
+  cut-off (e.g. realised load of D−1 after 11:00) → NaN, like every other feature.
 * ``last``: the last non-missing target value known at the cut-off (at most one day old).
 * ``<column>`` for each exogenous forecast column (default: every ``*_forecast*`` column
   of the frame): its value for interval ``t``; and ``<column>_lag{k}d``, its value at the
   same clock time on D−k, for each ``k`` in ``exog_lags`` (default none).
+* ``<column>_h{HH}`` / ``<column>_lag{k}d_h{HH}`` for each exogenous column and each ``k``
+  in ``exog_profile_lags`` (0: day D itself, the published forecasts of the whole day;
+  default none): the column's whole hourly profile of D−k, as for ``profile_lags``.
 * Each of the above has a ``<name>_missing`` indicator (1.0 when the value is not known at
   the cut-off or missing in the data, where the value itself is NaN; models standardise
   and then set NaN to 0, i.e. to the training mean).
@@ -304,6 +314,8 @@ def day_ahead_features(
     lags: Sequence[int] = (1, 2, 7),
     exog: Sequence[str] | None = None,
     exog_lags: Sequence[int] = (),
+    profile_lags: Sequence[int] = (),
+    exog_profile_lags: Sequence[int] = (),
     tz: str | None = None,
     step: pd.Timedelta | None = None,
     cutoff_hour: int = CUTOFF_HOUR,
@@ -312,8 +324,10 @@ def day_ahead_features(
     with ``max(lags)`` days of the frame before them), each built only from values of
     ``frame`` known at that day's cut-off (see the module docstring).
 
-    ``lags``: whole days (may be empty). ``step``: interval length (default: the frame's
-    resolution; pass it for frames of a single row).
+    ``lags``: whole days (may be empty); ``profile_lags``: days whose whole hourly target
+    profile is a feature of every row (may be empty); ``exog_profile_lags``: the same for
+    the exogenous columns, ``0`` meaning day D itself. ``step``: interval length (default:
+    the frame's resolution; pass it for frames of a single row).
     ``exog``: forecast columns to use as features (default: all forecast columns of
     ``frame``); a listed column the frame lacks raises ``DataUnavailableError``.
     """
@@ -325,7 +339,15 @@ def day_ahead_features(
         )
     lags = tuple(int(k) for k in lags)
     exog_lags = tuple(int(k) for k in exog_lags)
-    for name, ks in (("lags", lags), ("exog_lags", exog_lags)):
+    profile_lags = tuple(int(k) for k in profile_lags)
+    exog_profile_lags = tuple(int(k) for k in exog_profile_lags)
+    if any(k < 0 for k in exog_profile_lags) or len(set(exog_profile_lags)) != len(
+        exog_profile_lags
+    ):
+        raise InvalidParameterError(
+            f"exog_profile_lags must be distinct whole days >= 0, got {exog_profile_lags}"
+        )
+    for name, ks in (("lags", lags), ("exog_lags", exog_lags), ("profile_lags", profile_lags)):
         if any(k < 1 for k in ks) or len(set(ks)) != len(ks):
             raise InvalidParameterError(f"{name} must be distinct whole days >= 1, got {ks}")
     exog = forecast_columns(frame) if exog is None else list(exog)
@@ -334,7 +356,7 @@ def day_ahead_features(
         raise DataUnavailableError(f"column(s) {', '.join(missing)} not in the data")
     given_step = step
     step = interval_step(frame, step)
-    history = max((*lags, *exog_lags), default=0)
+    history = max((*lags, *exog_lags, *profile_lags, *exog_profile_lags), default=0)
     day_arr = default_days(frame, tz, history) if days is None else as_days(days)
 
     if not len(day_arr):
@@ -380,8 +402,31 @@ def day_ahead_features(
         v[src + step.value > h_target] = np.nan
         add(f"lag{k}d", v)
 
+    # whole hourly profiles of D−k: one set of 24 values per day, repeated on its rows
+    profile_src = {
+        k: [
+            _localize(
+                (day_arr - np.timedelta64(k, "D")).astype("datetime64[ns]")
+                + np.timedelta64(hh, "h"),
+                tz,
+            )
+            for hh in range(24)
+        ]
+        for k in sorted({*profile_lags, *exog_profile_lags})
+    }
+
+    def add_profiles(name: str, col_values: np.ndarray, horizon: np.ndarray, k: int) -> None:
+        for hh, src in enumerate(profile_src[k]):
+            v = _lookup(index_ns, col_values, src)
+            v[src + step.value > horizon] = np.nan
+            add(f"{name}_h{hh:02d}", v[which])
+
+    h_day = _horizons(column_kind(target), cutoffs, tz)
+    for k in profile_lags:
+        add_profiles(f"lag{k}d", y_all, h_day, k)
+
     # last non-missing target value known at the cut-off, at most MAX_LAST_AGE old
-    add("last", _last_known(ends_ns, y_all, _horizons(column_kind(target), cutoffs, tz))[which])
+    add("last", _last_known(ends_ns, y_all, h_day)[which])
 
     for col in exog:
         col_values = values(col)
@@ -393,6 +438,9 @@ def day_ahead_features(
             v = _lookup(index_ns, col_values, lag_src[k])
             v[lag_src[k] + step.value > h] = np.nan
             add(f"{col}_lag{k}d", v)
+        h_col = _horizons(column_kind(col), cutoffs, tz)
+        for k in exog_profile_lags:
+            add_profiles(col if k == 0 else f"{col}_lag{k}d", col_values, h_col, k)
 
     tod = (wall_ns % _NS_PER_DAY) / _NS_PER_DAY
     for m in (1, 2):

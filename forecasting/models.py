@@ -23,19 +23,27 @@ Models
 ------
 ``StudentTForecaster``: MLP body on the ``day_ahead_features`` (lagged target at the same
 clock time on D−1, D−2, D−7, last known value, the TSO's day-ahead forecasts, calendar;
-optionally the forecasts' own values ``exog_lags`` days earlier), head
-``mu, sigma = softplus + eps, nu = 2 + softplus + eps`` with a linear input → head skip
-path (``forecasting.nets``), trained by Student-t negative log-likelihood with Adam on
-shuffled mini-batches, a chronological validation split (the last
-``validation_fraction`` of training days) and early stopping on it (best weights
-restored). Continuous features and the target are standardised with the training split's
-mean and standard deviation; unknown feature values (NaN) become 0 after standardisation,
-flagged by their ``*_missing`` indicator; intervals with a missing target are left out of
-training. Seeded by ``random_state`` (torch's global RNG is left untouched): the same
-seed, data, thread count and machine give bit-identical predictions. Defaults (64, 64)
-hidden, dropout 0.2, lr 1e-3, batch 256, patience 10, ``n_threads=1``: the network is too
-small to gain from more threads (on an idle 2-core machine 1 and 2 threads are on par; on
-a busy one 2 threads were >10x slower per step); ``None`` keeps torch's setting.
+optionally the forecasts' own values ``exog_lags`` days earlier and the whole hourly
+target profiles of the days ``profile_lags`` before), head ``mu, sigma = softplus + eps,
+nu = 2 + softplus + eps`` with a linear input → head skip path (``forecasting.nets``),
+trained by Student-t negative log-likelihood with Adam on shuffled mini-batches, a
+validation split of ``validation_fraction`` of the training days
+(``validation_split="last"``: the last days, chronological; ``"random"``: days drawn by a
+seeded per-day hash, so the most recent days are trained on and a day keeps its role when
+the window grows) and early stopping on it (best weights restored; a warm start keeps its
+starting weights unless an epoch improves the validation loss). Continuous features and
+the target are standardised with the training split's mean and standard deviation; unknown
+feature values (NaN) become 0 after standardisation, flagged by their ``*_missing``
+indicator; intervals with a missing target are left out of training. Seeded by
+``random_state`` (torch's global RNG is left untouched): the same seed, data, thread count
+and machine give bit-identical predictions. Defaults (64, 64) hidden, dropout 0.2, lr
+1e-3, batch 256, patience 10, ``n_threads=1``: the network is too small to gain from more
+threads (on an idle 2-core machine 1 and 2 threads are on par; on a busy one 2 threads
+were >10x slower per step); ``None`` keeps torch's setting.
+
+For day-ahead **prices** (DE, issue 5) the configuration chosen on the validation year 2015
+(``benchmarks/forecast_price_selection.py``, ``PRICE_PARAMS``) differs from the defaults,
+which stay as they are for load.
 
 ``GaussianForecaster``: the same body and training with a normal head (``nu = inf``).
 
@@ -76,6 +84,18 @@ TSO_FORECAST_COLUMNS: dict[str, str] = {
     "price_eur_per_mwh": "price_forecast_eur_per_mwh",
     "solar_mw": "solar_forecast_mw",
     "wind_mw": "wind_forecast_mw",
+}
+
+#: Network parameters for day-ahead **prices**, chosen on the validation year 2015 (DE,
+#: ``benchmarks/forecast_price_selection.py``; never on the 2016–2017 test period): the
+#: epftoolbox LEAR/DNN input set (whole price profiles of D−1, D−2, D−3, D−7; the
+#: forecasts' whole profiles of D and their values at D−1 and D−7) and the spread
+#: recalibrated on the validation days. The class defaults stay those chosen for load.
+PRICE_PARAMS: dict[str, Any] = {
+    "profile_lags": (1, 2, 3, 7),
+    "exog_lags": (1, 7),
+    "exog_profile_lags": (0,),
+    "calibrate_sigma": True,
 }
 
 Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None
@@ -143,6 +163,8 @@ class BaseForecaster:
             lags=self.lags_,
             exog=self.exog_,
             exog_lags=self.exog_lags_,
+            profile_lags=getattr(self, "profile_lags_", ()),
+            exog_profile_lags=getattr(self, "exog_profile_lags_", ()),
             tz=tz,
             step=self.step_,
         )
@@ -197,6 +219,51 @@ class BaseForecaster:
 # --- neural models -------------------------------------------------------------------
 
 
+def _day_hash(days: np.ndarray, seed: int) -> np.ndarray:
+    """Uniform [0, 1) number per ``datetime64[D]`` day and seed (splitmix64): the same day
+    always gets the same number, whatever window it is part of."""
+    with np.errstate(over="ignore"):
+        z = days.astype(np.int64).astype(np.uint64) + np.uint64(seed % 2**32) * np.uint64(
+            0x9E3779B97F4A7C15
+        )
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
+def _validation_days(train_days: np.ndarray, fraction: float, split: str, seed: int) -> np.ndarray:
+    """The early-stopping days among ``train_days`` (sorted): the last ``ceil(fraction·n)``
+    (``split="last"``), or each day with probability ``fraction`` by a per-day hash of the
+    seed (``"random"``: a day keeps its role as the window grows, so warm-started refits
+    never train on a day they validated on before, and the most recent days are trained
+    on)."""
+    if fraction <= 0 or not len(train_days):
+        return train_days[:0]
+    if split == "random":
+        return train_days[_day_hash(train_days, int(seed)) < fraction]
+    return train_days[len(train_days) - math.ceil(fraction * len(train_days)) :]
+
+
+def _sigma_factor(
+    y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarray | None = None
+) -> float:
+    """Scale ``c`` in [1/4, 4] maximising the likelihood of ``y`` under the predicted
+    distributions with ``sigma`` multiplied by ``c`` (Student-t; normal if ``nu`` is None):
+    a one-parameter recalibration of the spread on held-out (validation) days."""
+    z2 = ((y - mu) / sigma) ** 2
+
+    def nll(log_c: float) -> float:
+        c2 = math.exp(2 * log_c)
+        if nu is None:
+            return float(np.mean(log_c + 0.5 * z2 / c2))
+        return float(np.mean(log_c + 0.5 * (nu + 1) * np.log1p(z2 / (c2 * nu))))
+
+    res = optimize.minimize_scalar(nll, bounds=(-math.log(4), math.log(4)), method="bounded")
+    return float(math.exp(res.x))
+
+
 @contextlib.contextmanager
 def _torch_threads(n_threads: int | None) -> Iterator[None]:
     import torch
@@ -229,7 +296,11 @@ class _NeuralForecaster(BaseForecaster):
         lags: Sequence[int] = (1, 2, 7),
         exog: Sequence[str] | None = None,
         exog_lags: Sequence[int] = (),
+        profile_lags: Sequence[int] = (),
+        exog_profile_lags: Sequence[int] = (),
         centre: str | None = None,
+        validation_split: str = "last",
+        calibrate_sigma: bool = False,
         random_state: int = 0,
         n_threads: int | None = 1,
         warm_start: bool = False,
@@ -245,7 +316,11 @@ class _NeuralForecaster(BaseForecaster):
         self.lags = lags
         self.exog = exog
         self.exog_lags = exog_lags
+        self.profile_lags = profile_lags
+        self.exog_profile_lags = exog_profile_lags
         self.centre = centre
+        self.validation_split = validation_split
+        self.calibrate_sigma = calibrate_sigma
         self.random_state = random_state
         self.n_threads = n_threads
         self.warm_start = warm_start
@@ -263,6 +338,7 @@ class _NeuralForecaster(BaseForecaster):
             "batch_size": int(self.batch_size) == self.batch_size and self.batch_size >= 1,
             "validation_fraction": 0.0 <= self.validation_fraction < 1.0,
             "n_threads": self.n_threads is None or int(self.n_threads) >= 1,
+            "validation_split": self.validation_split in ("last", "random"),
         }
         for name, ok in checks.items():
             if not ok:
@@ -284,23 +360,29 @@ class _NeuralForecaster(BaseForecaster):
         if self.centre is not None and self.centre not in exog:
             exog = [*exog, self.centre]
         feats = day_ahead_features(
-            frame, target, lags=self.lags, exog=exog, exog_lags=self.exog_lags, tz=tz
+            frame,
+            target,
+            lags=self.lags,
+            exog=exog,
+            exog_lags=self.exog_lags,
+            profile_lags=self.profile_lags,
+            exog_profile_lags=self.exog_profile_lags,
+            tz=tz,
         )
         y_work = feats.y - self._centre_values(feats)
         rows = np.isfinite(y_work)
         train_days = np.unique(feats.day[rows])
-        n_val_days = (
-            math.ceil(self.validation_fraction * len(train_days))
-            if self.validation_fraction > 0
-            else 0
+        val_days = _validation_days(
+            train_days, self.validation_fraction, self.validation_split, self.random_state
         )
+        n_val_days = len(val_days)
         if len(train_days) - n_val_days < 1 or not rows.any():
             raise DataUnavailableError(
                 f"too little data to fit: {len(train_days)} day(s) with {target} values "
                 f"after {max(self.lags, default=0)} day(s) of history"
             )
-        val_start = train_days[-n_val_days] if n_val_days else None
-        in_val = rows & (feats.day >= val_start) if n_val_days else np.zeros_like(rows)
+        val_start = val_days[0] if n_val_days else None
+        in_val = rows & np.isin(feats.day, val_days)
         in_train = rows & ~in_val
 
         X = feats.X
@@ -335,6 +417,8 @@ class _NeuralForecaster(BaseForecaster):
         self.lags_ = tuple(int(k) for k in self.lags)
         self.exog_ = exog
         self.exog_lags_ = tuple(int(k) for k in self.exog_lags)
+        self.profile_lags_ = tuple(int(k) for k in self.profile_lags)
+        self.exog_profile_lags_ = tuple(int(k) for k in self.exog_profile_lags)
         self.feature_names_ = list(X.columns)
         self.n_features_in_ = len(self.feature_names_)
         self.hidden_ = hidden
@@ -369,6 +453,11 @@ class _NeuralForecaster(BaseForecaster):
         self.n_val_intervals_ = int(in_val.sum())
         self.validation_start_ = None if val_start is None else val_start.item()
         self.warm_started_ = warm
+        self.sigma_factor_ = 1.0
+        if self.calibrate_sigma and n_val_days:
+            with _torch_threads(self.n_threads):
+                val_params = nets.predict_params(self.model_, Z[in_val])
+            self.sigma_factor_ = _sigma_factor(ys[in_val], *val_params)
         self.prediction_ = None
         return self
 
@@ -420,7 +509,7 @@ class _NeuralForecaster(BaseForecaster):
             params = nets.predict_params(self.model_, Z)
         centre = 0.0 if self.centre_ is None else feats.X[self.centre_].to_numpy(np.float64)
         mu = centre + self.y_mean_ + self.y_scale_ * params[0]
-        sigma = self.y_scale_ * params[1]
+        sigma = self.y_scale_ * getattr(self, "sigma_factor_", 1.0) * params[1]
         nu = params[2] if len(params) == 3 else np.full(len(mu), np.inf)
         return self._output(feats, mu, sigma, nu, quantiles)
 
@@ -433,6 +522,13 @@ class StudentTForecaster(_NeuralForecaster):
     ``validation_fraction`` (last share of training days; 0: no early stopping),
     ``lags`` (days), ``exog`` (forecast columns used as features; default all the data
     has), ``exog_lags`` (days; those columns' values as features too; default none),
+    ``profile_lags`` (days D−k whose whole hourly target profile is a feature of every
+    interval, e.g. ``(1, 2, 3, 7)`` as in the open price-forecasting benchmark; default
+    none), ``exog_profile_lags`` (the same for the ``exog`` columns, 0 = day D itself),
+    ``validation_split`` (``"last"`` or ``"random"`` days, see above),
+    ``calibrate_sigma`` (after training, multiply every predicted ``sigma`` by the one
+    factor ``sigma_factor_`` that maximises the likelihood of the validation days: the
+    spread learnt on the training days is too narrow out of sample; default off),
     ``centre`` (a published forecast column, e.g. ``"load_forecast_mw"``: the network
     then models the residual ``target − centre`` and ``mu = centre + network``; rows
     where the centre is unknown are not trained on and forecast as NaN; default none),
@@ -441,7 +537,9 @@ class StudentTForecaster(_NeuralForecaster):
     cheap daily recalibration with a small ``max_epochs``).
 
     Fitted attributes: ``model_``, ``feature_names_``, ``x_mean_``/``x_scale_``,
-    ``y_mean_``/``y_scale_``, ``n_epochs_``, ``best_epoch_`` (0-based), ``train_loss_``
+    ``y_mean_``/``y_scale_``, ``n_epochs_``, ``best_epoch_`` (0-based; −1: a warm start
+    kept its starting weights), ``sigma_factor_`` (1 unless ``calibrate_sigma``),
+    ``train_loss_``
     (running mean over the epoch's batches, dropout on) and ``val_loss_`` (after the
     epoch): mean NLL per interval in target units; ``validation_start_`` (first
     validation day), ``n_train_intervals_``, ``n_val_intervals_``, ``target_``, ``tz_``,
@@ -534,6 +632,7 @@ class _ReferenceForecaster(BaseForecaster):
         self.step_ = interval_step(frame, None)
         self.centre_column_ = centre
         self.lags_, self.exog_, self.exog_lags_ = lags, exog, ()
+        self.profile_lags_, self.exog_profile_lags_ = (), ()
         self.scale_by_hour_ = scale
         self.df_by_hour_ = df
         self.n_errors_ = int(ok.sum())
@@ -607,6 +706,7 @@ class TSOForecaster(_ReferenceForecaster):
 
 
 __all__ = [
+    "PRICE_PARAMS",
     "TSO_FORECAST_COLUMNS",
     "BaseForecaster",
     "GaussianForecaster",

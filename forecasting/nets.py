@@ -136,7 +136,9 @@ def train(
     """Adam on shuffled mini-batches, early stopping on the validation NLL with
     ``patience`` epochs and the best weights restored (no validation: all ``max_epochs``,
     last weights). ``init_state``: start from these weights (a warm start) instead of a
-    seeded initialisation. Seeded without touching torch's global RNG state."""
+    seeded initialisation; with validation data the starting weights count as epoch −1,
+    so a warm start returns them (``best_epoch = -1``) unless an epoch is better. Seeded
+    without touching torch's global RNG state."""
     xt = torch.as_tensor(x_train, dtype=torch.float32)
     yt = torch.as_tensor(y_train, dtype=torch.float32)
     xv = None if x_val is None else torch.as_tensor(x_val, dtype=torch.float32)
@@ -150,6 +152,13 @@ def train(
         gen = torch.Generator().manual_seed(seed)
         result = TrainResult(model)
         best, best_state, waited = math.inf, None, 0
+        if init_state is not None and xv is not None:
+            # a warm start keeps its starting weights unless an epoch beats them on the
+            # validation days (otherwise many short refits drift towards overfitting)
+            model.eval()
+            with torch.no_grad():
+                best = float(model.nll(xv, yv))
+            best_state, result.best_epoch = copy.deepcopy(model.state_dict()), -1
         n = len(yt)
         for epoch in range(max_epochs):
             model.train()

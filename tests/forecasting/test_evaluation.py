@@ -19,9 +19,15 @@ from forecasting.metrics import crps_student_t, diebold_mariano
 D = dt.date
 
 
-def _tiny_models():
+def _tiny_models(epf: bool = False):
+    """``epf``: whole-day target profiles as features, random validation days."""
+    extra = (
+        {"profile_lags": (1, 2, 3, 7), "exog_lags": (1, 7), "validation_split": "random"}
+        if epf
+        else {}
+    )
     return {
-        "student_t": StudentTForecaster(hidden=(8,), max_epochs=3, random_state=1),
+        "student_t": StudentTForecaster(hidden=(8,), max_epochs=3, random_state=1, **extra),
         "seasonal_naive": SeasonalNaiveForecaster(),
         "tso": TSOForecaster(),
     }
@@ -71,13 +77,15 @@ def test_scores_match_an_independent_computation(es_frame):
     }
 
 
-def test_daily_recalibration_never_sees_the_future(es_frame):
+@pytest.mark.parametrize("epf", [False, True], ids=["default", "epf"])
+def test_daily_recalibration_never_sees_the_future(es_frame, epf):
     """Perturb everything unknown at the cut-off of 2016-03-05: forecasts of 03-01..03-05
-    stay bit-identical with daily refits."""
+    stay bit-identical with daily refits (also with whole-day profiles as features and
+    randomly drawn validation days)."""
     kw = dict(
         train=(D(2016, 1, 8), D(2016, 2, 29)), test=(D(2016, 3, 1), D(2016, 3, 5)), recalibrate=1
     )
-    base = evaluate_forecasters(es_frame, "load_mw", models=_tiny_models(), **kw)
+    base = evaluate_forecasters(es_frame, "load_mw", models=_tiny_models(epf), **kw)
     cut = cutoff_for_day(D(2016, 3, 5), "Europe/Madrid")
     noisy = es_frame.copy()
     rng = np.random.default_rng(0)
@@ -89,7 +97,7 @@ def test_daily_recalibration_never_sees_the_future(es_frame):
     after_d = noisy.index >= pd.Timestamp("2016-03-05T23:00Z")  # forecasts of days after D
     for col in ("load_forecast_mw", "solar_forecast_mw", "wind_forecast_mw"):
         noisy.loc[after_d, col] = 0.0
-    moved = evaluate_forecasters(noisy, "load_mw", models=_tiny_models(), **kw)
+    moved = evaluate_forecasters(noisy, "load_mw", models=_tiny_models(epf), **kw)
     for name in base.forecasts:
         pd.testing.assert_frame_equal(base.forecasts[name], moved.forecasts[name])
 

@@ -216,14 +216,62 @@ def test_a_day_after_the_frame_can_be_forecast(es: pd.DataFrame) -> None:
     assert X["lag7d_missing"].eq(0).all()
 
 
+#: the epftoolbox-style input set: whole profiles of D−1, D−2, D−3, D−7, exog at D−1, D−7,
+#: and the forecasts' whole profiles of D and D−1
+EPF = {"profile_lags": (1, 2, 3, 7), "exog_lags": (1, 7), "exog_profile_lags": (0, 1)}
+
+
+@pytest.mark.parametrize("kw", [{}, EPF], ids=["default", "epf"])
 @pytest.mark.parametrize("target", ["load_mw", "price_eur_per_mwh"])
-@pytest.mark.parametrize("day", ["2015-06-10", "2015-03-29", "2015-10-25"])
+@pytest.mark.parametrize("day", ["2015-06-10", "2015-03-29", "2015-10-25", "2015-03-30"])
 def test_features_ignore_everything_unknown_at_the_cutoff(
-    es: pd.DataFrame, target: str, day: str
+    es: pd.DataFrame, target: str, day: str, kw: dict
 ) -> None:
-    before = day_ahead_features(es, target, days=[day]).X
-    after = day_ahead_features(perturb_unknown(es, day), target, days=[day]).X
+    before = day_ahead_features(es, target, days=[day], **kw).X
+    after = day_ahead_features(perturb_unknown(es, day), target, days=[day], **kw).X
     pd.testing.assert_frame_equal(before, after, check_exact=True)
+    if kw:
+        assert {f"lag{k}d_h{h:02d}" for k in (1, 2, 3, 7) for h in range(24)} <= set(before)
+        assert {f"wind_forecast_mw_h{h:02d}" for h in range(24)} <= set(before)
+
+
+def test_profile_lags_are_whole_previous_days(es: pd.DataFrame) -> None:
+    X = day_ahead_features(es, "price_eur_per_mwh", days=["2015-06-10"], profile_lags=(1, 7)).X
+    for h in range(24):  # every row holds all 24 prices of D−1 and D−7 (known at noon D−1)
+        for k, day in ((1, "2015-06-09"), (7, "2015-06-03")):
+            col = X[f"lag{k}d_h{h:02d}"]
+            assert (col == raw(es, "price_eur_per_mwh", f"{day} {h:02d}:00")).all()
+            assert (X[f"lag{k}d_h{h:02d}_missing"] == 0).all()
+    # published forecasts: the whole profile of D is known at noon of D−1
+    X = day_ahead_features(es, "load_mw", days=["2015-06-10"], exog_profile_lags=(0, 1)).X
+    for h in range(24):
+        for day, col in (
+            ("2015-06-10", "load_forecast_mw"),
+            ("2015-06-09", "load_forecast_mw_lag1d"),
+        ):
+            assert (X[f"{col}_h{h:02d}"] == raw(es, "load_forecast_mw", f"{day} {h:02d}:00")).all()
+    # realised load: D−1 is known only up to the 11:00–12:00 interval
+    X = day_ahead_features(es, "load_mw", days=["2015-06-10"], profile_lags=(1,)).X
+    for h in range(24):
+        col = X[f"lag1d_h{h:02d}"]
+        if h < 12:
+            assert (col == raw(es, "load_mw", f"2015-06-09 {h:02d}:00")).all()
+        else:
+            assert col.isna().all() and (X[f"lag1d_h{h:02d}_missing"] == 1).all()
+
+
+def test_profile_lags_across_dst(es: pd.DataFrame) -> None:
+    # D−1 = 2015-03-29 has no 02:00: the profile takes 03:00 (shifted forward), 24 columns
+    X = day_ahead_features(es, "price_eur_per_mwh", days=["2015-03-30"], profile_lags=(1,)).X
+    assert (X["lag1d_h02"] == raw(es, "price_eur_per_mwh", "2015-03-29 03:00")).all()
+    assert len(X) == 24 and X.filter(regex=r"^lag1d_h\d\d$").shape[1] == 24
+    # D = 2015-10-25 (25 hours): the same profile of D−1 on all 25 rows
+    X = day_ahead_features(es, "price_eur_per_mwh", days=["2015-10-25"], profile_lags=(1,)).X
+    assert len(X) == 25 and X["lag1d_h05"].nunique() == 1
+    # D−1 = 2015-10-25: its ambiguous 02:00 is the first (summer-time) occurrence
+    X = day_ahead_features(es, "price_eur_per_mwh", days=["2015-10-26"], profile_lags=(1,)).X
+    first = pd.Timestamp("2015-10-25 02:00").tz_localize(TZ, ambiguous=True).tz_convert("UTC")
+    assert (X["lag1d_h02"] == es.loc[first, "price_eur_per_mwh"]).all()
 
 
 def test_features_do_use_known_values(es: pd.DataFrame) -> None:

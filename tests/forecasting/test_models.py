@@ -377,3 +377,79 @@ def test_centre_models_the_residual_of_the_published_forecast(
     gap.loc[rows[:3], "load_forecast_mw"] = np.nan
     out = model.predict(gap, days=[day])
     assert out["mu"].iloc[:3].isna().all() and out["mu"].iloc[3:].notna().all()
+
+
+EPF = {"profile_lags": (1, 2, 3, 7), "exog_lags": (1, 7), "validation_split": "random"}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_no_look_ahead_with_profiles_and_random_validation(
+    train: pd.DataFrame, es: pd.DataFrame, target: str
+) -> None:
+    model = StudentTForecaster(**TINY, **EPF).fit(train, target)
+    assert model.profile_lags_ == (1, 2, 3, 7) and "lag3d_h23" in model.feature_names_
+    for day in ("2015-06-10", "2015-10-25", "2015-03-30"):
+        clean = model.predict(es, days=[day], quantiles=(0.1, 0.9))
+        dirty = model.predict(perturb_unknown(es, day), days=[day], quantiles=(0.1, 0.9))
+        pd.testing.assert_frame_equal(clean, dirty, check_exact=True)
+    again = StudentTForecaster(**TINY, **EPF).fit(train, target)  # seeded: reproducible
+    pd.testing.assert_frame_equal(
+        model.predict(es, days=DAYS), again.predict(es, days=DAYS), check_exact=True
+    )
+
+
+def test_random_validation_days_keep_their_role(train: pd.DataFrame) -> None:
+    from forecasting.models import _validation_days
+
+    days = np.arange("2012-01-01", "2016-01-01", dtype="datetime64[D]")
+    val = _validation_days(days, 0.15, "random", 0)
+    assert 0.12 < len(val) / len(days) < 0.18
+    assert val[-1] < days[-1] or val[-2] < days[-2]  # not the last days en bloc
+    # a longer window (a later recalibration) keeps every earlier day's role
+    longer = np.arange("2012-01-01", "2016-07-01", dtype="datetime64[D]")
+    np.testing.assert_array_equal(_validation_days(longer, 0.15, "random", 0)[: len(val)], val)
+    assert not np.array_equal(_validation_days(days, 0.15, "random", 1), val)  # seeded
+    np.testing.assert_array_equal(
+        _validation_days(days, 0.15, "last", 0), days[-math.ceil(0.15 * len(days)) :]
+    )
+    model = StudentTForecaster(**TINY, validation_split="random").fit(train, "load_mw")
+    assert model.n_val_intervals_ > 0 and model.n_train_intervals_ > 30 * 24
+    with pytest.raises(InvalidParameterError, match="validation_split"):
+        StudentTForecaster(validation_split="middle").fit(train, "load_mw")
+
+
+def test_warm_start_never_returns_worse_validation_weights() -> None:
+    from forecasting import nets
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4))
+    y = x @ np.array([1.0, -0.5, 0.2, 0.0]) + 0.3 * rng.standard_t(5, 600)
+    kw = dict(n_params=3, hidden=(8,), dropout=0.0, weight_decay=0.0, patience=5)
+    kw.update(batch_size=64, seed=0)
+    cold = nets.train(x[:500], y[:500], x[500:], y[500:], lr=1e-2, max_epochs=60, **kw)
+    state = {k: v.clone() for k, v in cold.model.state_dict().items()}
+    # a wild learning rate makes every warm epoch worse: the starting weights come back
+    warm = nets.train(
+        x[:500], y[:500], x[500:], y[500:], lr=5.0, max_epochs=3, init_state=state, **kw
+    )
+    assert warm.best_epoch == -1
+    for k, v in warm.model.state_dict().items():
+        assert torch.equal(v, state[k])
+
+
+def test_calibrate_sigma_rescales_the_spread_on_validation_days(
+    train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    from forecasting.models import _sigma_factor
+
+    rng = np.random.default_rng(0)
+    y = 2.0 * rng.standard_t(5, 20000)
+    one, zero = np.ones_like(y), np.zeros_like(y)
+    assert _sigma_factor(y, zero, one, 5.0 * one) == pytest.approx(2.0, rel=0.03)
+    assert _sigma_factor(0.5 * rng.normal(size=20000), zero, one) == pytest.approx(0.5, rel=0.03)
+    plain = StudentTForecaster(**TINY).fit(train, "price_eur_per_mwh")
+    cal = StudentTForecaster(**TINY, calibrate_sigma=True).fit(train, "price_eur_per_mwh")
+    assert plain.sigma_factor_ == 1.0 and cal.sigma_factor_ != 1.0
+    a, b = plain.predict(es, days=DAYS), cal.predict(es, days=DAYS)
+    np.testing.assert_array_equal(a["mu"], b["mu"])  # same training, only the spread moves
+    np.testing.assert_allclose(b["sigma"], cal.sigma_factor_ * a["sigma"], rtol=1e-12)

@@ -318,6 +318,22 @@ def forecast_evaluate(
         str | None,
         typer.Option("--centre", help="Published forecast column the networks correct."),
     ] = None,
+    price_params: Annotated[
+        bool,
+        typer.Option(
+            "--price-params",
+            help="Networks with forecasting.PRICE_PARAMS (the price setting chosen on 2015).",
+        ),
+    ] = False,
+    models: Annotated[
+        str | None,
+        typer.Option(
+            "--models", help="Only these models, e.g. student_t,seasonal_naive (default all)."
+        ),
+    ] = None,
+    warm_epochs: Annotated[
+        int, typer.Option("--warm-epochs", help="Epochs of each warm-started refit.", min=1)
+    ] = 5,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit every forecaster on the training days and score it on the test days."""
@@ -325,14 +341,23 @@ def forecast_evaluate(
 
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
-    from forecasting.evaluation import HISTORY_DAYS, evaluate_forecasters, parse_period
+    from data.errors import InvalidParameterError
+    from forecasting.evaluation import (
+        HISTORY_DAYS,
+        REFERENCE,
+        default_models,
+        evaluate_forecasters,
+        parse_period,
+    )
 
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
-        from data.errors import InvalidParameterError
-
         raise InvalidParameterError(f"--test must start after --train ends ({tr[1]})")
     network = {}
+    if price_params:
+        from forecasting import PRICE_PARAMS
+
+        network.update(PRICE_PARAMS)
     if hidden:
         network["hidden"] = _int_list(hidden, "--hidden")
     if exog_lags:
@@ -340,6 +365,17 @@ def forecast_evaluate(
     if centre:
         network["centre"] = centre
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
+    chosen = None
+    if models is not None:
+        every = default_models(frame, target, random_state=seed, **network)
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        unknown = [m for m in names if m not in every]
+        if unknown or REFERENCE not in names:
+            raise InvalidParameterError(
+                f"--models must name {REFERENCE} and only models of {', '.join(every)}"
+                f" (got {models!r})"
+            )
+        chosen = {m: every[m] for m in names}
     with _progress(
         TextColumn("forecast days"),
         BarColumn(),
@@ -352,7 +388,9 @@ def forecast_evaluate(
             target,
             train=tr,
             test=te,
+            models=chosen,
             recalibrate=recalibrate,
+            warm_epochs=warm_epochs,
             random_state=seed,
             network=network,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
@@ -810,7 +848,9 @@ def backtest_cmd(
         f"[bold]BTUT backtest {result.backtest_id}[/] {result.zone} {result.start} .. "
         f"{result.end} (end exclusive): {result.agents} agents, executor {result.executor}"
     )
-    table = Table("day", "run", "efficiency", "exploitability EUR/agent/day", "market EUR", "")
+    table = Table(
+        "day", "run", "efficiency", "exploitability EUR/agent/day", "market EUR", "stored"
+    )
     for d in result.days:
         table.add_row(
             d.day.isoformat(),
@@ -818,7 +858,7 @@ def backtest_cmd(
             _fmt(d.efficiency),
             _fmt(d.exploitability_eur_per_agent_day, ".4f"),
             _fmt(d.market_cost_eur, ".2f"),
-            "reused" if d.reused else "",
+            "reused" if d.reused else "new",
         )
     con.print(table)
     sc = result.scores()

@@ -106,6 +106,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -794,8 +797,7 @@ def _solve(
     lp.a_matrix_.value_ = A.data
     lp.offset_ = offset
     is_mip = bool(a["integer"].any()) and not relax
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("threads", int(threads))
     h.setOptionValue("random_seed", int(seed))
@@ -879,6 +881,27 @@ def _lp_then_round(
         h.setSolution(int(idx.size), idx.astype(np.int32), vals)
     h.setOptionValue("time_limit", max(time_limit_s - (time.perf_counter() - t0), 1.0))
     return None
+
+
+_HIGHS_LOCK = threading.Lock()
+
+
+def _quiet_highs() -> highspy.Highs:
+    """A ``highspy.Highs`` with its log off. highspy >= 1.16 writes its banner to file
+    descriptor 1 while constructing the object, before any option can be set, which would
+    corrupt ``--json`` output: file descriptor 1 points to /dev/null for that moment."""
+    with _HIGHS_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+                h.setOptionValue("output_flag", False)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+    return h
 
 
 def _make_integer(h: highspy.Highs, cols: np.ndarray) -> None:

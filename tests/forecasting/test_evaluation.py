@@ -208,3 +208,33 @@ def test_cli_network_options_reach_the_models(capsys):
     assert default["network"] == {}
     assert small["models"]["student_t"]["crps"] != default["models"]["student_t"]["crps"]
     assert small["models"]["tso"]["crps"] == default["models"]["tso"]["crps"]
+
+
+def test_cli_price_params_and_model_subset(capsys):
+    args = [
+        "forecast",
+        "evaluate",
+        "--zone",
+        "DE",
+        "--target",
+        "price_eur_per_mwh",
+        "--train",
+        "2016-01-04:2016-02-28",
+        "--test",
+        "2016-02-29:2016-03-02",
+        "--json",
+    ]
+    code = main([*args, "--price-params", "--models", "student_t,seasonal_naive"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["models"]) == {"student_t", "seasonal_naive"}
+    from forecasting import PRICE_PARAMS
+
+    assert out["network"] == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in PRICE_PARAMS.items()
+    }
+    # the model list must hold the reference and only known models
+    assert main([*args, "--models", "gaussian"]) == 2
+    assert "--models must name student_t" in capsys.readouterr().err
+    assert main([*args, "--models", "student_t,lear"]) == 2
+    assert "'student_t,lear'" in capsys.readouterr().err

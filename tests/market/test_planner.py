@@ -247,6 +247,15 @@ def test_netting_saves_the_spread() -> None:
     assert plan.imports_kwh[0] == pytest.approx(0.0) and plan.exports_kwh[0] == pytest.approx(0.0)
 
 
+def test_the_solver_writes_nothing_to_stdout(capfd: pytest.CaptureFixture[str]) -> None:
+    """``--json`` output is the only thing on stdout: HiGHS (>= 1.16 prints a banner on
+    file descriptor 1 when constructed) stays silent at the file-descriptor level."""
+    pop = community([("pv", {"pv_kwp": 3.0}, {}), ("consumer", {}, {"dr_levels": 1})])
+    plan_community(pop, np.array([[-2.0], [2.0]]), np.array([50.0]))
+    print("after")
+    assert capfd.readouterr().out == "after\n"
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_planner_never_above_baseline(es_day: tuple[Any, np.ndarray], seed: int) -> None:
     shapes, price = es_day

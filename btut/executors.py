@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -147,8 +148,30 @@ def dask_market_statistics(
             f"shard_agents must be a positive multiple of {NOISE_BLOCK}, got {shard_agents}"
         )
     [eq_future] = client.scatter([equilibrium], broadcast=True, hash=False)
+    with warnings.catch_warnings():
+        # each shard's agents travel inside its task (so that a retry after a lost worker
+        # finds them on the scheduler), which distributed flags as a "large graph"
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        futures = _submit_shards(
+            client, eq_future, population, shapes, noise_seed, seed, shard_agents
+        )
+    out: list[Any] = []
+    for future in futures:  # in agent order: settle_market adds them in this order
+        out.extend(future.result())
+    return out
+
+
+def _submit_shards(
+    client: Any,
+    eq_future: Any,
+    population: Any,
+    shapes: Any,
+    noise_seed: int,
+    seed: int,
+    shard_agents: int,
+) -> list[Any]:
     N = population.n_agents
-    futures = [
+    return [
         client.submit(
             _shard_statistics,
             eq_future,
@@ -163,7 +186,3 @@ def dask_market_statistics(
         )
         for lo in range(0, N, shard_agents)
     ]
-    out: list[Any] = []
-    for future in futures:  # in agent order: settle_market adds them in this order
-        out.extend(future.result())
-    return out

@@ -745,6 +745,8 @@ class _Params:
 
     def run_config(self, days: tuple[dt.date, ...]) -> dict[str, Any]:
         """The stored configuration of a replay of ``days`` (its hash identifies the run)."""
+        from market.energy import DEFAULT_BINS, DEFAULT_TOL_EUR
+
         return {
             "kind": "replay",
             "zone": self.zone,
@@ -760,6 +762,8 @@ class _Params:
                 "history_days": FORECAST_HISTORY_DAYS,
                 "max_epochs": FORECAST_MAX_EPOCHS,
             },
+            # engine settings that change the results (a new default is a new run)
+            "engine": {"bins": dict(DEFAULT_BINS), "equilibrium_tol_eur": DEFAULT_TOL_EUR},
             "code_version": _code_version(),
         }
 

@@ -18,6 +18,7 @@ from market.clearing import (
     settle_market,
 )
 from market.energy import (
+    DEFAULT_BINS,
     DEFAULT_KAPPA,
     DEFAULT_TOL_EUR,
     EnergyEquilibrium,
@@ -69,6 +70,7 @@ from market.planner import (
 from market.solvers import METHODS, MFGSolution, solve
 
 __all__ = [
+    "DEFAULT_BINS",
     "DEFAULT_KAPPA",
     "DEFAULT_MAX_EXACT_AGENTS",
     "DEFAULT_TOL_EUR",

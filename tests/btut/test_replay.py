@@ -184,3 +184,31 @@ def test_bad_input_from_python_raises_before_any_work() -> None:
         btut.replay(agents=0, store=False)
     with pytest.raises(InvalidParameterError):
         btut.replay(start="2017-06-15", end="2017-06-14", store=False)
+
+
+def test_engine_defaults_are_part_of_the_run_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stored run is reused only for the same engine: a new default (bins, tolerance) or
+    package version gives a new configuration hash instead of stale stored results."""
+    import datetime as dt
+
+    import market.energy
+    from btut.replaying import _params
+    from data.store import config_hash
+
+    days = (dt.date(2017, 6, 14),)
+    par = _params("ES", 1000, 0, None, None, None, None)
+    cfg = par.run_config(days)
+    assert cfg["engine"] == {
+        "bins": dict(market.energy.DEFAULT_BINS),
+        "equilibrium_tol_eur": market.energy.DEFAULT_TOL_EUR,
+    }
+    assert cfg["code_version"] not in ("", "unknown")
+    base = config_hash(cfg)
+    assert config_hash(par.run_config(days)) == base
+    monkeypatch.setattr(market.energy, "DEFAULT_BINS", {"pv_storage": 3})
+    assert config_hash(par.run_config(days)) != base
+    monkeypatch.undo()
+    monkeypatch.setattr(market.energy, "DEFAULT_TOL_EUR", 0.01)
+    assert config_hash(par.run_config(days)) != base

@@ -70,6 +70,19 @@ SourceOpt = Annotated[
     typer.Option("--source", help="CSV path or 'entsoe' (default: bundled data)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+AgentsOpt = Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")]
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", help="Population config JSON (PopulationConfig.to_dict())."),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster)."),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", help="LocalCluster worker processes (default: CPUs)."),
+]
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (default $BTUT_DB_URL or a SQLite file)."),
@@ -544,30 +557,21 @@ def replay_cmd(
     end: Annotated[
         str | None, typer.Option("--end", help="Day after the last market day (exclusive).")
     ] = None,
-    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")] = 10_000,
+    agents: AgentsOpt = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     kappa: Annotated[
         float | None,
         typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
     ] = None,
-    config: Annotated[
-        str | None,
-        typer.Option("--config", help="Population config JSON (PopulationConfig.to_dict())."),
-    ] = None,
+    config: ConfigOpt = None,
     executor: Annotated[
         str,
         typer.Option(
             "--executor", help="local, or dask: population shards on Dask above 10^6 agents."
         ),
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster)."),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="LocalCluster worker processes (default: CPUs)."),
-    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     route: Annotated[
         bool,
         typer.Option("--route", help="Route the settlement payments over the Lightning graph."),
@@ -757,27 +761,18 @@ def backtest_cmd(
     zone: Annotated[str, typer.Option("--zone", "-z", help="Bidding-zone code, e.g. ES.")],
     start: StartOpt,
     end: EndOpt,
-    agents: Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")] = 10_000,
+    agents: AgentsOpt = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     kappa: Annotated[
         float | None,
         typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
     ] = None,
-    config: Annotated[
-        str | None,
-        typer.Option("--config", help="Population config JSON (PopulationConfig.to_dict())."),
-    ] = None,
+    config: ConfigOpt = None,
     executor: Annotated[
         str, typer.Option("--executor", help="Where days run: local or dask.")
     ] = "local",
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Dask scheduler address (default: a LocalCluster)."),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="LocalCluster worker processes (default: CPUs)."),
-    ] = None,
+    scheduler: SchedulerOpt = None,
+    workers: WorkersOpt = None,
     wait: Annotated[
         bool,
         typer.Option("--wait", help="Wait for a running backtest of the same period to end."),

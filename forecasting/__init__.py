@@ -31,6 +31,7 @@ from forecasting.metrics import (
     score_forecast,
 )
 from forecasting.models import (
+    LOAD_PARAMS,
     PRICE_PARAMS,
     TSO_FORECAST_COLUMNS,
     BaseForecaster,
@@ -54,6 +55,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "CUTOFF_HOUR",
+    "LOAD_PARAMS",
     "PRICE_PARAMS",
     "TSO_FORECAST_COLUMNS",
     "BaseForecaster",

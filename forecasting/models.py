@@ -42,8 +42,10 @@ threads (on an idle 2-core machine 1 and 2 threads are on par; on a busy one 2 t
 were >10x slower per step); ``None`` keeps torch's setting.
 
 For day-ahead **prices** (DE, issue 5) the configuration chosen on the validation year 2015
-(``benchmarks/forecast_price_selection.py``, ``PRICE_PARAMS``) differs from the defaults,
-which stay as they are for load.
+(``benchmarks/forecast_price_selection.py``, ``PRICE_PARAMS``) differs from the defaults;
+for day-ahead **load** (ES) the one chosen on the validation year 2016
+(``benchmarks/forecast_model_selection.py``, ``LOAD_PARAMS``) models the residual of the
+TSO's forecast. The class defaults stay as they are.
 
 ``GaussianForecaster``: the same body and training with a normal head (``nu = inf``).
 
@@ -90,12 +92,22 @@ TSO_FORECAST_COLUMNS: dict[str, str] = {
 #: ``benchmarks/forecast_price_selection.py``; never on the 2016–2017 test period): the
 #: epftoolbox LEAR/DNN input set (whole price profiles of D−1, D−2, D−3, D−7; the
 #: forecasts' whole profiles of D and their values at D−1 and D−7) and the spread
-#: recalibrated on the validation days. The class defaults stay those chosen for load.
+#: recalibrated on the validation days. The class defaults stay unchanged.
 PRICE_PARAMS: dict[str, Any] = {
     "profile_lags": (1, 2, 3, 7),
     "exog_lags": (1, 7),
     "exog_profile_lags": (0,),
     "calibrate_sigma": True,
+}
+
+#: Network parameters for day-ahead **load**, chosen on the validation year 2016 (ES, fit
+#: on 2015, ``benchmarks/forecast_model_selection.py``; never on the 2017 test year): the
+#: network models the residual of the TSO's day-ahead load forecast (``centre``), with the
+#: default body and inputs. Chosen with weekly recalibration (``evaluate_forecasters(...,
+#: recalibrate=7, warm_epochs=5)``), the lowest validation CRPS; fitted once it was also the
+#: best of the one-fit candidates. The class defaults stay as they are.
+LOAD_PARAMS: dict[str, Any] = {
+    "centre": "load_forecast_mw",
 }
 
 Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None
@@ -706,6 +718,7 @@ class TSOForecaster(_ReferenceForecaster):
 
 
 __all__ = [
+    "LOAD_PARAMS",
     "PRICE_PARAMS",
     "TSO_FORECAST_COLUMNS",
     "BaseForecaster",

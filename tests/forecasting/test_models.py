@@ -16,6 +16,7 @@ from scipy import stats
 import data
 from data.errors import DataUnavailableError, InvalidParameterError, NotFittedError
 from forecasting import (
+    LOAD_PARAMS,
     GaussianForecaster,
     SeasonalNaiveForecaster,
     StudentTForecaster,
@@ -453,3 +454,19 @@ def test_calibrate_sigma_rescales_the_spread_on_validation_days(
     a, b = plain.predict(es, days=DAYS), cal.predict(es, days=DAYS)
     np.testing.assert_array_equal(a["mu"], b["mu"])  # same training, only the spread moves
     np.testing.assert_allclose(b["sigma"], cal.sigma_factor_ * a["sigma"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [StudentTForecaster, GaussianForecaster])
+def test_load_params_fit_and_forecast_without_look_ahead(
+    cls: type, train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    assert set(LOAD_PARAMS) <= set(cls().get_params())  # valid constructor parameters
+    model = cls(**{**TINY, **LOAD_PARAMS}).fit(train, "load_mw")
+    assert model.get_params()["centre"] == LOAD_PARAMS["centre"] == model.centre_
+    out = model.predict(es, days=DAYS, quantiles=(0.1, 0.9))
+    assert len(out) == 24 + 23 + 25 and np.isfinite(out.to_numpy()[:, :2]).all()
+    assert (out["sigma"] > 0).all() and (out["q0.1"] < out["mu"]).all()
+    for day in ("2015-06-10", "2015-10-25"):
+        clean = model.predict(es, days=[day], quantiles=(0.1, 0.9))
+        dirty = model.predict(perturb_unknown(es, day), days=[day], quantiles=(0.1, 0.9))
+        pd.testing.assert_frame_equal(clean, dirty, check_exact=True)

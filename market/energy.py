@@ -13,8 +13,9 @@ EUR/MWh at the interfaces, EUR per agent for costs and rewards):
   :mod:`market.clearing`).
 * **Agents.** One *block* per type, or per (type, bin) with ``bins > 1``: the type's agents
   are split into ``bins`` equal-probability quantile bins of a parameter of the kind
-  (:data:`BIN_PARAMETER`: consumer load, PV peak power, battery degradation cost, EV need;
-  default :data:`DEFAULT_BINS`: two bins for pv_storage, one block for the rest), each with
+  (:data:`BIN_PARAMETER`: consumer flexibility cost, PV peak power, battery degradation
+  cost, EV need; default :data:`DEFAULT_BINS`: four bins for consumer, two for pv_storage,
+  one block for the rest), each with
   a representative at the bin's mean (other parameters at the type's means) and share
   ``type share / bins`` (a Population: the bin's share of the type's agents). Each block
   carries its representative's DP of :mod:`agents.bidding` (same state grid, controls,
@@ -91,8 +92,19 @@ __all__ = [
 ]
 
 KWH_PER_MWH = 1000.0
-DEFAULT_KAPPA = 200.0
+DEFAULT_KAPPA = 400.0
 """Default price sensitivity, EUR/MWh per kWh of mean position per agent and interval.
+
+400 (was 200; chosen on May 2017, reported on June; issue 6, item 7): with the band
+``[pi - 15, pi + 60]`` EUR/MWh the price reaches ``p_buy`` at a mean import of 0.15 kWh per
+agent and interval (0.3 at 200), so where the community imports a little it still pays
+agents nearly the full value of a kWh not imported. ES 2017-05-01..31, 2,000 agents, exact
+planner, summed over the month (``benchmarks/efficiency_gap_study.py``,
+``benchmarks/results/efficiency_gap_kappa_may2017.json``): efficiency kappa 200 0.949, 300
+0.964, 400 0.967, 600 0.968, 1,000 0.969 (days >= 0.95: 16, 27, 25, 29, 29 of 31; at most
+186, 222, 342, 356, 604 fictitious-play iterations): 400 is the smallest within 0.002 of the
+best, at about half the iterations of 1,000. The price rule was the largest part of the
+remaining gap to the planner (the mean-field cost at 1,000 is the planner's to 0.1 %).
 
 200 (was 50): a steeper local price is closer to the community's marginal cost (``p_buy``
 when it imports, ``p_sell`` when it exports), whose equilibrium is the planner's schedule
@@ -111,7 +123,7 @@ population's cost is from the equilibrium's, and 0.01 EUR per agent per day is o
 of the market's whole gap to the planner (about 0.016 EUR per agent per day on 2017-06-12)."""
 
 BIN_PARAMETER: Mapping[str, str] = {
-    "consumer": "load_kwh_per_day",
+    "consumer": "flex_cost_eur_per_kwh2",
     "pv": "pv_kwp",
     "pv_storage": "degradation_eur_per_kwh",
     "ev": "ev_need_kwh",
@@ -126,11 +138,21 @@ the planner cycles the cheap-to-wear batteries more and the dear ones less, whic
 representative's policy scaled to the agent's own size cannot do (gap 12.8 EUR with
 degradation homogeneous; battery energy 22.9, battery power 22.7, EV need / charger /
 deadline 23.0-23.1, consumer flexibility cost 19.8 and load 21.3, the rest unchanged).
-Bins over it: gap 12.0 EUR at 2 bins; over battery energy, 4 bins: 20.7."""
+Bins over it: gap 12.0 EUR at 2 bins; over battery energy, 4 bins: 20.7.
 
-DEFAULT_BINS: Mapping[str, int] = MappingProxyType({"pv_storage": 2})
-"""Default ``bins`` of :func:`energy_game` for a population or config: two degradation-cost
-bins for pv_storage, one block for the other kinds (whose bins gain nothing measurable)."""
+consumer: the demand-response cost ``flex`` (was the daily load). A consumer follows its
+block's level ``l`` at its own load and cost: its own best level is about ``p / (2 flex
+load)``, and ``flex`` (lognormal, cv 0.5) spreads more than the load (cv 0.35); with one
+block the dear-to-flex consumers adjust as much as the cheap ones. Measured (2,000 agents,
+exact planner, ``benchmarks/efficiency_gap_study.py``): setting ``flex`` to its mean raises
+the efficiency by 0.007-0.010 on ES 2017-06-11/-25/-29; 4 flex bins (chosen on ES
+2017-05-01..31): +0.002 over the month at kappa 200 (better on 22 of 31 days), +0.003 at
+400 (23 of 31); 2 bins: -0.002."""
+
+DEFAULT_BINS: Mapping[str, int] = MappingProxyType({"consumer": 4, "pv_storage": 2})
+"""Default ``bins`` of :func:`energy_game` for a population or config: four flexibility-cost
+bins for consumer (stateless blocks: one state each), two degradation-cost bins for
+pv_storage, one block for the other kinds (whose bins gain nothing measurable)."""
 
 
 def _real(value: Any, what: str) -> float:
@@ -1001,8 +1023,10 @@ def solve_energy_market(
     never the uniform policy, which puts mass on penalised actions. ``damping`` is passed
     to "fixed_point" and "boltzmann". Fictitious play converges reliably here: the price is
     nondecreasing in ``Y`` and the cost is ``p(Y) y``, a potential (monotone) game (all 1,096
-    bundled ES days of 2015-2017 reached 0.01 EUR in at most 7 iterations at kappa 50; at the
-    default kappa 200 and tolerance 0.001, ES 2017-06-12..18 need 100-300 iterations, 1-4 s).
+    bundled ES days of 2015-2017 reached 0.01 EUR in at most 7 iterations at kappa 50; at
+    kappa 200 and tolerance 0.001, ES 2017-06-12..18 need 100-300 iterations, 1-4 s; at the
+    default kappa 400 with the default bins, every 7th ES day of 2015-2017 (157 days, 10^4
+    agents) reached 0.001 in at most 371 iterations, 154 on average).
     "fixed_point" converges with ``damping`` 0.2 but cycles at 0.5; "online_mirror_descent" and
     "boltzmann" do not move from a deterministic start and are not recommended.
     """

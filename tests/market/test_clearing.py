@@ -544,3 +544,30 @@ def test_storage_bins_split_by_degradation_cost(es_day) -> None:
     dear = store & ~cheap
     assert cheap.sum() > 100 and dear.sum() > 100
     assert cycled[cheap].mean() > 1.2 * cycled[dear].mean()
+
+
+def test_consumer_bins_split_by_flexibility_cost(es_day) -> None:
+    """DEFAULT_BINS: consumers follow the policy of their flexibility-cost bin, so those for
+    whom demand response is cheap adjust more of their load than those for whom it is dear
+    (one representative's level applied to every consumer's own load cannot)."""
+    price, shapes = es_day
+    cfg = PopulationConfig()
+    eq = solve_energy_market(energy_game(cfg, price, shapes))
+    blocks = [b for b in eq.game.blocks if b.kind == "consumer"]
+    assert [b.bin_parameter for b in blocks] == ["flex_cost_eur_per_kwh2"] * 4
+    flex = [b.params.flex_cost_eur_per_kwh2 for b in blocks]
+    assert flex == sorted(flex) and flex[-1] > 3 * flex[0]
+    pop = sample_population(cfg, 2_000, seed=3)
+    net = agent_net_demand(pop, shapes, seed=4, dtype=np.float64)
+    res = clear_finite_market(eq, pop, net, seed=5, keep_settlement=True)
+    cons = pop.mask("consumer")
+    load = pop.load_kwh_per_day.astype(np.float64)
+    adjusted = np.abs(res.agent_energy_kwh - net).sum(axis=1) / np.where(cons, load, 1.0)
+    f = pop.flex_cost_eur_per_kwh2
+    cheap = cons & (f < blocks[0].bin_range[1])
+    dear = cons & (f >= blocks[-1].bin_range[0])
+    assert cheap.sum() > 100 and dear.sum() > 100
+    assert adjusted[cheap].mean() > 1.2 * adjusted[dear].mean()  # one block: equal
+    # the mean field of the bins: each consumer pays its own flexibility cost
+    per_type = res.types.loc["consumer"]
+    assert per_type["mean_extra_cost_eur"] > 0

@@ -108,8 +108,17 @@ def physical_mean_position(game: EnergyGame, L: np.ndarray) -> np.ndarray:
 def test_game_shape_and_blocks(game) -> None:
     H, S, A = game.mfg.shape
     assert H == 24
-    # DEFAULT_BINS: pv_storage in two degradation-cost bins, one block for the other kinds
-    assert [b.kind for b in game.blocks] == ["consumer", "pv", "pv_storage", "pv_storage", "ev"]
+    # DEFAULT_BINS: consumer in four flexibility-cost bins, pv_storage in two degradation-cost
+    # bins, one block for the other kinds
+    assert [b.kind for b in game.blocks] == ["consumer"] * 4 + [
+        "pv",
+        "pv_storage",
+        "pv_storage",
+        "ev",
+    ]
+    assert [b.bin_parameter for b in game.blocks if b.kind == "consumer"] == [
+        "flex_cost_eur_per_kwh2"
+    ] * 4
     assert [b.bin_parameter for b in game.blocks if b.kind == "pv_storage"] == [
         "degradation_eur_per_kwh"
     ] * 2
@@ -262,7 +271,7 @@ def test_equilibrium_on_a_real_day(equilibrium) -> None:
     np.testing.assert_array_equal(frame["price_eur_per_mwh"], eq.price_eur_per_mwh)
     summary = json.loads(json.dumps(eq.to_dict()))
     assert summary["exploitability_eur_per_agent_day"] == eq.exploitability_eur
-    assert len(summary["types"]) == len(game.blocks) == 5  # pv_storage in 2 bins
+    assert len(summary["types"]) == len(game.blocks) == 8  # consumer in 4 bins, pv_storage 2
 
 
 def test_kappa_zero_faces_the_wholesale_price(es_day, forecast) -> None:
@@ -293,11 +302,11 @@ def test_solvers_converge(es_day, method, damping, kappa) -> None:
 
 
 def test_the_defaults_reach_the_tighter_tolerance(es_day, forecast) -> None:
-    """Default kappa (200) and tolerance (0.001 EUR per agent per day): fictitious play gets
+    """Default kappa (400) and tolerance (0.001 EUR per agent per day): fictitious play gets
     there, the exploitability agrees with the agents' own best responses, and the tighter
     equilibrium's community cost is not above the 0.01-tolerance one's."""
     price, shapes = es_day
-    assert DEFAULT_KAPPA == 200.0 and DEFAULT_TOL_EUR == 0.001
+    assert DEFAULT_KAPPA == 400.0 and DEFAULT_TOL_EUR == 0.001
     game = energy_game(PopulationConfig(), price, shapes, forecast=forecast, n_nodes=12)
     assert game.kappa_eur_per_mwh_per_kwh == DEFAULT_KAPPA
     eq = solve_energy_market(game)
@@ -310,6 +319,28 @@ def test_the_defaults_reach_the_tighter_tolerance(es_day, forecast) -> None:
     loose = solve_energy_market(game, tol_eur=0.01)
     assert loose.exploitability_eur > DEFAULT_TOL_EUR  # the tighter tolerance is a real change
     assert eq.community_cost_eur <= loose.community_cost_eur + 1e-9
+
+
+def test_the_default_kappa_is_closer_to_the_community_cost(es_day, forecast) -> None:
+    """The steeper default price (400, was 200) prices a small import nearer ``p_buy``, the
+    community's marginal cost: its equilibrium's community cost (grid bill of the mean
+    position + extras) is lower, and a still steeper one gains little more (issue 6, item 7)."""
+    price, shapes = es_day
+    cost = {}
+    for kappa in (200.0, DEFAULT_KAPPA, 1000.0):
+        game = energy_game(
+            PopulationConfig(),
+            price,
+            shapes,
+            forecast=forecast,
+            n_nodes=8,
+            kappa_eur_per_mwh_per_kwh=kappa,
+        )
+        eq = solve_energy_market(game)
+        assert eq.converged and eq.exploitability_eur <= DEFAULT_TOL_EUR
+        cost[kappa] = eq.community_cost_eur
+    assert cost[DEFAULT_KAPPA] < cost[200.0] - 0.002  # EUR per agent per day
+    assert cost[1000.0] > cost[DEFAULT_KAPPA] - 0.5 * (cost[200.0] - cost[DEFAULT_KAPPA])
 
 
 def test_a_dst_day_and_the_no_op_start(es_day) -> None:

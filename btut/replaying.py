@@ -745,7 +745,7 @@ class _Params:
 
     def run_config(self, days: tuple[dt.date, ...]) -> dict[str, Any]:
         """The stored configuration of a replay of ``days`` (its hash identifies the run)."""
-        from market.energy import DEFAULT_BINS, DEFAULT_TOL_EUR
+        from market.energy import BIN_PARAMETER, DEFAULT_BINS, DEFAULT_TOL_EUR
 
         return {
             "kind": "replay",
@@ -763,7 +763,11 @@ class _Params:
                 "max_epochs": FORECAST_MAX_EPOCHS,
             },
             # engine settings that change the results (a new default is a new run)
-            "engine": {"bins": dict(DEFAULT_BINS), "equilibrium_tol_eur": DEFAULT_TOL_EUR},
+            "engine": {
+                "bins": dict(DEFAULT_BINS),
+                "bin_parameter": dict(BIN_PARAMETER),
+                "equilibrium_tol_eur": DEFAULT_TOL_EUR,
+            },
             "code_version": _code_version(),
         }
 

@@ -202,6 +202,7 @@ def test_engine_defaults_are_part_of_the_run_configuration(
     cfg = par.run_config(days)
     assert cfg["engine"] == {
         "bins": dict(market.energy.DEFAULT_BINS),
+        "bin_parameter": dict(market.energy.BIN_PARAMETER),
         "equilibrium_tol_eur": market.energy.DEFAULT_TOL_EUR,
     }
     assert cfg["code_version"] not in ("", "unknown")
@@ -211,4 +212,9 @@ def test_engine_defaults_are_part_of_the_run_configuration(
     assert config_hash(par.run_config(days)) != base
     monkeypatch.undo()
     monkeypatch.setattr(market.energy, "DEFAULT_TOL_EUR", 0.01)
+    assert config_hash(par.run_config(days)) != base
+    monkeypatch.undo()
+    monkeypatch.setattr(
+        market.energy, "BIN_PARAMETER", {**market.energy.BIN_PARAMETER, "consumer": "x"}
+    )
     assert config_hash(par.run_config(days)) != base

@@ -213,9 +213,14 @@ class Population:
             raise InvalidParameterError(f"no agent of type {name!r} in the selection")
         if stat not in ("mean", "median"):
             raise InvalidParameterError(f"stat must be 'mean' or 'median', got {stat!r}")
+        tc = self.config.types[code]
+        idx = np.flatnonzero(sel)
         values = {}
-        for p in PARAMETERS:
-            col = self.param(p)[sel]
+        for p, spec in PARAMETERS.items():
+            if p not in KIND_PARAMETERS[tc.kind] or tc.params[p].spread == 0.0:
+                values[p] = spec.neutral  # ``_params`` sets these without looking at agents
+                continue
+            col = self.param(p)[idx]
             values[p] = float(
                 col.mean(dtype=np.float64) if stat == "mean" else np.median(col.astype(np.float64))
             )

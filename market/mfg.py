@@ -15,6 +15,7 @@ shape ``(S*A, S)`` whose row ``s*A + a`` is the next-state distribution of ``(s,
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -70,6 +71,7 @@ class FiniteMFG:
 
     __slots__ = (
         "_checked_transition",
+        "_transposed",
         "check_outputs",
         "horizon",
         "initial_distribution",
@@ -141,6 +143,16 @@ class FiniteMFG:
         self.name = str(name)
         self.check_outputs = check_outputs
         self._checked_transition: set[int] = set()
+        self._transposed: dict[int, tuple[Any, Any]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the transpose cache holds weak references: rebuilt after unpickling (Dask)
+        return {k: getattr(self, k) for k in self.__slots__ if k != "_transposed"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        self._transposed = {}
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -288,6 +300,27 @@ def _transition_at(game: FiniteMFG, t: int, L_t: NDArray) -> Any:
     return P
 
 
+def _transpose(game: FiniteMFG, P: Any) -> Any:
+    """``P.T`` for the forward pass. A sparse transition is transposed to CSR once per
+    matrix object (fixed transitions come back as the same object every call), which is
+    several times faster than scipy's CSC view built on every product; the entry goes when
+    the matrix does."""
+    if not sp.issparse(P):
+        return P.T
+    key = id(P)
+    hit = game._transposed.get(key)
+    if hit is not None and hit[0]() is P:
+        return hit[1]
+    PT = P.T.tocsr()
+    try:
+        ref = weakref.ref(P)
+    except TypeError:  # pragma: no cover - every scipy sparse type takes weak references
+        return PT
+    game._transposed[key] = (ref, PT)
+    weakref.finalize(P, game._transposed.pop, key, None)
+    return PT
+
+
 def _terminal_at(game: FiniteMFG, mu_T: NDArray) -> NDArray:
     g = np.asarray(game.terminal_reward(_readonly(mu_T)), dtype=np.float64)  # type: ignore[misc]
     if g.shape != (game.n_states,):
@@ -330,7 +363,7 @@ def _forward(game: FiniteMFG, policy: NDArray, *, keep: bool = False) -> _Flow:
     for t in range(T):
         np.multiply(mu[t][:, None], policy[t], out=L[t])
         P = _transition_at(game, t, L[t])
-        mu[t + 1] = P.T @ L[t].reshape(S * A)
+        mu[t + 1] = _transpose(game, P) @ L[t].reshape(S * A)
         if kept is not None:
             if id(P) in seen:  # the same object again (a fixed transition): free to keep
                 kept.append(P)
@@ -389,7 +422,7 @@ def _backward(
 
     P_last = transition(T - 1)
     if mu_T is None:
-        mu_T = P_last.T @ L[-1].reshape(S * A)
+        mu_T = _transpose(game, P_last) @ L[-1].reshape(S * A)
     if game.terminal_reward is not None:
         V[T] = _terminal_at(game, mu_T)[:, None]
     for t in range(T - 1, -1, -1):

@@ -219,18 +219,13 @@ def _backtest_config(par: Any, start: dt.date, end: dt.date) -> dict[str, Any]:
     return cfg
 
 
-def _params_from_config(cfg: Mapping[str, Any]) -> Any:
-    from btut.replaying import _params
-
-    return _params(
-        cfg["zone"],
-        cfg["agents"],
-        cfg["seed"],
-        cfg["population"],
-        cfg["kappa_eur_per_mwh_per_kwh"],
-        cfg["source"],
-        cfg["max_exact_agents"],
-    )
+def _day_config(cfg: Mapping[str, Any], day: dt.date) -> dict[str, Any]:
+    """The stored configuration of ``day``'s replay in the backtest of configuration ``cfg``
+    (the inverse of :func:`_backtest_config`): taken from the stored record, not from this
+    version's defaults, so a backtest stays loadable after an upgrade changes them."""
+    out = {k: v for k, v in cfg.items() if k not in ("start", "end")}
+    out.update(kind="replay", days=[day.isoformat()])
+    return out
 
 
 def _day_from_stored(day: dt.date, run: Any, *, reused: bool) -> BacktestDay:
@@ -410,11 +405,9 @@ def load_backtest(backtest_id: int, db: str | None = None) -> LoadedBacktest:
                 f"run {backtest_id} is a {run.kind}, not a backtest (see btut db runs)"
             )
         cfg = run.config
-        par = _params_from_config(cfg)
         stored, missing = [], []
         for d in _days(None, cfg["start"], cfg["end"]):
-            day_config = {**par.run_config((d,)), "code_version": cfg.get("code_version")}
-            day_run = store.find_run(day_config)
+            day_run = store.find_run(_day_config(cfg, d))
             if day_run is None:
                 missing.append(d)
             else:

@@ -409,3 +409,31 @@ def test_period_scores_use_the_paired_market_cost_when_the_planner_samples(tmp_p
     assert res.scores()["efficiency"] == pytest.approx(run.metrics["efficiency"], rel=1e-12)
     loaded = btut.load_backtest(res.backtest_id, db=url)
     assert loaded.scores()["efficiency"] == pytest.approx(run.metrics["efficiency"], rel=1e-12)
+
+
+def test_a_stored_backtest_stays_loadable_after_the_defaults_change(
+    reference: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Days are found by the configuration the backtest stored, not by this version's
+    defaults: after an upgrade changes an engine default (here the bins) or the version,
+    the old backtest still loads every day, while a new backtest would not reuse them."""
+    import market.energy
+    from btut.backtesting import _backtest_config, _day_config
+    from btut.replaying import _params
+    from data.store import config_hash
+
+    url, ref = reference
+    before = btut.load_backtest(ref["backtest_id"], db=url)
+    assert [d.run_id for d in before.days] == [d["run_id"] for d in ref["days"]]
+    monkeypatch.setattr(market.energy, "DEFAULT_BINS", {"consumer": 2})
+    after = btut.load_backtest(ref["backtest_id"], db=url)
+    assert [d.run_id for d in after.days] == [d.run_id for d in before.days]
+    assert not after.missing_days
+    # the inverse of the stored record: a day's configuration under today's defaults differs
+    par = _params("ES", N, SEED, None, None, None, None)
+    import datetime as dt
+
+    day = dt.date.fromisoformat(DAYS[0])
+    today = par.run_config((day,))
+    assert _day_config(_backtest_config(par, day, day), day) == today
+    assert config_hash(today) != config_hash(_day_config(before.config, day))

@@ -26,6 +26,8 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 from data.errors import InvalidParameterError, StorageError
 
 __all__ = [
@@ -111,9 +113,16 @@ def dask_map(
 
 
 def _shard_statistics(
-    equilibrium: Any, part: Any, shapes: Any, noise_seed: int, seed: int, chunk_size: int
+    equilibrium: Any,
+    part: Any,
+    shapes: Any,
+    noise_seed: int,
+    seed: int,
+    chunk_size: int,
+    track: Any = None,
 ) -> list[Any]:
-    """One shard: its agents' noise, their equilibrium actions, their statistics."""
+    """One shard: its agents' noise, their equilibrium actions, their statistics (and the
+    settlement rows of its tracked agents, positions within the shard)."""
     from agents.profiles import iter_net_demand
     from market.clearing import market_statistics
 
@@ -123,6 +132,7 @@ def _shard_statistics(
         iter_net_demand(part, shapes, seed=noise_seed, chunk_size=chunk_size),
         seed=seed,
         chunk_size=chunk_size,
+        track=track,
     )
 
 
@@ -135,12 +145,14 @@ def dask_market_statistics(
     noise_seed: int,
     seed: int,
     shard_agents: int = SHARD_AGENTS,
+    track: Any = None,
 ) -> list[Any]:
     """The chunk statistics of every agent of ``population``, computed in shards of
     ``shard_agents`` (a multiple of the noise block, 65,536) on ``client``'s cluster, in agent
     order (module doc); feed them to :func:`market.clearing.settle_market`. One chunk per
     shard: equal to the one-process clearing of the same population chunked by
-    ``shard_agents`` (the replay's chunks are :data:`SHARD_AGENTS`)."""
+    ``shard_agents`` (the replay's chunks are :data:`SHARD_AGENTS`). ``track``: sorted agent
+    positions whose settlement rows the statistics carry (e.g. the planner's sample)."""
     from agents.profiles import NOISE_BLOCK
 
     if shard_agents < 1 or shard_agents % NOISE_BLOCK:
@@ -153,7 +165,7 @@ def dask_market_statistics(
         # finds them on the scheduler), which distributed flags as a "large graph"
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
         futures = _submit_shards(
-            client, eq_future, population, shapes, noise_seed, seed, shard_agents
+            client, eq_future, population, shapes, noise_seed, seed, shard_agents, track
         )
     out: list[Any] = []
     for future in futures:  # in agent order: settle_market adds them in this order
@@ -169,8 +181,17 @@ def _submit_shards(
     noise_seed: int,
     seed: int,
     shard_agents: int,
+    track: Any = None,
 ) -> list[Any]:
     N = population.n_agents
+    tr = None if track is None else np.asarray(track, dtype=np.int64)
+
+    def part(lo: int) -> Any:
+        if tr is None:
+            return None
+        a, b = np.searchsorted(tr, [lo, lo + shard_agents])
+        return tr[a:b] - lo
+
     return [
         client.submit(
             _shard_statistics,
@@ -180,6 +201,7 @@ def _submit_shards(
             noise_seed,
             seed,
             shard_agents,
+            part(lo),
             key=f"btut-shard-{lo}-{seed}-{noise_seed}",
             pure=False,
             retries=MAX_TASK_RETRIES,

@@ -543,6 +543,7 @@ def _run_day(
         solve_energy_market,
     )
     from market.clearing import MAX_SETTLEMENT_AGENTS
+    from market.planner import stratified_sample
 
     N = population.n_agents
     shapes = day_profiles(history, day=day)
@@ -563,13 +564,19 @@ def _run_day(
     report("finite market", 0.2)
     sampled = N > max_exact_agents
     keep = (sampled or graph is not None) and N <= MAX_SETTLEMENT_AGENTS
+    # too many agents to keep every settlement: keep the planner's sample's (paired scores)
+    track = (
+        stratified_sample(population.type_index, max_exact_agents, seed=seed)
+        if sampled and not keep
+        else None
+    )
     if shard_client is not None and N > MAX_SETTLEMENT_AGENTS:
         # population shards on Dask send statistics, not agents (btut.executors)
         from btut.executors import dask_market_statistics
         from market import settle_market
 
         stats = dask_market_statistics(
-            shard_client, eq, population, shapes, noise_seed=noise_seed, seed=seed
+            shard_client, eq, population, shapes, noise_seed=noise_seed, seed=seed, track=track
         )
         fm = settle_market(eq, population, stats, seed=seed)
     else:
@@ -579,6 +586,7 @@ def _run_day(
             iter_net_demand(population, shapes, seed=noise_seed),
             seed=seed,
             keep_settlement=keep,
+            track=track,
         )
     market_cost = float(fm.mean_cost_eur) * N
     routed = None
@@ -616,11 +624,15 @@ def _run_day(
     plan = plan_community(population, net, price, **kw)
     report("baseline", 0.85)
     base = baseline_cost(population, net, price, **kw)
+    tracked = None
+    if track is not None and plan.sampled and np.array_equal(track, plan.agent_index):
+        tracked = fm.tracked_cost_eur
     sc = benchmark_scores(
         base,
         market_cost,
         plan,
         market_agent_cost_eur=fm.agent_cost_eur if keep and sampled else None,
+        market_sample_cost_eur=tracked,
     )
 
     scale_b = N / base.sample_size if base.sampled else 1.0

@@ -80,11 +80,12 @@ import math
 import numbers
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from agents.population import Population
 from agents.profiles import NOISE_BLOCK
@@ -142,7 +143,8 @@ class FiniteMarketResult:
     / ``mean_field_community_cost_eur`` (the equilibrium's counterparts of the two).
     Optional per-agent settlement: ``agent_energy_kwh`` (N, H),
     ``agent_payment_eur`` (N, H) (redistribution included), ``agent_cost_eur`` (N,) (payments
-    plus extras plus terminal).
+    plus extras plus terminal). Tracked agents (``track``, any N): ``tracked_index`` (k,)
+    positions and ``tracked_cost_eur`` (k,), equal to ``agent_cost_eur[tracked_index]``.
     """
 
     n_agents: int
@@ -174,6 +176,8 @@ class FiniteMarketResult:
     agent_energy_kwh: np.ndarray | None = None
     agent_payment_eur: np.ndarray | None = None
     agent_cost_eur: np.ndarray | None = None
+    tracked_index: np.ndarray | None = None
+    tracked_cost_eur: np.ndarray | None = None
 
     @property
     def n_intervals(self) -> int:
@@ -296,6 +300,11 @@ class ChunkStatistics:
     adjusted: np.ndarray
     ev_unmet: np.ndarray
     below_start: np.ndarray
+    # tracked agents (``track``): absolute indices (k,), energy (k, H) kWh, extra + terminal
+    # cost (k,) EUR: what their settlement needs, e.g. a planner's sample of a huge population
+    track_index: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    track_energy: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    track_other: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     @classmethod
     def zeros(cls, start: int, stop: int, B: int, H: int) -> ChunkStatistics:
@@ -310,6 +319,7 @@ class ChunkStatistics:
             adjusted=np.zeros(B, dtype=np.int64),
             ev_unmet=np.zeros(B),
             below_start=np.zeros(B, dtype=np.int64),
+            track_energy=np.empty((0, H)),
         )
 
     def add(self, other: ChunkStatistics) -> None:
@@ -317,6 +327,11 @@ class ChunkStatistics:
         for name in _STAT_FIELDS:
             arr = getattr(self, name)
             arr += getattr(other, name)
+        if other.track_index.size:
+            for name in ("track_index", "track_energy", "track_other"):
+                object.__setattr__(
+                    self, name, np.concatenate([getattr(self, name), getattr(other, name)])
+                )
 
 
 _STAT_FIELDS = (
@@ -687,6 +702,18 @@ def _check_lottery(lottery: Any) -> None:
         )
 
 
+def _check_track(track: Any, N: int) -> np.ndarray | None:
+    if track is None:
+        return None
+    arr = np.asarray(track)
+    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
+        raise InvalidParameterError("track must be a 1-D array of agent positions")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr[0] < 0 or arr[-1] >= N or np.any(np.diff(arr) <= 0)):
+        raise InvalidParameterError(f"track must be sorted distinct positions in 0..{N - 1}")
+    return arr
+
+
 def _check_chunk_size(chunk_size: Any) -> int:
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
         raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
@@ -705,10 +732,13 @@ def _statistics(
     energy: np.ndarray | None = None,
     agent_other: np.ndarray | None = None,
     lottery: str = LOTTERIES[0],
+    track: np.ndarray | None = None,
 ) -> Iterator[ChunkStatistics]:
     """Chunk statistics of the agents of ``population`` (a slice is fine), in order; fills
-    the per-agent arrays (indexed like ``population``) when given. The systematic lottery
-    regroups the chunks on noise-block boundaries (one statistics per group)."""
+    the per-agent arrays (indexed like ``population``) when given, and the statistics'
+    tracked rows for the agents ``track`` (sorted positions in ``population``). The
+    systematic lottery regroups the chunks on noise-block boundaries (one statistics per
+    group)."""
     game = equilibrium.game
     N, H = population.n_agents, game.n_intervals
     mapper = _Mapper(equilibrium, population)
@@ -721,6 +751,15 @@ def _statistics(
         chunk = np.asarray(chunk)
         st = ChunkStatistics.zeros(population.offset + lo, population.offset + hi, B, H)
         block_of = mapper.assign(lo, hi)
+        tr_local = tr_block = None
+        if track is not None:
+            a, b = np.searchsorted(track, [lo, hi])
+            if b > a:
+                tr_local = track[a:b] - lo
+                tr_block = block_of[tr_local]
+                object.__setattr__(st, "track_index", population.offset + lo + tr_local)
+                object.__setattr__(st, "track_energy", np.empty((b - a, H)))
+                object.__setattr__(st, "track_other", np.empty(b - a))
         for k, bp in enumerate(policies):
             local = np.flatnonzero(block_of == k)
             if local.size == 0:
@@ -745,6 +784,12 @@ def _statistics(
             if energy is not None and agent_other is not None:
                 energy[lo + local] = yk.T
                 agent_other[lo + local] = res.extra + res.terminal
+            if tr_local is not None and tr_block is not None:
+                mine = np.flatnonzero(tr_block == k)
+                if mine.size:
+                    cols = np.searchsorted(local, tr_local[mine])
+                    st.track_energy[mine] = yk[:, cols].T
+                    st.track_other[mine] = (res.extra + res.terminal)[cols]
         yield st
 
 
@@ -757,6 +802,7 @@ def market_statistics(
     redistribution: str = "per_capita",
     chunk_size: int = 4 * NOISE_BLOCK,
     lottery: str = LOTTERIES[0],
+    track: ArrayLike | None = None,
 ) -> list[ChunkStatistics]:
     """The clearing's sufficient statistics of the agents of ``population``, one
     :class:`ChunkStatistics` per chunk (the work of one population shard).
@@ -766,7 +812,8 @@ def market_statistics(
     draws are those of the full population); ``net_demand`` covers its agents as in
     :func:`clear_finite_market`. :func:`settle_market` of the statistics of all shards, in
     order, with chunk boundaries at the same places, equals :func:`clear_finite_market`
-    bit for bit.
+    bit for bit. ``track``: positions in this shard (0 .. its N-1) of agents whose
+    settlement the statistics carry (:func:`clear_finite_market`).
     """
     _check_common(equilibrium, population, seed, redistribution)
     size = _check_chunk_size(chunk_size)
@@ -778,7 +825,14 @@ def market_statistics(
     _check_lottery(lottery)
     return list(
         _statistics(
-            equilibrium, population, net_demand, int(seed), redistribution, size, lottery=lottery
+            equilibrium,
+            population,
+            net_demand,
+            int(seed),
+            redistribution,
+            size,
+            lottery=lottery,
+            track=_check_track(track, population.n_agents),
         )
     )
 
@@ -823,6 +877,7 @@ def clear_finite_market(
     keep_settlement: bool = False,
     chunk_size: int = 4 * NOISE_BLOCK,
     lottery: str = LOTTERIES[0],
+    track: ArrayLike | None = None,
 ) -> FiniteMarketResult:
     """Clear one day for the agents of ``population`` following ``equilibrium`` (module doc).
 
@@ -831,7 +886,9 @@ def clear_finite_market(
     seed: the action draws of mixed policies; redistribution: ``"per_capita"`` or
     ``"pro_rata"``; keep_settlement: keep the per-agent arrays (N <= 10^6);
     chunk_size: agents per chunk for array input; lottery: ``"independent"`` (default) or
-    ``"systematic"`` draws of mixed actions (module doc). Cost O(N H), memory O(chunk H).
+    ``"systematic"`` draws of mixed actions (module doc); track: sorted distinct agent
+    positions whose cost to keep (``tracked_cost_eur``) at any N, e.g. a planner's sample
+    (memory O(len(track) H)). Cost O(N H), memory O(chunk H).
     Equivalent to :func:`settle_market` of :func:`market_statistics` (which shards).
     """
     start_time = time.perf_counter()
@@ -859,6 +916,7 @@ def clear_finite_market(
         energy,
         agent_other,
         lottery,
+        _check_track(track, N),
     ):
         acc.add(st)
     return _settle(
@@ -898,17 +956,25 @@ def _settle(
     block_redis = (weights * residual).sum(axis=1)
     block_market = acc.pos @ price / KWH_PER_MWH
 
+    def payments(e: np.ndarray) -> np.ndarray:  # (n, H) EUR of agents with energy e (n, H)
+        pay = e * (price / KWH_PER_MWH)
+        if redistribution == "per_capita":
+            pay += residual / N
+        else:
+            absolute = np.abs(e)
+            share = np.where(traded > 0, residual / np.where(traded > 0, traded, 1.0), 0.0)
+            pay += absolute * share
+            pay += np.where(traded > 0, 0.0, residual / N)
+        return pay
+
     payment = cost = None
     if energy is not None and agent_other is not None:
-        payment = energy * (price / KWH_PER_MWH)
-        if redistribution == "per_capita":
-            payment += residual / N
-        else:
-            absolute = np.abs(energy)
-            share = np.where(traded > 0, residual / np.where(traded > 0, traded, 1.0), 0.0)
-            payment += absolute * share
-            payment += np.where(traded > 0, 0.0, residual / N)
+        payment = payments(energy)
         cost = payment.sum(axis=1) + agent_other
+    tracked_index = tracked_cost = None
+    if acc.track_index.size:
+        tracked_index = acc.track_index - population.offset
+        tracked_cost = payments(acc.track_energy).sum(axis=1) + acc.track_other
 
     # -- per type -------------------------------------------------------------------------
     mf_block_cost = equilibrium.types["expected_cost_eur"].to_numpy()
@@ -949,7 +1015,7 @@ def _settle(
     out_arrays = [price, Y, bill, market, residual, grid_energy, grid_payment]
     imports, exports = np.maximum(R, 0.0), np.maximum(-R, 0.0)
     out_arrays += [imports, exports]
-    for arr in (energy, payment, cost):
+    for arr in (energy, payment, cost, tracked_index, tracked_cost):
         if arr is not None:
             out_arrays.append(arr)
     for arr in out_arrays:
@@ -985,4 +1051,6 @@ def _settle(
         agent_energy_kwh=energy,
         agent_payment_eur=payment,
         agent_cost_eur=cost,
+        tracked_index=tracked_index,
+        tracked_cost_eur=tracked_cost,
     )

@@ -1764,6 +1764,7 @@ def benchmark_scores(
     planner: PlannerResult | float,
     *,
     market_agent_cost_eur: ArrayLike | None = None,
+    market_sample_cost_eur: ArrayLike | None = None,
     market_error_eur: float = 0.0,
     baseline_error_eur: float | None = None,
     planner_error_eur: float | None = None,
@@ -1773,7 +1774,13 @@ def benchmark_scores(
     ``baseline``/``planner``: :class:`PlannerResult` (their error bounds, MIP gap and sample
     are used) or floats (with ``*_error_eur``, default 0). ``market_agent_cost_eur``: (N,)
     the finite market's cost per agent, to pair the market with a sampled benchmark
-    (:class:`BenchmarkScores`); ``market_error_eur``: error of the market's total."""
+    (:class:`BenchmarkScores`); ``market_sample_cost_eur``: the same for the benchmark's
+    sampled agents only, in ``agent_index`` order (a population too large to keep every
+    agent's cost); ``market_error_eur``: error of the market's total."""
+    if market_agent_cost_eur is not None and market_sample_cost_eur is not None:
+        raise InvalidParameterError(
+            "give market_agent_cost_eur or market_sample_cost_eur, not both"
+        )
     b, m, p = _cost(baseline, "baseline"), _cost(market, "market"), _cost(planner, "planner")
     em = _error(None, market_error_eur)
     eb = _error(baseline, baseline_error_eur)
@@ -1795,6 +1802,7 @@ def benchmark_scores(
         det_plan = planner.cost_bias_bound_eur + planner.cost_gap_eur + baseline.cost_gap_eur
         e_plan = z * _paired_se(d_i, planner) + det_plan
         e_mkt = eb + em
+        mk = None
         if market_agent_cost_eur is not None:
             mk = np.asarray(market_agent_cost_eur, dtype=np.float64)
             if mk.shape != (baseline.n_agents,) or not np.isfinite(mk).all():
@@ -1802,6 +1810,14 @@ def benchmark_scores(
                     f"market_agent_cost_eur must be {baseline.n_agents} finite costs"
                 )
             mk = mk[baseline.agent_index]
+        elif market_sample_cost_eur is not None:
+            mk = np.asarray(market_sample_cost_eur, dtype=np.float64)
+            n_s = baseline.agent_index.shape[0]
+            if mk.shape != (n_s,) or not np.isfinite(mk).all():
+                raise InvalidParameterError(
+                    f"market_sample_cost_eur must be {n_s} finite costs (the sample's)"
+                )
+        if mk is not None:
             m_used, paired = _stratified_sum(mk, baseline), True
             s_i = baseline.agent_cost_eur - mk
             e_mkt = z * _paired_se(s_i, baseline) + baseline.cost_gap_eur + em

@@ -218,3 +218,23 @@ def test_engine_defaults_are_part_of_the_run_configuration(
         market.energy, "BIN_PARAMETER", {**market.energy.BIN_PARAMETER, "consumer": "x"}
     )
     assert config_hash(par.run_config(days)) != base
+
+
+def test_huge_populations_pair_the_market_with_the_planner_sample(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above MAX_SETTLEMENT_AGENTS the replay keeps only the planner sample's settlement
+    (``track``): the scores are the same paired ones as when every agent's cost is kept."""
+    import market.clearing
+
+    kw = {"agents": 1_500, "max_exact_agents": 300, "store": False}
+    kept = btut.replay("ES", DEFAULT_DAY, **kw)
+    monkeypatch.setattr(market.clearing, "MAX_SETTLEMENT_AGENTS", 1_000)
+    tracked = btut.replay("ES", DEFAULT_DAY, **kw)
+    a, b = kept.to_dict(), tracked.to_dict()
+    for key in ("efficiency", "price_of_anarchy", "market_cost_eur", "planner_cost_eur"):
+        assert a[key] == b[key]
+    da, db_ = a["details"]["days"][0], b["details"]["days"][0]
+    assert da["market_cost_used_eur"] != da["market_cost_eur"]  # paired on the sample
+    for key in ("market_cost_used_eur", "efficiency_low", "efficiency_high"):
+        assert da[key] == db_[key]

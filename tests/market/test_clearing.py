@@ -571,3 +571,44 @@ def test_consumer_bins_split_by_flexibility_cost(es_day) -> None:
     # the mean field of the bins: each consumer pays its own flexibility cost
     per_type = res.types.loc["consumer"]
     assert per_type["mean_extra_cost_eur"] > 0
+
+
+@pytest.mark.parametrize("redistribution", ["per_capita", "pro_rata"])
+def test_tracked_agents_cost_what_the_full_settlement_says(es_day, default_eq, redistribution):
+    """``track`` keeps the settlement of chosen agents only (a planner's sample of a
+    population too large to keep all): their costs equal the full per-agent settlement's,
+    bit for bit, with several chunks and through population shards."""
+    _, shapes = es_day
+    pop = sample_population(None, 3_000, seed=1)
+    net = agent_net_demand(pop, shapes, seed=2, dtype=np.float64)
+    idx = np.sort(np.random.default_rng(0).choice(3_000, 200, replace=False))
+    kw = {"seed": 5, "chunk_size": 700, "redistribution": redistribution}
+    full = clear_finite_market(default_eq, pop, net, keep_settlement=True, **kw)
+    part = clear_finite_market(default_eq, pop, net, track=idx, **kw)
+    np.testing.assert_array_equal(part.tracked_index, idx)
+    np.testing.assert_array_equal(part.tracked_cost_eur, full.agent_cost_eur[idx])
+    assert part.mean_cost_eur == full.mean_cost_eur and part.agent_cost_eur is None
+    assert full.tracked_cost_eur is None
+
+    # shards: two population slices starting on noise-block boundaries
+    big = sample_population(None, NOISE_BLOCK + 4_000, seed=2)
+    n = big.n_agents
+    track = np.sort(np.random.default_rng(1).choice(n, 300, replace=False))
+    size = {"chunk_size": NOISE_BLOCK}  # chunk boundaries where the shards' are
+    stream = iter_net_demand(big, shapes, seed=3, **size)
+    one = clear_finite_market(default_eq, big, stream, track=track, seed=5, **size)
+    stats = []
+    for lo, hi in ((0, NOISE_BLOCK), (NOISE_BLOCK, n)):
+        shard = big.slice(lo, hi)
+        mine = track[(track >= lo) & (track < hi)] - lo
+        shard_stream = iter_net_demand(shard, shapes, seed=3, **size)
+        stats += market_statistics(default_eq, shard, shard_stream, seed=5, track=mine, **size)
+    settled = settle_market(default_eq, big, stats, seed=5)
+    np.testing.assert_array_equal(settled.tracked_index, track)
+    np.testing.assert_array_equal(settled.tracked_cost_eur, one.tracked_cost_eur)
+    assert settled.mean_cost_eur == one.mean_cost_eur
+
+    with pytest.raises(InvalidParameterError, match="sorted distinct"):
+        clear_finite_market(default_eq, pop, net, track=[5, 3], seed=5)
+    with pytest.raises(InvalidParameterError, match="sorted distinct"):
+        clear_finite_market(default_eq, pop, net, track=[3_000], seed=5)

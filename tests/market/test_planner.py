@@ -405,6 +405,11 @@ def test_sampled_planner_bound_covers_the_exact_answer(es_day: tuple[Any, np.nda
         # paired on the same sample: the common noise cancels in the savings
         sc = benchmark_scores(base, market, est, market_agent_cost_eur=market_agent)
         assert sc.paired and sc.planner_sampled
+        # the sample's own costs (a population too large to keep all) pair the same way
+        own = market_agent[est.agent_index]
+        assert benchmark_scores(base, market, est, market_sample_cost_eur=own) == sc
+        with pytest.raises(InvalidParameterError, match="the sample's"):
+            benchmark_scores(base, market, est, market_sample_cost_eur=market_agent)
         assert sc.planner_savings_error_eur < 0.5 * (
             est.cost_error_bound_eur + base.cost_error_bound_eur
         )

@@ -197,24 +197,43 @@ class Population:
         return self._params(code, values)
 
     def representative(
-        self, name: str, *, mask: np.ndarray | None = None, stat: str = "mean"
+        self,
+        name: str,
+        *,
+        mask: np.ndarray | None = None,
+        index: np.ndarray | None = None,
+        stat: str = "mean",
     ) -> AgentParams:
         """A representative agent of type ``name``: the ``stat`` (``"mean"`` or ``"median"``)
-        of each parameter over the type's agents (restricted to ``mask`` when given, e.g. a
-        parameter bin). Float64 accumulation."""
+        of each parameter over the type's agents (restricted to ``mask`` (N,) bool, or to the
+        sorted positions ``index`` of agents of that type, when given, e.g. a parameter
+        bin). Float64 accumulation."""
         code = self.type_code(name)
-        sel = self.type_index == code
-        if mask is not None:
-            mask = np.asarray(mask, dtype=bool)
-            if mask.shape != sel.shape:
-                raise InvalidParameterError(f"mask must have shape {sel.shape}, got {mask.shape}")
-            sel &= mask
-        if not sel.any():
+        if index is not None:
+            if mask is not None:
+                raise InvalidParameterError("give mask or index, not both")
+            idx = np.asarray(index)
+            if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+                raise InvalidParameterError("index must be a 1-D array of agent positions")
+            if idx.size and (idx.min() < 0 or idx.max() >= self.n_agents):
+                raise InvalidParameterError(f"index must be positions in 0..{self.n_agents - 1}")
+            if (self.type_index[idx] != code).any():
+                raise InvalidParameterError(f"index holds agents that are not of type {name!r}")
+        else:
+            sel = self.type_index == code
+            if mask is not None:
+                mask = np.asarray(mask, dtype=bool)
+                if mask.shape != sel.shape:
+                    raise InvalidParameterError(
+                        f"mask must have shape {sel.shape}, got {mask.shape}"
+                    )
+                sel &= mask
+            idx = np.flatnonzero(sel)
+        if not idx.size:
             raise InvalidParameterError(f"no agent of type {name!r} in the selection")
         if stat not in ("mean", "median"):
             raise InvalidParameterError(f"stat must be 'mean' or 'median', got {stat!r}")
         tc = self.config.types[code]
-        idx = np.flatnonzero(sel)
         values = {}
         for p, spec in PARAMETERS.items():
             if p not in KIND_PARAMETERS[tc.kind] or tc.params[p].spread == 0.0:

@@ -276,8 +276,14 @@ def _actions(bp: _BlockPolicy, t: int, s: np.ndarray, u: np.ndarray | None) -> n
         if m.any():
             assert u is not None
             sm = s[m]
-            drawn = (bp.cdf[t][sm] < u[m][:, None]).sum(axis=1)
-            a[m] = np.minimum(drawn, bp.last[t][sm])
+            if sm[0] == sm.min() == sm.max():  # one state (stateless consumers): bisect
+                # the number of cdf entries below u (the cdf is nondecreasing)
+                row = int(sm[0])
+                drawn = np.searchsorted(bp.cdf[t][row], u[m].astype(np.float64), side="left")
+                a[m] = np.minimum(drawn, bp.last[t][row])
+            else:
+                drawn = (bp.cdf[t][sm] < u[m][:, None]).sum(axis=1)
+                a[m] = np.minimum(drawn, bp.last[t][sm])
     return a
 
 

@@ -303,17 +303,17 @@ def _representatives(source: Any, bins: int | Mapping[str, int] | None) -> tuple
                 rep = source.representative(tc.name)
                 reps.append(_Rep(tc.name, tc.name, rep, share, None, inf))
                 continue
-            sel = source.mask(tc.name)
-            values = source.param(pname)[sel].astype(np.float64)
+            idx_t = np.flatnonzero(source.mask(tc.name))
+            values = source.param(pname)[idx_t].astype(np.float64)
             inner = np.quantile(values, np.arange(1, k) / k)
-            which = np.searchsorted(inner, source.param(pname).astype(np.float64), side="right")
+            which = np.searchsorted(inner, values, side="right")
             edges = np.concatenate([[-math.inf], inner, [math.inf]])
             for j in range(k):
-                mask = which == j
-                n_bin = int((mask & sel).sum())
+                bin_idx = idx_t[which == j]
+                n_bin = int(bin_idx.size)
                 if n_bin == 0:
                     continue
-                rep = source.representative(tc.name, mask=mask)
+                rep = source.representative(tc.name, index=bin_idx)
                 reps.append(
                     _Rep(
                         f"{tc.name}[{j}]",

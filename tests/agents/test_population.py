@@ -123,6 +123,16 @@ def test_representative_frame_and_summary() -> None:
         pop.to_frame(limit=100)
     with pytest.raises(InvalidParameterError, match="no type"):
         pop.representative("wind")
+    # a bin by mask or by the positions of its agents: the same representative
+    big = sel & (pop.battery_kwh > np.median(pop.battery_kwh[sel]))
+    by_mask = pop.representative("pv_storage", mask=big)
+    assert pop.representative("pv_storage", index=np.flatnonzero(big)) == by_mask
+    assert by_mask.battery_kwh == pytest.approx(float(pop.battery_kwh[big].mean()), rel=1e-6)
+    assert by_mask.battery_kwh > rep.battery_kwh
+    with pytest.raises(InvalidParameterError, match="not of type"):
+        pop.representative("pv_storage", index=np.flatnonzero(~sel)[:3])
+    with pytest.raises(InvalidParameterError, match="not both"):
+        pop.representative("pv_storage", mask=big, index=np.flatnonzero(big))
 
 
 @pytest.mark.parametrize("n", [0, -3, 2.5, True])

@@ -15,6 +15,7 @@ shape ``(S*A, S)`` whose row ``s*A + a`` is the next-state distribution of ``(s,
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ class FiniteMFG:
     __slots__ = (
         "_checked_transition",
         "_transposed",
+        "_validated",
         "check_outputs",
         "horizon",
         "initial_distribution",
@@ -144,15 +146,19 @@ class FiniteMFG:
         self.check_outputs = check_outputs
         self._checked_transition: set[int] = set()
         self._transposed: dict[int, tuple[Any, Any]] = {}
+        self._validated: dict[int, Any] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # the transpose cache holds weak references: rebuilt after unpickling (Dask)
-        return {k: getattr(self, k) for k in self.__slots__ if k != "_transposed"}
+        return {
+            k: getattr(self, k) for k in self.__slots__ if k not in ("_transposed", "_validated")
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
         self._transposed = {}
+        self._validated = {}
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -261,6 +267,10 @@ def _transition_at(game: FiniteMFG, t: int, L_t: NDArray) -> Any:
     """The transition at ``(t, L_t)`` as an ``(S*A, S)`` operator (ndarray or CSR)."""
     S, A = game.n_states, game.n_actions
     P = game.transition(t, _readonly(L_t))
+    ref = game._validated.get(t)
+    if ref is not None and ref() is P and game.check_outputs != "always":
+        return P  # the same CSR matrix as checked at this t before (a fixed transition)
+    raw = P
     if sp.issparse(P):
         if P.shape != (S * A, S):
             raise InvalidParameterError(
@@ -297,6 +307,9 @@ def _transition_at(game: FiniteMFG, t: int, L_t: NDArray) -> Any:
                 f" sums to {sums[bad]:.12g}"
             )
         game._checked_transition.add(t)
+        if P is raw and sp.issparse(P):  # no conversion: the next call may skip the checks
+            with contextlib.suppress(TypeError):
+                game._validated[t] = weakref.ref(P)
     return P
 
 

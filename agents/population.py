@@ -215,8 +215,10 @@ class Population:
             idx = np.asarray(index)
             if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
                 raise InvalidParameterError("index must be a 1-D array of agent positions")
-            if idx.size and (idx.min() < 0 or idx.max() >= self.n_agents):
-                raise InvalidParameterError(f"index must be positions in 0..{self.n_agents - 1}")
+            if idx.size and (idx[0] < 0 or idx[-1] >= self.n_agents or np.any(np.diff(idx) <= 0)):
+                raise InvalidParameterError(
+                    f"index must be sorted distinct positions in 0..{self.n_agents - 1}"
+                )
             if (self.type_index[idx] != code).any():
                 raise InvalidParameterError(f"index holds agents that are not of type {name!r}")
         else:

@@ -335,9 +335,9 @@ class ChunkStatistics:
             arr += getattr(other, name)
         if other.track_index.size:
             for name in ("track_index", "track_energy", "track_other"):
-                object.__setattr__(
-                    self, name, np.concatenate([getattr(self, name), getattr(other, name)])
-                )
+                mine, theirs = getattr(self, name), getattr(other, name)
+                joined = np.concatenate([mine, theirs]) if mine.size else theirs.copy()
+                object.__setattr__(self, name, joined)
 
 
 _STAT_FIELDS = (

@@ -145,20 +145,20 @@ class FiniteMFG:
         self.name = str(name)
         self.check_outputs = check_outputs
         self._checked_transition: set[int] = set()
-        self._transposed: dict[int, tuple[Any, Any]] = {}
+        self._transposed: dict[int, tuple[Any, Any]] = {}  # t -> (weakref P, P.T as CSR)
         self._validated: dict[int, Any] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        # the transpose cache holds weak references: rebuilt after unpickling (Dask)
-        return {
-            k: getattr(self, k) for k in self.__slots__ if k not in ("_transposed", "_validated")
-        }
+        # the caches hold weak references: rebuilt after unpickling (Dask) or copying
+        caches = ("_transposed", "_validated", "_checked_transition")
+        return {k: getattr(self, k) for k in self.__slots__ if k not in caches}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
         self._transposed = {}
         self._validated = {}
+        self._checked_transition = set()  # checked again (once per period) after a copy
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -313,25 +313,23 @@ def _transition_at(game: FiniteMFG, t: int, L_t: NDArray) -> Any:
     return P
 
 
-def _transpose(game: FiniteMFG, P: Any) -> Any:
-    """``P.T`` for the forward pass. A sparse transition is transposed to CSR once per
-    matrix object (fixed transitions come back as the same object every call), which is
-    several times faster than scipy's CSC view built on every product; the entry goes when
-    the matrix does."""
-    if not sp.issparse(P):
+def _transpose(game: FiniteMFG, t: int, P: Any) -> Any:
+    """``P.T`` for the forward pass at period ``t``. A sparse transition that comes back as
+    the same object (a fixed transition) is transposed to CSR once, the second time, and
+    kept for ``t`` (one entry per period): several times faster than scipy's CSC view built
+    on every product, and no cost for transitions built anew on every call. A matrix
+    returned again must not have been changed in place (with ``check_outputs="always"``
+    nothing is cached)."""
+    if not sp.issparse(P) or game.check_outputs == "always":
         return P.T
-    key = id(P)
-    hit = game._transposed.get(key)
+    hit = game._transposed.get(t)
     if hit is not None and hit[0]() is P:
-        return hit[1]
-    PT = P.T.tocsr()
-    try:
-        ref = weakref.ref(P)
-    except TypeError:  # pragma: no cover - every scipy sparse type takes weak references
-        return PT
-    game._transposed[key] = (ref, PT)
-    weakref.finalize(P, game._transposed.pop, key, None)
-    return PT
+        if hit[1] is None:  # the second time: keep its transpose
+            game._transposed[t] = (hit[0], P.T.tocsr())
+        return game._transposed[t][1]
+    with contextlib.suppress(TypeError):  # every scipy sparse type takes weak references
+        game._transposed[t] = (weakref.ref(P), None)
+    return P.T
 
 
 def _terminal_at(game: FiniteMFG, mu_T: NDArray) -> NDArray:
@@ -376,7 +374,7 @@ def _forward(game: FiniteMFG, policy: NDArray, *, keep: bool = False) -> _Flow:
     for t in range(T):
         np.multiply(mu[t][:, None], policy[t], out=L[t])
         P = _transition_at(game, t, L[t])
-        mu[t + 1] = _transpose(game, P) @ L[t].reshape(S * A)
+        mu[t + 1] = _transpose(game, t, P) @ L[t].reshape(S * A)
         if kept is not None:
             if id(P) in seen:  # the same object again (a fixed transition): free to keep
                 kept.append(P)
@@ -435,7 +433,7 @@ def _backward(
 
     P_last = transition(T - 1)
     if mu_T is None:
-        mu_T = _transpose(game, P_last) @ L[-1].reshape(S * A)
+        mu_T = _transpose(game, T - 1, P_last) @ L[-1].reshape(S * A)
     if game.terminal_reward is not None:
         V[T] = _terminal_at(game, mu_T)[:, None]
     for t in range(T - 1, -1, -1):

@@ -891,8 +891,14 @@ def _quiet_highs() -> highspy.Highs:
     descriptor 1 while constructing the object, before any option can be set, which would
     corrupt ``--json`` output: file descriptor 1 points to /dev/null for that moment."""
     with _HIGHS_LOCK:
-        sys.stdout.flush()
-        saved = os.dup(1)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no file descriptor 1 (a closed stdout): nothing to keep clean
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+            return h
         try:
             with open(os.devnull, "wb") as null:
                 os.dup2(null.fileno(), 1)

@@ -222,6 +222,43 @@ def test_mean_field_matches_monte_carlo() -> None:
         states = np.minimum((rng.random(N)[:, None] > cum_P).sum(axis=1), S - 1)
 
 
+def test_fixed_sparse_transitions_are_cached_safely() -> None:
+    """A transition returned again as the same object is transposed and checked once (the
+    results equal a fresh game's); ``check_outputs="always"`` caches nothing, so a matrix
+    changed in place between passes is seen; copies (pickling for Dask) start clean."""
+    import copy
+
+    import cloudpickle
+
+    base = random_game(5, 4, 3, 5, mf=False, sparse="csr")
+    flat = np.full((4, 3), 1.0 / 12)  # mf=False: the transitions ignore the mean field
+    fixed = [sp.csr_matrix(base.transition(t, flat)) for t in range(5)]
+    mu0 = base.initial_distribution
+
+    def make(check: str) -> FiniteMFG:
+        return FiniteMFG(5, 4, 3, mu0, base.reward, lambda t, L: fixed[t], check_outputs=check)
+
+    pol = random_policy(6, base)
+    game = make("first")
+    first = [mean_field(game, pol) for _ in range(3)]  # plain, then cached transposes
+    for L in first[1:]:
+        np.testing.assert_array_equal(L, first[0])
+    np.testing.assert_allclose(first[0], mean_field(base, pol), rtol=1e-12, atol=1e-15)
+    for clone in (copy.deepcopy(game), cloudpickle.loads(cloudpickle.dumps(game))):
+        np.testing.assert_array_equal(mean_field(clone, pol), first[0])
+
+    always = make("always")
+    mean_field(always, pol)
+    mean_field(always, pol)
+    old = fixed[0].copy()
+    fixed[0].indices[:] = 0  # every state moves to state 0 from now on (in place)
+    try:
+        L = mean_field(always, pol)
+        assert L[1].sum(axis=1)[0] == pytest.approx(1.0)
+    finally:
+        fixed[0] = old
+
+
 def test_transition_called_with_current_mean_field() -> None:
     """The forward pass evaluates transition(t, L_t) at the L_t it is building."""
     base = random_game(3, 3, 2, 3)

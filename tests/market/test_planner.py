@@ -256,6 +256,16 @@ def test_the_solver_writes_nothing_to_stdout(capfd: pytest.CaptureFixture[str]) 
     assert capfd.readouterr().out == "after\n"
 
 
+def test_the_solver_runs_without_a_python_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pythonw``-like processes have ``sys.stdout = None``: the silencing must not fail."""
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    pop = community([("pv", {"pv_kwp": 3.0}, {}), ("consumer", {}, {"dr_levels": 1})])
+    plan = plan_community(pop, np.array([[-2.0], [2.0]]), np.array([50.0]))
+    assert plan.cost_eur == pytest.approx(0.0, abs=1e-12)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_planner_never_above_baseline(es_day: tuple[Any, np.ndarray], seed: int) -> None:
     shapes, price = es_day

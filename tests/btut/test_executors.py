@@ -47,12 +47,21 @@ def _assert_same(a, b) -> None:
 @pytest.mark.timeout(300)
 def test_dask_shards_equal_the_local_clearing_and_survive_a_killed_worker(day_market) -> None:
     eq, pop, shapes, local = day_market
+    # a planner's sample: its agents' settlement rows travel with the shards' statistics
+    track = np.sort(np.random.default_rng(3).choice(N, 500, replace=False))
     with dask_client(n_workers=2) as client:
         stats = dask_market_statistics(
-            client, eq, pop, shapes, noise_seed=42, seed=5, shard_agents=NOISE_BLOCK
+            client, eq, pop, shapes, noise_seed=42, seed=5, shard_agents=NOISE_BLOCK, track=track
         )
         assert len(stats) == 4  # one chunk per shard, O(blocks x intervals) each
-        _assert_same(settle_market(eq, pop, stats, seed=5), local)
+        settled = settle_market(eq, pop, stats, seed=5)
+        _assert_same(settled, local)
+        ref = clear_finite_market(
+            eq, pop, iter_net_demand(pop, shapes, seed=42, chunk_size=NOISE_BLOCK), seed=5,
+            chunk_size=NOISE_BLOCK, track=track,
+        )  # fmt: skip
+        np.testing.assert_array_equal(settled.tracked_index, track)
+        np.testing.assert_array_equal(settled.tracked_cost_eur, ref.tracked_cost_eur)
 
         killed: list[int] = []
 
@@ -85,6 +94,8 @@ def test_bad_shard_sizes_and_schedulers_are_one_line_errors(day_market) -> None:
     eq, pop, shapes, _ = day_market
     with pytest.raises(InvalidParameterError, match="multiple"):
         dask_market_statistics(None, eq, pop, shapes, noise_seed=1, seed=1, shard_agents=1000)
+    with pytest.raises(InvalidParameterError, match="sorted distinct"):  # before any submit
+        dask_market_statistics(None, eq, pop, shapes, noise_seed=1, seed=1, track=[5, 3])
     with pytest.raises(StorageError, match="cannot reach the Dask scheduler"):
         with dask_client("tcp://127.0.0.1:9", timeout_s=2):
             pass

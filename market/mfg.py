@@ -72,8 +72,7 @@ class FiniteMFG:
 
     __slots__ = (
         "_checked_transition",
-        "_transposed",
-        "_validated",
+        "_fixed",
         "check_outputs",
         "horizon",
         "initial_distribution",
@@ -145,19 +144,19 @@ class FiniteMFG:
         self.name = str(name)
         self.check_outputs = check_outputs
         self._checked_transition: set[int] = set()
-        self._transposed: dict[int, tuple[Any, Any]] = {}  # t -> (weakref P, P.T as CSR)
-        self._validated: dict[int, Any] = {}
+        # t -> (weak reference to the CSR transition checked at t, its transpose as CSR or
+        # None): a transition returned again as the same object is a fixed one
+        self._fixed: dict[int, tuple[Any, Any]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         # the caches hold weak references: rebuilt after unpickling (Dask) or copying
-        caches = ("_transposed", "_validated", "_checked_transition")
+        caches = ("_fixed", "_checked_transition")
         return {k: getattr(self, k) for k in self.__slots__ if k not in caches}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
-        self._transposed = {}
-        self._validated = {}
+        self._fixed = {}
         self._checked_transition = set()  # checked again (once per period) after a copy
 
     @property
@@ -267,8 +266,7 @@ def _transition_at(game: FiniteMFG, t: int, L_t: NDArray) -> Any:
     """The transition at ``(t, L_t)`` as an ``(S*A, S)`` operator (ndarray or CSR)."""
     S, A = game.n_states, game.n_actions
     P = game.transition(t, _readonly(L_t))
-    ref = game._validated.get(t)
-    if ref is not None and ref() is P and game.check_outputs != "always":
+    if game.check_outputs != "always" and _fixed_at(game, t, P) is not None:
         return P  # the same CSR matrix as checked at this t before (a fixed transition)
     raw = P
     if sp.issparse(P):
@@ -308,28 +306,31 @@ def _transition_at(game: FiniteMFG, t: int, L_t: NDArray) -> Any:
             )
         game._checked_transition.add(t)
         if P is raw and sp.issparse(P):  # no conversion: the next call may skip the checks
-            with contextlib.suppress(TypeError):
-                game._validated[t] = weakref.ref(P)
+            with contextlib.suppress(TypeError):  # every scipy sparse type takes weak refs
+                game._fixed[t] = (weakref.ref(P), None)
     return P
 
 
+def _fixed_at(game: FiniteMFG, t: int, P: Any) -> tuple[Any, Any] | None:
+    """The cache entry of ``P`` when it is the transition checked at ``t`` before."""
+    hit = game._fixed.get(t)
+    return hit if hit is not None and hit[0]() is P else None
+
+
 def _transpose(game: FiniteMFG, t: int, P: Any) -> Any:
-    """``P.T`` for the forward pass at period ``t``. A sparse transition that comes back as
-    the same object (a fixed transition) is transposed to CSR once, the second time, and
-    kept for ``t`` (one entry per period): several times faster than scipy's CSC view built
-    on every product, and no cost for transitions built anew on every call. A matrix
-    returned again must not have been changed in place (with ``check_outputs="always"``
-    nothing is cached)."""
+    """``P.T`` for the forward pass at period ``t``. A fixed transition (the matrix checked
+    at ``t`` coming back as the same object) is transposed to CSR once and kept: several
+    times faster than scipy's CSC view built on every product; transitions built anew on
+    every call cost nothing more. A matrix returned again must not have been changed in
+    place (with ``check_outputs="always"`` nothing is cached)."""
     if not sp.issparse(P) or game.check_outputs == "always":
         return P.T
-    hit = game._transposed.get(t)
-    if hit is not None and hit[0]() is P:
-        if hit[1] is None:  # the second time: keep its transpose
-            game._transposed[t] = (hit[0], P.T.tocsr())
-        return game._transposed[t][1]
-    with contextlib.suppress(TypeError):  # every scipy sparse type takes weak references
-        game._transposed[t] = (weakref.ref(P), None)
-    return P.T
+    hit = _fixed_at(game, t, P)
+    if hit is None:
+        return P.T
+    if hit[1] is None:
+        hit = game._fixed[t] = (hit[0], P.T.tocsr())
+    return hit[1]
 
 
 def _terminal_at(game: FiniteMFG, mu_T: NDArray) -> NDArray:

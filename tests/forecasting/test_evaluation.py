@@ -118,21 +118,15 @@ def test_bad_periods():
         )
 
 
+def _evaluate_args(zone: str, target: str, train: str, test: str, *, as_json: bool = True) -> list:
+    """``btut forecast evaluate`` arguments."""
+    args = ["forecast", "evaluate", "--zone", zone, "--target", target]
+    return [*args, "--train", train, "--test", test, *(["--json"] if as_json else [])]
+
+
 def test_cli_json_keys_and_models(capsys):
     code = main(
-        [
-            "forecast",
-            "evaluate",
-            "--zone",
-            "DE",
-            "--target",
-            "price_eur_per_mwh",
-            "--train",
-            "2016-01-04:2016-02-28",
-            "--test",
-            "2016-02-29:2016-03-06",
-            "--json",
-        ]
+        _evaluate_args("DE", "price_eur_per_mwh", "2016-01-04:2016-02-28", "2016-02-29:2016-03-06")
     )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
@@ -149,18 +143,9 @@ def test_cli_json_keys_and_models(capsys):
 def test_cli_bad_input_is_one_line(capsys):
     assert (
         main(
-            [
-                "forecast",
-                "evaluate",
-                "--zone",
-                "ES",
-                "--target",
-                "load_mw",
-                "--train",
-                "2016-01-01:2016-02-01",
-                "--test",
-                "2016-01-15:2016-02-15",
-            ]
+            _evaluate_args(
+                "ES", "load_mw", "2016-01-01:2016-02-01", "2016-01-15:2016-02-15", as_json=False
+            )
         )
         == 2
     )
@@ -168,18 +153,9 @@ def test_cli_bad_input_is_one_line(capsys):
     assert "must start after" in err and err.count("\n") == 1
     assert (
         main(
-            [
-                "forecast",
-                "evaluate",
-                "--zone",
-                "ES",
-                "--target",
-                "nope_mw",
-                "--train",
-                "2016-01-01:2016-02-01",
-                "--test",
-                "2016-02-02:2016-02-15",
-            ]
+            _evaluate_args(
+                "ES", "nope_mw", "2016-01-01:2016-02-01", "2016-02-02:2016-02-15", as_json=False
+            )
         )
         == 3
     )
@@ -187,19 +163,7 @@ def test_cli_bad_input_is_one_line(capsys):
 
 
 def test_cli_network_options_reach_the_models(capsys):
-    args = [
-        "forecast",
-        "evaluate",
-        "--zone",
-        "ES",
-        "--target",
-        "load_mw",
-        "--train",
-        "2016-01-08:2016-02-28",
-        "--test",
-        "2016-02-29:2016-03-03",
-        "--json",
-    ]
+    args = _evaluate_args("ES", "load_mw", "2016-01-08:2016-02-28", "2016-02-29:2016-03-03")
     assert main([*args, "--hidden", "8", "--exog-lags", "1,7"]) == 0
     small = json.loads(capsys.readouterr().out)
     assert small["network"] == {"hidden": [8], "exog_lags": [1, 7]}
@@ -211,19 +175,9 @@ def test_cli_network_options_reach_the_models(capsys):
 
 
 def test_cli_price_params_and_model_subset(capsys):
-    args = [
-        "forecast",
-        "evaluate",
-        "--zone",
-        "DE",
-        "--target",
-        "price_eur_per_mwh",
-        "--train",
-        "2016-01-04:2016-02-28",
-        "--test",
-        "2016-02-29:2016-03-02",
-        "--json",
-    ]
+    args = _evaluate_args(
+        "DE", "price_eur_per_mwh", "2016-01-04:2016-02-28", "2016-02-29:2016-03-02"
+    )
     code = main([*args, "--price-params", "--models", "student_t,seasonal_naive"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)

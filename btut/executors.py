@@ -188,13 +188,12 @@ def _submit_shards(
     track: Any = None,
 ) -> list[Any]:
     N = population.n_agents
-    tr = None if track is None else np.asarray(track, dtype=np.int64)
 
-    def part(lo: int) -> Any:
-        if tr is None:
+    def part(lo: int) -> Any:  # the shard's tracked agents (checked, sorted), shard positions
+        if track is None:
             return None
-        a, b = np.searchsorted(tr, [lo, lo + shard_agents])
-        return tr[a:b] - lo
+        a, b = np.searchsorted(track, [lo, lo + shard_agents])
+        return track[a:b] - lo
 
     return [
         client.submit(

@@ -103,6 +103,20 @@ CANDIDATES: dict[str, dict] = {
     "tso_residual_weekly_seed1": {"centre": TSO_C, "recalibrate": 7, "random_state": 1},
     # the choice: tso_residual_weekly (forecasting.LOAD_PARAMS, refit every 7 days)
     "load_params": {**LOAD_PARAMS, "recalibrate": 7},
+    # sixth round (2026-12-06): the choice as an ensemble of four networks (seeds 0-3,
+    # parameters averaged, ``n_members``); four as in the open price benchmark's ensembles
+    "load_params_ens4": {**LOAD_PARAMS, "recalibrate": 7, "n_members": 4},
+    # the TSO's forecast as the location itself, the network learning only the spread
+    # (``fixed_centre``): the TSO's errors are close to white noise at the cut-off
+    # (correlation of an hour's error with the last known error of D-1 below 0.08)
+    "tso_spread": {"centre": TSO_C, "fixed_centre": True},
+    "tso_spread_weekly": {"centre": TSO_C, "fixed_centre": True, "recalibrate": 7},
+    "tso_spread_weekly_seed1": {
+        "centre": TSO_C,
+        "fixed_centre": True,
+        "recalibrate": 7,
+        "random_state": 1,
+    },
 }
 
 

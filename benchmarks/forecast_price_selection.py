@@ -34,16 +34,20 @@ import json
 import sys
 import time
 
+import pandas as pd
+
 from data import load_market_data
-from forecasting import PRICE_PARAMS, StudentTForecaster
+from forecasting import PRICE_PARAMS, StudentTForecaster, combine_members
 from forecasting.evaluation import (
     HISTORY_DAYS,
     default_models,
     evaluate_forecasters,
     parse_period,
+    score_forecasts,
 )
 
 TARGET = "price_eur_per_mwh"
+TZ = "Europe/Berlin"
 #: the epftoolbox LEAR/DNN input set: prices of D-1, D-2, D-3, D-7 at all 24 hours,
 #: the exogenous forecasts for D and at D-1, D-7 (day of week: in every configuration)
 EPF = {"profile_lags": (1, 2, 3, 7), "exog_lags": (1, 7)}
@@ -77,6 +81,9 @@ CANDIDATES: dict[str, dict] = {
         "random_state": 1,
     },
     "price_params": dict(PRICE_PARAMS),  # = epf_exogD_cal, the choice (forecasting.models)
+    # fourth round (2026-12-06): the choice as an ensemble of four networks (seeds 0-3,
+    # parameters averaged, ``n_members``), four as in the benchmark's DNN ensemble
+    "price_params_ens4": {**PRICE_PARAMS, "n_members": 4},
 }
 
 
@@ -151,7 +158,8 @@ def final(args: argparse.Namespace) -> None:
     train, test = parse_period(args.train), parse_period(args.test)
     frame = _load(train[0], test[1])
     network = dict(CANDIDATES[args.candidate])
-    models = default_models(frame, TARGET, random_state=0, **network)
+    network.setdefault("random_state", args.seed)
+    models = default_models(frame, TARGET, **network)
     models = {name: m for name, m in models.items() if name in args.models}
     t0 = time.perf_counter()
 
@@ -178,6 +186,53 @@ def final(args: argparse.Namespace) -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh)
+    if args.save_forecasts:
+        pd.to_pickle(
+            {"forecasts": res.forecasts, "observed": res.observed, "summary": out},
+            args.save_forecasts,
+        )
+
+
+def combine(args: argparse.Namespace) -> None:
+    """Score the ensemble of the Student-t forecasts of several ``final --save-forecasts``
+    runs that differ only in their seed: member m of ``StudentTForecaster(n_members=M,
+    random_state=0)`` is the single network with ``random_state=m``, refitted on its own
+    (tested in ``tests/forecasting/test_models.py``), so combining the runs' forecasts
+    with ``combine_members`` gives the ensemble's forecasts while the members run in
+    parallel processes. The other models come from the first run."""
+    runs = [pd.read_pickle(path) for path in args.runs]
+    seeds = [r["summary"]["network"].get("random_state") for r in runs]
+    if sorted(seeds) != list(range(len(runs))):
+        raise SystemExit(f"the runs must have seeds 0..{len(runs) - 1}, got {seeds}")
+    first = runs[0]["forecasts"]
+    members = [r["forecasts"]["student_t"] for r in runs]
+    index = members[0].index
+    if any(not m.index.equals(index) for m in members):
+        raise SystemExit("the runs forecast different intervals")
+    mu, sigma, nu = combine_members(
+        [tuple(m[c].to_numpy() for c in ("mu", "sigma", "nu")) for m in members]
+    )
+    forecasts = dict(first)
+    forecasts["student_t"] = pd.DataFrame({"mu": mu, "sigma": sigma, "nu": nu}, index=index)
+    observed = runs[0]["observed"]
+    scores, _ = score_forecasts(observed, forecasts, TZ)
+    out = dict(runs[0]["summary"])
+    out["network"] = dict(out["network"], n_members=len(runs))
+    out["network"].pop("random_state", None)
+    out["models"] = {name: s.to_dict() for name, s in scores.items()}
+    for name in out["models"]:  # fitting time: the members' total
+        out["models"][name]["fit_s"] = sum(r["summary"]["models"][name]["fit_s"] for r in runs)
+    out["members"] = [
+        {"random_state": seed, **r["summary"]["models"]["student_t"]}
+        for seed, r in zip(seeds, runs, strict=True)
+    ]
+    out["elapsed_s"] = sum(r["summary"]["elapsed_s"] for r in runs)
+    out["command"] = "python " + " ".join(sys.argv)
+    out["member_commands"] = [r["summary"]["command"] for r in runs]
+    print(json.dumps(out["models"], indent=1))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
 
 
 def main() -> None:
@@ -202,9 +257,14 @@ def main() -> None:
         default=["student_t", "gaussian", "seasonal_naive"],
         help="subset of evaluate_forecasters' default models (student_t is required)",
     )
+    f.add_argument("--seed", type=int, default=0, help="random_state of the networks")
+    f.add_argument("--save-forecasts", help="pickle the test forecasts here (for combine)")
     f.add_argument("--json")
+    c = sub.add_parser("combine")
+    c.add_argument("runs", nargs="+", help="final --save-forecasts files, seeds 0..M-1")
+    c.add_argument("--json")
     args = ap.parse_args()
-    (screen if args.cmd == "screen" else final)(args)
+    {"screen": screen, "final": final, "combine": combine}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -347,6 +347,15 @@ def forecast_evaluate(
     warm_epochs: Annotated[
         int, typer.Option("--warm-epochs", help="Epochs of each warm-started refit.", min=1)
     ] = 5,
+    members: Annotated[
+        int,
+        typer.Option(
+            "--members",
+            help="Networks per neural model (an ensemble, seeds SEED..SEED+N-1, parameters "
+            "averaged).",
+            min=1,
+        ),
+    ] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit every forecaster on the training days and score it on the test days."""
@@ -377,6 +386,8 @@ def forecast_evaluate(
         network["exog_lags"] = _int_list(exog_lags, "--exog-lags")
     if centre:
         network["centre"] = centre
+    if members > 1:
+        network["n_members"] = members
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
     chosen = None
     if models is not None:

@@ -39,6 +39,7 @@ from forecasting.models import (
     SeasonalNaiveForecaster,
     StudentTForecaster,
     TSOForecaster,
+    combine_members,
     quantile_column,
     student_t_quantiles,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "availability_horizon",
     "available_at",
     "column_kind",
+    "combine_members",
     "crps_ensemble",
     "crps_normal",
     "crps_student_t",

@@ -205,13 +205,42 @@ def evaluate_forecasters(
             progress(sum(len(b) for b in blocks[: i + 1]), len(days))
 
     forecasts = {name: pd.concat(p) for name, p in parts.items()}
-    # every model is scored on the same intervals: observed, and forecast by all models
-    # (a baseline has no forecast where its centre is missing in the data)
     observed = frame.loc[local_day.isin(days), target].dropna()
+    scores, observed = score_forecasts(observed, forecasts, tz, fit_s=fit_s)
+    return ForecastEvaluation(
+        zone=frame.attrs.get("zone"),
+        target=target,
+        train=train,
+        test=test,
+        scores=scores,
+        recalibrate=recalibrate,
+        elapsed_s=time.perf_counter() - t_start,
+        network={k: list(v) if isinstance(v, tuple) else v for k, v in (network or {}).items()},
+        forecasts=forecasts,
+        observed=observed,
+    )
+
+
+def score_forecasts(
+    observed: pd.Series,
+    forecasts: Mapping[str, pd.DataFrame],
+    tz: str,
+    *,
+    fit_s: Mapping[str, float] | None = None,
+) -> tuple[dict[str, ModelScore], pd.Series]:
+    """Score test ``forecasts`` (model name → ``predict`` output) of ``observed`` values
+    (UTC index; ``tz`` gives the local days of the Diebold-Mariano test). Every model is
+    scored on the same intervals: observed and forecast by all models (a baseline has no
+    forecast where its centre is missing in the data). Returns the scores and those
+    observed values."""
+    if REFERENCE not in forecasts:
+        raise InvalidParameterError(f"the forecasts must include {REFERENCE!r}")
     for fc in forecasts.values():
         observed = observed[observed.index.isin(fc.dropna(subset=["mu", "sigma"]).index)]
     if observed.empty:
-        raise DataUnavailableError(f"no test interval has both a {target} value and forecasts")
+        raise DataUnavailableError(
+            f"no test interval has both a {observed.name} value and forecasts"
+        )
     ref_daily = _daily_crps(observed, forecasts[REFERENCE], tz)
     scores = {}
     for name, fc in forecasts.items():
@@ -231,20 +260,9 @@ def evaluate_forecasters(
             coverage_95=float(s["coverage_95"]),
             dm_pvalue_vs_student_t=p_value,
             n_intervals=int(s["n"]),
-            fit_s=fit_s[name],
+            fit_s=float((fit_s or {}).get(name, 0.0)),
         )
-    return ForecastEvaluation(
-        zone=frame.attrs.get("zone"),
-        target=target,
-        train=train,
-        test=test,
-        scores=scores,
-        recalibrate=recalibrate,
-        elapsed_s=time.perf_counter() - t_start,
-        network={k: list(v) if isinstance(v, tuple) else v for k, v in (network or {}).items()},
-        forecasts=forecasts,
-        observed=observed,
-    )
+    return scores, observed
 
 
 def _daily_crps(observed: pd.Series, forecast: pd.DataFrame, tz: str) -> pd.Series:

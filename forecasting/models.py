@@ -276,6 +276,20 @@ def _sigma_factor(
     return float(math.exp(res.x))
 
 
+def combine_members(
+    params: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Combine the ``(mu, sigma, nu)`` arrays (n,) of ensemble members into one
+    location-scale forecast by averaging each parameter over the members. When the members
+    share ``nu`` (always for normal members, ``nu = inf``) this is exactly quantile
+    averaging (Vincentization): the combined quantile at level p is the members' mean
+    quantile ``mean(mu) + mean(sigma) · t⁻¹_nu(p)``. One member is returned unchanged."""
+    if len(params) == 1:
+        return params[0]
+    stacked = [np.stack([p[i] for p in params]) for i in range(3)]
+    return stacked[0].mean(axis=0), stacked[1].mean(axis=0), stacked[2].mean(axis=0)
+
+
 @contextlib.contextmanager
 def _torch_threads(n_threads: int | None) -> Iterator[None]:
     import torch
@@ -311,11 +325,13 @@ class _NeuralForecaster(BaseForecaster):
         profile_lags: Sequence[int] = (),
         exog_profile_lags: Sequence[int] = (),
         centre: str | None = None,
+        fixed_centre: bool = False,
         validation_split: str = "last",
         calibrate_sigma: bool = False,
         random_state: int = 0,
         n_threads: int | None = 1,
         warm_start: bool = False,
+        n_members: int = 1,
     ) -> None:
         self.hidden = hidden
         self.dropout = dropout
@@ -331,11 +347,13 @@ class _NeuralForecaster(BaseForecaster):
         self.profile_lags = profile_lags
         self.exog_profile_lags = exog_profile_lags
         self.centre = centre
+        self.fixed_centre = fixed_centre
         self.validation_split = validation_split
         self.calibrate_sigma = calibrate_sigma
         self.random_state = random_state
         self.n_threads = n_threads
         self.warm_start = warm_start
+        self.n_members = n_members
 
     def _check_params(self) -> None:
         hidden = tuple(self.hidden)
@@ -351,10 +369,13 @@ class _NeuralForecaster(BaseForecaster):
             "validation_fraction": 0.0 <= self.validation_fraction < 1.0,
             "n_threads": self.n_threads is None or int(self.n_threads) >= 1,
             "validation_split": self.validation_split in ("last", "random"),
+            "n_members": int(self.n_members) == self.n_members and self.n_members >= 1,
         }
         for name, ok in checks.items():
             if not ok:
                 raise InvalidParameterError(f"{name}={getattr(self, name)!r} is out of range")
+        if self.fixed_centre and self.centre is None:
+            raise InvalidParameterError("fixed_centre=True needs a centre column (centre=...)")
 
     def fit(
         self, frame: pd.DataFrame, target: str = "load_mw", *, tz: str | None = None
@@ -363,10 +384,14 @@ class _NeuralForecaster(BaseForecaster):
         history before it. The last ``validation_fraction`` of those days (chronological)
         drive early stopping. With ``warm_start=True`` and a previous fit on the same
         target, features and layer widths, training starts from the previous weights and
-        keeps the previous standardisation (``warm_started_`` tells). Returns ``self``."""
+        keeps the previous standardisation (``warm_started_`` tells). With ``n_members > 1``
+        fits the members of the ensemble instead (see ``estimators_``). Returns ``self``."""
         from forecasting import nets
 
         self._check_params()
+        if int(self.n_members) > 1:
+            return self._fit_members(frame, target, tz)
+        self.__dict__.pop("estimators_", None)
         tz = resolve_tz(frame, tz)
         exog = forecast_columns(frame) if self.exog is None else list(self.exog)
         if self.centre is not None and self.centre not in exog:
@@ -406,6 +431,7 @@ class _NeuralForecaster(BaseForecaster):
             and self.feature_names_ == list(X.columns)
             and self.hidden_ == hidden
             and self.centre_ == self.centre
+            and getattr(self, "fixed_centre_", False) == bool(self.fixed_centre)
         )
         init_state = self.model_.state_dict() if warm else None
         if not warm:  # a warm start keeps the scaling its weights were trained with
@@ -420,7 +446,8 @@ class _NeuralForecaster(BaseForecaster):
             self.x_mean_ = pd.Series(mean, index=cont)
             self.x_scale_ = pd.Series(scale, index=cont)
             y_train = y_work[in_train]
-            self.y_mean_ = float(np.mean(y_train))
+            # a fixed centre is the location itself: no shift of the residual
+            self.y_mean_ = 0.0 if self.fixed_centre else float(np.mean(y_train))
             self.y_scale_ = float(np.std(y_train)) or 1.0
 
         self.target_ = target
@@ -435,6 +462,7 @@ class _NeuralForecaster(BaseForecaster):
         self.n_features_in_ = len(self.feature_names_)
         self.hidden_ = hidden
         self.centre_ = self.centre
+        self.fixed_centre_ = bool(self.fixed_centre)
 
         Z = self._design(feats)
         ys = (y_work - self.y_mean_) / self.y_scale_
@@ -454,6 +482,7 @@ class _NeuralForecaster(BaseForecaster):
                 batch_size=int(self.batch_size),
                 seed=int(self.random_state),
                 init_state=init_state,
+                fixed_location=self.fixed_centre_,
             )
         shift = math.log(self.y_scale_)  # NLL in target units = standardised NLL + log scale
         self.model_ = res.model
@@ -472,6 +501,51 @@ class _NeuralForecaster(BaseForecaster):
             self.sigma_factor_ = _sigma_factor(ys[in_val], *val_params)
         self.prediction_ = None
         return self
+
+    _SHARED = (
+        "target_", "tz_", "step_", "lags_", "exog_", "exog_lags_", "profile_lags_",
+        "exog_profile_lags_", "feature_names_", "n_features_in_", "hidden_", "centre_",
+        "fixed_centre_",
+        "n_train_intervals_", "n_val_intervals_", "validation_start_",
+    )  # fmt: skip
+
+    def _fit_members(self, frame: pd.DataFrame, target: str, tz: str | None) -> _NeuralForecaster:
+        """Fit ``n_members`` single networks, member m with ``random_state + m`` and
+        otherwise this model's parameters (a warm start refits each member from its own
+        previous weights)."""
+        n = int(self.n_members)
+        params = dict(self.get_params(), n_members=1)
+        previous = getattr(self, "estimators_", None) if self.warm_start else None
+        members = []
+        for m in range(n):
+            p = dict(params, random_state=int(self.random_state) + m)
+            if previous is not None and len(previous) == n:
+                member = previous[m].set_params(**p)
+            else:
+                member = type(self)(**p)
+            members.append(member.fit(frame, target, tz=tz))
+        for name in ("model_", "sigma_factor_", "train_loss_", "val_loss_", "best_epoch_"):
+            self.__dict__.pop(name, None)  # a single network's state from an earlier fit
+        self.estimators_ = members
+        for name in self._SHARED:
+            setattr(self, name, getattr(members[0], name))
+        self.n_epochs_ = sum(m.n_epochs_ for m in members)
+        self.warm_started_ = all(m.warm_started_ for m in members)
+        self.prediction_ = None
+        return self
+
+    def _params(self, feats: DayAheadFeatures) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mu, sigma, nu) in target units for the rows of ``feats`` (one network)."""
+        from forecasting import nets
+
+        Z = self._design(feats)
+        with _torch_threads(self.n_threads):
+            params = nets.predict_params(self.model_, Z)
+        centre = 0.0 if self.centre_ is None else feats.X[self.centre_].to_numpy(np.float64)
+        mu = centre + self.y_mean_ + self.y_scale_ * params[0]
+        sigma = self.y_scale_ * getattr(self, "sigma_factor_", 1.0) * params[1]
+        nu = params[2] if len(params) == 3 else np.full(len(mu), np.inf)
+        return mu, sigma, nu
 
     def _centre_values(self, feats: DayAheadFeatures) -> np.ndarray | float:
         """The published forecast the network corrects (``centre``), per row; 0 if none."""
@@ -503,8 +577,6 @@ class _NeuralForecaster(BaseForecaster):
         (or ``days``); see the module docstring for the output. Raises
         ``DataUnavailableError`` for a day none of whose lagged or last-known target
         values is known at its cut-off (e.g. a day far after the end of ``frame``)."""
-        from forecasting import nets
-
         self._check_fitted()
         feats = self._features(frame, days, tz)
         own = [f"lag{k}d" for k in self.lags_] + ["last"]
@@ -516,13 +588,8 @@ class _NeuralForecaster(BaseForecaster):
                 f"no {self.target_} value known at the cut-off of {len(blind)} day(s) "
                 f"within the lag window: {shown}"
             )
-        Z = self._design(feats)
-        with _torch_threads(self.n_threads):
-            params = nets.predict_params(self.model_, Z)
-        centre = 0.0 if self.centre_ is None else feats.X[self.centre_].to_numpy(np.float64)
-        mu = centre + self.y_mean_ + self.y_scale_ * params[0]
-        sigma = self.y_scale_ * getattr(self, "sigma_factor_", 1.0) * params[1]
-        nu = params[2] if len(params) == 3 else np.full(len(mu), np.inf)
+        members = getattr(self, "estimators_", None) or [self]
+        mu, sigma, nu = combine_members([m._params(feats) for m in members])
         return self._output(feats, mu, sigma, nu, quantiles)
 
 
@@ -544,9 +611,13 @@ class StudentTForecaster(_NeuralForecaster):
     ``centre`` (a published forecast column, e.g. ``"load_forecast_mw"``: the network
     then models the residual ``target − centre`` and ``mu = centre + network``; rows
     where the centre is unknown are not trained on and forecast as NaN; default none),
+    ``fixed_centre`` (with ``centre``: ``mu`` is the published forecast itself and the
+    network learns only the spread, ``sigma`` and ``nu``; default off),
     ``random_state``, ``n_threads`` (torch threads during fit/predict, restored after;
     ``None``: torch's setting), ``warm_start`` (refit from the previous weights, e.g. for
-    cheap daily recalibration with a small ``max_epochs``).
+    cheap daily recalibration with a small ``max_epochs``), ``n_members`` (an ensemble of
+    that many networks, member m trained with seed ``random_state + m``, combined by
+    ``combine_members``: the mean of each parameter; default 1, a single network).
 
     Fitted attributes: ``model_``, ``feature_names_``, ``x_mean_``/``x_scale_``,
     ``y_mean_``/``y_scale_``, ``n_epochs_``, ``best_epoch_`` (0-based; −1: a warm start
@@ -555,7 +626,9 @@ class StudentTForecaster(_NeuralForecaster):
     (running mean over the epoch's batches, dropout on) and ``val_loss_`` (after the
     epoch): mean NLL per interval in target units; ``validation_start_`` (first
     validation day), ``n_train_intervals_``, ``n_val_intervals_``, ``target_``, ``tz_``,
-    ``step_``; ``prediction_`` (the last ``predict``, for ``sample``).
+    ``step_``; ``prediction_`` (the last ``predict``, for ``sample``). An ensemble
+    (``n_members > 1``) keeps its fitted members in ``estimators_`` (each a single-network
+    model with the attributes above) and ``n_epochs_`` as their total.
     """
 
     distribution = "student_t"
@@ -726,6 +799,7 @@ __all__ = [
     "SeasonalNaiveForecaster",
     "StudentTForecaster",
     "TSOForecaster",
+    "combine_members",
     "fit_zero_location_t",
     "quantile_column",
     "student_t_quantiles",

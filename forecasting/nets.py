@@ -63,12 +63,19 @@ def gaussian_nll(y: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor) -> torc
 class DistributionMLP(nn.Module):
     """MLP body (Linear → GELU → Dropout, per hidden layer), a linear head and a linear
     input → head skip path, with ``n_params`` outputs: 3 (Student-t: μ, σ, ν) or 2
-    (Gaussian: μ, σ)."""
+    (Gaussian: μ, σ). ``fixed_location``: μ is 0 whatever the input (only the spread is
+    learnt; the location output of the head is ignored)."""
 
     def __init__(
-        self, n_in: int, hidden: Sequence[int], n_params: int, dropout: float = 0.0
+        self,
+        n_in: int,
+        hidden: Sequence[int],
+        n_params: int,
+        dropout: float = 0.0,
+        fixed_location: bool = False,
     ) -> None:
         super().__init__()
+        self.fixed_location = bool(fixed_location)
         layers: list[nn.Module] = []
         width = n_in
         for h in hidden:
@@ -90,7 +97,7 @@ class DistributionMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(batch, n_in) → tuple of (batch,) tensors: (μ, σ, ν) or (μ, σ)."""
         out = self.head(self.body(x)) + self.skip(x)
-        mu = out[:, 0]
+        mu = torch.zeros_like(out[:, 0]) if self.fixed_location else out[:, 0]
         sigma = F.softplus(out[:, 1]) + SIGMA_EPS
         if self.n_params == 2:
             return mu, sigma
@@ -132,20 +139,22 @@ def train(
     batch_size: int,
     seed: int,
     init_state: dict[str, torch.Tensor] | None = None,
+    fixed_location: bool = False,
 ) -> TrainResult:
     """Adam on shuffled mini-batches, early stopping on the validation NLL with
     ``patience`` epochs and the best weights restored (no validation: all ``max_epochs``,
     last weights). ``init_state``: start from these weights (a warm start) instead of a
     seeded initialisation; with validation data the starting weights count as epoch −1,
-    so a warm start returns them (``best_epoch = -1``) unless an epoch is better. Seeded
-    without touching torch's global RNG state."""
+    so a warm start returns them (``best_epoch = -1``) unless an epoch is better.
+    ``fixed_location``: see ``DistributionMLP``. Seeded without touching torch's global
+    RNG state."""
     xt = torch.as_tensor(x_train, dtype=torch.float32)
     yt = torch.as_tensor(y_train, dtype=torch.float32)
     xv = None if x_val is None else torch.as_tensor(x_val, dtype=torch.float32)
     yv = None if y_val is None else torch.as_tensor(y_val, dtype=torch.float32)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = DistributionMLP(xt.shape[1], hidden, n_params, dropout)
+        model = DistributionMLP(xt.shape[1], hidden, n_params, dropout, fixed_location)
         if init_state is not None:
             model.load_state_dict(init_state)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)

@@ -192,3 +192,42 @@ def test_cli_price_params_and_model_subset(capsys):
     assert "--models must name student_t" in capsys.readouterr().err
     assert main([*args, "--models", "student_t,lear"]) == 2
     assert "'student_t,lear'" in capsys.readouterr().err
+
+
+def test_cli_members_is_an_ensemble_of_the_seeds(capsys):
+    args = _evaluate_args("ES", "load_mw", "2016-01-08:2016-02-28", "2016-02-29:2016-03-03")
+    small = ["--hidden", "8", "--models", "student_t,tso"]
+    assert main([*args, *small, "--members", "2"]) == 0
+    ens = json.loads(capsys.readouterr().out)
+    assert ens["network"] == {"hidden": [8], "n_members": 2}
+    singles = []
+    for seed in (0, 1):
+        assert main([*args, *small, "--seed", str(seed)]) == 0
+        singles.append(json.loads(capsys.readouterr().out)["models"]["student_t"]["crps"])
+    assert ens["models"]["student_t"]["crps"] not in singles
+    assert main([*args, "--members", "0"]) == 2
+
+
+def test_score_forecasts_reproduces_the_evaluation(es_frame):
+    from forecasting.evaluation import score_forecasts
+
+    res = evaluate_forecasters(
+        es_frame,
+        "load_mw",
+        train=(D(2016, 1, 8), D(2016, 2, 29)),
+        test=(D(2016, 3, 1), D(2016, 3, 10)),
+        models=_tiny_models(),
+    )
+    observed = es_frame["load_mw"].dropna()
+    observed = observed[observed.index.isin(res.forecasts["student_t"].index)]
+    scores, used = score_forecasts(observed, res.forecasts, "Europe/Madrid")
+    pd.testing.assert_series_equal(used, res.observed)
+    for name, s in scores.items():
+        want = res.scores[name]
+        assert (s.crps, s.mae, s.dm_pvalue_vs_student_t) == (
+            want.crps,
+            want.mae,
+            want.dm_pvalue_vs_student_t,
+        )
+    with pytest.raises(InvalidParameterError, match="student_t"):
+        score_forecasts(observed, {"tso": res.forecasts["tso"]}, "Europe/Madrid")

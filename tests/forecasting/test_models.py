@@ -470,3 +470,60 @@ def test_load_params_fit_and_forecast_without_look_ahead(
         clean = model.predict(es, days=[day], quantiles=(0.1, 0.9))
         dirty = model.predict(perturb_unknown(es, day), days=[day], quantiles=(0.1, 0.9))
         pd.testing.assert_frame_equal(clean, dirty, check_exact=True)
+
+
+# --- ensembles of networks -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [StudentTForecaster, GaussianForecaster])
+def test_ensemble_is_the_parameter_mean_of_independently_fitted_members(
+    cls: type, train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    ens = cls(**TINY, n_members=3, random_state=5).fit(train, "load_mw")
+    assert len(ens.estimators_) == 3 and not hasattr(ens, "model_")
+    members = [cls(**TINY, random_state=5 + m).fit(train, "load_mw") for m in range(3)]
+    assert ens.n_epochs_ == sum(m.n_epochs_ for m in members)
+    got = ens.predict(es, days=DAYS, quantiles=(0.1, 0.9))
+    single = [m.predict(es, days=DAYS) for m in members]
+    for col in ("mu", "sigma", "nu"):
+        want = np.mean([p[col].to_numpy() for p in single], axis=0)
+        np.testing.assert_allclose(got[col], want, rtol=1e-12)
+    spread = np.ptp([p["mu"].to_numpy() for p in single], axis=0)
+    assert (spread > 0).all()  # the members differ, so the mean is not one of them
+    if cls is GaussianForecaster:  # equal nu: the mean quantile of the members (Vincentization)
+        q = np.mean([stats.norm.ppf(0.1, p["mu"], p["sigma"]) for p in single], axis=0)
+        np.testing.assert_allclose(got["q0.1"], q, rtol=1e-10)
+    for day in ("2015-06-10", "2015-10-25"):
+        clean = ens.predict(es, days=[day])
+        dirty = ens.predict(perturb_unknown(es, day), days=[day])
+        pd.testing.assert_frame_equal(clean, dirty, check_exact=True)
+
+
+def test_ensemble_warm_start_refits_each_member_from_its_own_weights(
+    train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    ens = StudentTForecaster(**TINY, n_members=2).fit(head(train, "2015-02-20"), "load_mw")
+    ens.set_params(warm_start=True, max_epochs=2).fit(train, "load_mw")
+    assert ens.warm_started_ and all(m.warm_started_ for m in ens.estimators_)
+    for m, seed in zip(ens.estimators_, (0, 1), strict=True):
+        alone = StudentTForecaster(**TINY, random_state=seed).fit(head(train, "2015-02-20"))
+        alone.set_params(warm_start=True, max_epochs=2).fit(train, "load_mw")
+        assert alone.val_loss_ == m.val_loss_  # the same as the member refitted on its own
+    assert not StudentTForecaster(**TINY, n_members=1).fit(train).__dict__.get("estimators_")
+    with pytest.raises(InvalidParameterError, match="n_members"):
+        StudentTForecaster(n_members=0).fit(train)
+
+
+@pytest.mark.parametrize("cls", [StudentTForecaster, GaussianForecaster])
+def test_fixed_centre_keeps_the_published_forecast_as_location(
+    cls: type, train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    model = cls(**TINY, centre="load_forecast_mw", fixed_centre=True).fit(train, "load_mw")
+    out = model.predict(es, days=DAYS)
+    tso = es["load_forecast_mw"].reindex(out.index)
+    np.testing.assert_array_equal(out["mu"].to_numpy(), tso.to_numpy())
+    assert out["sigma"].std() > 0  # the spread is learnt per interval
+    free = cls(**TINY, centre="load_forecast_mw").fit(train, "load_mw").predict(es, days=DAYS)
+    assert not np.array_equal(free["mu"].to_numpy(), tso.to_numpy())
+    with pytest.raises(InvalidParameterError, match="fixed_centre"):
+        cls(fixed_centre=True).fit(train)

@@ -160,9 +160,9 @@ def dask_market_statistics(
             f"shard_agents must be a positive multiple of {NOISE_BLOCK}, got {shard_agents}"
         )
     if track is not None:  # fail here, not on the workers after retries
-        from market.clearing import _check_track
+        from market.clearing import check_track
 
-        track = _check_track(track, population.n_agents)
+        track = check_track(track, population.n_agents)
     [eq_future] = client.scatter([equilibrium], broadcast=True, hash=False)
     with warnings.catch_warnings():
         # each shard's agents travel inside its task (so that a retry after a lost worker

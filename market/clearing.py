@@ -97,6 +97,7 @@ __all__ = [
     "REDISTRIBUTIONS",
     "ChunkStatistics",
     "FiniteMarketResult",
+    "check_track",
     "clear_finite_market",
     "market_statistics",
     "settle_market",
@@ -708,7 +709,9 @@ def _check_lottery(lottery: Any) -> None:
         )
 
 
-def _check_track(track: Any, N: int) -> np.ndarray | None:
+def check_track(track: Any, N: int) -> np.ndarray | None:
+    """``track`` (agent positions whose settlement a clearing keeps) as sorted distinct
+    int64 positions in ``0..N-1``, or None; ``InvalidParameterError`` otherwise."""
     if track is None:
         return None
     arr = np.asarray(track)
@@ -838,7 +841,7 @@ def market_statistics(
             redistribution,
             size,
             lottery=lottery,
-            track=_check_track(track, population.n_agents),
+            track=check_track(track, population.n_agents),
         )
     )
 
@@ -922,7 +925,7 @@ def clear_finite_market(
         energy,
         agent_other,
         lottery,
-        _check_track(track, N),
+        check_track(track, N),
     ):
         acc.add(st)
     return _settle(

@@ -199,7 +199,9 @@ def combine(args: argparse.Namespace) -> None:
     random_state=0)`` is the single network with ``random_state=m``, refitted on its own
     (tested in ``tests/forecasting/test_models.py``), so combining the runs' forecasts
     with ``combine_members`` gives the ensemble's forecasts while the members run in
-    parallel processes. The other models come from the first run."""
+    parallel processes. The other models come from the first run and from ``--extra``
+    runs (e.g. a Gaussian network of the same body); all are scored on the same intervals,
+    the seed-0 member alone too (``student_t_seed0``)."""
     runs = [pd.read_pickle(path) for path in args.runs]
     seeds = [r["summary"]["network"].get("random_state") for r in runs]
     if sorted(seeds) != list(range(len(runs))):
@@ -213,15 +215,23 @@ def combine(args: argparse.Namespace) -> None:
         [tuple(m[c].to_numpy() for c in ("mu", "sigma", "nu")) for m in members]
     )
     forecasts = dict(first)
+    extras = [pd.read_pickle(path) for path in args.extra]
+    for run in extras:
+        forecasts.update({k: v for k, v in run["forecasts"].items() if k != "student_t"})
     forecasts["student_t"] = pd.DataFrame({"mu": mu, "sigma": sigma, "nu": nu}, index=index)
+    forecasts["student_t_seed0"] = members[seeds.index(0)]
     observed = runs[0]["observed"]
     scores, _ = score_forecasts(observed, forecasts, TZ)
     out = dict(runs[0]["summary"])
     out["network"] = dict(out["network"], n_members=len(runs))
     out["network"].pop("random_state", None)
     out["models"] = {name: s.to_dict() for name, s in scores.items()}
-    for name in out["models"]:  # fitting time: the members' total
-        out["models"][name]["fit_s"] = sum(r["summary"]["models"][name]["fit_s"] for r in runs)
+    fits = {"student_t": sum(r["summary"]["models"]["student_t"]["fit_s"] for r in runs)}
+    for run in [runs[0], *extras]:
+        fits.update({k: v["fit_s"] for k, v in run["summary"]["models"].items() if k not in fits})
+    fits["student_t_seed0"] = runs[seeds.index(0)]["summary"]["models"]["student_t"]["fit_s"]
+    for name in out["models"]:  # fitting time (the ensemble: its members' total)
+        out["models"][name]["fit_s"] = fits[name]
     out["members"] = [
         {"random_state": seed, **r["summary"]["models"]["student_t"]}
         for seed, r in zip(seeds, runs, strict=True)
@@ -229,6 +239,7 @@ def combine(args: argparse.Namespace) -> None:
     out["elapsed_s"] = sum(r["summary"]["elapsed_s"] for r in runs)
     out["command"] = "python " + " ".join(sys.argv)
     out["member_commands"] = [r["summary"]["command"] for r in runs]
+    out["extra_commands"] = [r["summary"]["command"] for r in extras]
     print(json.dumps(out["models"], indent=1))
     if args.json:
         with open(args.json, "w") as fh:
@@ -262,6 +273,7 @@ def main() -> None:
     f.add_argument("--json")
     c = sub.add_parser("combine")
     c.add_argument("runs", nargs="+", help="final --save-forecasts files, seeds 0..M-1")
+    c.add_argument("--extra", nargs="*", default=[], help="runs of other models to score too")
     c.add_argument("--json")
     args = ap.parse_args()
     {"screen": screen, "final": final, "combine": combine}[args.cmd](args)

@@ -162,8 +162,10 @@ def evaluate_forecasters(
 
     ``frame`` holds the data from before the training start (for lags) to the test end,
     with ``attrs["tz"]``. ``models`` default to ``default_models`` (with ``network``
-    parameters for the two neural models). ``progress(done, total)`` is called after each
-    test day block. The test period must start after the training period ends.
+    parameters for the two neural models); the Diebold-Mariano tests need a ``student_t``
+    model among them (otherwise their p-values are None). ``progress(done, total)`` is
+    called after each test day block. The test period must start after the training
+    period ends.
     """
     t_start = time.perf_counter()
     if target not in frame.columns:
@@ -182,8 +184,6 @@ def evaluate_forecasters(
     models = dict(
         models or default_models(frame, target, random_state=random_state, **(network or {}))
     )
-    if REFERENCE not in models:
-        raise InvalidParameterError(f"the models must include {REFERENCE!r}")
 
     fit_s = dict.fromkeys(models, 0.0)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
@@ -231,22 +231,22 @@ def score_forecasts(
     """Score test ``forecasts`` (model name → ``predict`` output) of ``observed`` values
     (UTC index; ``tz`` gives the local days of the Diebold-Mariano test). Every model is
     scored on the same intervals: observed and forecast by all models (a baseline has no
-    forecast where its centre is missing in the data). Returns the scores and those
-    observed values."""
-    if REFERENCE not in forecasts:
-        raise InvalidParameterError(f"the forecasts must include {REFERENCE!r}")
+    forecast where its centre is missing in the data). The Diebold-Mariano p-values compare
+    each model with ``student_t`` when it is among the forecasts (else None). Returns the
+    scores and those observed values."""
     for fc in forecasts.values():
         observed = observed[observed.index.isin(fc.dropna(subset=["mu", "sigma"]).index)]
     if observed.empty:
         raise DataUnavailableError(
             f"no test interval has both a {observed.name} value and forecasts"
         )
-    ref_daily = _daily_crps(observed, forecasts[REFERENCE], tz)
+    ref = forecasts.get(REFERENCE)
+    ref_daily = None if ref is None else _daily_crps(observed, ref, tz)
     scores = {}
     for name, fc in forecasts.items():
         s = score_forecast(observed, fc, levels=(0.8, 0.95))
         p_value = None
-        if name != REFERENCE:
+        if name != REFERENCE and ref_daily is not None:
             other = _daily_crps(observed, fc, tz)
             both = pd.concat([ref_daily, other], axis=1, keys=["ref", "other"]).dropna()
             p_value = float(

@@ -47,6 +47,12 @@ for day-ahead **load** (ES) the one chosen on the validation year 2016
 (``benchmarks/forecast_model_selection.py``, ``LOAD_PARAMS``) models the residual of the
 TSO's forecast. The class defaults stay as they are.
 
+``n_members > 1`` makes either network an ensemble: member m is the single network with
+``random_state + m`` (fitted, warm-started and recalibrated on its own), and the forecast
+averages ``mu``, ``sigma`` and ``nu`` over the members (``combine_members``; quantile
+averaging when the members share ``nu``). On the validation years four members cut the
+CRPS by 0.1 % (ES load 2016) and 1.7 % (DE price 2015) against one network.
+
 ``GaussianForecaster``: the same body and training with a normal head (``nu = inf``).
 
 ``SeasonalNaiveForecaster``: ``mu`` = the target at the same local clock time

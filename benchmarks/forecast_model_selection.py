@@ -108,7 +108,8 @@ CANDIDATES: dict[str, dict] = {
     "load_params_ens4": {**LOAD_PARAMS, "recalibrate": 7, "n_members": 4},
     # the TSO's forecast as the location itself, the network learning only the spread
     # (``fixed_centre``): the TSO's errors are close to white noise at the cut-off
-    # (correlation of an hour's error with the last known error of D-1 below 0.08)
+    # (correlation of an hour's error with the last known error of D-1 at most 0.09,
+    # benchmarks/forecast_shape_bound.py)
     "tso_spread": {"centre": TSO_C, "fixed_centre": True},
     "tso_spread_weekly": {"centre": TSO_C, "fixed_centre": True, "recalibrate": 7},
     "tso_spread_weekly_seed1": {

@@ -16,7 +16,13 @@ TSO's day-ahead load forecast (the centre of ``forecasting.LOAD_PARAMS``). Error
 ``gap_pct`` = 100 · (normal / t − 1). A gap near zero between the oracle normal and the
 fitted t means no head can beat a well-scaled normal by much on that year, whatever its
 training; a larger ``normal_train`` gap is the normal's misfitted spread (outliers in the
-training errors inflate the ML standard deviation), not a limit of the shape::
+training errors inflate the ML standard deviation), not a limit of the shape.
+
+It also measures how predictable the centre's errors are at the day-ahead cut-off (noon of
+D−1, errors known up to 11:00 local): the correlation of each hour's error with the last
+known error, and the test-year MAE of the centre corrected by a per-hour least-squares fit
+on the errors of D−1 at 00, 03, 06, 09, 10 and 11 h (fitted on the training years without
+hours whose errors exceed 3 GW)::
 
     python benchmarks/forecast_shape_bound.py \\
         --json benchmarks/results/forecast_shape_bound_ES_load.json
@@ -83,6 +89,7 @@ def main() -> None:
         crps["normal_train"].append(crps_normal(b, 0.0, a.std()))
         oracle["normal_oracle"] += _oracle_normal(b) * len(b)
         oracle["t_oracle"] += _oracle_t(b, scale) * len(b)
+    persistence = _persistence(err, frame.attrs["tz"], train_years, args.test_year)
     scores = {k: float(np.concatenate(v).mean()) for k, v in crps.items()}
     scores.update({k: v / len(e_te) for k, v in oracle.items()})
     ref = scores["t_train"]
@@ -98,6 +105,12 @@ def main() -> None:
     print(f"{'spread model':16s} {'crps':>9s} {'vs t_train':>11s}")
     for k, r in rows.items():
         print(f"{k:16s} {r['crps']:9.2f} {r['gap_pct_vs_t_train']:+10.2f}%")
+    print(
+        f"errors at the cut-off: max |corr| of an hour's error with the last known error "
+        f"{persistence['max_abs_corr_with_last_known_error']:.3f}; test MAE "
+        f"{persistence['mae_centre']:.1f} -> {persistence['mae_linear_correction']:.1f} "
+        "with a linear correction from the known errors of D-1"
+    )
     if args.json:
         out = {
             "command": "python " + " ".join(sys.argv),
@@ -110,10 +123,47 @@ def main() -> None:
             "excess_kurtosis_train": float(_kurt(e_tr)),
             "excess_kurtosis_test": float(_kurt(e_te)),
             "scores": rows,
+            "persistence": persistence,
             "elapsed_s": time.perf_counter() - t0,
         }
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
+
+
+def _persistence(err, tz: str, train_years: list[int], test_year: int) -> dict:
+    local = err.index.tz_convert(tz)
+    table = (
+        err.to_frame("e")
+        .assign(day=local.date, hour=local.hour)
+        .pivot_table(index="day", columns="hour", values="e")
+    )
+    prev = table.shift(1)  # the errors of D-1 (hours before noon are known at the cut-off)
+    corr = []
+    for h in table.columns:
+        ok = prev[11].notna() & table[h].notna()
+        corr.append(float(np.corrcoef(prev[11][ok], table[h][ok])[0, 1]))
+    years = np.array([d.year for d in table.index])
+    known = prev[[0, 3, 6, 9, 10, 11]].to_numpy()
+    X = np.column_stack([np.ones(len(table)), known])
+    abs_centre = abs_corrected = 0.0
+    n = 0
+    for h in table.columns:
+        y = table[h].to_numpy()
+        ok = np.isfinite(X).all(axis=1) & np.isfinite(y)
+        fit = ok & np.isin(years, train_years) & (np.abs(y) < 3000)
+        fit &= (np.abs(known) < 3000).all(axis=1)
+        test = ok & (years == test_year)
+        beta = np.linalg.lstsq(X[fit], y[fit], rcond=None)[0]
+        abs_centre += np.abs(y[test]).sum()
+        abs_corrected += np.abs(y[test] - X[test] @ beta).sum()
+        n += int(test.sum())
+    return {
+        "corr_with_last_known_error_by_hour": corr,
+        "max_abs_corr_with_last_known_error": float(np.max(np.abs(corr))),
+        "mae_centre": abs_centre / n,
+        "mae_linear_correction": abs_corrected / n,
+        "n_test_hours": n,
+    }
 
 
 def _kurt(e: np.ndarray) -> float:

@@ -24,6 +24,19 @@ with the same body, seasonal naive)::
     python benchmarks/forecast_price_selection.py final --candidate price_params \
         --models student_t seasonal_naive \
         --json benchmarks/results/forecast_eval_DE_price_2016_2017.json
+
+The ensemble of four networks (``price_params_ens4``, screened on 2015 like the rest) runs
+its members as parallel processes, one seed each, then combines their saved forecasts
+(``forecast_eval_DE_price_2016_2017_ens4.json``)::
+
+    python benchmarks/forecast_price_selection.py final --candidate price_params \
+        --models student_t seasonal_naive --seed 0 --save-forecasts seed_0.pkl
+    python benchmarks/forecast_price_selection.py final --candidate price_params \
+        --models student_t --seed 1 --save-forecasts seed_1.pkl      # and seeds 2, 3
+    python benchmarks/forecast_price_selection.py final --candidate price_params \
+        --models gaussian --seed 0 --save-forecasts gauss0.pkl
+    python benchmarks/forecast_price_selection.py combine seed_0.pkl seed_1.pkl \
+        seed_2.pkl seed_3.pkl --extra gauss0.pkl --json out.json
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ Scores are on the model's own validation days (the last 15 % of the training day
     python benchmarks/bench_forecast.py                      # load_mw
     python benchmarks/bench_forecast.py --target load_mw --target price_eur_per_mwh
     python benchmarks/bench_forecast.py --price-params       # + price with PRICE_PARAMS
+    python benchmarks/bench_forecast.py --members 4          # + the 4-network ensembles
     python benchmarks/bench_forecast.py --quick              # one year of data
     python benchmarks/bench_forecast.py --json out.json
 
@@ -34,7 +35,7 @@ import pandas as pd
 import torch
 
 import data
-from forecasting import PRICE_PARAMS, StudentTForecaster
+from forecasting import LOAD_PARAMS, PRICE_PARAMS, StudentTForecaster
 
 TARGET_FIT_SECONDS = 120.0
 TARGET_PREDICT_SECONDS = 0.050
@@ -46,6 +47,7 @@ def run_case(
     repeats: int,
     predict_repeats: int,
     params: dict | None = None,
+    label: str = "default",
 ) -> dict:
     """Fit and predict timings of ``StudentTForecaster(**params)`` on ``frame``."""
     fit_times = []
@@ -67,20 +69,22 @@ def run_case(
         times.append(time.perf_counter() - start)
         assert len(pred) in (23, 24, 25)
     fit_seconds = statistics.median(fit_times)
+    members = getattr(model, "estimators_", None) or [model]
     return {
         "target": target,
-        "params": "price" if params else "default",
+        "params": label,
+        "n_members": len(members),
         "intervals": len(frame),
         "train_intervals": model.n_train_intervals_,
         "val_intervals": model.n_val_intervals_,
         "features": model.n_features_in_,
         "epochs": model.n_epochs_,
-        "best_epoch": model.best_epoch_,
+        "best_epoch": [m.best_epoch_ for m in members],
         "fit_seconds": fit_seconds,
         "seconds_per_epoch": fit_seconds / model.n_epochs_,
         "predict_seconds": statistics.median(times),
         "predict_p90_seconds": float(np.quantile(times, 0.9)),
-        "val_nll": min(model.val_loss_),
+        "val_nll": float(np.mean([min(m.val_loss_) for m in members])),
         "fit_repeats": repeats,
         "predict_repeats": predict_repeats,
     }
@@ -102,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also time price_eur_per_mwh with forecasting.PRICE_PARAMS (whole-day profiles)",
     )
+    parser.add_argument(
+        "--members",
+        type=int,
+        default=0,
+        help="also time ensembles of this many networks (n_members) with LOAD_PARAMS for "
+        "load_mw and PRICE_PARAMS for price, the configurations of the issue-5 evaluations",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     args = parser.parse_args(argv)
     targets = args.target or ["load_mw"]
@@ -113,21 +124,27 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {os.cpu_count()} CPUs"
     )
     header = (
-        f"{'target':<34} {'epochs':>6} {'fit s':>8} {'s/epoch':>8} "
+        f"{'target':<42} {'epochs':>6} {'fit s':>8} {'s/epoch':>8} "
         f"{'predict ms':>10} {'p90 ms':>8} {'val NLL':>8}"
     )
     print(header)
     print("-" * len(header))
     rows = []
-    cases = [(t, None) for t in targets]
+    cases = [(t, None, "default") for t in targets]
     if args.price_params:
-        cases.append(("price_eur_per_mwh", PRICE_PARAMS))
-    for target, params in cases:
-        r = run_case(frame, target, args.repeats, args.predict_repeats, params)
+        cases.append(("price_eur_per_mwh", PRICE_PARAMS, "price params"))
+    if args.members > 1:
+        n = {"n_members": args.members}
+        cases.append(("load_mw", {**LOAD_PARAMS, **n}, f"load params, {args.members} nets"))
+        cases.append(
+            ("price_eur_per_mwh", {**PRICE_PARAMS, **n}, f"price params, {args.members} nets")
+        )
+    for target, params, name in cases:
+        r = run_case(frame, target, args.repeats, args.predict_repeats, params, name)
         rows.append(r)
-        label = target + (" (price params)" if params else "")
+        label = target + ("" if name == "default" else f" ({name})")
         print(
-            f"{label:<34} {r['epochs']:>6d} {r['fit_seconds']:>8.1f} "
+            f"{label:<42} {r['epochs']:>6d} {r['fit_seconds']:>8.1f} "
             f"{r['seconds_per_epoch']:>8.3f} {r['predict_seconds'] * 1e3:>10.1f} "
             f"{r['predict_p90_seconds'] * 1e3:>8.1f} {r['val_nll']:>8.3f}",
             flush=True,
@@ -138,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         pred_ok = r["predict_seconds"] < TARGET_PREDICT_SECONDS
         verdicts += [fit_ok, pred_ok]
         print(
-            f"target {r['target']} ({r['params']} params): fit {r['fit_seconds']:.1f} s "
+            f"target {r['target']} ({r['params']}): fit {r['fit_seconds']:.1f} s "
             f"({'<' if fit_ok else '>='} {TARGET_FIT_SECONDS:.0f} s) "
             f"{'PASS' if fit_ok else 'FAIL'}; predict {r['predict_seconds'] * 1e3:.1f} ms "
             f"({'<' if pred_ok else '>='} {TARGET_PREDICT_SECONDS * 1e3:.0f} ms) "
@@ -150,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             "data": {"zone": "ES", "start": start, "end": "2018-01-01"},
             "params": StudentTForecaster().get_params(),
             "price_params": dict(PRICE_PARAMS) if args.price_params else None,
+            "load_params": dict(LOAD_PARAMS) if args.members > 1 else None,
+            "command": "python " + " ".join(sys.argv),
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": sys.version.split()[0],

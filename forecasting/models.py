@@ -98,7 +98,8 @@ TSO_FORECAST_COLUMNS: dict[str, str] = {
 #: ``benchmarks/forecast_price_selection.py``; never on the 2016–2017 test period): the
 #: epftoolbox LEAR/DNN input set (whole price profiles of D−1, D−2, D−3, D−7; the
 #: forecasts' whole profiles of D and their values at D−1 and D−7) and the spread
-#: recalibrated on the validation days. The class defaults stay unchanged.
+#: recalibrated on the validation days. The class defaults stay unchanged. The evaluation
+#: on 2016–2017 uses four such networks (``n_members=4``, also chosen on 2015).
 PRICE_PARAMS: dict[str, Any] = {
     "profile_lags": (1, 2, 3, 7),
     "exog_lags": (1, 7),
@@ -111,7 +112,8 @@ PRICE_PARAMS: dict[str, Any] = {
 #: network models the residual of the TSO's day-ahead load forecast (``centre``), with the
 #: default body and inputs. Chosen with weekly recalibration (``evaluate_forecasters(...,
 #: recalibrate=7, warm_epochs=5)``), the lowest validation CRPS; fitted once it was also the
-#: best of the one-fit candidates. The class defaults stay as they are.
+#: best of the one-fit candidates. The class defaults stay as they are. The evaluation on
+#: 2017 uses four such networks (``n_members=4``, the lowest validation CRPS of a later round).
 LOAD_PARAMS: dict[str, Any] = {
     "centre": "load_forecast_mw",
 }

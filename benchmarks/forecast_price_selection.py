@@ -233,18 +233,16 @@ def combine(args: argparse.Namespace) -> None:
         forecasts.update({k: v for k, v in run["forecasts"].items() if k != "student_t"})
     forecasts["student_t"] = pd.DataFrame({"mu": mu, "sigma": sigma, "nu": nu}, index=index)
     forecasts["student_t_seed0"] = members[seeds.index(0)]
-    observed = runs[0]["observed"]
-    scores, _ = score_forecasts(observed, forecasts, TZ)
-    out = dict(runs[0]["summary"])
-    out["network"] = dict(out["network"], n_members=len(runs))
-    out["network"].pop("random_state", None)
-    out["models"] = {name: s.to_dict() for name, s in scores.items()}
+    # fitting time of each model (the ensemble: its members' total)
     fits = {"student_t": sum(r["summary"]["models"]["student_t"]["fit_s"] for r in runs)}
     for run in [runs[0], *extras]:
         fits.update({k: v["fit_s"] for k, v in run["summary"]["models"].items() if k not in fits})
     fits["student_t_seed0"] = runs[seeds.index(0)]["summary"]["models"]["student_t"]["fit_s"]
-    for name in out["models"]:  # fitting time (the ensemble: its members' total)
-        out["models"][name]["fit_s"] = fits[name]
+    scores, _ = score_forecasts(runs[0]["observed"], forecasts, TZ, fit_s=fits)
+    out = dict(runs[0]["summary"])
+    out["network"] = dict(out["network"], n_members=len(runs))
+    out["network"].pop("random_state", None)
+    out["models"] = {name: s.to_dict() for name, s in scores.items()}
     out["members"] = [
         {"random_state": seed, **r["summary"]["models"]["student_t"]}
         for seed, r in zip(seeds, runs, strict=True)

@@ -36,7 +36,7 @@ import sys
 import time
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, stats
 
 from data import load_market_data
 from forecasting.metrics import crps_normal, crps_student_t
@@ -99,8 +99,8 @@ def main() -> None:
         f"test {args.test_year} ({len(e_te)} h)"
     )
     print(
-        f"excess kurtosis of the errors: train {float(_kurt(e_tr)):.1f}, "
-        f"test {float(_kurt(e_te)):.1f}"
+        f"excess kurtosis of the errors: train {float(stats.kurtosis(e_tr)):.1f}, "
+        f"test {float(stats.kurtosis(e_te)):.1f}"
     )
     print(f"{'spread model':16s} {'crps':>9s} {'vs t_train':>11s}")
     for k, r in rows.items():
@@ -120,8 +120,8 @@ def main() -> None:
             "train_years": train_years,
             "test_year": args.test_year,
             "n_test_hours": len(e_te),
-            "excess_kurtosis_train": float(_kurt(e_tr)),
-            "excess_kurtosis_test": float(_kurt(e_te)),
+            "excess_kurtosis_train": float(stats.kurtosis(e_tr)),
+            "excess_kurtosis_test": float(stats.kurtosis(e_te)),
             "scores": rows,
             "persistence": persistence,
             "elapsed_s": time.perf_counter() - t0,
@@ -164,11 +164,6 @@ def _persistence(err, tz: str, train_years: list[int], test_year: int) -> dict:
         "mae_linear_correction": abs_corrected / n,
         "n_test_hours": n,
     }
-
-
-def _kurt(e: np.ndarray) -> float:
-    z = (e - e.mean()) / e.std()
-    return float(np.mean(z**4) - 3.0)
 
 
 if __name__ == "__main__":

@@ -38,14 +38,20 @@ def es_frame() -> pd.DataFrame:
     return load_market_data("ES", "2016-01-01", "2016-03-15")
 
 
-def test_scores_match_an_independent_computation(es_frame):
-    res = evaluate_forecasters(
+@pytest.fixture(scope="module")
+def tiny_evaluation(es_frame):
+    """A tiny Student-t, seasonal naive and TSO, trained Jan 8 – Feb 29, tested Mar 1–10."""
+    return evaluate_forecasters(
         es_frame,
         "load_mw",
         train=(D(2016, 1, 8), D(2016, 2, 29)),
         test=(D(2016, 3, 1), D(2016, 3, 10)),
         models=_tiny_models(),
     )
+
+
+def test_scores_match_an_independent_computation(tiny_evaluation):
+    res = tiny_evaluation
     assert set(res.scores) == {"student_t", "seasonal_naive", "tso"}
     y = res.observed
     for name, fc in res.forecasts.items():
@@ -208,16 +214,10 @@ def test_cli_members_is_an_ensemble_of_the_seeds(capsys):
     assert main([*args, "--members", "0"]) == 2
 
 
-def test_score_forecasts_reproduces_the_evaluation(es_frame):
+def test_score_forecasts_reproduces_the_evaluation(es_frame, tiny_evaluation):
     from forecasting.evaluation import score_forecasts
 
-    res = evaluate_forecasters(
-        es_frame,
-        "load_mw",
-        train=(D(2016, 1, 8), D(2016, 2, 29)),
-        test=(D(2016, 3, 1), D(2016, 3, 10)),
-        models=_tiny_models(),
-    )
+    res = tiny_evaluation
     observed = es_frame["load_mw"].dropna()
     observed = observed[observed.index.isin(res.forecasts["student_t"].index)]
     scores, used = score_forecasts(observed, res.forecasts, "Europe/Madrid")

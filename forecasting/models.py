@@ -31,8 +31,14 @@ validation split of ``validation_fraction`` of the training days
 (``validation_split="last"``: the last days, chronological; ``"random"``: days drawn by a
 seeded per-day hash, so the most recent days are trained on and a day keeps its role when
 the window grows) and early stopping on it (best weights restored; a warm start keeps its
-starting weights unless an epoch improves the validation loss). Continuous features and
-the target are standardised with the training split's mean and standard deviation; unknown
+starting weights unless an epoch improves the validation loss). ``recency_halflife_days``
+weights each training day's loss by ``0.5 ** (age / halflife)`` (age: days before the
+latest training day; mean weight 1; the validation loss stays unweighted). Continuous
+features and the target are standardised with the training split's mean and standard
+deviation (``input_transform="asinh"``: the features instead with their median and
+MAD·1.4826, the standard deviation where the MAD is 0, then ``arcsinh``, the
+variance-stabilising transform of the open LEAR benchmark, which tames price spikes among
+the inputs; the target keeps its mean and standard deviation); unknown
 feature values (NaN) become 0 after standardisation, flagged by their ``*_missing``
 indicator; intervals with a missing target are left out of training. Seeded by
 ``random_state`` (torch's global RNG is left untouched): the same seed, data, thread count
@@ -117,6 +123,9 @@ PRICE_PARAMS: dict[str, Any] = {
 LOAD_PARAMS: dict[str, Any] = {
     "centre": "load_forecast_mw",
 }
+
+#: Standard deviation / median absolute deviation of a normal distribution.
+_MAD_TO_SD = 1.482602218505602
 
 Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None
 
@@ -266,6 +275,15 @@ def _validation_days(train_days: np.ndarray, fraction: float, split: str, seed: 
     return train_days[len(train_days) - math.ceil(fraction * len(train_days)) :]
 
 
+def _recency_weights(days: np.ndarray, halflife_days: float) -> np.ndarray:
+    """Loss weight of each training row from its market day (``datetime64[D]``, (n,)):
+    ``0.5 ** (age / halflife_days)`` with ``age`` the days before the latest training day,
+    normalised to mean 1 (so the learning rate keeps its meaning)."""
+    age_days = (days.max() - days).astype(np.float64)
+    w = 0.5 ** (age_days / float(halflife_days))
+    return w / w.mean()
+
+
 def _sigma_factor(
     y: np.ndarray, mu: np.ndarray, sigma: np.ndarray, nu: np.ndarray | None = None
 ) -> float:
@@ -340,6 +358,8 @@ class _NeuralForecaster(BaseForecaster):
         n_threads: int | None = 1,
         warm_start: bool = False,
         n_members: int = 1,
+        recency_halflife_days: float | None = None,
+        input_transform: str | None = None,
     ) -> None:
         self.hidden = hidden
         self.dropout = dropout
@@ -362,6 +382,8 @@ class _NeuralForecaster(BaseForecaster):
         self.n_threads = n_threads
         self.warm_start = warm_start
         self.n_members = n_members
+        self.recency_halflife_days = recency_halflife_days
+        self.input_transform = input_transform
 
     def _check_params(self) -> None:
         hidden = tuple(self.hidden)
@@ -378,6 +400,9 @@ class _NeuralForecaster(BaseForecaster):
             "n_threads": self.n_threads is None or int(self.n_threads) >= 1,
             "validation_split": self.validation_split in ("last", "random"),
             "n_members": int(self.n_members) == self.n_members and self.n_members >= 1,
+            "recency_halflife_days": self.recency_halflife_days is None
+            or self.recency_halflife_days > 0,
+            "input_transform": self.input_transform in (None, "asinh"),
         }
         for name, ok in checks.items():
             if not ok:
@@ -440,6 +465,7 @@ class _NeuralForecaster(BaseForecaster):
             and self.hidden_ == hidden
             and self.centre_ == self.centre
             and getattr(self, "fixed_centre_", False) == bool(self.fixed_centre)
+            and getattr(self, "input_transform_", None) == self.input_transform
         )
         init_state = self.model_.state_dict() if warm else None
         if not warm:  # a warm start keeps the scaling its weights were trained with
@@ -447,8 +473,14 @@ class _NeuralForecaster(BaseForecaster):
             cont_train = X.loc[in_train, cont].to_numpy()
             with warnings.catch_warnings():  # an all-NaN column: "mean of empty slice"
                 warnings.simplefilter("ignore", RuntimeWarning)
-                mean = np.nanmean(cont_train, axis=0)
-                scale = np.nanstd(cont_train, axis=0)
+                if self.input_transform == "asinh":  # robust centre and scale (median, MAD)
+                    mean = np.nanmedian(cont_train, axis=0)
+                    scale = _MAD_TO_SD * np.nanmedian(np.abs(cont_train - mean), axis=0)
+                    # mostly constant columns (solar at night): the standard deviation
+                    scale = np.where(scale > 0, scale, np.nanstd(cont_train, axis=0))
+                else:
+                    mean = np.nanmean(cont_train, axis=0)
+                    scale = np.nanstd(cont_train, axis=0)
             mean = np.where(np.isfinite(mean), mean, 0.0)
             scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
             self.x_mean_ = pd.Series(mean, index=cont)
@@ -471,8 +503,12 @@ class _NeuralForecaster(BaseForecaster):
         self.hidden_ = hidden
         self.centre_ = self.centre
         self.fixed_centre_ = bool(self.fixed_centre)
+        self.input_transform_ = self.input_transform
 
         Z = self._design(feats)
+        w_train = None
+        if self.recency_halflife_days is not None:
+            w_train = _recency_weights(feats.day[in_train], self.recency_halflife_days)
         ys = (y_work - self.y_mean_) / self.y_scale_
         with _torch_threads(self.n_threads):
             res = nets.train(
@@ -491,6 +527,7 @@ class _NeuralForecaster(BaseForecaster):
                 seed=int(self.random_state),
                 init_state=init_state,
                 fixed_location=self.fixed_centre_,
+                w_train=w_train,
             )
         shift = math.log(self.y_scale_)  # NLL in target units = standardised NLL + log scale
         self.model_ = res.model
@@ -513,7 +550,7 @@ class _NeuralForecaster(BaseForecaster):
     _SHARED = (
         "target_", "tz_", "step_", "lags_", "exog_", "exog_lags_", "profile_lags_",
         "exog_profile_lags_", "feature_names_", "n_features_in_", "hidden_", "centre_",
-        "fixed_centre_",
+        "fixed_centre_", "input_transform_",
         "n_train_intervals_", "n_val_intervals_", "validation_start_",
     )  # fmt: skip
 
@@ -571,6 +608,8 @@ class _NeuralForecaster(BaseForecaster):
         X = feats.X.to_numpy(dtype=np.float64, copy=True)
         cont = feats.X.columns.get_indexer(self.x_mean_.index)
         X[:, cont] = (X[:, cont] - self.x_mean_.to_numpy()) / self.x_scale_.to_numpy()
+        if getattr(self, "input_transform_", None) == "asinh":
+            X[:, cont] = np.arcsinh(X[:, cont])
         return np.nan_to_num(X, nan=0.0)
 
     def predict(

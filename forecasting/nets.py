@@ -104,12 +104,12 @@ class DistributionMLP(nn.Module):
         nu = 2.0 + F.softplus(out[:, 2]) + NU_EPS
         return mu, sigma, nu
 
-    def nll(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood of the (batch,) targets ``y``."""
+    def nll(self, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean negative log-likelihood of the (batch,) targets ``y`` (weighted by the
+        (batch,) weights ``w`` if given: ``mean(w · nll)``)."""
         params = self(x)
-        if self.n_params == 2:
-            return gaussian_nll(y, *params).mean()
-        return student_t_nll(y, *params).mean()
+        nll = gaussian_nll(y, *params) if self.n_params == 2 else student_t_nll(y, *params)
+        return nll.mean() if w is None else (w * nll).mean()
 
 
 @dataclass
@@ -140,16 +140,20 @@ def train(
     seed: int,
     init_state: dict[str, torch.Tensor] | None = None,
     fixed_location: bool = False,
+    w_train: np.ndarray | None = None,
 ) -> TrainResult:
     """Adam on shuffled mini-batches, early stopping on the validation NLL with
     ``patience`` epochs and the best weights restored (no validation: all ``max_epochs``,
     last weights). ``init_state``: start from these weights (a warm start) instead of a
     seeded initialisation; with validation data the starting weights count as epoch −1,
     so a warm start returns them (``best_epoch = -1``) unless an epoch is better.
-    ``fixed_location``: see ``DistributionMLP``. Seeded without touching torch's global
+    ``fixed_location``: see ``DistributionMLP``. ``w_train``: (n_train,) weights of the
+    training rows in the loss (e.g. recency weights, mean 1; the validation NLL is
+    unweighted). Seeded without touching torch's global
     RNG state."""
     xt = torch.as_tensor(x_train, dtype=torch.float32)
     yt = torch.as_tensor(y_train, dtype=torch.float32)
+    wt = None if w_train is None else torch.as_tensor(w_train, dtype=torch.float32)
     xv = None if x_val is None else torch.as_tensor(x_val, dtype=torch.float32)
     yv = None if y_val is None else torch.as_tensor(y_val, dtype=torch.float32)
     with torch.random.fork_rng(devices=[]):
@@ -175,7 +179,7 @@ def train(
             total = 0.0
             for i in range(0, n, batch_size):
                 idx = perm[i : i + batch_size]
-                loss = model.nll(xt[idx], yt[idx])
+                loss = model.nll(xt[idx], yt[idx], None if wt is None else wt[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -527,3 +527,75 @@ def test_fixed_centre_keeps_the_published_forecast_as_location(
     assert not np.array_equal(free["mu"].to_numpy(), tso.to_numpy())
     with pytest.raises(InvalidParameterError, match="fixed_centre"):
         cls(fixed_centre=True).fit(train)
+
+
+def test_recency_weights_halve_every_halflife() -> None:
+    from forecasting.models import _recency_weights
+
+    days = np.array(["2015-01-01", "2015-01-11", "2015-01-21", "2015-01-21"], "datetime64[D]")
+    w = _recency_weights(days, 10.0)
+    expected = np.array([0.25, 0.5, 1.0, 1.0])  # 20, 10, 0, 0 days old
+    np.testing.assert_allclose(w, expected / expected.mean(), rtol=1e-15)
+    assert w.mean() == pytest.approx(1.0, rel=1e-15)
+
+
+def test_weighted_nll_is_the_weighted_mean_of_the_rows() -> None:
+    from forecasting import nets
+
+    torch.manual_seed(0)
+    model = nets.DistributionMLP(3, (4,), 3)
+    x, y = torch.randn(50, 3), torch.randn(50)
+    w = torch.rand(50)
+    mu, sigma, nu = model(x)
+    by_row = student_t_nll(y, mu, sigma, nu)
+    torch.testing.assert_close(model.nll(x, y, w), (w * by_row).mean())
+    torch.testing.assert_close(model.nll(x, y, torch.ones(50)), model.nll(x, y))
+
+
+def test_recency_weighting_changes_the_fit_but_not_the_information_set(
+    train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    plain = StudentTForecaster(**TINY).fit(train, "price_eur_per_mwh")
+    recent = StudentTForecaster(**TINY, recency_halflife_days=7).fit(train, "price_eur_per_mwh")
+    a, b = plain.predict(es, days=DAYS), recent.predict(es, days=DAYS)
+    assert not np.allclose(a["mu"], b["mu"])
+    assert recent.n_train_intervals_ == plain.n_train_intervals_  # same rows, other weights
+    for day in DAYS:
+        clean = recent.predict(es, days=[day])
+        pd.testing.assert_frame_equal(
+            clean, recent.predict(perturb_unknown(es, day), days=[day]), check_exact=True
+        )
+    with pytest.raises(InvalidParameterError, match="recency_halflife_days"):
+        StudentTForecaster(recency_halflife_days=0).fit(train, "load_mw")
+
+
+def test_asinh_inputs_are_median_mad_scaled(train: pd.DataFrame, es: pd.DataFrame) -> None:
+    # no validation days: every row with a target value is a training row
+    model = StudentTForecaster(**TINY, **EPF, input_transform="asinh", validation_fraction=0)
+    model.fit(train, "price_eur_per_mwh")
+    feats = model._features(es, ["2015-06-10"], None)
+    Z = model._design(feats)
+    # an independent computation of one continuous column on the training rows
+    col = "lag1d_h18"
+    train_feats = model._features(train, None, None)
+    values = train_feats.X[col].to_numpy()[np.isfinite(train_feats.y)]
+    values = values[np.isfinite(values)]
+    med = np.median(values)
+    mad = 1.4826 * np.median(np.abs(values - med))
+    j = model.feature_names_.index(col)
+    np.testing.assert_allclose(Z[:, j], np.arcsinh((feats.X[col] - med) / mad), rtol=1e-4)
+    assert np.ptp(Z[:, j]) == 0.0  # a whole-day profile value: the same on every row
+    # calendar one-hots are not transformed
+    k = model.feature_names_.index("hour_05")
+    assert set(np.unique(Z[:, k])) == {0.0, 1.0}
+    for day in DAYS:
+        clean = model.predict(es, days=[day])
+        pd.testing.assert_frame_equal(
+            clean, model.predict(perturb_unknown(es, day), days=[day]), check_exact=True
+        )
+    # a warm start needs the same scaling
+    warm = StudentTForecaster(**TINY, **EPF, warm_start=True).fit(train, "price_eur_per_mwh")
+    warm.set_params(input_transform="asinh").fit(train, "price_eur_per_mwh")
+    assert not warm.warm_started_
+    with pytest.raises(InvalidParameterError, match="input_transform"):
+        StudentTForecaster(input_transform="log").fit(train, "load_mw")

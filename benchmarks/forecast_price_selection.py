@@ -58,6 +58,7 @@ from forecasting.evaluation import (
     parse_period,
     score_forecasts,
 )
+from forecasting.lear import LEAR_COLUMN
 
 TARGET = "price_eur_per_mwh"
 TZ = "Europe/Berlin"
@@ -97,6 +98,63 @@ CANDIDATES: dict[str, dict] = {
     # fourth round (2026-12-06): the choice as an ensemble of four networks (seeds 0-3,
     # parameters averaged, ``n_members``), four as in the benchmark's DNN ensemble
     "price_params_ens4": {**PRICE_PARAMS, "n_members": 4},
+    # fifth round (2026-12-06, later): recency-weighted loss (the chronological split
+    # keeps the last ~15 % of the window out of training) and robust median/MAD + asinh
+    # input scaling (the variance-stabilising transform of the benchmark's LEAR), alone
+    # and together, two seeds each
+    "pp_recent365": {**PRICE_PARAMS, "recency_halflife_days": 365},
+    "pp_recent730": {**PRICE_PARAMS, "recency_halflife_days": 730},
+    "pp_asinh": {**PRICE_PARAMS, "input_transform": "asinh"},
+    "pp_asinh_recent365": {
+        **PRICE_PARAMS,
+        "input_transform": "asinh",
+        "recency_halflife_days": 365,
+    },
+    "pp_recent365_seed1": {**PRICE_PARAMS, "recency_halflife_days": 365, "random_state": 1},
+    "pp_recent730_seed1": {**PRICE_PARAMS, "recency_halflife_days": 730, "random_state": 1},
+    "pp_asinh_seed1": {**PRICE_PARAMS, "input_transform": "asinh", "random_state": 1},
+    "pp_asinh_recent365_seed1": {
+        **PRICE_PARAMS,
+        "input_transform": "asinh",
+        "recency_halflife_days": 365,
+        "random_state": 1,
+    },
+    "price_params_seed1": {**PRICE_PARAMS, "random_state": 1},
+    # sixth round: longer half-lives, fewer validation days, a wider body with recency
+    "pp_recent1095": {**PRICE_PARAMS, "recency_halflife_days": 1095},
+    "pp_recent1095_seed1": {**PRICE_PARAMS, "recency_halflife_days": 1095, "random_state": 1},
+    "pp_recent1460": {**PRICE_PARAMS, "recency_halflife_days": 1460},
+    "pp_recent1460_seed1": {**PRICE_PARAMS, "recency_halflife_days": 1460, "random_state": 1},
+    "pp_recent730_val08": {
+        **PRICE_PARAMS,
+        "recency_halflife_days": 730,
+        "validation_fraction": 0.08,
+    },
+    "pp_recent730_val08_seed1": {
+        **PRICE_PARAMS,
+        "recency_halflife_days": 730,
+        "validation_fraction": 0.08,
+        "random_state": 1,
+    },
+    "pp_recent730_wide": {**PRICE_PARAMS, "recency_halflife_days": 730, "hidden": (128, 128)},
+    "pp_recent730_wide_seed1": {
+        **PRICE_PARAMS,
+        "recency_halflife_days": 730,
+        "hidden": (128, 128),
+        "random_state": 1,
+    },
+    # seventh round: the LEAR forecast (windows 56 and 84 days, ``forecast_lear.py
+    # column``, passed with ``--lear-column``) as an input (its value, its values at D-1
+    # and D-7, its whole profile of D) or as the centre the network corrects
+    "pp_lear": {**PRICE_PARAMS, "lear": True},
+    "pp_lear_seed1": {**PRICE_PARAMS, "lear": True, "random_state": 1},
+    "pp_lear_centre": {**PRICE_PARAMS, "lear": True, "centre": LEAR_COLUMN},
+    "pp_lear_centre_seed1": {
+        **PRICE_PARAMS,
+        "lear": True,
+        "centre": LEAR_COLUMN,
+        "random_state": 1,
+    },
 }
 
 
@@ -105,6 +163,27 @@ def _load(first: dt.date, last: dt.date):
         return load_market_data("DE", first - dt.timedelta(days=HISTORY_DAYS), last)
     except Exception:  # the bundled file starts on the first training day
         return load_market_data("DE", first, last + dt.timedelta(days=1))
+
+
+def _with_lear(frame: pd.DataFrame, paths: list[str] | None) -> pd.DataFrame:
+    """``frame`` with the LEAR forecasts of the ``column`` runs of ``forecast_lear.py``."""
+    if not paths:
+        raise SystemExit("this candidate needs the LEAR forecasts: --lear-column FILE ...")
+    series = pd.concat([pd.read_pickle(p) for p in paths]).sort_index()
+    if series.index.duplicated().any():
+        raise SystemExit("the --lear-column files overlap")
+    out = frame.copy()
+    out[LEAR_COLUMN] = series.reindex(frame.index)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _split(params: dict, frame: pd.DataFrame, args: argparse.Namespace):
+    """Network parameters without the script's own ``lear`` key, and the frame to use."""
+    params = dict(params)
+    if params.pop("lear", False):
+        frame = _with_lear(frame, args.lear_column)
+    return params, frame
 
 
 def _jsonable(params: dict) -> dict:
@@ -121,11 +200,11 @@ def screen(args: argparse.Namespace) -> None:
         flush=True,
     )
     for name in args.candidates:
-        params = CANDIDATES[name]
+        params, data = _split(CANDIDATES[name], frame, args)
         models = {"student_t": StudentTForecaster(n_threads=1, **params)}
         t0 = time.perf_counter()
         res = evaluate_forecasters(
-            frame,
+            data,
             TARGET,
             train=fit,
             test=val,
@@ -136,7 +215,7 @@ def screen(args: argparse.Namespace) -> None:
         s = res.scores["student_t"]
         row = {
             "candidate": name,
-            "params": _jsonable(params),
+            "params": _jsonable(CANDIDATES[name]),
             "crps": s.crps,
             "mae": s.mae,
             "rmse": s.rmse,
@@ -170,7 +249,7 @@ def screen(args: argparse.Namespace) -> None:
 def final(args: argparse.Namespace) -> None:
     train, test = parse_period(args.train), parse_period(args.test)
     frame = _load(train[0], test[1])
-    network = dict(CANDIDATES[args.candidate])
+    network, frame = _split(CANDIDATES[args.candidate], frame, args)
     network.setdefault("random_state", args.seed)
     models = default_models(frame, TARGET, **network)
     models = {name: m for name, m in models.items() if name in args.models}
@@ -266,6 +345,7 @@ def main() -> None:
     s.add_argument("--recalibrate", type=int, default=14)
     s.add_argument("--warm-epochs", type=int, default=5)
     s.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
+    s.add_argument("--lear-column", nargs="*", help="forecast_lear.py column outputs")
     s.add_argument("--json")
     f = sub.add_parser("final")
     f.add_argument("--candidate", required=True, choices=list(CANDIDATES))
@@ -281,6 +361,7 @@ def main() -> None:
     )
     f.add_argument("--seed", type=int, default=0, help="random_state of the networks")
     f.add_argument("--save-forecasts", help="pickle the test forecasts here (for combine)")
+    f.add_argument("--lear-column", nargs="*", help="forecast_lear.py column outputs")
     f.add_argument("--json")
     c = sub.add_parser("combine")
     c.add_argument("runs", nargs="+", help="final --save-forecasts files, seeds 0..M-1")

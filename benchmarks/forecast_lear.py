@@ -1,0 +1,115 @@
+"""LEAR-style linear forecasts of DE day-ahead prices (``forecasting.lear``): the open
+benchmark's linear model, reproduced on the bundled epftoolbox file, and as an input of
+the Student-t network (issue 5, item 4).
+
+``column``: LEAR forecasts (mean over ``--windows``, default 56 and 84 days) for every
+interval of the market days ``--days``, each day fitted on the days before it, saved as
+a pickled Series (``forecasting.lear.LEAR_COLUMN``); runs in parallel over day ranges::
+
+    python benchmarks/forecast_lear.py column --days 2012-01-09:2014-12-31 --out a.pkl
+    python benchmarks/forecast_lear.py column --days 2015-01-01:2017-12-31 --out b.pkl
+
+``score``: the LEAR ensemble (windows 56, 84, 1092, 1456, recalibrated daily) on a test
+period, each window's and the ensemble's MAE and RMSE, with the wall time::
+
+    python benchmarks/forecast_lear.py score --test 2016-01-04:2017-12-31 --json out.json
+
+(``--save F`` keeps the per-interval forecasts for ``forecast_price_selection.py``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+
+import numpy as np
+
+from data import load_market_data
+from forecasting.evaluation import parse_period
+from forecasting.lear import LEAR_COLUMN, LEAR_WINDOWS, lear_forecasts
+
+TARGET = "price_eur_per_mwh"
+FIRST_DAY = dt.date(2012, 1, 9)  # the bundled file's first day
+
+
+def _days(period: tuple[dt.date, dt.date]) -> list[np.datetime64]:
+    return list(np.arange(period[0], period[1] + dt.timedelta(days=1), dtype="datetime64[D]"))
+
+
+def _progress(t0: float):
+    def report(done: int, total: int) -> None:
+        if done % 60 == 0 or done == total:
+            print(f"{done}/{total} days, {time.perf_counter() - t0:.0f} s", flush=True)
+
+    return report
+
+
+def column(args: argparse.Namespace) -> None:
+    period = parse_period(args.days)
+    frame = load_market_data("DE", FIRST_DAY, period[1] + dt.timedelta(days=1))
+    t0 = time.perf_counter()
+    windows = tuple(args.windows)
+    fc = lear_forecasts(frame, TARGET, days=_days(period), windows=windows, progress=_progress(t0))
+    series = fc["mean"].rename(LEAR_COLUMN)
+    series.attrs = {"windows": list(windows), "days": args.days}
+    series.to_pickle(args.out)
+    print(f"{len(series)} intervals, {series.isna().sum()} NaN, {time.perf_counter() - t0:.0f} s")
+
+
+def score(args: argparse.Namespace) -> None:
+    period = parse_period(args.test)
+    frame = load_market_data("DE", FIRST_DAY, period[1] + dt.timedelta(days=1))
+    t0 = time.perf_counter()
+    windows = tuple(args.windows)
+    fc = lear_forecasts(frame, TARGET, days=_days(period), windows=windows, progress=_progress(t0))
+    wall = time.perf_counter() - t0
+    y = frame[TARGET].reindex(fc.index).to_numpy()
+    rows = {}
+    print(f"{'model':10s} {'mae':>7s} {'rmse':>7s} {'n':>6s}")
+    for col in fc.columns:
+        err = fc[col].to_numpy() - y
+        ok = np.isfinite(err)
+        rows[col] = {
+            "mae": float(np.mean(np.abs(err[ok]))),
+            "rmse": float(np.sqrt(np.mean(err[ok] ** 2))),
+            "n_intervals": int(ok.sum()),
+        }
+        print(f"{col:10s} {rows[col]['mae']:7.3f} {rows[col]['rmse']:7.3f} {ok.sum():6d}")
+    print(f"wall {wall:.0f} s")
+    if args.save:
+        fc.to_pickle(args.save)
+    if args.json:
+        out = {
+            "zone": "DE",
+            "target": TARGET,
+            "test": args.test,
+            "windows": list(windows),
+            "scores": rows,
+            "wall_s": wall,
+            "command": "python " + " ".join(sys.argv),
+        }
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("column")
+    c.add_argument("--days", required=True)
+    c.add_argument("--windows", type=int, nargs="+", default=[56, 84])
+    c.add_argument("--out", required=True)
+    s = sub.add_parser("score")
+    s.add_argument("--test", default="2016-01-04:2017-12-31")
+    s.add_argument("--windows", type=int, nargs="+", default=list(LEAR_WINDOWS))
+    s.add_argument("--json")
+    s.add_argument("--save")
+    args = ap.parse_args()
+    {"column": column, "score": score}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""LEAR-style linear day-ahead forecasts: the LASSO-estimated autoregressive model of the
+open EPF benchmark (Lago et al. 2021, epftoolbox), recalibrated for every market day.
+
+For each market day D and local hour h, a linear model of the hour-h value of D on one
+day-level input vector, fitted by LASSO on the ``window_days`` market days before D:
+
+* the target's whole hourly profiles of D−1, D−2, D−3, D−7 (``PROFILE_LAGS``);
+* each exogenous forecast column's whole profiles of D, D−1, D−7 (``EXOG_PROFILE_LAGS``);
+* day-of-week one-hots of D;
+
+(247 inputs for the DE file: 96 + 2·72 + 7), all as ``forecasting.day_ahead_features``
+builds them, so only values known at each day's cut-off enter. Inputs (but the one-hots)
+and each hour's target are scaled with the window's median and MAD·1.4826 and
+``arcsinh``-transformed (the benchmark's variance-stabilising transform); the forecast
+is transformed back. The LASSO penalty of each hour is chosen on a geometric grid by the
+AIC ``n·MSE/var(y) + 2·df`` (scikit-learn's ``LassoLarsIC`` before 1.1, as the benchmark
+used it); the LASSO is solved by FISTA on the window's Gram matrix for all 24 hours at once.
+
+Training days are those of the window with every input and all 24 hours known (spring DST
+days, which lack an hour, and days with gaps drop out). The forecast of a 25-hour day
+repeats its doubled hour's value. ``windows`` gives one forecast per window length; the
+benchmark's LEAR ensemble averages (56, 84, 1092, 1456) days (``LEAR_WINDOWS``).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from data.errors import DataUnavailableError, InvalidParameterError
+from forecasting.features import day_ahead_features, forecast_columns, resolve_tz
+
+#: Calibration windows (days) of the benchmark's LEAR ensemble.
+LEAR_WINDOWS = (56, 84, 1092, 1456)
+PROFILE_LAGS = (1, 2, 3, 7)
+EXOG_PROFILE_LAGS = (0, 1, 7)
+#: Name of a column of LEAR forecasts added to a frame (``with_lear_column``); a
+#: ``*_forecast`` column, so the features module treats it as published at noon of D−1.
+LEAR_COLUMN = "price_lear_forecast"
+_MAD_TO_SD = 1.482602218505602
+_PROFILE = re.compile(r"_h\d\d$")
+
+
+def lear_design(
+    frame: pd.DataFrame,
+    target: str = "price_eur_per_mwh",
+    *,
+    days: Iterable | None = None,
+    exog: Sequence[str] | None = None,
+    tz: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, object]:
+    """Day-level inputs ``X`` (n_days, n_inputs) and targets ``Y`` (n_days, 24, local
+    hours; NaN where a day lacks the hour or the value) indexed by market day, and the
+    ``DayAheadFeatures`` of the rows (to map day-hour forecasts back to intervals).
+    ``exog``: forecast columns (default: every ``*_forecast*`` column but ``LEAR_COLUMN``)."""
+    tz = resolve_tz(frame, tz)
+    if exog is None:
+        exog = [c for c in forecast_columns(frame) if c != LEAR_COLUMN]
+    feats = day_ahead_features(
+        frame,
+        target,
+        days=days,
+        lags=(),
+        exog=list(exog),
+        profile_lags=PROFILE_LAGS,
+        exog_profile_lags=EXOG_PROFILE_LAGS if exog else (),
+        tz=tz,
+    )
+    cols = [c for c in feats.X.columns if _PROFILE.search(c) and not c.endswith("_missing")]
+    cols += [c for c in feats.X.columns if c.startswith("dow_")]
+    first = np.r_[True, feats.day[1:] != feats.day[:-1]]
+    X = feats.X.loc[first, cols]
+    X.index = pd.Index(feats.day[first], name="day")
+    Y = (
+        pd.DataFrame({"day": feats.day, "hour": feats.hour, "y": feats.y})
+        .groupby(["day", "hour"], sort=True)["y"]
+        .first()  # a 25-hour day: the first of the doubled hour
+        .unstack("hour")
+        .reindex(index=X.index, columns=range(24))
+    )
+    return X, Y, feats
+
+
+def _robust_asinh_stats(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    med = np.median(A, axis=0)
+    mad = _MAD_TO_SD * np.median(np.abs(A - med), axis=0)
+    sd = A.std(axis=0)
+    scale = np.where(mad > 0, mad, np.where(sd > 0, sd, 1.0))
+    return med, scale
+
+
+def lasso(
+    X: np.ndarray,
+    Y: np.ndarray,
+    alphas: np.ndarray,
+    *,
+    B0: np.ndarray | None = None,
+    max_iter: int = 2000,
+    tol: float = 1e-7,
+) -> np.ndarray:
+    """(p, k) LASSO coefficients, column j minimising
+    ``1/(2n) ||Y[:, j] − X b||² + alphas[j] ||b||₁`` for centred ``X`` (n, p) and ``Y``
+    (n, k) (no intercept), by FISTA from ``B0`` (default 0) until the largest coefficient
+    change is below ``tol`` (relative to the largest coefficient) or ``max_iter``."""
+    n, p = X.shape
+    C = X.T @ Y / n
+    if n < p:  # gradient through X (n·p per column) instead of the Gram matrix (p²)
+        L = float(np.linalg.eigvalsh(X @ X.T / n)[-1]) or 1.0
+
+        def grad(Z: np.ndarray) -> np.ndarray:
+            return X.T @ (X @ Z) / n - C
+
+    else:
+        G = X.T @ X / n
+        L = float(np.linalg.eigvalsh(G)[-1]) or 1.0
+
+        def grad(Z: np.ndarray) -> np.ndarray:
+            return G @ Z - C
+
+    step = 1.0 / L
+    thr = np.asarray(alphas, dtype=float)[None, :] * step
+    B = np.zeros_like(C) if B0 is None else B0.copy()
+    Z, t = B.copy(), 1.0
+    for _ in range(max_iter):
+        V = Z - step * grad(Z)
+        B_new = np.sign(V) * np.maximum(np.abs(V) - thr, 0.0)
+        t_new = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+        Z = B_new + ((t - 1.0) / t_new) * (B_new - B)
+        change = np.max(np.abs(B_new - B))
+        B, t = B_new, t_new
+        if change <= tol * max(1.0, float(np.max(np.abs(B)))):
+            break
+    return B
+
+
+def lasso_aic(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    n_alphas: int = 12,
+    min_ratio: float = 1e-3,
+    tol: float = 1e-4,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LASSO of each column of ``Y`` (n, k) on ``X`` (n, p) with an intercept, the penalty
+    chosen per column on the grid ``alpha_max · geomspace(1, min_ratio, n_alphas)`` by
+    ``n·MSE/var(y) + 2·df`` (df: non-zero coefficients; each path point solved to the
+    relative ``tol`` from the previous one). Returns coefficients (p, k),
+    intercepts (k,) and the chosen alphas (k,)."""
+    n = X.shape[0]
+    x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
+    Xc, Yc = X - x_mean, Y - y_mean
+    alpha_max = np.max(np.abs(Xc.T @ Yc), axis=0) / n
+    alpha_max = np.where(alpha_max > 0, alpha_max, 1.0)
+    var_y = Yc.var(axis=0)
+    var_y = np.where(var_y > 0, var_y, 1.0)
+    best = np.full(Y.shape[1], np.inf)
+    B_best = np.zeros((X.shape[1], Y.shape[1]))
+    a_best = alpha_max.copy()
+    B = None
+    for ratio in np.geomspace(1.0, min_ratio, n_alphas):
+        alphas = ratio * alpha_max
+        B = lasso(Xc, Yc, alphas, B0=B, max_iter=500, tol=tol)
+        mse = np.mean((Yc - Xc @ B) ** 2, axis=0)
+        aic = n * mse / var_y + 2.0 * np.count_nonzero(B, axis=0)
+        better = aic < best
+        best = np.where(better, aic, best)
+        B_best[:, better] = B[:, better]
+        a_best = np.where(better, alphas, a_best)
+    return B_best, y_mean - x_mean @ B_best, a_best
+
+
+def lear_day_forecasts(
+    X: pd.DataFrame,
+    Y: pd.DataFrame,
+    days: Sequence,
+    *,
+    window_days: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """(len(days), 24) forecasts of the target at each local hour of ``days``, each day
+    from a model fitted on the ``window_days`` market days before it (``X``, ``Y`` from
+    ``lear_design``; rows must be consecutive market days). NaN for a day with fewer than
+    ``window_days`` days of history in ``X`` or an unknown input."""
+    if int(window_days) != window_days or window_days < 2:
+        raise InvalidParameterError(f"window_days must be an integer >= 2, got {window_days!r}")
+    window_days = int(window_days)
+    day_index = X.index.to_numpy()
+    dummy = np.array([c.startswith("dow_") for c in X.columns])
+    Xa, Ya = X.to_numpy(dtype=np.float64), Y.to_numpy(dtype=np.float64)
+    complete = np.isfinite(Xa).all(axis=1) & np.isfinite(Ya).all(axis=1)
+    out = np.full((len(days), 24), np.nan)
+    for i, day in enumerate(days):
+        pos = int(np.searchsorted(day_index, np.datetime64(day, "D")))
+        if pos >= len(day_index) or day_index[pos] != np.datetime64(day, "D"):
+            raise DataUnavailableError(f"day {day} is not among the design's days")
+        if pos < window_days or not np.isfinite(Xa[pos]).all():
+            continue
+        rows = np.arange(pos - window_days, pos)
+        rows = rows[complete[rows]]
+        if len(rows) < 2:
+            continue
+        A, T = Xa[rows].copy(), Ya[rows]
+        x_med, x_scale = _robust_asinh_stats(A[:, ~dummy])
+        A[:, ~dummy] = np.arcsinh((A[:, ~dummy] - x_med) / x_scale)
+        y_med, y_scale = _robust_asinh_stats(T)
+        B, b0, _ = lasso_aic(A, np.arcsinh((T - y_med) / y_scale))
+        x = Xa[pos].copy()
+        x[~dummy] = np.arcsinh((x[~dummy] - x_med) / x_scale)
+        out[i] = y_med + y_scale * np.sinh(x @ B + b0)
+        if progress is not None:
+            progress(i + 1, len(days))
+    return pd.DataFrame(out, index=pd.Index(np.asarray(days, "datetime64[D]"), name="day"))
+
+
+def lear_forecasts(
+    frame: pd.DataFrame,
+    target: str = "price_eur_per_mwh",
+    *,
+    days: Iterable | None = None,
+    windows: Sequence[int] = LEAR_WINDOWS,
+    tz: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """LEAR forecasts for every interval of the market ``days`` (default: every day of
+    ``frame`` with a week of history): a DataFrame indexed by ``time_utc`` with one column
+    ``w{W}`` per window length and ``mean`` (their average; NaN where any is NaN)."""
+    tz = resolve_tz(frame, tz)
+    X, Y, _ = lear_design(frame, target, tz=tz)
+    _, _, feats = lear_design(frame, target, days=days, tz=tz)
+    target_days = np.unique(feats.day)
+    if len(target_days) and not np.isin(target_days, X.index.to_numpy()).all():
+        # days after the end of the frame: extend the design with their inputs
+        extra = target_days[~np.isin(target_days, X.index.to_numpy())]
+        Xe, Ye, _ = lear_design(frame, target, days=extra, tz=tz)
+        X, Y = pd.concat([X, Xe]).sort_index(), pd.concat([Y, Ye]).sort_index()
+    out = {}
+    for w in windows:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            by_day = lear_day_forecasts(X, Y, target_days, window_days=w, progress=progress)
+        pos = np.searchsorted(target_days, feats.day)
+        out[f"w{int(w)}"] = by_day.to_numpy()[pos, feats.hour]
+    res = pd.DataFrame(out, index=feats.X.index.rename("time_utc"))
+    res["mean"] = res.mean(axis=1, skipna=False)
+    return res
+
+
+def with_lear_column(
+    frame: pd.DataFrame,
+    target: str = "price_eur_per_mwh",
+    *,
+    windows: Sequence[int] = (56, 84),
+    tz: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """``frame`` with a ``LEAR_COLUMN`` column: the mean LEAR forecast over ``windows``
+    for every interval of every market day of the frame (each from the days before it;
+    NaN for the first ``max(windows)`` days). attrs kept."""
+    fc = lear_forecasts(frame, target, windows=windows, tz=tz, progress=progress)
+    out = frame.copy()
+    out[LEAR_COLUMN] = fc["mean"].reindex(frame.index)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+__all__ = [
+    "LEAR_COLUMN",
+    "LEAR_WINDOWS",
+    "lasso",
+    "lasso_aic",
+    "lear_day_forecasts",
+    "lear_design",
+    "lear_forecasts",
+    "with_lear_column",
+]

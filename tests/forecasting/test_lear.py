@@ -1,0 +1,152 @@
+"""Tests of the LEAR-style linear forecasts (forecasting.lear): the LASSO solver against a
+closed form and against cvxpy, the AIC choice against a brute force over the grid, and
+the information set on the real bundled DE data."""
+
+from __future__ import annotations
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+import pytest
+
+import data
+from data.errors import InvalidParameterError
+from forecasting import available_at, cutoff_for_day
+from forecasting.lear import (
+    LEAR_COLUMN,
+    lasso,
+    lasso_aic,
+    lear_day_forecasts,
+    lear_design,
+    lear_forecasts,
+    with_lear_column,
+)
+
+TZ = "Europe/Berlin"
+
+
+@pytest.fixture(scope="module")
+def de() -> pd.DataFrame:
+    return data.load_market_data("DE", "2016-01-04", "2016-04-10")
+
+
+def _cvxpy_lasso(X: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
+    b = cp.Variable(X.shape[1])
+    n = X.shape[0]
+    cp.Problem(cp.Minimize(cp.sum_squares(y - X @ b) / (2 * n) + alpha * cp.norm1(b))).solve()
+    return b.value
+
+
+def test_lasso_is_soft_thresholding_for_an_orthonormal_design() -> None:
+    rng = np.random.default_rng(0)
+    n, p = 60, 8
+    Q, _ = np.linalg.qr(rng.normal(size=(n, p)))
+    X = np.sqrt(n) * Q  # X'X/n = I
+    Y = rng.normal(size=(n, 3))
+    alphas = np.array([0.05, 0.2, 0.5])
+    z = X.T @ Y / n
+    expected = np.sign(z) * np.maximum(np.abs(z) - alphas, 0.0)
+    np.testing.assert_allclose(lasso(X, Y, alphas, tol=1e-12), expected, atol=1e-10)
+    assert (expected == 0).any() and (expected != 0).any()
+
+
+@pytest.mark.parametrize("n", [25, 120])  # fewer and more rows than inputs
+def test_lasso_matches_cvxpy(n: int) -> None:
+    rng = np.random.default_rng(n)
+    p = 40
+    X = rng.normal(size=(n, p)) @ np.diag(rng.uniform(0.3, 2.0, p))
+    X -= X.mean(axis=0)
+    beta = np.zeros((p, 2))
+    beta[:5, 0], beta[3:9, 1] = 1.5, -0.8
+    Y = X @ beta + 0.3 * rng.normal(size=(n, 2))
+    Y -= Y.mean(axis=0)
+    alphas = np.array([0.05, 0.15])
+    B = lasso(X, Y, alphas, max_iter=200_000, tol=1e-12)
+    for j in range(2):
+        ref = _cvxpy_lasso(X, Y[:, j], alphas[j])
+        np.testing.assert_allclose(B[:, j], ref, atol=2e-4)
+
+
+def test_lasso_aic_picks_the_grid_point_with_the_lowest_criterion() -> None:
+    rng = np.random.default_rng(3)
+    n, p = 150, 15
+    X = rng.normal(size=(n, p))
+    beta = np.zeros((p, 2))
+    beta[:3, 0] = [2.0, -1.0, 0.5]
+    beta[5:7, 1] = [1.0, 1.0]
+    Y = X @ beta + 0.5 * rng.normal(size=(n, 2)) + np.array([3.0, -1.0])
+    n_alphas, ratio = 8, 1e-2
+    B, b0, chosen = lasso_aic(X, Y, n_alphas=n_alphas, min_ratio=ratio, tol=1e-10)
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    for j in range(2):
+        grid = np.max(np.abs(Xc.T @ Yc[:, j])) / n * np.geomspace(1, ratio, n_alphas)
+        aics = []
+        for a in grid:  # brute force: cvxpy at every grid point
+            b = _cvxpy_lasso(Xc, Yc[:, j], a)
+            b[np.abs(b) < 1e-6] = 0.0
+            mse = np.mean((Yc[:, j] - Xc @ b) ** 2)
+            aics.append(n * mse / Yc[:, j].var() + 2 * np.count_nonzero(b))
+        best = int(np.argmin(aics))
+        assert chosen[j] == pytest.approx(grid[best], rel=1e-12)
+        ref = _cvxpy_lasso(Xc, Yc[:, j], grid[best])
+        np.testing.assert_allclose(B[:, j], ref, atol=1e-4)
+        assert b0[j] == pytest.approx(Y[:, j].mean() - X.mean(axis=0) @ B[:, j], abs=1e-12)
+    assert set(np.flatnonzero(B[:, 0])) >= {0, 1, 2}  # the true inputs are kept
+
+
+def test_design_is_the_benchmark_input_set(de: pd.DataFrame) -> None:
+    X, Y, _feats = lear_design(de)
+    assert X.shape[1] == 96 + 2 * 72 + 7  # 247 inputs, as the benchmark's LEAR
+    assert list(Y.columns) == list(range(24))
+    # the price profile of D-1 is yesterday's realised prices
+    day = np.datetime64("2016-02-10")
+    prices = de["price_eur_per_mwh"].tz_convert(TZ)
+    yesterday = prices[prices.index.date == pd.Timestamp("2016-02-09").date()].to_numpy()
+    np.testing.assert_array_equal(X.loc[day, [f"lag1d_h{h:02d}" for h in range(24)]], yesterday)
+    today = prices[prices.index.date == pd.Timestamp("2016-02-10").date()].to_numpy()
+    np.testing.assert_array_equal(Y.loc[day].to_numpy(), today)
+    # the spring DST day has no 02:00: that hour is NaN
+    assert np.isnan(Y.loc[np.datetime64("2016-03-27"), 2])
+    assert np.isfinite(Y.loc[np.datetime64("2016-03-27")].drop(2)).all()
+
+
+def test_lear_forecast_has_no_look_ahead(de: pd.DataFrame) -> None:
+    rng = np.random.default_rng(0)
+    for day in ("2016-03-15", "2016-03-27", "2016-03-28"):
+        clean = lear_forecasts(de, days=[day], windows=(14, 30))
+        known = available_at(de, cutoff_for_day(day, TZ))
+        noise = pd.DataFrame(rng.normal(50, 30, de.shape), index=de.index, columns=de.columns)
+        dirty = de.where(known, noise)
+        dirty.attrs = dict(de.attrs)
+        assert (~known).to_numpy().sum() > 100
+        pd.testing.assert_frame_equal(
+            clean, lear_forecasts(dirty, days=[day], windows=(14, 30)), check_exact=True
+        )
+        assert np.isfinite(clean.to_numpy()).all() and len(clean) in (23, 24)
+
+
+def test_lear_forecasts_beat_yesterday_and_need_their_window(de: pd.DataFrame) -> None:
+    days = list(np.arange("2016-03-01", "2016-04-01", dtype="datetime64[D]"))
+    fc = lear_forecasts(de, days=days, windows=(14, 28))
+    assert np.isfinite(fc.to_numpy()).all()
+    y = de["price_eur_per_mwh"].reindex(fc.index)
+    yesterday = de["price_eur_per_mwh"].shift(24).reindex(fc.index)  # 24 h before
+    mae = (fc["mean"] - y).abs().mean()
+    assert mae < 0.8 * (yesterday - y).abs().mean()
+    np.testing.assert_allclose(fc["mean"], fc[["w14", "w28"]].mean(axis=1), rtol=1e-12)
+    # a window longer than the history: NaN, not a shorter window
+    X, Y, _ = lear_design(de)
+    short = lear_day_forecasts(X, Y, [np.datetime64("2016-02-01")], window_days=56)
+    assert short.isna().all(axis=None)
+    with pytest.raises(InvalidParameterError, match="window_days"):
+        lear_day_forecasts(X, Y, days[:1], window_days=1)
+
+
+def test_lear_column_is_read_as_a_published_forecast(de: pd.DataFrame) -> None:
+    out = with_lear_column(de, windows=(14,))
+    assert LEAR_COLUMN in out.columns and out.attrs == de.attrs
+    from forecasting.features import column_kind
+
+    assert column_kind(LEAR_COLUMN) == "forecast"
+    # and the design of a frame with the column leaves it out of the LEAR inputs
+    assert lear_design(out)[0].shape[1] == 247

@@ -14,7 +14,9 @@ period, each window's and the ensemble's MAE and RMSE, with the wall time::
 
     python benchmarks/forecast_lear.py score --test 2016-01-04:2017-12-31 --json out.json
 
-(``--save F`` keeps the per-interval forecasts for ``forecast_price_selection.py``.)
+(``--save F`` keeps the per-interval forecasts; ``merge F1 F2 ... --json out.json``
+joins runs over other periods or windows, e.g. the 2016 and 2017 halves of the test
+period run as parallel processes, and scores the joined forecasts.)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 
 from data import load_market_data
 from forecasting.evaluation import parse_period
@@ -80,6 +83,7 @@ def score(args: argparse.Namespace) -> None:
         print(f"{col:10s} {rows[col]['mae']:7.3f} {rows[col]['rmse']:7.3f} {ok.sum():6d}")
     print(f"wall {wall:.0f} s")
     if args.save:
+        fc.attrs = {"test": args.test, "windows": list(windows), "wall_s": wall}
         fc.to_pickle(args.save)
     if args.json:
         out = {
@@ -89,6 +93,46 @@ def score(args: argparse.Namespace) -> None:
             "windows": list(windows),
             "scores": rows,
             "wall_s": wall,
+            "command": "python " + " ".join(sys.argv),
+        }
+        with open(args.json, "w") as fh:
+            json.dump(out, fh, indent=1)
+
+
+def merge(args: argparse.Namespace) -> None:
+    """Join ``score --save`` outputs (other periods: rows; other windows: columns), average
+    the windows again and score the joined forecasts."""
+    parts = [pd.read_pickle(path) for path in args.files]
+    by_windows: dict[tuple, list[pd.DataFrame]] = {}
+    for part in parts:
+        cols = tuple(c for c in part.columns if c != "mean")
+        by_windows.setdefault(cols, []).append(part[list(cols)])
+    fc = pd.concat([pd.concat(v).sort_index() for v in by_windows.values()], axis=1)
+    if fc.index.duplicated().any() or fc.columns.duplicated().any():
+        raise SystemExit("the files overlap")
+    fc["mean"] = fc.mean(axis=1, skipna=False)
+    last = fc.index.max().tz_convert("Europe/Berlin").date()
+    frame = load_market_data("DE", FIRST_DAY, last + dt.timedelta(days=1))
+    y = frame[TARGET].reindex(fc.index).to_numpy()
+    rows = {}
+    print(f"{'model':10s} {'mae':>7s} {'rmse':>7s} {'n':>6s}")
+    for col in fc.columns:
+        err = fc[col].to_numpy() - y
+        ok = np.isfinite(err)
+        rows[col] = {
+            "mae": float(np.mean(np.abs(err[ok]))),
+            "rmse": float(np.sqrt(np.mean(err[ok] ** 2))),
+            "n_intervals": int(ok.sum()),
+        }
+        print(f"{col:10s} {rows[col]['mae']:7.3f} {rows[col]['rmse']:7.3f} {ok.sum():6d}")
+    if args.save:
+        fc.to_pickle(args.save)
+    if args.json:
+        out = {
+            "zone": "DE",
+            "target": TARGET,
+            "scores": rows,
+            "parts": [p.attrs for p in parts],
             "command": "python " + " ".join(sys.argv),
         }
         with open(args.json, "w") as fh:
@@ -107,8 +151,12 @@ def main() -> None:
     s.add_argument("--windows", type=int, nargs="+", default=list(LEAR_WINDOWS))
     s.add_argument("--json")
     s.add_argument("--save")
+    m = sub.add_parser("merge")
+    m.add_argument("files", nargs="+")
+    m.add_argument("--json")
+    m.add_argument("--save")
     args = ap.parse_args()
-    {"column": column, "score": score}[args.cmd](args)
+    {"column": column, "score": score, "merge": merge}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ import json
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 
 from data import load_market_data
@@ -293,7 +294,10 @@ def combine(args: argparse.Namespace) -> None:
     with ``combine_members`` gives the ensemble's forecasts while the members run in
     parallel processes. The other models come from the first run and from ``--extra``
     runs (e.g. a Gaussian network of the same body); all are scored on the same intervals,
-    the seed-0 member alone too (``student_t_seed0``)."""
+    the seed-0 member alone too (``student_t_seed0``). ``--lear F`` (a ``forecast_lear.py
+    merge --save`` output) adds ``student_t_lear_avg``: the ensemble with its location
+    replaced by the equal-weight average of its location and the LEAR ensemble's forecast
+    (a forecast combination fixed beforehand, no weight fitted; spread and tails kept)."""
     runs = [pd.read_pickle(path) for path in args.runs]
     seeds = [r["summary"]["network"].get("random_state") for r in runs]
     if sorted(seeds) != list(range(len(runs))):
@@ -312,11 +316,19 @@ def combine(args: argparse.Namespace) -> None:
         forecasts.update({k: v for k, v in run["forecasts"].items() if k != "student_t"})
     forecasts["student_t"] = pd.DataFrame({"mu": mu, "sigma": sigma, "nu": nu}, index=index)
     forecasts["student_t_seed0"] = members[seeds.index(0)]
+    if args.lear:
+        # fixed beforehand, not tuned: equal weights, the ensemble's spread kept
+        lear = pd.read_pickle(args.lear)["mean"].reindex(index).to_numpy()
+        if not np.isfinite(lear).all():
+            raise SystemExit(f"{args.lear} lacks LEAR forecasts for some test intervals")
+        forecasts["student_t_lear_avg"] = forecasts["student_t"].assign(mu=0.5 * (mu + lear))
     # fitting time of each model (the ensemble: its members' total)
     fits = {"student_t": sum(r["summary"]["models"]["student_t"]["fit_s"] for r in runs)}
     for run in [runs[0], *extras]:
         fits.update({k: v["fit_s"] for k, v in run["summary"]["models"].items() if k not in fits})
     fits["student_t_seed0"] = runs[seeds.index(0)]["summary"]["models"]["student_t"]["fit_s"]
+    if args.lear:
+        fits["student_t_lear_avg"] = fits["student_t"]
     scores, _ = score_forecasts(runs[0]["observed"], forecasts, TZ, fit_s=fits)
     out = dict(runs[0]["summary"])
     out["network"] = dict(out["network"], n_members=len(runs))
@@ -366,6 +378,7 @@ def main() -> None:
     c = sub.add_parser("combine")
     c.add_argument("runs", nargs="+", help="final --save-forecasts files, seeds 0..M-1")
     c.add_argument("--extra", nargs="*", default=[], help="runs of other models to score too")
+    c.add_argument("--lear", help="forecast_lear.py merge --save output (LEAR ensemble)")
     c.add_argument("--json")
     args = ap.parse_args()
     {"screen": screen, "final": final, "combine": combine}[args.cmd](args)

@@ -126,7 +126,7 @@ def test_lear_forecast_has_no_look_ahead(de: pd.DataFrame) -> None:
 
 
 def test_lear_forecasts_beat_yesterday_and_need_their_window(de: pd.DataFrame) -> None:
-    days = list(np.arange("2016-03-01", "2016-04-01", dtype="datetime64[D]"))
+    days = list(np.arange("2016-03-01", "2016-03-15", dtype="datetime64[D]"))
     fc = lear_forecasts(de, days=days, windows=(14, 28))
     assert np.isfinite(fc.to_numpy()).all()
     y = de["price_eur_per_mwh"].reindex(fc.index)
@@ -143,10 +143,16 @@ def test_lear_forecasts_beat_yesterday_and_need_their_window(de: pd.DataFrame) -
 
 
 def test_lear_column_is_read_as_a_published_forecast(de: pd.DataFrame) -> None:
-    out = with_lear_column(de, windows=(14,))
+    short = de.loc[de.index < pd.Timestamp("2016-02-05", tz=TZ)]
+    short.attrs = dict(de.attrs)
+    out = with_lear_column(short, windows=(14,))
     assert LEAR_COLUMN in out.columns and out.attrs == de.attrs
+    # NaN until 14 days with inputs precede the day: inputs from 01-11 (7 days of lags)
+    known = out[LEAR_COLUMN].notna()
+    first = out.index[known.to_numpy()][0].tz_convert(TZ)
+    assert first == pd.Timestamp("2016-01-25", tz=TZ) and known[first:].all()
     from forecasting.features import column_kind
 
     assert column_kind(LEAR_COLUMN) == "forecast"
     # and the design of a frame with the column leaves it out of the LEAR inputs
-    assert lear_design(out)[0].shape[1] == 247
+    assert lear_design(out)[0].shape[1] == 247  # not 247 + 72

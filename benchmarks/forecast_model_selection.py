@@ -118,6 +118,36 @@ CANDIDATES: dict[str, dict] = {
         "recalibrate": 7,
         "random_state": 1,
     },
+    # seventh round: recency-weighted loss (``recency_halflife_days``), the most recent
+    # training weeks counting most, with the chosen configuration
+    "load_params_recent180": {**LOAD_PARAMS, "recalibrate": 7, "recency_halflife_days": 180},
+    "load_params_recent365": {**LOAD_PARAMS, "recalibrate": 7, "recency_halflife_days": 365},
+    "load_params_recent180_seed1": {
+        **LOAD_PARAMS,
+        "recalibrate": 7,
+        "recency_halflife_days": 180,
+        "random_state": 1,
+    },
+    "load_params_recent365_seed1": {
+        **LOAD_PARAMS,
+        "recalibrate": 7,
+        "recency_halflife_days": 365,
+        "random_state": 1,
+    },
+    # both half-lives beat load_params on both seeds (mean 226.04 vs 226.67): as the
+    # four-network ensembles, against load_params_ens4 (226.04)
+    "load_params_ens4_recent180": {
+        **LOAD_PARAMS,
+        "recalibrate": 7,
+        "n_members": 4,
+        "recency_halflife_days": 180,
+    },
+    "load_params_ens4_recent365": {
+        **LOAD_PARAMS,
+        "recalibrate": 7,
+        "n_members": 4,
+        "recency_halflife_days": 365,
+    },
 }
 
 

@@ -356,6 +356,13 @@ def forecast_evaluate(
             min=1,
         ),
     ] = 1,
+    recency_halflife: Annotated[
+        float | None,
+        typer.Option(
+            "--recency-halflife",
+            help="Weight each training day's loss by 0.5**(age/DAYS) (recent days count most).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit every forecaster on the training days and score it on the test days."""
@@ -388,6 +395,12 @@ def forecast_evaluate(
         network["centre"] = centre
     if members > 1:
         network["n_members"] = members
+    if recency_halflife is not None:
+        if not recency_halflife > 0:
+            raise InvalidParameterError(
+                f"--recency-halflife must be a positive number of days, got {recency_halflife}"
+            )
+        network["recency_halflife_days"] = recency_halflife
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
     chosen = None
     if models is not None:

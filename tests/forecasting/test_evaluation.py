@@ -232,3 +232,17 @@ def test_score_forecasts_reproduces_the_evaluation(es_frame, tiny_evaluation):
     alone, _ = score_forecasts(observed, {"tso": res.forecasts["tso"]}, "Europe/Madrid")
     assert alone["tso"].crps == res.scores["tso"].crps  # the same intervals
     assert alone["tso"].dm_pvalue_vs_student_t is None  # no reference to test against
+
+
+def test_cli_recency_halflife_weights_the_networks(capsys):
+    args = _evaluate_args("ES", "load_mw", "2016-01-08:2016-02-28", "2016-02-29:2016-03-03")
+    small = ["--hidden", "8", "--models", "student_t,tso"]
+    assert main([*args, *small]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*args, *small, "--recency-halflife", "14"]) == 0
+    recent = json.loads(capsys.readouterr().out)
+    assert recent["network"] == {"hidden": [8], "recency_halflife_days": 14.0}
+    assert recent["models"]["student_t"]["crps"] != plain["models"]["student_t"]["crps"]
+    for key in ("crps", "mae", "coverage_80"):  # only the networks change
+        assert recent["models"]["tso"][key] == plain["models"]["tso"][key]
+    assert main([*args, "--recency-halflife", "0"]) == 2

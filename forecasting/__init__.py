@@ -5,7 +5,9 @@ Forecasters (``forecasting.models``): ``StudentTForecaster``, ``GaussianForecast
 ``SeasonalNaiveForecaster``, ``TSOForecaster`` — ``fit(frame, target=...)``,
 ``predict(frame, days=..., quantiles=...)`` → ``mu``/``sigma``/``nu`` per interval,
 ``sample(n, seed=...)``. Information sets and features (``forecasting.features``):
-``cutoff_for_day``, ``available_at``, ``day_ahead_features``. The torch losses
+``cutoff_for_day``, ``available_at``, ``day_ahead_features``. LEAR-style linear price
+forecasts, the open EPF benchmark's LASSO model (``forecasting.lear``): ``lear_forecasts``,
+``with_lear_column``. The torch losses
 ``student_t_nll`` and ``gaussian_nll`` (``forecasting.nets``) load torch on first use;
 everything else imports without it.
 """
@@ -22,6 +24,7 @@ from forecasting.features import (
     information_set,
     market_days,
 )
+from forecasting.lear import LEAR_COLUMN, LEAR_WINDOWS, lear_forecasts, with_lear_column
 from forecasting.metrics import (
     crps_ensemble,
     crps_normal,
@@ -56,6 +59,8 @@ def __getattr__(name: str):
 
 __all__ = [
     "CUTOFF_HOUR",
+    "LEAR_COLUMN",
+    "LEAR_WINDOWS",
     "LOAD_PARAMS",
     "PRICE_PARAMS",
     "TSO_FORECAST_COLUMNS",
@@ -79,10 +84,12 @@ __all__ = [
     "evaluate_forecasters",
     "gaussian_nll",
     "information_set",
+    "lear_forecasts",
     "market_days",
     "pit_values",
     "quantile_column",
     "score_forecast",
     "student_t_nll",
     "student_t_quantiles",
+    "with_lear_column",
 ]

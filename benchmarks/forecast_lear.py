@@ -112,7 +112,10 @@ def merge(args: argparse.Namespace) -> None:
         raise SystemExit("the files overlap")
     # the 1456-day window lacks the test's first 7 days (the file starts 1456 days before
     # the test, the first 7 of them build the lags): there the mean of the other windows
+    windows_used = fc.notna().sum(axis=1)
     fc["mean"] = fc.mean(axis=1, skipna=True)
+    short = int((windows_used < len(fc.columns) - 1).sum())
+    print(f"{short} of {len(fc)} intervals average fewer than all {len(fc.columns) - 1} windows")
     last = fc.index.max().tz_convert("Europe/Berlin").date()
     frame = load_market_data("DE", FIRST_DAY, last + dt.timedelta(days=1))
     y = frame[TARGET].reindex(fc.index).to_numpy()
@@ -134,6 +137,7 @@ def merge(args: argparse.Namespace) -> None:
             "zone": "DE",
             "target": TARGET,
             "scores": rows,
+            "intervals_with_fewer_windows": short,
             "parts": [p.attrs for p in parts],
             "command": "python " + " ".join(sys.argv),
         }

@@ -156,3 +156,15 @@ def test_lear_column_is_read_as_a_published_forecast(de: pd.DataFrame) -> None:
     assert column_kind(LEAR_COLUMN) == "forecast"
     # and the design of a frame with the column leaves it out of the LEAR inputs
     assert lear_design(out)[0].shape[1] == 247  # not 247 + 72
+
+
+def test_days_outside_the_data_and_other_targets_are_refused(de: pd.DataFrame) -> None:
+    from data.errors import DataUnavailableError
+
+    head = de.loc[de.index < pd.Timestamp("2016-03-15", tz=TZ)]
+    head.attrs = dict(de.attrs)
+    # the day's own published forecasts are inputs: a day after the data has none
+    with pytest.raises(DataUnavailableError, match="outside"):
+        lear_forecasts(head, days=["2016-03-15"], windows=(14,))
+    with pytest.raises(InvalidParameterError, match="prices"):
+        lear_design(data.load_market_data("ES", "2016-01-04", "2016-02-10"), "load_mw")

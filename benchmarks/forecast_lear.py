@@ -33,6 +33,7 @@ import pandas as pd
 from data import load_market_data
 from forecasting.evaluation import parse_period
 from forecasting.lear import LEAR_COLUMN, LEAR_WINDOWS, lear_forecasts
+from forecasting.metrics import mae, rmse
 
 TARGET = "price_eur_per_mwh"
 FIRST_DAY = dt.date(2012, 1, 9)  # the bundled file's first day
@@ -50,9 +51,31 @@ def _progress(t0: float):
     return report
 
 
+def _frame(last: dt.date) -> pd.DataFrame:
+    """The bundled DE data from its first day through ``last``."""
+    return load_market_data("DE", FIRST_DAY, last + dt.timedelta(days=1))
+
+
+def _scores(fc: pd.DataFrame, frame: pd.DataFrame) -> dict:
+    """MAE, RMSE and count of each forecast column on the intervals it forecasts; printed."""
+    y = frame[TARGET].reindex(fc.index).to_numpy()
+    rows = {}
+    print(f"{'model':10s} {'mae':>7s} {'rmse':>7s} {'n':>6s}")
+    for col in fc.columns:
+        point = fc[col].to_numpy()
+        ok = np.isfinite(point - y)
+        rows[col] = {
+            "mae": mae(y[ok], point[ok]),
+            "rmse": rmse(y[ok], point[ok]),
+            "n_intervals": int(ok.sum()),
+        }
+        print(f"{col:10s} {rows[col]['mae']:7.3f} {rows[col]['rmse']:7.3f} {ok.sum():6d}")
+    return rows
+
+
 def column(args: argparse.Namespace) -> None:
     period = parse_period(args.days)
-    frame = load_market_data("DE", FIRST_DAY, period[1] + dt.timedelta(days=1))
+    frame = _frame(period[1])
     t0 = time.perf_counter()
     windows = tuple(args.windows)
     fc = lear_forecasts(frame, TARGET, days=_days(period), windows=windows, progress=_progress(t0))
@@ -64,23 +87,12 @@ def column(args: argparse.Namespace) -> None:
 
 def score(args: argparse.Namespace) -> None:
     period = parse_period(args.test)
-    frame = load_market_data("DE", FIRST_DAY, period[1] + dt.timedelta(days=1))
+    frame = _frame(period[1])
     t0 = time.perf_counter()
     windows = tuple(args.windows)
     fc = lear_forecasts(frame, TARGET, days=_days(period), windows=windows, progress=_progress(t0))
     wall = time.perf_counter() - t0
-    y = frame[TARGET].reindex(fc.index).to_numpy()
-    rows = {}
-    print(f"{'model':10s} {'mae':>7s} {'rmse':>7s} {'n':>6s}")
-    for col in fc.columns:
-        err = fc[col].to_numpy() - y
-        ok = np.isfinite(err)
-        rows[col] = {
-            "mae": float(np.mean(np.abs(err[ok]))),
-            "rmse": float(np.sqrt(np.mean(err[ok] ** 2))),
-            "n_intervals": int(ok.sum()),
-        }
-        print(f"{col:10s} {rows[col]['mae']:7.3f} {rows[col]['rmse']:7.3f} {ok.sum():6d}")
+    rows = _scores(fc, frame)
     print(f"wall {wall:.0f} s")
     if args.save:
         fc.attrs = {"test": args.test, "windows": list(windows), "wall_s": wall}
@@ -116,20 +128,8 @@ def merge(args: argparse.Namespace) -> None:
     fc["mean"] = fc.mean(axis=1, skipna=True)
     short = int((windows_used < len(fc.columns) - 1).sum())
     print(f"{short} of {len(fc)} intervals average fewer than all {len(fc.columns) - 1} windows")
-    last = fc.index.max().tz_convert("Europe/Berlin").date()
-    frame = load_market_data("DE", FIRST_DAY, last + dt.timedelta(days=1))
-    y = frame[TARGET].reindex(fc.index).to_numpy()
-    rows = {}
-    print(f"{'model':10s} {'mae':>7s} {'rmse':>7s} {'n':>6s}")
-    for col in fc.columns:
-        err = fc[col].to_numpy() - y
-        ok = np.isfinite(err)
-        rows[col] = {
-            "mae": float(np.mean(np.abs(err[ok]))),
-            "rmse": float(np.sqrt(np.mean(err[ok] ** 2))),
-            "n_intervals": int(ok.sum()),
-        }
-        print(f"{col:10s} {rows[col]['mae']:7.3f} {rows[col]['rmse']:7.3f} {ok.sum():6d}")
+    frame = _frame(fc.index.max().tz_convert("Europe/Berlin").date())
+    rows = _scores(fc, frame)
     if args.save:
         fc.to_pickle(args.save)
     if args.json:

@@ -34,7 +34,14 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataUnavailableError, InvalidParameterError
-from forecasting.features import column_kind, day_ahead_features, forecast_columns, resolve_tz
+from forecasting.features import (
+    as_days,
+    column_kind,
+    day_ahead_features,
+    forecast_columns,
+    resolve_tz,
+)
+from forecasting.models import MAD_TO_SD
 
 #: Calibration windows (days) of the benchmark's LEAR ensemble.
 LEAR_WINDOWS = (56, 84, 1092, 1456)
@@ -43,7 +50,6 @@ EXOG_PROFILE_LAGS = (0, 1, 7)
 #: Name of a column of LEAR forecasts added to a frame (``with_lear_column``); a
 #: ``*_forecast`` column, so the features module treats it as published at noon of D−1.
 LEAR_COLUMN = "price_lear_forecast"
-_MAD_TO_SD = 1.482602218505602
 _PROFILE = re.compile(r"_h\d\d$")
 
 
@@ -92,7 +98,7 @@ def lear_design(
 
 def _robust_asinh_stats(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     med = np.median(A, axis=0)
-    mad = _MAD_TO_SD * np.median(np.abs(A - med), axis=0)
+    mad = MAD_TO_SD * np.median(np.abs(A - med), axis=0)
     sd = A.std(axis=0)
     scale = np.where(mad > 0, mad, np.where(sd > 0, sd, 1.0))
     return med, scale
@@ -239,10 +245,8 @@ def lear_forecasts(
     ``frame`` with a week of history; each a day of the frame, whose forecast columns are
     inputs): a DataFrame indexed by ``time_utc`` with one column ``w{W}`` per window length
     and ``mean`` (their average; NaN where any is NaN). Price targets only."""
-    tz = resolve_tz(frame, tz)
-    X, Y, _ = lear_design(frame, target, tz=tz)
-    _, _, feats = lear_design(frame, target, days=days, tz=tz)
-    target_days = np.unique(feats.day)
+    X, Y, feats = lear_design(frame, target, tz=tz)
+    target_days = X.index.to_numpy() if days is None else as_days(days)
     outside = target_days[~np.isin(target_days, X.index.to_numpy())]
     if len(outside):
         # the day's own published forecasts are inputs: they must be rows of the frame
@@ -250,14 +254,15 @@ def lear_forecasts(
             f"LEAR needs the published forecasts of each forecast day in the data; "
             f"{len(outside)} day(s) lie outside it, first {outside[0]}"
         )
+    rows = np.isin(feats.day, target_days)  # the intervals of the forecast days
+    pos = np.searchsorted(target_days, feats.day[rows])
     out = {}
     for w in windows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             by_day = lear_day_forecasts(X, Y, target_days, window_days=w, progress=progress)
-        pos = np.searchsorted(target_days, feats.day)
-        out[f"w{int(w)}"] = by_day.to_numpy()[pos, feats.hour]
-    res = pd.DataFrame(out, index=feats.X.index.rename("time_utc"))
+        out[f"w{int(w)}"] = by_day.to_numpy()[pos, feats.hour[rows]]
+    res = pd.DataFrame(out, index=feats.X.index[rows].rename("time_utc"))
     res["mean"] = res.mean(axis=1, skipna=False)
     return res
 

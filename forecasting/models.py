@@ -125,7 +125,7 @@ LOAD_PARAMS: dict[str, Any] = {
 }
 
 #: Standard deviation / median absolute deviation of a normal distribution.
-_MAD_TO_SD = 1.482602218505602
+MAD_TO_SD = 1.482602218505602
 
 Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None
 
@@ -475,7 +475,7 @@ class _NeuralForecaster(BaseForecaster):
                 warnings.simplefilter("ignore", RuntimeWarning)
                 if self.input_transform == "asinh":  # robust centre and scale (median, MAD)
                     mean = np.nanmedian(cont_train, axis=0)
-                    scale = _MAD_TO_SD * np.nanmedian(np.abs(cont_train - mean), axis=0)
+                    scale = MAD_TO_SD * np.nanmedian(np.abs(cont_train - mean), axis=0)
                     # mostly constant columns (solar at night): the standard deviation
                     scale = np.where(scale > 0, scale, np.nanstd(cont_train, axis=0))
                 else:

@@ -38,6 +38,8 @@ import shlex
 import sys
 import time
 
+import pandas as pd
+
 from data import load_market_data
 from forecasting import LOAD_PARAMS, GaussianForecaster, StudentTForecaster, TSOForecaster
 from forecasting.evaluation import HISTORY_DAYS, default_models, evaluate_forecasters, parse_period
@@ -224,6 +226,11 @@ def select(args: argparse.Namespace) -> None:
             "coverage_80_tso": tso.coverage_80 if tso else None,
         }
         rows.append(row)
+        if args.save_forecasts:  # e.g. for forecast combinations scored afterwards
+            pd.to_pickle(
+                {"forecasts": res.forecasts, "observed": res.observed, "summary": row},
+                f"{args.save_forecasts}_{name}.pkl",
+            )
         print(
             f"{name:28s} {t.crps:8.2f} {g.crps:8.2f} {t.crps / g.crps:6.3f} {t.mae:7.2f} "
             f"{t.coverage_80:7.3f} {g.coverage_80:7.3f} {t.coverage_95:7.3f} "
@@ -304,6 +311,11 @@ def main() -> None:
     ap.add_argument("--train", default="2015-01-01:2016-12-31")
     ap.add_argument("--test", default="2017-01-01:2017-12-31")
     ap.add_argument("--json")
+    ap.add_argument(
+        "--save-forecasts",
+        metavar="PREFIX",
+        help="pickle each candidate's validation forecasts to PREFIX_<candidate>.pkl",
+    )
     args = ap.parse_args()
     (final if args.final else select)(args)
 

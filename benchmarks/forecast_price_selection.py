@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from data import load_market_data
-from forecasting import PRICE_PARAMS, StudentTForecaster, combine_members
+from forecasting import PRICE_PARAMS, StudentTForecaster, blend_location, combine_members
 from forecasting.evaluation import (
     HISTORY_DAYS,
     default_models,
@@ -321,7 +321,9 @@ def combine(args: argparse.Namespace) -> None:
         lear = pd.read_pickle(args.lear)["mean"].reindex(index).to_numpy()
         if not np.isfinite(lear).all():
             raise SystemExit(f"{args.lear} lacks LEAR forecasts for some test intervals")
-        forecasts["student_t_lear_avg"] = forecasts["student_t"].assign(mu=0.5 * (mu + lear))
+        forecasts["student_t_lear_avg"] = forecasts["student_t"].assign(
+            mu=blend_location(mu, lear, 0.5)
+        )
     # fitting time of each model (the ensemble: its members' total)
     fits = {"student_t": sum(r["summary"]["models"]["student_t"]["fit_s"] for r in runs)}
     for run in [runs[0], *extras]:

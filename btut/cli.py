@@ -363,6 +363,22 @@ def forecast_evaluate(
             help="Weight each training day's loss by 0.5**(age/DAYS) (recent days count most).",
         ),
     ] = None,
+    location_blend: Annotated[
+        str | None,
+        typer.Option(
+            "--location-blend",
+            help="Average the networks' location with 'lear' (the LEAR ensemble, prices; "
+            "slow: about 1.4 s per day and long window) or a published forecast column.",
+        ),
+    ] = None,
+    blend_weight: Annotated[
+        float,
+        typer.Option("--blend-weight", help="Weight of the --location-blend forecast, 0..1."),
+    ] = 0.5,
+    lear_windows: Annotated[
+        str | None,
+        typer.Option("--lear-windows", help="LEAR training windows in days, e.g. 56,84."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fit every forecaster on the training days and score it on the test days."""
@@ -401,6 +417,20 @@ def forecast_evaluate(
                 f"--recency-halflife must be a positive number of days, got {recency_halflife}"
             )
         network["recency_halflife_days"] = recency_halflife
+    if location_blend is None and (blend_weight != 0.5 or lear_windows):
+        raise InvalidParameterError("--blend-weight and --lear-windows need --location-blend")
+    if location_blend is not None:
+        if not 0.0 <= blend_weight <= 1.0:
+            raise InvalidParameterError(f"--blend-weight must be in [0, 1], got {blend_weight}")
+        network["location_blend"] = location_blend
+        network["blend_weight"] = blend_weight
+        if lear_windows:
+            if location_blend != "lear":
+                raise InvalidParameterError("--lear-windows needs --location-blend lear")
+            windows = _int_list(lear_windows, "--lear-windows")
+            if any(w < 2 for w in windows):
+                raise InvalidParameterError(f"--lear-windows must be >= 2 days, got {windows}")
+            network["lear_windows"] = windows
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
     chosen = None
     if models is not None:

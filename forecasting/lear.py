@@ -41,10 +41,8 @@ from forecasting.features import (
     forecast_columns,
     resolve_tz,
 )
-from forecasting.models import MAD_TO_SD
+from forecasting.models import LEAR_WINDOWS, MAD_TO_SD
 
-#: Calibration windows (days) of the benchmark's LEAR ensemble.
-LEAR_WINDOWS = (56, 84, 1092, 1456)
 PROFILE_LAGS = (1, 2, 3, 7)
 EXOG_PROFILE_LAGS = (0, 1, 7)
 #: Name of a column of LEAR forecasts added to a frame (``with_lear_column``); a

@@ -127,12 +127,28 @@ LOAD_PARAMS: dict[str, Any] = {
 #: Standard deviation / median absolute deviation of a normal distribution.
 MAD_TO_SD = 1.482602218505602
 
+#: Training windows (days) of the LEAR ensemble of the open price-forecasting benchmark
+#: (``forecasting.lear``; the networks' ``location_blend="lear"``).
+LEAR_WINDOWS = (56, 84, 1092, 1456)
+
 Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None
 
 
 def quantile_column(q: float) -> str:
     """Name of the quantile column for level ``q``: ``0.1`` → ``"q0.1"``."""
     return f"q{q:g}"
+
+
+def blend_location(mu: np.ndarray, reference: np.ndarray, weight: float) -> np.ndarray:
+    """Forecast combination of locations: ``(1 − weight)·mu + weight·reference`` per
+    interval, ``mu`` where the reference is unknown (NaN); arrays of one shape."""
+    mu = np.asarray(mu, dtype=float)
+    reference = np.asarray(reference, dtype=float)
+    if mu.shape != reference.shape:
+        raise InvalidParameterError(f"shapes differ: mu {mu.shape}, reference {reference.shape}")
+    if not 0.0 <= weight <= 1.0:
+        raise InvalidParameterError(f"weight must be in [0, 1], got {weight!r}")
+    return np.where(np.isfinite(reference), (1.0 - weight) * mu + weight * reference, mu)
 
 
 def _check_quantiles(quantiles: Sequence[float] | None) -> list[float]:
@@ -360,6 +376,9 @@ class _NeuralForecaster(BaseForecaster):
         n_members: int = 1,
         recency_halflife_days: float | None = None,
         input_transform: str | None = None,
+        location_blend: str | None = None,
+        blend_weight: float = 0.5,
+        lear_windows: Sequence[int] = LEAR_WINDOWS,
     ) -> None:
         self.hidden = hidden
         self.dropout = dropout
@@ -384,6 +403,9 @@ class _NeuralForecaster(BaseForecaster):
         self.n_members = n_members
         self.recency_halflife_days = recency_halflife_days
         self.input_transform = input_transform
+        self.location_blend = location_blend
+        self.blend_weight = blend_weight
+        self.lear_windows = lear_windows
 
     def _check_params(self) -> None:
         hidden = tuple(self.hidden)
@@ -403,6 +425,10 @@ class _NeuralForecaster(BaseForecaster):
             "recency_halflife_days": self.recency_halflife_days is None
             or self.recency_halflife_days > 0,
             "input_transform": self.input_transform in (None, "asinh"),
+            "location_blend": self.location_blend is None or isinstance(self.location_blend, str),
+            "blend_weight": 0.0 <= self.blend_weight <= 1.0,
+            "lear_windows": len(tuple(self.lear_windows)) > 0
+            and all(int(w) == w and w >= 2 for w in self.lear_windows),
         }
         for name, ok in checks.items():
             if not ok:
@@ -429,6 +455,7 @@ class _NeuralForecaster(BaseForecaster):
         exog = forecast_columns(frame) if self.exog is None else list(self.exog)
         if self.centre is not None and self.centre not in exog:
             exog = [*exog, self.centre]
+        self._check_blend(target, exog)
         feats = day_ahead_features(
             frame,
             target,
@@ -504,6 +531,9 @@ class _NeuralForecaster(BaseForecaster):
         self.centre_ = self.centre
         self.fixed_centre_ = bool(self.fixed_centre)
         self.input_transform_ = self.input_transform
+        self.location_blend_ = self.location_blend
+        self.blend_weight_ = float(self.blend_weight)
+        self.lear_windows_ = tuple(int(w) for w in self.lear_windows)
 
         Z = self._design(feats)
         w_train = None
@@ -550,7 +580,7 @@ class _NeuralForecaster(BaseForecaster):
     _SHARED = (
         "target_", "tz_", "step_", "lags_", "exog_", "exog_lags_", "profile_lags_",
         "exog_profile_lags_", "feature_names_", "n_features_in_", "hidden_", "centre_",
-        "fixed_centre_", "input_transform_",
+        "fixed_centre_", "input_transform_", "location_blend_", "blend_weight_", "lear_windows_",
         "n_train_intervals_", "n_val_intervals_", "validation_start_",
     )  # fmt: skip
 
@@ -637,7 +667,47 @@ class _NeuralForecaster(BaseForecaster):
             )
         members = getattr(self, "estimators_", None) or [self]
         mu, sigma, nu = combine_members([m._params(feats) for m in members])
-        return self._output(feats, mu, sigma, nu, quantiles)
+        missing = 0
+        if self.location_blend_ is not None:
+            reference = self._blend_reference(frame, feats, tz)
+            missing = int((np.isfinite(mu) & ~np.isfinite(reference)).sum())
+            mu = blend_location(mu, reference, self.blend_weight_)
+        out = self._output(feats, mu, sigma, nu, quantiles)
+        if self.location_blend_ is not None:
+            out.attrs["location_blend_missing"] = missing
+        return out
+
+    def _check_blend(self, target: str, exog: list[str]) -> None:
+        """``location_blend`` must be ``"lear"`` (price targets) or an ``exog`` column."""
+        blend = self.location_blend
+        if blend is None:
+            return
+        if blend == "lear":
+            if target != "price_eur_per_mwh":
+                raise InvalidParameterError(
+                    f"location_blend='lear' forecasts day-ahead prices, not {target!r}"
+                )
+        elif blend not in exog:
+            raise InvalidParameterError(
+                f"location_blend={blend!r} is neither 'lear' nor one of the published "
+                f"forecast columns the model uses ({', '.join(exog) or 'none'})"
+            )
+
+    def _blend_reference(
+        self, frame: pd.DataFrame, feats: DayAheadFeatures, tz: str | None
+    ) -> np.ndarray:
+        """The point forecast blended into ``mu``, per row of ``feats`` (NaN: unknown)."""
+        if self.location_blend_ != "lear":  # a published forecast of day D, known at the cut-off
+            return feats.X[self.location_blend_].to_numpy(dtype=np.float64)
+        from forecasting.lear import lear_forecasts
+
+        tz = resolve_tz(frame, tz) if (tz or frame.attrs.get("tz")) else self.tz_
+        fc = lear_forecasts(frame, self.target_, days=feats.days, windows=self.lear_windows_, tz=tz)
+        windows = fc.drop(columns="mean")
+        with warnings.catch_warnings():  # a row where no window has a forecast
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(windows.to_numpy(), axis=1)
+        return pd.Series(mean, index=fc.index).reindex(feats.X.index).to_numpy()
 
 
 class StudentTForecaster(_NeuralForecaster):
@@ -665,6 +735,17 @@ class StudentTForecaster(_NeuralForecaster):
     cheap daily recalibration with a small ``max_epochs``), ``n_members`` (an ensemble of
     that many networks, member m trained with seed ``random_state + m``, combined by
     ``combine_members``: the mean of each parameter; default 1, a single network).
+    ``location_blend`` (a forecast combination of locations: ``mu`` becomes
+    ``(1 − blend_weight)·mu + blend_weight·reference``, ``sigma`` and ``nu`` kept, by
+    ``blend_location``; the reference is ``"lear"``, the mean over ``lear_windows`` of the
+    LEAR forecasts of ``forecasting.lear`` (price targets; each day's LASSO fits use only
+    the days before it, about 1.4 s per day and long window on one core), or one of the
+    model's published forecast columns of day D, e.g. ``"load_forecast_mw"``; where the
+    reference is unknown ``mu`` stays the network's and ``predict().attrs
+    ["location_blend_missing"]`` counts those intervals; training and the spread
+    calibration do not see the blend; default none), ``blend_weight`` (default 0.5),
+    ``lear_windows`` (default ``LEAR_WINDOWS``: the benchmark's 56, 84, 1092 and 1456
+    days; a window longer than the history adds no forecast).
 
     Fitted attributes: ``model_``, ``feature_names_``, ``x_mean_``/``x_scale_``,
     ``y_mean_``/``y_scale_``, ``n_epochs_``, ``best_epoch_`` (0-based; −1: a warm start
@@ -838,6 +919,7 @@ class TSOForecaster(_ReferenceForecaster):
 
 
 __all__ = [
+    "LEAR_WINDOWS",
     "LOAD_PARAMS",
     "PRICE_PARAMS",
     "TSO_FORECAST_COLUMNS",
@@ -846,6 +928,7 @@ __all__ = [
     "SeasonalNaiveForecaster",
     "StudentTForecaster",
     "TSOForecaster",
+    "blend_location",
     "combine_members",
     "fit_zero_location_t",
     "quantile_column",

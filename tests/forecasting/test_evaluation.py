@@ -246,3 +246,28 @@ def test_cli_recency_halflife_weights_the_networks(capsys):
     for key in ("crps", "mae", "coverage_80"):  # only the networks change
         assert recent["models"]["tso"][key] == plain["models"]["tso"][key]
     assert main([*args, "--recency-halflife", "0"]) == 2
+
+
+def test_cli_location_blend_moves_only_the_networks_location(capsys):
+    args = _evaluate_args("ES", "load_mw", "2016-01-08:2016-02-28", "2016-02-29:2016-03-03")
+    small = ["--hidden", "8", "--models", "student_t,tso", "--centre", "load_forecast_mw"]
+    assert main([*args, *small]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*args, *small, "--location-blend", "load_forecast_mw"]) == 0
+    blend = json.loads(capsys.readouterr().out)
+    assert blend["network"]["location_blend"] == "load_forecast_mw"
+    assert blend["network"]["blend_weight"] == 0.5
+    assert blend["models"]["student_t"]["mae"] != plain["models"]["student_t"]["mae"]
+    for key in ("crps", "mae", "coverage_80"):  # only the networks change
+        assert blend["models"]["tso"][key] == plain["models"]["tso"][key]
+    # bad values: one line, exit 2
+    for bad, msg in [
+        (["--location-blend", "lear"], "prices"),
+        (["--location-blend", "nope"], "'nope'"),
+        (["--location-blend", "load_forecast_mw", "--blend-weight", "2"], "--blend-weight"),
+        (["--blend-weight", "0.3"], "need --location-blend"),
+        (["--location-blend", "load_forecast_mw", "--lear-windows", "56"], "lear-windows"),
+    ]:
+        assert main([*args, *small, *bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert msg in err and "Traceback" not in err, (bad, err)

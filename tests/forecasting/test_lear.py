@@ -168,3 +168,56 @@ def test_days_outside_the_data_and_other_targets_are_refused(de: pd.DataFrame) -
         lear_forecasts(head, days=["2016-03-15"], windows=(14,))
     with pytest.raises(InvalidParameterError, match="prices"):
         lear_design(data.load_market_data("ES", "2016-01-04", "2016-02-10"), "load_mw")
+
+
+# --- the networks' location blend with LEAR ------------------------------------------
+
+TINY = {"hidden": (16, 16), "max_epochs": 10, "patience": 5, "batch_size": 128}
+EPF = {"profile_lags": (1, 2, 3, 7), "exog_lags": (1, 7)}
+
+
+def test_location_blend_with_lear_averages_the_network_and_lear(de: pd.DataFrame) -> None:
+    from forecasting import StudentTForecaster
+
+    train = de.loc[de.index < pd.Timestamp("2016-03-01", tz=TZ)]
+    train.attrs = dict(de.attrs)
+    days = ["2016-03-10", "2016-03-27"]  # a 24-hour day and the spring DST day
+    plain = StudentTForecaster(**TINY, **EPF).fit(train, "price_eur_per_mwh")
+    params = {**TINY, **EPF, "location_blend": "lear", "lear_windows": (14, 28)}
+    blended = StudentTForecaster(**params, blend_weight=0.25).fit(train, "price_eur_per_mwh")
+    a, b = plain.predict(de, days=days), blended.predict(de, days=days)
+    lear = lear_forecasts(de, days=days, windows=(14, 28))["mean"].reindex(a.index)
+    assert lear.notna().all() and len(a) == 47
+    # the same seed trains the same network: only the location moves, by the weight
+    np.testing.assert_allclose(b["mu"], 0.75 * a["mu"] + 0.25 * lear, rtol=1e-12)
+    pd.testing.assert_frame_equal(b[["sigma", "nu"]], a[["sigma", "nu"]], check_exact=True)
+    assert b.attrs["location_blend_missing"] == 0
+    # no look-ahead: everything unknown at the cut-off changed, the forecast is not
+    rng = np.random.default_rng(1)
+    day = "2016-03-10"
+    known = available_at(de, cutoff_for_day(day, TZ))
+    noise = pd.DataFrame(rng.normal(50, 30, de.shape), index=de.index, columns=de.columns)
+    dirty = de.where(known, noise)
+    dirty.attrs = dict(de.attrs)
+    pd.testing.assert_frame_equal(
+        blended.predict(de, days=[day]), blended.predict(dirty, days=[day]), check_exact=True
+    )
+    # a window longer than the history gives no LEAR forecast: the network's mu, counted
+    long = StudentTForecaster(**{**params, "lear_windows": (400,)}).fit(train, "price_eur_per_mwh")
+    c = long.predict(de, days=days)
+    np.testing.assert_array_equal(c["mu"].to_numpy(), a["mu"].to_numpy())
+    assert c.attrs["location_blend_missing"] == 47
+
+
+def test_location_blend_is_refused_for_load_and_unknown_columns(de: pd.DataFrame) -> None:
+    from forecasting import StudentTForecaster
+
+    es = data.load_market_data("ES", "2016-01-04", "2016-02-10")
+    with pytest.raises(InvalidParameterError, match="prices"):
+        StudentTForecaster(**TINY, location_blend="lear").fit(es, "load_mw")
+    with pytest.raises(InvalidParameterError, match="no_such_column"):
+        StudentTForecaster(**TINY, location_blend="no_such_column").fit(de, "price_eur_per_mwh")
+    with pytest.raises(InvalidParameterError, match="blend_weight"):
+        StudentTForecaster(**TINY, location_blend="lear", blend_weight=1.5).fit(de)
+    with pytest.raises(InvalidParameterError, match="lear_windows"):
+        StudentTForecaster(**TINY, location_blend="lear", lear_windows=(1,)).fit(de)

@@ -599,3 +599,36 @@ def test_asinh_inputs_are_median_mad_scaled(train: pd.DataFrame, es: pd.DataFram
     assert not warm.warm_started_
     with pytest.raises(InvalidParameterError, match="input_transform"):
         StudentTForecaster(input_transform="log").fit(train, "load_mw")
+
+
+def test_blend_location_against_hand_values() -> None:
+    from forecasting import blend_location
+
+    mu = np.array([10.0, 20.0, 30.0])
+    ref = np.array([14.0, np.nan, 26.0])
+    np.testing.assert_array_equal(blend_location(mu, ref, 0.25), [11.0, 20.0, 29.0])
+    np.testing.assert_array_equal(blend_location(mu, ref, 0.0), mu)
+    np.testing.assert_array_equal(blend_location(mu, ref, 1.0), [14.0, 20.0, 26.0])
+    with pytest.raises(InvalidParameterError, match="weight"):
+        blend_location(mu, ref, -0.1)
+    with pytest.raises(InvalidParameterError, match="shapes"):
+        blend_location(mu, ref[:2], 0.5)
+
+
+@pytest.mark.parametrize("cls", [StudentTForecaster, GaussianForecaster])
+def test_location_blend_with_a_published_forecast_shrinks_the_correction(
+    cls: type, train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    params = {**TINY, "centre": "load_forecast_mw"}
+    plain = cls(**params).fit(train, "load_mw").predict(es, days=DAYS)
+    model = cls(**params, location_blend="load_forecast_mw", blend_weight=0.5)
+    out = model.fit(train, "load_mw").predict(es, days=DAYS)
+    tso = es["load_forecast_mw"].reindex(out.index)
+    # mu = tso + correction  ->  tso + correction / 2
+    np.testing.assert_allclose(out["mu"] - tso, 0.5 * (plain["mu"] - tso), rtol=1e-9, atol=1e-6)
+    pd.testing.assert_frame_equal(out[["sigma", "nu"]], plain[["sigma", "nu"]], check_exact=True)
+    for day in DAYS:
+        clean = model.predict(es, days=[day])
+        pd.testing.assert_frame_equal(
+            clean, model.predict(perturb_unknown(es, day), days=[day]), check_exact=True
+        )

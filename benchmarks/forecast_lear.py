@@ -32,7 +32,7 @@ import pandas as pd
 
 from data import load_market_data
 from forecasting.evaluation import parse_period
-from forecasting.lear import LEAR_COLUMN, LEAR_WINDOWS, lear_forecasts
+from forecasting.lear import LEAR_COLUMN, LEAR_WINDOWS, PENALTIES, lear_forecasts
 from forecasting.metrics import mae, rmse
 
 TARGET = "price_eur_per_mwh"
@@ -78,9 +78,16 @@ def column(args: argparse.Namespace) -> None:
     frame = _frame(period[1])
     t0 = time.perf_counter()
     windows = tuple(args.windows)
-    fc = lear_forecasts(frame, TARGET, days=_days(period), windows=windows, progress=_progress(t0))
+    fc = lear_forecasts(
+        frame,
+        TARGET,
+        days=_days(period),
+        windows=windows,
+        penalty=args.penalty,
+        progress=_progress(t0),
+    )
     series = fc["mean"].rename(LEAR_COLUMN)
-    series.attrs = {"windows": list(windows), "days": args.days}
+    series.attrs = {"windows": list(windows), "days": args.days, "penalty": args.penalty}
     series.to_pickle(args.out)
     print(f"{len(series)} intervals, {series.isna().sum()} NaN, {time.perf_counter() - t0:.0f} s")
 
@@ -90,12 +97,24 @@ def score(args: argparse.Namespace) -> None:
     frame = _frame(period[1])
     t0 = time.perf_counter()
     windows = tuple(args.windows)
-    fc = lear_forecasts(frame, TARGET, days=_days(period), windows=windows, progress=_progress(t0))
+    fc = lear_forecasts(
+        frame,
+        TARGET,
+        days=_days(period),
+        windows=windows,
+        penalty=args.penalty,
+        progress=_progress(t0),
+    )
     wall = time.perf_counter() - t0
     rows = _scores(fc, frame)
     print(f"wall {wall:.0f} s")
     if args.save:
-        fc.attrs = {"test": args.test, "windows": list(windows), "wall_s": wall}
+        fc.attrs = {
+            "test": args.test,
+            "windows": list(windows),
+            "penalty": args.penalty,
+            "wall_s": wall,
+        }
         fc.to_pickle(args.save)
     if args.json:
         out = {
@@ -103,6 +122,7 @@ def score(args: argparse.Namespace) -> None:
             "target": TARGET,
             "test": args.test,
             "windows": list(windows),
+            "penalty": args.penalty,
             "scores": rows,
             "wall_s": wall,
             "command": "python " + " ".join(sys.argv),
@@ -157,6 +177,10 @@ def main() -> None:
     s.add_argument("--windows", type=int, nargs="+", default=list(LEAR_WINDOWS))
     s.add_argument("--json")
     s.add_argument("--save")
+    for sp in (c, s):
+        sp.add_argument(
+            "--penalty", choices=PENALTIES, default="benchmark", help="see lear_day_forecasts"
+        )
     m = sub.add_parser("merge")
     m.add_argument("files", nargs="+")
     m.add_argument("--json")

@@ -14,9 +14,12 @@ and each hour's target are scaled with the window's median and MAD·1.4826 and
 ``arcsinh``-transformed (the benchmark's variance-stabilising transform); the forecast
 is transformed back. The LASSO penalty of each hour is chosen on a geometric grid by the
 AIC ``n·MSE/var(y) + 2·df`` (the form of scikit-learn's ``LassoLarsIC`` before 1.1, the
-benchmark's tool; the benchmark chose the penalty on the LARS path of inputs normalised to
-unit norm and refitted on the raw inputs, which this module does not copy); the LASSO is
-solved by FISTA for all 24 hours at once.
+benchmark's tool). As the benchmark's code does (``penalty="benchmark"``, the default),
+the penalty is chosen on the inputs normalised to unit norm (``LassoLarsIC``'s old
+``normalize=True``) and the LASSO is then refitted with it on the scaled inputs, where it
+is about ``sqrt(n)`` times weaker; ``penalty="aic"`` keeps the AIC choice itself. On 41
+days of 2015 (windows 56, 84, 1092 days) the benchmark's way cut the ensemble's MAE from
+3.82 to 3.34 EUR/MWh. The LASSO is solved by FISTA for all 24 hours at once.
 
 Training days are those of the window with every input and all 24 hours known (spring DST
 days, which lack an hour, and days with gaps drop out). The forecast of a 25-hour day
@@ -43,6 +46,8 @@ from forecasting.features import (
 )
 from forecasting.models import LEAR_WINDOWS, MAD_TO_SD
 
+#: How ``lear_day_forecasts`` chooses each LASSO penalty (see there).
+PENALTIES = ("benchmark", "aic")
 PROFILE_LAGS = (1, 2, 3, 7)
 EXOG_PROFILE_LAGS = (0, 1, 7)
 #: Name of a column of LEAR forecasts added to a frame (``with_lear_column``); a
@@ -154,6 +159,8 @@ def lasso_aic(
     min_ratio: float = 1e-3,
     tol: float = 1e-4,
     max_iter: int = 500,
+    unit_norm: bool = False,
+    refit_max_iter: int = 2000,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """LASSO of each column of ``Y`` (n, k) on ``X`` (n, p) with an intercept, the penalty
     chosen per column on the grid ``alpha_max · geomspace(1, min_ratio, n_alphas)`` by
@@ -161,10 +168,23 @@ def lasso_aic(
     previous one and stops at the relative ``tol`` or after ``max_iter`` FISTA steps, which
     the default often reaches: on an 84-day DE window 8 of 12 points did, and the forecasts
     differed from fully converged ones by 0.1 EUR/MWh on average (MAE by < 0.01).
-    Returns coefficients (p, k), intercepts (k,) and the chosen alphas (k,)."""
+    With ``unit_norm=True`` the penalty is chosen so on the centred inputs divided by
+    their Euclidean norms (as scikit-learn's ``LassoLarsIC(normalize=True)``, the
+    benchmark's tool before scikit-learn 1.2), and the LASSO with that penalty is then
+    refitted on the centred ``X`` itself (``refit_max_iter`` steps at most), as the
+    benchmark's code does: a penalty about ``sqrt(n)·std(x)`` times weaker than the
+    chosen one. Returns coefficients (p, k), intercepts (k,) and the chosen alphas (k,)."""
     n = X.shape[0]
     x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
     Xc, Yc = X - x_mean, Y - y_mean
+    if unit_norm:
+        norms = np.sqrt((Xc**2).sum(axis=0))
+        norms = np.where(norms > 0, norms, 1.0)
+        _, _, alphas = lasso_aic(
+            Xc / norms, Yc, n_alphas=n_alphas, min_ratio=min_ratio, tol=tol, max_iter=max_iter
+        )
+        B = lasso(Xc, Yc, alphas, max_iter=refit_max_iter, tol=tol)
+        return B, y_mean - x_mean @ B, alphas
     alpha_max = np.max(np.abs(Xc.T @ Yc), axis=0) / n
     alpha_max = np.where(alpha_max > 0, alpha_max, 1.0)
     var_y = Yc.var(axis=0)
@@ -191,12 +211,17 @@ def lear_day_forecasts(
     days: Sequence,
     *,
     window_days: int,
+    penalty: str = "benchmark",
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """(len(days), 24) forecasts of the target at each local hour of ``days``, each day
     from a model fitted on the ``window_days`` market days before it (``X``, ``Y`` from
     ``lear_design``; rows must be consecutive market days, checked). NaN for a day with fewer than
-    ``window_days`` days of history in ``X`` or an unknown input."""
+    ``window_days`` days of history in ``X`` or an unknown input. ``penalty``:
+    ``"benchmark"`` (chosen by AIC on unit-norm inputs and refitted, as the benchmark's
+    code; ``lasso_aic(unit_norm=True)``) or ``"aic"`` (the AIC choice itself)."""
+    if penalty not in PENALTIES:
+        raise InvalidParameterError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
     if int(window_days) != window_days or window_days < 2:
         raise InvalidParameterError(f"window_days must be an integer >= 2, got {window_days!r}")
     window_days = int(window_days)
@@ -221,7 +246,7 @@ def lear_day_forecasts(
         x_med, x_scale = _robust_asinh_stats(A[:, ~dummy])
         A[:, ~dummy] = np.arcsinh((A[:, ~dummy] - x_med) / x_scale)
         y_med, y_scale = _robust_asinh_stats(T)
-        B, b0, _ = lasso_aic(A, np.arcsinh((T - y_med) / y_scale))
+        B, b0, _ = lasso_aic(A, np.arcsinh((T - y_med) / y_scale), unit_norm=penalty == "benchmark")
         x = Xa[pos].copy()
         x[~dummy] = np.arcsinh((x[~dummy] - x_med) / x_scale)
         out[i] = y_med + y_scale * np.sinh(x @ B + b0)
@@ -236,6 +261,7 @@ def lear_forecasts(
     *,
     days: Iterable | None = None,
     windows: Sequence[int] = LEAR_WINDOWS,
+    penalty: str = "benchmark",
     tz: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
@@ -258,7 +284,9 @@ def lear_forecasts(
     for w in windows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            by_day = lear_day_forecasts(X, Y, target_days, window_days=w, progress=progress)
+            by_day = lear_day_forecasts(
+                X, Y, target_days, window_days=w, penalty=penalty, progress=progress
+            )
         out[f"w{int(w)}"] = by_day.to_numpy()[pos, feats.hour[rows]]
     res = pd.DataFrame(out, index=feats.X.index[rows].rename("time_utc"))
     res["mean"] = res.mean(axis=1, skipna=False)

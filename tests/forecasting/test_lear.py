@@ -94,6 +94,39 @@ def test_lasso_aic_picks_the_grid_point_with_the_lowest_criterion() -> None:
     assert set(np.flatnonzero(B[:, 0])) >= {0, 1, 2}  # the true inputs are kept
 
 
+def test_unit_norm_aic_chooses_on_normalised_inputs_and_refits_on_the_raw_ones() -> None:
+    rng = np.random.default_rng(4)
+    n, p = 80, 12
+    X = rng.normal(size=(n, p)) * rng.uniform(0.2, 3.0, p)  # columns of unequal norms
+    beta = np.zeros((p, 2))
+    beta[:3, 0], beta[4:6, 1] = [2.0, -1.0, 0.5], [1.0, 1.0]
+    Y = X @ beta + 0.5 * rng.normal(size=(n, 2)) + np.array([3.0, -1.0])
+    B, b0, chosen = lasso_aic(X, Y, n_alphas=8, min_ratio=1e-2, tol=1e-10, unit_norm=True)
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    norms = np.linalg.norm(Xc, axis=0)
+    # the penalty: the AIC choice of the problem on unit-norm columns (the same grid)
+    _, _, on_unit = lasso_aic(Xc / norms, Yc, n_alphas=8, min_ratio=1e-2, tol=1e-10)
+    np.testing.assert_array_equal(chosen, on_unit)
+    for j in range(2):  # the coefficients: that penalty on the raw columns (cvxpy)
+        np.testing.assert_allclose(B[:, j], _cvxpy_lasso(Xc, Yc[:, j], chosen[j]), atol=1e-4)
+        assert b0[j] == pytest.approx(Y[:, j].mean() - X.mean(axis=0) @ B[:, j], abs=1e-12)
+    # a much weaker penalty than the raw-input AIC choice: more inputs kept
+    B_aic, _, _ = lasso_aic(X, Y, n_alphas=8, min_ratio=1e-2, tol=1e-10)
+    assert np.count_nonzero(B) > np.count_nonzero(B_aic)
+
+
+def test_lear_penalty_options(de: pd.DataFrame) -> None:
+    day = ["2016-03-15"]
+    bench = lear_forecasts(de, days=day, windows=(30,))
+    pd.testing.assert_frame_equal(
+        bench, lear_forecasts(de, days=day, windows=(30,), penalty="benchmark")
+    )
+    aic = lear_forecasts(de, days=day, windows=(30,), penalty="aic")
+    assert np.isfinite(aic.to_numpy()).all() and not np.allclose(aic, bench)
+    with pytest.raises(InvalidParameterError, match="penalty"):
+        lear_forecasts(de, days=day, windows=(30,), penalty="bic")
+
+
 def test_design_is_the_benchmark_input_set(de: pd.DataFrame) -> None:
     X, Y, _feats = lear_design(de)
     assert X.shape[1] == 96 + 2 * 72 + 7  # 247 inputs, as the benchmark's LEAR

@@ -271,3 +271,25 @@ def test_cli_location_blend_moves_only_the_networks_location(capsys):
         assert main([*args, *small, *bad]) == 2, bad
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err, (bad, err)
+
+
+def test_cli_location_blend_with_lear_for_prices(capsys):
+    args = _evaluate_args(
+        "DE", "price_eur_per_mwh", "2016-01-04:2016-02-28", "2016-02-29:2016-03-02"
+    )
+    small = ["--hidden", "8", "--models", "student_t,seasonal_naive"]
+    assert main([*args, *small]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    blend = [*small, "--location-blend", "lear", "--lear-windows", "14,28", "--blend-weight", "1"]
+    assert main([*args, *blend]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["network"]["location_blend"] == "lear"
+    assert out["network"]["lear_windows"] == [14, 28]
+    # weight 1: the location is the LEAR forecast itself, independent of the network
+    from forecasting.lear import lear_forecasts
+
+    frame = load_market_data("DE", "2016-01-04", "2016-03-03")
+    lear = lear_forecasts(frame, days=["2016-02-29", "2016-03-01", "2016-03-02"], windows=(14, 28))
+    y = frame["price_eur_per_mwh"].reindex(lear.index)
+    assert out["models"]["student_t"]["mae"] == pytest.approx((lear["mean"] - y).abs().mean())
+    assert out["models"]["student_t"]["mae"] != plain["models"]["student_t"]["mae"]

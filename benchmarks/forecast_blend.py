@@ -5,7 +5,7 @@ The blend is ``mu = (1 - w)·mu_network + w·reference`` with the network's ``si
 ``nu`` kept (``forecasting.blend_location``, the same function the forecaster calls;
 training does not see the blend, so one run of the networks serves every weight). The
 rule, fixed before the runs: on the **validation** period take the grid weight with the
-lowest Student-t CRPS; the test period only reports it.
+lowest Student-t CRPS; the test period only reports it (``--chosen W``).
 
 DE price, validation 2015 (fit 2012-01-09..2014-12-31, daily recalibration as in the
 test; ``seed_m.pkl`` from ``forecast_price_selection.py final --candidate price_params
@@ -65,6 +65,11 @@ def main() -> None:
     ref.add_argument("--lear", help="LEAR forecasts (forecast_lear.py score/merge --save)")
     ref.add_argument("--tso", action="store_true", help="the tso model's location")
     ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.25, 0.5, 0.75, 1.0])
+    ap.add_argument(
+        "--chosen",
+        type=float,
+        help="the weight chosen on the validation period (a test run: reported, not chosen)",
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -100,14 +105,18 @@ def main() -> None:
         )
     by_weight = {0.0: scores["student_t"].crps}
     by_weight.update({w: scores[f"blend_{w:g}"].crps for w in args.weights if w > 0})
-    chosen = min(by_weight, key=by_weight.get)
-    print(f"lowest Student-t CRPS at weight {chosen:g} ({len(observed)} intervals)")
+    lowest = min(by_weight, key=by_weight.get)
+    print(f"lowest Student-t CRPS on these {len(observed)} intervals at weight {lowest:g}")
+    if args.chosen is not None:
+        print(f"weight chosen on the validation period: {args.chosen:g}")
     if args.json:
         out = {
             "zone": args.zone,
             "reference": what,
-            "rule": "the grid weight with the lowest Student-t CRPS on this (validation) period",
-            "chosen_weight": chosen,
+            "rule": "choose the grid weight with the lowest Student-t CRPS on the validation "
+            "period; report it on the test period",
+            "lowest_crps_weight": lowest,
+            "weight_chosen_on_validation": args.chosen,
             "intervals_without_reference": n_missing,
             "models": {name: s.to_dict() for name, s in scores.items()},
             "runs": [r["summary"].get("command", r["summary"].get("candidate")) for r in runs],

@@ -368,7 +368,7 @@ def forecast_evaluate(
         typer.Option(
             "--location-blend",
             help="Average the networks' location with 'lear' (the LEAR ensemble, prices; "
-            "slow: about 1.4 s per day and long window) or a published forecast column.",
+            "slow: about 1 s per day and window) or a published forecast column.",
         ),
     ] = None,
     blend_weight: Annotated[

@@ -739,7 +739,8 @@ class StudentTForecaster(_NeuralForecaster):
     ``(1 − blend_weight)·mu + blend_weight·reference``, ``sigma`` and ``nu`` kept, by
     ``blend_location``; the reference is ``"lear"``, the mean over ``lear_windows`` of the
     LEAR forecasts of ``forecasting.lear`` (price targets; each day's LASSO fits use only
-    the days before it, about 1.4 s per day and long window on one core), or one of the
+    the days before it, about 0.6 s per day and short window and 0.9 s per day and long
+    window on one core), or one of the
     model's published forecast columns of day D, e.g. ``"load_forecast_mw"``; where the
     reference is unknown ``mu`` stays the network's and ``predict().attrs
     ["location_blend_missing"]`` counts those intervals; training and the spread

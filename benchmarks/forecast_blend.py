@@ -79,7 +79,9 @@ def main() -> None:
     others = {k: v for k, v in runs[0]["forecasts"].items() if k != "student_t"}
     if args.lear:
         lear = pd.read_pickle(args.lear)
-        reference = lear["mean"].reindex(index).to_numpy()
+        # the mean of the windows each interval has, as the forecaster takes it
+        windows = lear[[c for c in lear.columns if c != "mean"]].reindex(index)
+        reference = windows.mean(axis=1, skipna=True).to_numpy()
         what = f"LEAR ensemble, windows {[c for c in lear.columns if c != 'mean']}"
     else:
         if "tso" not in others:

@@ -135,6 +135,9 @@ def merge(args: argparse.Namespace) -> None:
     """Join ``score --save`` outputs (other periods: rows; other windows: columns), average
     the windows again (the available ones) and score the joined forecasts."""
     parts = [pd.read_pickle(path) for path in args.files]
+    penalties = {p.attrs.get("penalty", "aic (before --penalty)") for p in parts}
+    if len(penalties) > 1:
+        raise SystemExit(f"the files were made with different penalties: {sorted(penalties)}")
     by_windows: dict[tuple, list[pd.DataFrame]] = {}
     for part in parts:
         cols = tuple(c for c in part.columns if c != "mean")
@@ -158,6 +161,7 @@ def merge(args: argparse.Namespace) -> None:
             "target": TARGET,
             "scores": rows,
             "intervals_with_fewer_windows": short,
+            "penalty": penalties.pop(),
             "parts": [p.attrs for p in parts],
             "command": "python " + " ".join(sys.argv),
         }

@@ -372,9 +372,9 @@ def forecast_evaluate(
         ),
     ] = None,
     blend_weight: Annotated[
-        float,
-        typer.Option("--blend-weight", help="Weight of the --location-blend forecast, 0..1."),
-    ] = 0.5,
+        float | None,
+        typer.Option("--blend-weight", help="Weight of the --location-blend forecast, 0..1 (0.5)."),
+    ] = None,
     lear_windows: Annotated[
         str | None,
         typer.Option("--lear-windows", help="LEAR training windows in days, e.g. 56,84."),
@@ -383,6 +383,7 @@ def forecast_evaluate(
 ) -> None:
     """Fit every forecaster on the training days and score it on the test days."""
     import datetime as dt
+    import warnings
 
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
@@ -417,21 +418,30 @@ def forecast_evaluate(
                 f"--recency-halflife must be a positive number of days, got {recency_halflife}"
             )
         network["recency_halflife_days"] = recency_halflife
-    if location_blend is None and (blend_weight != 0.5 or lear_windows):
+    if location_blend is None and (blend_weight is not None or lear_windows is not None):
         raise InvalidParameterError("--blend-weight and --lear-windows need --location-blend")
+    history_days = HISTORY_DAYS
     if location_blend is not None:
-        if not 0.0 <= blend_weight <= 1.0:
-            raise InvalidParameterError(f"--blend-weight must be in [0, 1], got {blend_weight}")
+        from forecasting import LEAR_WINDOWS
+
+        weight = 0.5 if blend_weight is None else blend_weight
+        if not 0.0 <= weight <= 1.0:
+            raise InvalidParameterError(f"--blend-weight must be in [0, 1], got {weight}")
         network["location_blend"] = location_blend
-        network["blend_weight"] = blend_weight
-        if lear_windows:
-            if location_blend != "lear":
-                raise InvalidParameterError("--lear-windows needs --location-blend lear")
-            windows = _int_list(lear_windows, "--lear-windows")
-            if any(w < 2 for w in windows):
-                raise InvalidParameterError(f"--lear-windows must be >= 2 days, got {windows}")
+        network["blend_weight"] = weight
+        if lear_windows is not None and location_blend != "lear":
+            raise InvalidParameterError("--lear-windows needs --location-blend lear")
+        if location_blend == "lear":
+            windows = LEAR_WINDOWS
+            if lear_windows is not None:
+                windows = _int_list(lear_windows, "--lear-windows")
+                if any(w < 2 for w in windows):
+                    raise InvalidParameterError(f"--lear-windows must be >= 2 days, got {windows}")
             network["lear_windows"] = windows
-    frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, HISTORY_DAYS)
+            # LEAR's windows reach back from the first test day: load those days too
+            reach = (te[0] - tr[0]).days - HISTORY_DAYS
+            history_days = max(HISTORY_DAYS, max(windows) + HISTORY_DAYS + 1 - reach)
+    frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, history_days)
     chosen = None
     if models is not None:
         every = default_models(frame, target, random_state=seed, **network)
@@ -450,18 +460,24 @@ def forecast_evaluate(
         TimeRemainingColumn(),
     ) as bar:
         task = bar.add_task("evaluate", total=None)
-        result = evaluate_forecasters(
-            frame,
-            target,
-            train=tr,
-            test=te,
-            models=chosen,
-            recalibrate=recalibrate,
-            warm_epochs=warm_epochs,
-            random_state=seed,
-            network=network,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+        caught = warnings.catch_warnings(record=True)
+        with caught as seen:
+            warnings.simplefilter("always", UserWarning)
+            result = evaluate_forecasters(
+                frame,
+                target,
+                train=tr,
+                test=te,
+                models=chosen,
+                recalibrate=recalibrate,
+                warm_epochs=warm_epochs,
+                random_state=seed,
+                network=network,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    # warnings of the models (e.g. a blend reference missing on some days): one line each
+    for message in dict.fromkeys(str(w.message) for w in seen if w.category is UserWarning):
+        err.print(f"btut: warning: {message}", markup=False)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -496,15 +512,18 @@ def _int_list(text: str, what: str) -> tuple[int, ...]:
 
 def _load_with_history(zone: str, start, end, source, history_days: int):
     """Data from ``history_days`` before ``start`` when the source has them, else from
-    ``start`` (the first days then only feed the lags)."""
+    ``HISTORY_DAYS`` before, else from ``start`` (the first days then only feed the lags)."""
     import datetime as dt
 
     from data import DataUnavailableError, load_market_data
+    from forecasting.evaluation import HISTORY_DAYS
 
-    try:
-        return load_market_data(zone, start - dt.timedelta(days=history_days), end, source=source)
-    except DataUnavailableError:
-        return load_market_data(zone, start, end, source=source)
+    for days in dict.fromkeys((history_days, HISTORY_DAYS)):
+        try:
+            return load_market_data(zone, start - dt.timedelta(days=days), end, source=source)
+        except DataUnavailableError:
+            continue
+    return load_market_data(zone, start, end, source=source)
 
 
 def _store(db: str | None):

@@ -667,14 +667,21 @@ class _NeuralForecaster(BaseForecaster):
             )
         members = getattr(self, "estimators_", None) or [self]
         mu, sigma, nu = combine_members([m._params(feats) for m in members])
-        missing = 0
-        if self.location_blend_ is not None:
-            reference = self._blend_reference(frame, feats, tz)
+        blend = getattr(self, "location_blend_", None)  # None for models fitted before it
+        if blend is not None:
+            reference, partial = self._blend_reference(frame, feats, tz)
             missing = int((np.isfinite(mu) & ~np.isfinite(reference)).sum())
+            if missing:
+                warnings.warn(
+                    f"{missing} interval(s) have no {blend!r} forecast to blend with; the "
+                    "networks' location is kept there",
+                    stacklevel=2,
+                )
             mu = blend_location(mu, reference, self.blend_weight_)
         out = self._output(feats, mu, sigma, nu, quantiles)
-        if self.location_blend_ is not None:
+        if blend is not None:
             out.attrs["location_blend_missing"] = missing
+            out.attrs["location_blend_partial"] = partial
         return out
 
     def _check_blend(self, target: str, exog: list[str]) -> None:
@@ -687,27 +694,53 @@ class _NeuralForecaster(BaseForecaster):
                 raise InvalidParameterError(
                     f"location_blend='lear' forecasts day-ahead prices, not {target!r}"
                 )
-        elif blend not in exog:
+        elif blend not in exog or blend.split("_")[0] != target.split("_")[0]:
+            own = [c for c in exog if c.split("_")[0] == target.split("_")[0]]
             raise InvalidParameterError(
-                f"location_blend={blend!r} is neither 'lear' nor one of the published "
-                f"forecast columns the model uses ({', '.join(exog) or 'none'})"
+                f"location_blend={blend!r} is neither 'lear' nor a published forecast of "
+                f"{target} among the model's inputs ({', '.join(own) or 'none'})"
             )
 
     def _blend_reference(
         self, frame: pd.DataFrame, feats: DayAheadFeatures, tz: str | None
-    ) -> np.ndarray:
-        """The point forecast blended into ``mu``, per row of ``feats`` (NaN: unknown)."""
+    ) -> tuple[np.ndarray, int]:
+        """The point forecast blended into ``mu`` per row of ``feats`` (NaN: unknown) and
+        the number of rows whose LEAR mean lacks some of the windows (warned about)."""
         if self.location_blend_ != "lear":  # a published forecast of day D, known at the cut-off
-            return feats.X[self.location_blend_].to_numpy(dtype=np.float64)
+            return feats.X[self.location_blend_].to_numpy(dtype=np.float64), 0
         from forecasting.lear import lear_forecasts
 
         tz = resolve_tz(frame, tz) if (tz or frame.attrs.get("tz")) else self.tz_
-        fc = lear_forecasts(frame, self.target_, days=feats.days, windows=self.lear_windows_, tz=tz)
-        windows = fc.drop(columns="mean")
+        windows = self.lear_windows_
+        # only the days the windows and the lags reach (the design is built per call)
+        first = pd.Timestamp(str(feats.days.min())) - pd.Timedelta(days=max(windows) + 8)
+        last = pd.Timestamp(str(feats.days.max())) + pd.Timedelta(days=1)
+        part = frame[(frame.index >= first.tz_localize(tz)) & (frame.index < last.tz_localize(tz))]
+        part.attrs = dict(frame.attrs)
+        nan = np.full(len(feats.X), np.nan)
+        try:
+            fc = lear_forecasts(part, self.target_, days=feats.days, windows=windows, tz=tz)
+        except DataUnavailableError as exc:  # e.g. a missing day within the windows
+            warnings.warn(
+                f"no LEAR forecast for {feats.days.min()}..{feats.days.max()} ({exc}); "
+                "the networks' location is kept there",
+                stacklevel=3,
+            )
+            return nan, 0
+        values = fc.drop(columns="mean").to_numpy()
+        n_known = np.isfinite(values).sum(axis=1)
+        partial = int(((n_known > 0) & (n_known < values.shape[1])).sum())
+        if partial:
+            warnings.warn(
+                f"{partial} interval(s) of {feats.days.min()}..{feats.days.max()} average "
+                f"fewer than the {values.shape[1]} LEAR windows {windows} (too little "
+                "history in the data)",
+                stacklevel=3,
+            )
         with warnings.catch_warnings():  # a row where no window has a forecast
             warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(windows.to_numpy(), axis=1)
-        return pd.Series(mean, index=fc.index).reindex(feats.X.index).to_numpy()
+            mean = np.nanmean(values, axis=1)
+        return pd.Series(mean, index=fc.index).reindex(feats.X.index).to_numpy(), partial
 
 
 class StudentTForecaster(_NeuralForecaster):
@@ -741,10 +774,11 @@ class StudentTForecaster(_NeuralForecaster):
     LEAR forecasts of ``forecasting.lear`` (price targets; each day's LASSO fits use only
     the days before it, about 0.6 s per day and short window and 0.9 s per day and long
     window on one core), or one of the
-    model's published forecast columns of day D, e.g. ``"load_forecast_mw"``; where the
-    reference is unknown ``mu`` stays the network's and ``predict().attrs
-    ["location_blend_missing"]`` counts those intervals; training and the spread
-    calibration do not see the blend; default none), ``blend_weight`` (default 0.5),
+    model's published forecasts of the target for day D, e.g. ``"load_forecast_mw"``;
+    where the reference is unknown ``mu`` stays the network's and ``predict().attrs
+    ["location_blend_missing"]`` counts those intervals (``"location_blend_partial"``:
+    intervals whose LEAR mean lacks some windows; both are warned about); training and
+    the spread calibration do not see the blend; default none), ``blend_weight`` (default 0.5),
     ``lear_windows`` (default ``LEAR_WINDOWS``: the benchmark's 56, 84, 1092 and 1456
     days; a window longer than the history adds no forecast).
 

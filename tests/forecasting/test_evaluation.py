@@ -293,3 +293,30 @@ def test_cli_location_blend_with_lear_for_prices(capsys):
     y = frame["price_eur_per_mwh"].reindex(lear.index)
     assert out["models"]["student_t"]["mae"] == pytest.approx((lear["mean"] - y).abs().mean())
     assert out["models"]["student_t"]["mae"] != plain["models"]["student_t"]["mae"]
+
+
+def test_cli_location_blend_loads_the_lear_history_and_reports_missing_windows(capsys):
+    # training starts 30 days before the test: the 28-day window needs days before it
+    args = _evaluate_args(
+        "DE", "price_eur_per_mwh", "2016-02-01:2016-02-28", "2016-02-29:2016-03-01"
+    )
+    small = ["--hidden", "8", "--models", "student_t,seasonal_naive"]
+    blend = ["--location-blend", "lear", "--lear-windows", "28", "--blend-weight", "1"]
+    assert main([*args, *small, *blend]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert "warning" not in captured.err  # the window's days were loaded
+    from forecasting.lear import lear_forecasts
+
+    frame = load_market_data("DE", "2016-01-04", "2016-03-02")
+    lear = lear_forecasts(frame, days=["2016-02-29", "2016-03-01"], windows=(28,))
+    y = frame["price_eur_per_mwh"].reindex(lear.index)
+    assert out["models"]["student_t"]["mae"] == pytest.approx((lear["mean"] - y).abs().mean())
+    # a window longer than the bundled file reaches: one warning line, the run still scores
+    first = ["--train", "2012-01-09:2012-03-31", "--test", "2012-04-01:2012-04-02"]
+    argv = ["forecast", "evaluate", "--zone", "DE", "--target", "price_eur_per_mwh", *first]
+    long = ["--location-blend", "lear", "--lear-windows", "400", "--json"]
+    assert main([*argv, *small, *long]) == 0
+    err = capsys.readouterr().err
+    assert "btut: warning: 48 interval(s) have no 'lear' forecast" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

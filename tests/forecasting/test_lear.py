@@ -237,9 +237,48 @@ def test_location_blend_with_lear_averages_the_network_and_lear(de: pd.DataFrame
     )
     # a window longer than the history gives no LEAR forecast: the network's mu, counted
     long = StudentTForecaster(**{**params, "lear_windows": (400,)}).fit(train, "price_eur_per_mwh")
-    c = long.predict(de, days=days)
+    with pytest.warns(UserWarning, match="47 interval"):
+        c = long.predict(de, days=days)
     np.testing.assert_array_equal(c["mu"].to_numpy(), a["mu"].to_numpy())
     assert c.attrs["location_blend_missing"] == 47
+    # one window too long: the mean of the others, warned about and counted
+    mixed = StudentTForecaster(**{**params, "lear_windows": (14, 400)})
+    mixed.fit(train, "price_eur_per_mwh")
+    with pytest.warns(UserWarning, match="fewer than the 2 LEAR windows"):
+        d = mixed.predict(de, days=days)
+    w14 = lear_forecasts(de, days=days, windows=(14,))["w14"].reindex(a.index)
+    np.testing.assert_allclose(d["mu"], 0.5 * a["mu"] + 0.5 * w14, rtol=1e-12)
+    assert d.attrs["location_blend_partial"] == 47 and d.attrs["location_blend_missing"] == 0
+    # a missing day within the windows: no LEAR forecast there, warned, mu kept
+    gap = de.loc[
+        (de.index < pd.Timestamp("2016-03-05", tz=TZ))
+        | (de.index >= pd.Timestamp("2016-03-06", tz=TZ))
+    ]
+    gap.attrs = dict(de.attrs)
+    with pytest.warns(UserWarning) as seen:
+        e = blended.predict(gap, days=["2016-03-10"])
+    messages = " | ".join(str(w.message) for w in seen)
+    assert "no LEAR forecast" in messages and "24 interval(s) have no 'lear'" in messages
+    np.testing.assert_array_equal(e["mu"].to_numpy(), plain.predict(gap, days=["2016-03-10"])["mu"])
+
+
+def test_location_blend_of_an_ensemble_and_models_fitted_before_it(de: pd.DataFrame) -> None:
+    from forecasting import StudentTForecaster
+
+    train = de.loc[de.index < pd.Timestamp("2016-03-01", tz=TZ)]
+    train.attrs = dict(de.attrs)
+    days = ["2016-03-10"]
+    params = {**TINY, **EPF, "location_blend": "lear", "lear_windows": (14,), "n_members": 2}
+    ens = StudentTForecaster(**params, blend_weight=1.0).fit(train, "price_eur_per_mwh")
+    out = ens.predict(de, days=days)
+    lear = lear_forecasts(de, days=days, windows=(14,))["w14"].reindex(out.index)
+    np.testing.assert_allclose(out["mu"], lear, rtol=1e-12)  # weight 1: LEAR itself
+    assert len(ens.estimators_) == 2 and ens.location_blend_ == "lear"
+    # a model pickled before the blend existed has no location_blend_: it still predicts
+    old = StudentTForecaster(**TINY, **EPF).fit(train, "price_eur_per_mwh")
+    for name in ("location_blend_", "blend_weight_", "lear_windows_"):
+        delattr(old, name)
+    assert "location_blend_missing" not in old.predict(de, days=days).attrs
 
 
 def test_location_blend_is_refused_for_load_and_unknown_columns(de: pd.DataFrame) -> None:
@@ -248,6 +287,8 @@ def test_location_blend_is_refused_for_load_and_unknown_columns(de: pd.DataFrame
     es = data.load_market_data("ES", "2016-01-04", "2016-02-10")
     with pytest.raises(InvalidParameterError, match="prices"):
         StudentTForecaster(**TINY, location_blend="lear").fit(es, "load_mw")
+    with pytest.raises(InvalidParameterError, match="load_forecast_mw"):  # not a price
+        StudentTForecaster(**TINY, location_blend="load_forecast_mw").fit(de, "price_eur_per_mwh")
     with pytest.raises(InvalidParameterError, match="no_such_column"):
         StudentTForecaster(**TINY, location_blend="no_such_column").fit(de, "price_eur_per_mwh")
     with pytest.raises(InvalidParameterError, match="blend_weight"):

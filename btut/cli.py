@@ -476,7 +476,11 @@ def forecast_evaluate(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     # warnings of the models (e.g. a blend reference missing on some days): one line each
-    for message in dict.fromkeys(str(w.message) for w in seen if w.category is UserWarning):
+    from forecasting import BlendWarning
+
+    blends = [w.message for w in seen if isinstance(w.message, BlendWarning)]
+    others = [str(w.message) for w in seen if not isinstance(w.message, BlendWarning)]
+    for message in [*BlendWarning.summarize(blends), *dict.fromkeys(others)]:
         err.print(f"btut: warning: {message}", markup=False)
     if as_json:
         emit_json(result.to_dict())

@@ -139,6 +139,43 @@ def quantile_column(q: float) -> str:
     return f"q{q:g}"
 
 
+_BLEND_TEXT = {
+    "missing": "have no {detail} forecast to blend with; the networks' location is kept",
+    "partial": "average fewer than the LEAR windows {detail} (too little history)",
+    "unavailable": "have no LEAR forecast ({detail}); the networks' location is kept",
+}
+
+
+class BlendWarning(UserWarning):
+    """A ``location_blend`` reference that is missing (``kind="missing"``: ``n_intervals``
+    keep the networks' location), lacks some LEAR windows (``"partial"``) or could not be
+    computed (``"unavailable"``, ``detail`` says why) on ``days``; ``summarize`` joins many
+    (e.g. of daily recalibration blocks) into one line per kind and detail."""
+
+    def __init__(self, kind: str, detail: str, n_intervals: int, days: np.ndarray) -> None:
+        self.kind, self.detail, self.n_intervals = kind, detail, int(n_intervals)
+        self.days = np.asarray(days, dtype="datetime64[D]")
+        super().__init__(self._line(self.n_intervals, self.days))
+
+    def _line(self, n: int, days: np.ndarray) -> str:
+        what = "" if self.kind == "unavailable" else f"{n} interval(s) on "
+        span = f"{len(days)} day(s), {days.min()}..{days.max()},"
+        return f"{what}{span} " + _BLEND_TEXT[self.kind].format(detail=self.detail)
+
+    @staticmethod
+    def summarize(found: Sequence[BlendWarning]) -> list[str]:
+        """One line per (kind, detail): the intervals summed, the days joined."""
+        groups: dict[tuple[str, str], list[BlendWarning]] = {}
+        for w in found:
+            groups.setdefault((w.kind, w.detail), []).append(w)
+        return [
+            g[0]._line(
+                sum(w.n_intervals for w in g), np.unique(np.concatenate([w.days for w in g]))
+            )
+            for g in groups.values()
+        ]
+
+
 def blend_location(mu: np.ndarray, reference: np.ndarray, weight: float) -> np.ndarray:
     """Forecast combination of locations: ``(1 − weight)·mu + weight·reference`` per
     interval, ``mu`` where the reference is unknown (NaN); arrays of one shape."""
@@ -673,8 +710,7 @@ class _NeuralForecaster(BaseForecaster):
             missing = int((np.isfinite(mu) & ~np.isfinite(reference)).sum())
             if missing:
                 warnings.warn(
-                    f"{missing} interval(s) have no {blend!r} forecast to blend with; the "
-                    "networks' location is kept there",
+                    BlendWarning("missing", blend, missing, feats.days),
                     stacklevel=2,
                 )
             mu = blend_location(mu, reference, self.blend_weight_)
@@ -721,22 +757,13 @@ class _NeuralForecaster(BaseForecaster):
         try:
             fc = lear_forecasts(part, self.target_, days=feats.days, windows=windows, tz=tz)
         except DataUnavailableError as exc:  # e.g. a missing day within the windows
-            warnings.warn(
-                f"no LEAR forecast for {feats.days.min()}..{feats.days.max()} ({exc}); "
-                "the networks' location is kept there",
-                stacklevel=3,
-            )
+            warnings.warn(BlendWarning("unavailable", str(exc), 0, feats.days), stacklevel=3)
             return nan, 0
         values = fc.drop(columns="mean").to_numpy()
         n_known = np.isfinite(values).sum(axis=1)
         partial = int(((n_known > 0) & (n_known < values.shape[1])).sum())
         if partial:
-            warnings.warn(
-                f"{partial} interval(s) of {feats.days.min()}..{feats.days.max()} average "
-                f"fewer than the {values.shape[1]} LEAR windows {windows} (too little "
-                "history in the data)",
-                stacklevel=3,
-            )
+            warnings.warn(BlendWarning("partial", str(windows), partial, feats.days), stacklevel=3)
         with warnings.catch_warnings():  # a row where no window has a forecast
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=1)
@@ -959,6 +986,7 @@ __all__ = [
     "PRICE_PARAMS",
     "TSO_FORECAST_COLUMNS",
     "BaseForecaster",
+    "BlendWarning",
     "GaussianForecaster",
     "SeasonalNaiveForecaster",
     "StudentTForecaster",

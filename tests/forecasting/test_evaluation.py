@@ -318,5 +318,5 @@ def test_cli_location_blend_loads_the_lear_history_and_reports_missing_windows(c
     long = ["--location-blend", "lear", "--lear-windows", "400", "--json"]
     assert main([*argv, *small, *long]) == 0
     err = capsys.readouterr().err
-    assert "btut: warning: 48 interval(s) have no 'lear' forecast" in err
+    assert "btut: warning: 48 interval(s) on 2 day(s), 2012-04-01..2012-04-02, have no lear" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -210,7 +210,7 @@ EPF = {"profile_lags": (1, 2, 3, 7), "exog_lags": (1, 7)}
 
 
 def test_location_blend_with_lear_averages_the_network_and_lear(de: pd.DataFrame) -> None:
-    from forecasting import StudentTForecaster
+    from forecasting import BlendWarning, StudentTForecaster
 
     train = de.loc[de.index < pd.Timestamp("2016-03-01", tz=TZ)]
     train.attrs = dict(de.attrs)
@@ -237,14 +237,14 @@ def test_location_blend_with_lear_averages_the_network_and_lear(de: pd.DataFrame
     )
     # a window longer than the history gives no LEAR forecast: the network's mu, counted
     long = StudentTForecaster(**{**params, "lear_windows": (400,)}).fit(train, "price_eur_per_mwh")
-    with pytest.warns(UserWarning, match="47 interval"):
+    with pytest.warns(BlendWarning, match="47 interval"):
         c = long.predict(de, days=days)
     np.testing.assert_array_equal(c["mu"].to_numpy(), a["mu"].to_numpy())
     assert c.attrs["location_blend_missing"] == 47
     # one window too long: the mean of the others, warned about and counted
     mixed = StudentTForecaster(**{**params, "lear_windows": (14, 400)})
     mixed.fit(train, "price_eur_per_mwh")
-    with pytest.warns(UserWarning, match="fewer than the 2 LEAR windows"):
+    with pytest.warns(BlendWarning, match=r"fewer than the LEAR windows \(14, 400\)"):
         d = mixed.predict(de, days=days)
     w14 = lear_forecasts(de, days=days, windows=(14,))["w14"].reindex(a.index)
     np.testing.assert_allclose(d["mu"], 0.5 * a["mu"] + 0.5 * w14, rtol=1e-12)
@@ -258,7 +258,8 @@ def test_location_blend_with_lear_averages_the_network_and_lear(de: pd.DataFrame
     with pytest.warns(UserWarning) as seen:
         e = blended.predict(gap, days=["2016-03-10"])
     messages = " | ".join(str(w.message) for w in seen)
-    assert "no LEAR forecast" in messages and "24 interval(s) have no 'lear'" in messages
+    assert "no LEAR forecast (the design's days are not consecutive" in messages
+    assert "24 interval(s) on 1 day(s), 2016-03-10..2016-03-10, have no lear" in messages
     np.testing.assert_array_equal(e["mu"].to_numpy(), plain.predict(gap, days=["2016-03-10"])["mu"])
 
 

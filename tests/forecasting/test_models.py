@@ -632,3 +632,18 @@ def test_location_blend_with_a_published_forecast_shrinks_the_correction(
         pd.testing.assert_frame_equal(
             clean, model.predict(perturb_unknown(es, day), days=[day]), check_exact=True
         )
+
+
+def test_blend_warnings_are_summarized_per_kind() -> None:
+    from forecasting import BlendWarning
+
+    days = [np.array([d], "datetime64[D]") for d in ("2016-01-04", "2016-01-05", "2016-01-06")]
+    found = [BlendWarning("partial", "(56, 1456)", 24, d) for d in days]
+    found.append(BlendWarning("missing", "lear", 23, days[0]))
+    lines = BlendWarning.summarize(found)
+    assert lines == [
+        "72 interval(s) on 3 day(s), 2016-01-04..2016-01-06, average fewer than the LEAR "
+        "windows (56, 1456) (too little history)",
+        "23 interval(s) on 1 day(s), 2016-01-04..2016-01-04, have no lear forecast to blend "
+        "with; the networks' location is kept",
+    ]

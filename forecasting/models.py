@@ -707,12 +707,11 @@ class _NeuralForecaster(BaseForecaster):
         blend = getattr(self, "location_blend_", None)  # None for models fitted before it
         if blend is not None:
             reference, partial = self._blend_reference(frame, feats, tz)
-            missing = int((np.isfinite(mu) & ~np.isfinite(reference)).sum())
+            unknown = np.isfinite(mu) & ~np.isfinite(reference)
+            missing = int(unknown.sum())
             if missing:
-                warnings.warn(
-                    BlendWarning("missing", blend, missing, feats.days),
-                    stacklevel=2,
-                )
+                days = np.unique(feats.day[unknown])
+                warnings.warn(BlendWarning("missing", blend, missing, days), stacklevel=2)
             mu = blend_location(mu, reference, self.blend_weight_)
         out = self._output(feats, mu, sigma, nu, quantiles)
         if blend is not None:
@@ -759,15 +758,16 @@ class _NeuralForecaster(BaseForecaster):
         except DataUnavailableError as exc:  # e.g. a missing day within the windows
             warnings.warn(BlendWarning("unavailable", str(exc), 0, feats.days), stacklevel=3)
             return nan, 0
-        values = fc.drop(columns="mean").to_numpy()
+        values = fc.drop(columns="mean").reindex(feats.X.index).to_numpy()
         n_known = np.isfinite(values).sum(axis=1)
-        partial = int(((n_known > 0) & (n_known < values.shape[1])).sum())
+        some = (n_known > 0) & (n_known < values.shape[1])
+        partial = int(some.sum())
         if partial:
-            warnings.warn(BlendWarning("partial", str(windows), partial, feats.days), stacklevel=3)
+            days = np.unique(feats.day[some])
+            warnings.warn(BlendWarning("partial", str(windows), partial, days), stacklevel=3)
         with warnings.catch_warnings():  # a row where no window has a forecast
             warnings.simplefilter("ignore", RuntimeWarning)
-            mean = np.nanmean(values, axis=1)
-        return pd.Series(mean, index=fc.index).reindex(feats.X.index).to_numpy(), partial
+            return np.nanmean(values, axis=1), partial
 
 
 class StudentTForecaster(_NeuralForecaster):

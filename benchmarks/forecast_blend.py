@@ -36,25 +36,11 @@ import sys
 
 import numpy as np
 import pandas as pd
+from forecast_price_selection import ensemble_forecast  # a sibling script (benchmarks/)
 
 from data.zones import get_zone
-from forecasting import blend_location, combine_members
+from forecasting import blend_location
 from forecasting.evaluation import score_forecasts
-
-
-def _ensemble(runs: list[dict]) -> pd.DataFrame:
-    members = [r["forecasts"]["student_t"] for r in runs]
-    index = members[0].index
-    if any(not m.index.equals(index) for m in members):
-        raise SystemExit("the runs forecast different intervals")
-    if len(runs) > 1:
-        seeds = [r["summary"]["network"].get("random_state") for r in runs]
-        if sorted(seeds) != list(range(len(runs))):
-            raise SystemExit(f"the runs must have seeds 0..{len(runs) - 1}, got {seeds}")
-    mu, sigma, nu = combine_members(
-        [tuple(m[c].to_numpy() for c in ("mu", "sigma", "nu")) for m in members]
-    )
-    return pd.DataFrame({"mu": mu, "sigma": sigma, "nu": nu}, index=index)
 
 
 def main() -> None:
@@ -74,7 +60,7 @@ def main() -> None:
     args = ap.parse_args()
 
     runs = [pd.read_pickle(path) for path in args.runs]
-    student_t = _ensemble(runs)
+    student_t = ensemble_forecast(runs)
     index = student_t.index
     others = {k: v for k, v in runs[0]["forecasts"].items() if k != "student_t"}
     if args.lear:

@@ -73,56 +73,44 @@ def _scores(fc: pd.DataFrame, frame: pd.DataFrame) -> dict:
     return rows
 
 
-def column(args: argparse.Namespace) -> None:
-    period = parse_period(args.days)
+def _forecast(args: argparse.Namespace, days: str) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """LEAR forecasts of ``--windows`` and ``--penalty`` for the market ``days``, the data
+    they came from and the wall time."""
+    period = parse_period(days)
     frame = _frame(period[1])
     t0 = time.perf_counter()
-    windows = tuple(args.windows)
     fc = lear_forecasts(
         frame,
         TARGET,
         days=_days(period),
-        windows=windows,
+        windows=tuple(args.windows),
         penalty=args.penalty,
         progress=_progress(t0),
     )
+    return fc, frame, time.perf_counter() - t0
+
+
+def column(args: argparse.Namespace) -> None:
+    fc, _, wall = _forecast(args, args.days)
     series = fc["mean"].rename(LEAR_COLUMN)
-    series.attrs = {"windows": list(windows), "days": args.days, "penalty": args.penalty}
+    series.attrs = {"windows": list(args.windows), "days": args.days, "penalty": args.penalty}
     series.to_pickle(args.out)
-    print(f"{len(series)} intervals, {series.isna().sum()} NaN, {time.perf_counter() - t0:.0f} s")
+    print(f"{len(series)} intervals, {series.isna().sum()} NaN, {wall:.0f} s")
 
 
 def score(args: argparse.Namespace) -> None:
-    period = parse_period(args.test)
-    frame = _frame(period[1])
-    t0 = time.perf_counter()
-    windows = tuple(args.windows)
-    fc = lear_forecasts(
-        frame,
-        TARGET,
-        days=_days(period),
-        windows=windows,
-        penalty=args.penalty,
-        progress=_progress(t0),
-    )
-    wall = time.perf_counter() - t0
+    fc, frame, wall = _forecast(args, args.test)
     rows = _scores(fc, frame)
     print(f"wall {wall:.0f} s")
+    meta = {"test": args.test, "windows": list(args.windows), "penalty": args.penalty}
     if args.save:
-        fc.attrs = {
-            "test": args.test,
-            "windows": list(windows),
-            "penalty": args.penalty,
-            "wall_s": wall,
-        }
+        fc.attrs = {**meta, "wall_s": wall}
         fc.to_pickle(args.save)
     if args.json:
         out = {
             "zone": "DE",
             "target": TARGET,
-            "test": args.test,
-            "windows": list(windows),
-            "penalty": args.penalty,
+            **meta,
             "scores": rows,
             "wall_s": wall,
             "command": "python " + " ".join(sys.argv),

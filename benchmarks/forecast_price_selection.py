@@ -286,6 +286,24 @@ def final(args: argparse.Namespace) -> None:
         )
 
 
+def ensemble_forecast(runs: list[dict]) -> pd.DataFrame:
+    """The Student-t forecasts of saved runs (``final --save-forecasts``) combined by
+    ``combine_members`` as the members of one ensemble (one run: its own forecasts); the
+    runs must forecast the same intervals and, if several, have seeds 0..M-1."""
+    members = [r["forecasts"]["student_t"] for r in runs]
+    index = members[0].index
+    if any(not m.index.equals(index) for m in members):
+        raise SystemExit("the runs forecast different intervals")
+    if len(runs) > 1:
+        seeds = [r["summary"]["network"].get("random_state") for r in runs]
+        if sorted(seeds) != list(range(len(runs))):
+            raise SystemExit(f"the runs must have seeds 0..{len(runs) - 1}, got {seeds}")
+    mu, sigma, nu = combine_members(
+        [tuple(m[c].to_numpy() for c in ("mu", "sigma", "nu")) for m in members]
+    )
+    return pd.DataFrame({"mu": mu, "sigma": sigma, "nu": nu}, index=index)
+
+
 def combine(args: argparse.Namespace) -> None:
     """Score the ensemble of the Student-t forecasts of several ``final --save-forecasts``
     runs that differ only in their seed: member m of ``StudentTForecaster(n_members=M,
@@ -302,20 +320,14 @@ def combine(args: argparse.Namespace) -> None:
     seeds = [r["summary"]["network"].get("random_state") for r in runs]
     if sorted(seeds) != list(range(len(runs))):
         raise SystemExit(f"the runs must have seeds 0..{len(runs) - 1}, got {seeds}")
-    first = runs[0]["forecasts"]
-    members = [r["forecasts"]["student_t"] for r in runs]
-    index = members[0].index
-    if any(not m.index.equals(index) for m in members):
-        raise SystemExit("the runs forecast different intervals")
-    mu, sigma, nu = combine_members(
-        [tuple(m[c].to_numpy() for c in ("mu", "sigma", "nu")) for m in members]
-    )
-    forecasts = dict(first)
+    ensemble = ensemble_forecast(runs)
+    index, mu = ensemble.index, ensemble["mu"].to_numpy()
+    forecasts = dict(runs[0]["forecasts"])
     extras = [pd.read_pickle(path) for path in args.extra]
     for run in extras:
         forecasts.update({k: v for k, v in run["forecasts"].items() if k != "student_t"})
-    forecasts["student_t"] = pd.DataFrame({"mu": mu, "sigma": sigma, "nu": nu}, index=index)
-    forecasts["student_t_seed0"] = members[seeds.index(0)]
+    forecasts["student_t"] = ensemble
+    forecasts["student_t_seed0"] = runs[seeds.index(0)]["forecasts"]["student_t"]
     if args.lear:
         # fixed beforehand, not tuned: equal weights, the ensemble's spread kept
         lear = pd.read_pickle(args.lear)["mean"].reindex(index).to_numpy()

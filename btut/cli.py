@@ -418,29 +418,12 @@ def forecast_evaluate(
                 f"--recency-halflife must be a positive number of days, got {recency_halflife}"
             )
         network["recency_halflife_days"] = recency_halflife
-    if location_blend is None and (blend_weight is not None or lear_windows is not None):
-        raise InvalidParameterError("--blend-weight and --lear-windows need --location-blend")
+    network.update(_blend_options(location_blend, blend_weight, lear_windows))
     history_days = HISTORY_DAYS
-    if location_blend is not None:
-        from forecasting import LEAR_WINDOWS
-
-        weight = 0.5 if blend_weight is None else blend_weight
-        if not 0.0 <= weight <= 1.0:
-            raise InvalidParameterError(f"--blend-weight must be in [0, 1], got {weight}")
-        network["location_blend"] = location_blend
-        network["blend_weight"] = weight
-        if lear_windows is not None and location_blend != "lear":
-            raise InvalidParameterError("--lear-windows needs --location-blend lear")
-        if location_blend == "lear":
-            windows = LEAR_WINDOWS
-            if lear_windows is not None:
-                windows = _int_list(lear_windows, "--lear-windows")
-                if any(w < 2 for w in windows):
-                    raise InvalidParameterError(f"--lear-windows must be >= 2 days, got {windows}")
-            network["lear_windows"] = windows
-            # LEAR's windows reach back from the first test day: load those days too
-            reach = (te[0] - tr[0]).days - HISTORY_DAYS
-            history_days = max(HISTORY_DAYS, max(windows) + HISTORY_DAYS + 1 - reach)
+    if "lear_windows" in network:
+        # LEAR's windows reach back from the first test day: load those days too
+        reach = (te[0] - tr[0]).days - HISTORY_DAYS
+        history_days = max(HISTORY_DAYS, max(network["lear_windows"]) + HISTORY_DAYS + 1 - reach)
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, history_days)
     chosen = None
     if models is not None:
@@ -460,8 +443,7 @@ def forecast_evaluate(
         TimeRemainingColumn(),
     ) as bar:
         task = bar.add_task("evaluate", total=None)
-        caught = warnings.catch_warnings(record=True)
-        with caught as seen:
+        with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", UserWarning)
             result = evaluate_forecasters(
                 frame,
@@ -501,6 +483,33 @@ def forecast_evaluate(
         )
     out().print(table)
     err.print(f"{result.elapsed_s:.1f} s; DM: one-sided on daily mean CRPS")
+
+
+def _blend_options(
+    location_blend: str | None, blend_weight: float | None, lear_windows: str | None
+) -> dict:
+    """The networks' ``location_blend`` parameters from the CLI options (checked)."""
+    from data.errors import InvalidParameterError
+    from forecasting import LEAR_WINDOWS
+
+    if location_blend is None:
+        if blend_weight is not None or lear_windows is not None:
+            raise InvalidParameterError("--blend-weight and --lear-windows need --location-blend")
+        return {}
+    weight = 0.5 if blend_weight is None else blend_weight
+    if not 0.0 <= weight <= 1.0:
+        raise InvalidParameterError(f"--blend-weight must be in [0, 1], got {weight}")
+    options = {"location_blend": location_blend, "blend_weight": weight}
+    if lear_windows is not None and location_blend != "lear":
+        raise InvalidParameterError("--lear-windows needs --location-blend lear")
+    if location_blend == "lear":
+        windows = LEAR_WINDOWS
+        if lear_windows is not None:
+            windows = _int_list(lear_windows, "--lear-windows")
+            if any(w < 2 for w in windows):
+                raise InvalidParameterError(f"--lear-windows must be >= 2 days, got {windows}")
+        options["lear_windows"] = windows
+    return options
 
 
 def _int_list(text: str, what: str) -> tuple[int, ...]:

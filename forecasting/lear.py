@@ -46,7 +46,7 @@ from forecasting.features import (
     forecast_columns,
     resolve_tz,
 )
-from forecasting.models import LEAR_WINDOWS, MAD_TO_SD
+from forecasting.models import LEAR_WINDOWS, median_mad
 
 #: How ``lear_day_forecasts`` chooses each LASSO penalty (see there).
 PENALTIES = ("benchmark", "aic")
@@ -99,14 +99,6 @@ def lear_design(
         .reindex(index=X.index, columns=range(24))
     )
     return X, Y, feats
-
-
-def _robust_asinh_stats(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    med = np.median(A, axis=0)
-    mad = MAD_TO_SD * np.median(np.abs(A - med), axis=0)
-    sd = A.std(axis=0)
-    scale = np.where(mad > 0, mad, np.where(sd > 0, sd, 1.0))
-    return med, scale
 
 
 def lasso(
@@ -245,9 +237,9 @@ def lear_day_forecasts(
         if len(rows) < 2:
             continue
         A, T = Xa[rows].copy(), Ya[rows]
-        x_med, x_scale = _robust_asinh_stats(A[:, ~dummy])
+        x_med, x_scale = median_mad(A[:, ~dummy])
         A[:, ~dummy] = np.arcsinh((A[:, ~dummy] - x_med) / x_scale)
-        y_med, y_scale = _robust_asinh_stats(T)
+        y_med, y_scale = median_mad(T)
         B, b0, _ = lasso_aic(A, np.arcsinh((T - y_med) / y_scale), unit_norm=penalty == "benchmark")
         x = Xa[pos].copy()
         x[~dummy] = np.arcsinh((x[~dummy] - x_med) / x_scale)

@@ -188,6 +188,16 @@ def blend_location(mu: np.ndarray, reference: np.ndarray, weight: float) -> np.n
     return np.where(np.isfinite(reference), (1.0 - weight) * mu + weight * reference, mu)
 
 
+def median_mad(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Robust centre and scale of each column of ``A`` (NaN ignored): the median and
+    ``MAD_TO_SD`` · median absolute deviation; the standard deviation where the MAD is 0
+    (mostly constant columns, e.g. solar at night), 1 where that is 0 too."""
+    med = np.nanmedian(A, axis=0)
+    mad = MAD_TO_SD * np.nanmedian(np.abs(A - med), axis=0)
+    sd = np.nanstd(A, axis=0)
+    return med, np.where(mad > 0, mad, np.where(sd > 0, sd, 1.0))
+
+
 def _check_quantiles(quantiles: Sequence[float] | None) -> list[float]:
     if quantiles is None:
         return []
@@ -538,10 +548,7 @@ class _NeuralForecaster(BaseForecaster):
             with warnings.catch_warnings():  # an all-NaN column: "mean of empty slice"
                 warnings.simplefilter("ignore", RuntimeWarning)
                 if self.input_transform == "asinh":  # robust centre and scale (median, MAD)
-                    mean = np.nanmedian(cont_train, axis=0)
-                    scale = MAD_TO_SD * np.nanmedian(np.abs(cont_train - mean), axis=0)
-                    # mostly constant columns (solar at night): the standard deviation
-                    scale = np.where(scale > 0, scale, np.nanstd(cont_train, axis=0))
+                    mean, scale = median_mad(cont_train)
                 else:
                     mean = np.nanmean(cont_train, axis=0)
                     scale = np.nanstd(cont_train, axis=0)

@@ -73,8 +73,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import inspect
 import math
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -144,6 +146,43 @@ _BLEND_TEXT = {
     "partial": "average fewer than the LEAR windows {detail} (too little history)",
     "unavailable": "have no LEAR forecast ({detail}); the networks' location is kept",
 }
+
+
+#: LEAR forecasts of recent ``_blend_reference`` calls, keyed by the frame's content: the
+#: models of one evaluation (Student-t and Gaussian) blend with the same LEAR, whose daily
+#: LASSO fits cost about a second per day and window, and fit it once.
+_LEAR_MEMO: dict[tuple, pd.DataFrame] = {}
+_LEAR_MEMO_SIZE = 4
+_LEAR_MEMO_LOCK = threading.Lock()
+
+
+def _lear_memo(
+    frame: pd.DataFrame, target: str, days: np.ndarray, windows: Sequence[int], tz: str
+) -> pd.DataFrame:
+    """``forecasting.lear.lear_forecasts(frame, target, days=days, windows=windows, tz=tz)``,
+    memoised on everything it reads: the frame's index, columns and values (a SHA-1 of
+    pandas' row hashes), the days, windows, target and time zone."""
+    from forecasting.lear import lear_forecasts  # lear imports this module
+
+    rows = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    key = (
+        target,
+        tz,
+        tuple(int(w) for w in windows),
+        tuple(str(d) for d in days),
+        tuple(map(str, frame.columns)),
+        hashlib.sha1(rows.tobytes()).hexdigest(),
+    )
+    with _LEAR_MEMO_LOCK:
+        hit = _LEAR_MEMO.get(key)
+    if hit is not None:
+        return hit.copy()
+    fc = lear_forecasts(frame, target, days=days, windows=windows, tz=tz)
+    with _LEAR_MEMO_LOCK:
+        while len(_LEAR_MEMO) >= _LEAR_MEMO_SIZE:
+            _LEAR_MEMO.pop(next(iter(_LEAR_MEMO)))  # the oldest
+        _LEAR_MEMO[key] = fc
+    return fc.copy()
 
 
 class BlendWarning(UserWarning):
@@ -750,8 +789,6 @@ class _NeuralForecaster(BaseForecaster):
         the number of rows whose LEAR mean lacks some of the windows (warned about)."""
         if self.location_blend_ != "lear":  # a published forecast of day D, known at the cut-off
             return feats.X[self.location_blend_].to_numpy(dtype=np.float64), 0
-        from forecasting.lear import lear_forecasts
-
         tz = resolve_tz(frame, tz) if (tz or frame.attrs.get("tz")) else self.tz_
         windows = self.lear_windows_
         # only the days the windows and the lags reach (the design is built per call)
@@ -761,7 +798,7 @@ class _NeuralForecaster(BaseForecaster):
         part.attrs = dict(frame.attrs)
         nan = np.full(len(feats.X), np.nan)
         try:
-            fc = lear_forecasts(part, self.target_, days=feats.days, windows=windows, tz=tz)
+            fc = _lear_memo(part, self.target_, feats.days, windows, tz)
         except DataUnavailableError as exc:  # e.g. a missing day within the windows
             warnings.warn(BlendWarning("unavailable", str(exc), 0, feats.days), stacklevel=3)
             return nan, 0

@@ -296,3 +296,50 @@ def test_location_blend_is_refused_for_load_and_unknown_columns(de: pd.DataFrame
         StudentTForecaster(**TINY, location_blend="lear", blend_weight=1.5).fit(de)
     with pytest.raises(InvalidParameterError, match="lear_windows"):
         StudentTForecaster(**TINY, location_blend="lear", lear_windows=(1,)).fit(de)
+
+
+def test_models_blended_with_the_same_lear_fit_it_once(
+    de: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import forecasting.lear
+    import forecasting.models
+    from forecasting import GaussianForecaster, StudentTForecaster
+
+    calls = []
+    real = forecasting.lear.lear_forecasts
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["days"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(forecasting.lear, "lear_forecasts", counted)
+    monkeypatch.setattr(forecasting.models, "_LEAR_MEMO", {})
+    train = de.loc[de.index < pd.Timestamp("2016-03-01", tz=TZ)]
+    train.attrs = dict(de.attrs)
+    days = ["2016-03-10"]
+    params = {**TINY, **EPF, "location_blend": "lear", "lear_windows": (14, 28)}
+    t = StudentTForecaster(**params).fit(train, "price_eur_per_mwh")
+    g = GaussianForecaster(**params).fit(train, "price_eur_per_mwh")
+    a, b = t.predict(de, days=days), g.predict(de, days=days)
+    assert len(calls) == 1  # the Gaussian reused the Student-t's LEAR
+    t_plain = StudentTForecaster(**{**params, "location_blend": None}).fit(
+        train, "price_eur_per_mwh"
+    )
+    g_plain = GaussianForecaster(**{**params, "location_blend": None}).fit(
+        train, "price_eur_per_mwh"
+    )
+    lear = real(de, days=days, windows=(14, 28))["mean"].reindex(a.index)
+    np.testing.assert_allclose(a["mu"], 0.5 * t_plain.predict(de, days=days)["mu"] + 0.5 * lear)
+    np.testing.assert_allclose(b["mu"], 0.5 * g_plain.predict(de, days=days)["mu"] + 0.5 * lear)
+    # a price known at the cut-off changed: a new LEAR, not the remembered one
+    moved = de.copy()
+    moved.iloc[moved.index.get_loc(pd.Timestamp("2016-03-08 12:00", tz=TZ)), 0] += 500.0
+    moved.attrs = dict(de.attrs)
+    assert moved.columns[0] == "price_eur_per_mwh"
+    c = t.predict(moved, days=days)
+    assert len(calls) == 2
+    lear_moved = real(moved, days=days, windows=(14, 28))["mean"].reindex(a.index)
+    assert not np.allclose(lear_moved, lear)
+    np.testing.assert_allclose(
+        c["mu"], 0.5 * t_plain.predict(moved, days=days)["mu"] + 0.5 * lear_moved
+    )

@@ -5,13 +5,20 @@ tz-aware UTC ``DatetimeIndex`` named ``time_utc`` (interval start) and holds onl
 canonical columns the file really has (see ``data.schema``). Values are never changed,
 filled or resampled.
 
+A file that is not exactly what its layout says raises a one-line ``DataValidationError``
+naming the file and, where there is one, the line: unreadable (truncated or corrupt gzip,
+not UTF-8; a UTF-8 byte-order mark is fine), a row with more or fewer fields than the
+header, a cell that is not a number or is infinite (an empty cell is a missing value, NaN),
+an unparseable or missing timestamp, a timestamp without the UTC offset its layout needs.
+
 Layouts (detected from the header line):
 
 ``spain``
     Kaggle "Hourly energy demand generation and weather" ``energy_dataset.csv``: column
     ``time`` in local Spanish time with an explicit UTC offset, so the UTC mapping is
-    exact. ``price actual`` is the realised day-ahead price, ``price day ahead`` the
-    TSO's day-ahead price forecast.
+    exact; a timestamp without an offset has no defined meaning and is rejected.
+    ``price actual`` is the realised day-ahead price, ``price day ahead`` the TSO's
+    day-ahead price forecast.
 ``epftoolbox``
     The open-access price-forecasting benchmark files (DE, BE, NP, PJM). Timestamps are
     naive local market time with DST "evened out" by the publisher: every day has 24
@@ -22,16 +29,20 @@ Layouts (detected from the header line):
     02:00 hour of the 25-hour day is absent from the file and shows as a one-hour gap in
     validation, never filled.
 ``opsd``
-    Open Power System Data "time_series" extracts: ``utc_timestamp`` is UTC; columns are
+    Open Power System Data "time_series" extracts: ``utc_timestamp`` is UTC (by its
+    definition, also when a value lacks the ``Z``); columns are
     ``<AREA>_<variable>`` for several areas (AT, CH, FR, DE, DE_LU, the four German TSO
     control areas).
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import os
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import DataUnavailableError, DataValidationError
+from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.schema import INDEX_NAME, order_columns
 from data.zones import get_zone
 
@@ -54,51 +65,211 @@ class SourceFile:
     frames: dict[str, pd.DataFrame]
 
 
+#: What reading a data file may raise: a truncated or corrupt gzip stream (``EOFError``,
+#: ``zlib.error``, ``gzip.BadGzipFile``), an I/O error, bytes that are not UTF-8. ``EOFError``
+#: must never escape: click reads it as an interrupted prompt and prints "aborted".
+_READ_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, OSError, UnicodeDecodeError)
+
+
+def _read_error(path: Path, exc: BaseException) -> DataValidationError:
+    """``cannot read <file>: <reason>``, one line; a decoding error names its line."""
+    if isinstance(exc, UnicodeDecodeError) and isinstance(exc.object, bytes):
+        # ``exc.object`` is what was decoded: the whole file, or the header line
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        reason = f"line {line} is not UTF-8 text (byte {exc.object[exc.start]:#04x})"
+    else:
+        text = " ".join(str(exc).split())
+        reason = text or type(exc).__name__
+    return DataValidationError(f"cannot read {path.name}: {reason}")
+
+
 def _read_header(path: Path) -> list[str]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
-            line = fh.readline()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise DataValidationError(f"cannot read {path.name}: {exc}") from None
+        with opener(path, "rb") as fh:
+            # utf-8-sig: a byte-order mark some editors write is not part of the first name
+            line = fh.readline().decode("utf-8-sig")
+    except _READ_ERRORS as exc:
+        raise _read_error(path, exc) from None
     if not line.strip():
         raise DataValidationError(f"{path.name} is empty (no header line)")
     return [c.strip() for c in line.rstrip("\r\n").split(",")]
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_text(path: Path) -> str:
+    """The whole file as text (gunzipped for ``.gz``; a UTF-8 byte-order mark dropped)."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+        else:
+            data = path.read_bytes()
+        return data.decode("utf-8-sig")
+    except _READ_ERRORS as exc:
+        raise _read_error(path, exc) from None
+
+
+def _record_lines(text: str, path: Path) -> np.ndarray:
+    """File line number of every data record, raising on a record whose field count is not
+    the header's (pandas would pad a short row with NaN and hide a cut-off line).
+
+    Blank lines are skipped, as pandas does; the header is the first line (``_read_header``
+    has checked it is not blank).
+    """
+    if '"' in text:  # quoted fields may hold commas or line breaks: let csv split them
+        return _record_lines_quoted(text, path)
+    lines: list[int] = []
+    n = 0
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if number == 1:
+            n = line.count(",") + 1
+        elif line.strip("\r\n"):
+            k = line.count(",") + 1
+            if k != n:
+                raise _field_count_error(path, number, k, n)
+            lines.append(number)
+    return np.asarray(lines, dtype=np.int64)
+
+
+def _record_lines_quoted(text: str, path: Path) -> np.ndarray:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    lines: list[int] = []
+    try:
+        header = next(reader, None)
+        n = len(header) if header else 0
+        for fields in reader:
+            if not fields:  # a blank line
+                continue
+            if len(fields) != n:
+                raise _field_count_error(path, reader.line_num, len(fields), n)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataValidationError(
+            f"malformed CSV {path.name}: line {reader.line_num}: {exc}"
+        ) from None
+    return np.asarray(lines, dtype=np.int64)
+
+
+def _field_count_error(path: Path, line: int, fields: int, expected: int) -> DataValidationError:
+    return DataValidationError(
+        f"malformed CSV {path.name}: line {line} has {fields} field(s), the header has {expected}"
+    )
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A CSV as text cells (``frame``), with the file line number of each row."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    path: Path
+
+    def line(self, row: int) -> int:
+        """File line number of row ``row`` (header is line 1)."""
+        return int(self.lines[row]) if len(self.lines) == len(self.frame) else row + 2
+
+    def where(self, row: int) -> str:
+        """``line N (<first cell of the row>)``: where a bad cell is, for a message."""
+        first = self.frame.iloc[row, 0]
+        return f"line {self.line(row)}" + (f" ({first})" if isinstance(first, str) else "")
+
+
+def _read_csv(path: Path) -> _Raw:
+    text = _read_text(path)
+    lines = _record_lines(text, path)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataValidationError(f"malformed CSV {path.name}: {first}") from None
+    return _Raw(frame, lines, path)
 
 
-def _numeric(raw: pd.DataFrame, column: str, path: Path) -> pd.Series:
-    """Column as float64; a value that is not a number raises, naming row and value."""
-    values = pd.to_numeric(raw[column], errors="coerce")
-    bad = values.isna() & raw[column].notna()
+def _numeric(raw: _Raw, column: str) -> pd.Series:
+    """Column as float64. A value that is not a number, or is infinite, raises naming the
+    column, line, timestamp and value; an empty cell is NaN (a missing value)."""
+    text = raw.frame[column]
+    values = pd.to_numeric(text, errors="coerce")
+    bad = values.isna() & text.notna()
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataValidationError(
-            f"malformed CSV {path.name}: column {column.strip()!r} line {row + 2} "
-            f"has non-numeric value {raw[column].iloc[row]!r}"
+            f"malformed CSV {raw.path.name}: column {column.strip()!r} line {raw.line(row)} "
+            f"has non-numeric value {text.iloc[row]!r}"
         )
-    return values.astype("float64")
-
-
-def _utc_index(text: pd.Series, path: Path, column: str) -> pd.DatetimeIndex:
-    try:
-        idx = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601"))
-    except (ValueError, TypeError) as exc:
+    values = values.astype("float64")
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
         raise DataValidationError(
-            f"malformed CSV {path.name}: column {column!r} has an unparseable timestamp ({exc})"
+            f"malformed CSV {raw.path.name}: column {column.strip()!r} {raw.where(row)} "
+            f"has non-finite value {text.iloc[row]!r} (only finite numbers or an empty cell)"
+        )
+    return values
+
+
+def _first_sentence(exc: BaseException) -> str:
+    """An exception's message cut to its first line, without pandas' "You might want to try"."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text.split(" You might want to try")[0].rstrip(" .:")
+
+
+def _parse_times(raw: _Raw, column: str, label: str = "", **kwargs) -> pd.DatetimeIndex:
+    """``pd.to_datetime(raw[column], **kwargs)``; an unparseable value raises naming its
+    line and the value. ``label`` names the column in messages (default: its header)."""
+    label = label or f"column {column.strip()!r}"
+    text = raw.frame[column]
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(text, **kwargs))
+    except (ValueError, TypeError, OverflowError) as exc:
+        try:
+            coerced = pd.DatetimeIndex(pd.to_datetime(text, errors="coerce", **kwargs))
+            bad = np.flatnonzero(np.asarray(coerced.isna()) & text.notna().to_numpy())
+        except (ValueError, TypeError, OverflowError):
+            bad = np.array([], dtype=np.int64)
+        if len(bad):
+            row = int(bad[0])
+            raise DataValidationError(
+                f"malformed CSV {raw.path.name}: line {raw.line(row)} has unparseable "
+                f"timestamp {text.iloc[row]!r} ({label})"
+            ) from None
+        raise DataValidationError(
+            f"malformed CSV {raw.path.name}: unparseable timestamp in {label} "
+            f"({_first_sentence(exc)})"
         ) from None
+
+
+#: An ISO 8601 time of day followed by a UTC offset (``Z``, ``+02:00``, ``+0200``, ``+02``).
+_HAS_OFFSET = re.compile(
+    r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$",
+    re.IGNORECASE,
+)
+
+
+def _utc_index(raw: _Raw, column: str, *, naive_is_utc: bool) -> pd.DatetimeIndex:
+    """UTC index from ISO 8601 timestamps with a UTC offset.
+
+    ``naive_is_utc``: the layout defines a timestamp without an offset as UTC (OPSD's
+    ``utc_timestamp``). Otherwise such a timestamp raises: reading it as UTC would shift
+    every value by the zone's offset.
+    """
+    text = raw.frame[column]
+    idx = _parse_times(raw, column, utc=True, format="ISO8601")
     if idx.isna().any():
         row = int(np.flatnonzero(idx.isna())[0])
         raise DataValidationError(
-            f"malformed CSV {path.name}: column {column!r} line {row + 2} has no timestamp"
+            f"malformed CSV {raw.path.name}: column {column!r} line {raw.line(row)} "
+            "has no timestamp"
         )
+    if not naive_is_utc:
+        naive = ~text.str.strip().str.contains(_HAS_OFFSET).to_numpy(dtype=bool)
+        if naive.any():
+            row = int(np.flatnonzero(naive)[0])
+            raise DataValidationError(
+                f"malformed CSV {raw.path.name}: column {column!r} line {raw.line(row)} has "
+                f"timestamp {text.iloc[row]!r} without a UTC offset (this layout's times are "
+                "local with their offset, e.g. '2017-06-14 10:00:00+02:00')"
+            )
     return idx.rename(INDEX_NAME)
 
 
@@ -132,12 +303,13 @@ def _is_spain(header: list[str]) -> bool:
 
 def _read_spain(path: Path) -> SourceFile:
     raw = _read_csv(path)
-    index = _utc_index(raw["time"], path, "time")
-    cols = {dst: _numeric(raw, src, path) for src, dst in _SPAIN_MAP.items() if src in raw}
-    if {"generation wind onshore", "generation wind offshore"} <= set(raw.columns):
+    # local time with its offset: a timestamp without one has no defined meaning here
+    index = _utc_index(raw, "time", naive_is_utc=False)
+    cols = {dst: _numeric(raw, src) for src, dst in _SPAIN_MAP.items() if src in raw.frame}
+    if {"generation wind onshore", "generation wind offshore"} <= set(raw.frame.columns):
         # offshore is 0 wherever reported; a NaN in either part stays NaN (never filled)
-        cols["wind_mw"] = _numeric(raw, "generation wind onshore", path) + _numeric(
-            raw, "generation wind offshore", path
+        cols["wind_mw"] = _numeric(raw, "generation wind onshore") + _numeric(
+            raw, "generation wind offshore"
         )
     return SourceFile("spain", str(path), {"ES": _frame(index, cols)})
 
@@ -209,16 +381,17 @@ def _read_epftoolbox(path: Path, header: list[str]) -> SourceFile:
     assert kind is not None
     zone_code, mapping = _EPF_KINDS[kind]
     raw = _read_csv(path)
-    raw.columns = [c.strip() for c in raw.columns]
-    time_col = raw.columns[0]
-    try:
-        naive = pd.DatetimeIndex(pd.to_datetime(raw[time_col], format="%Y-%m-%d %H:%M:%S"))
-    except (ValueError, TypeError) as exc:
+    raw.frame.columns = [c.strip() for c in raw.frame.columns]
+    time_col = raw.frame.columns[0]
+    # naive local market time by the publisher's convention (see the module docstring)
+    naive = _parse_times(raw, time_col, "first column", format="%Y-%m-%d %H:%M:%S")
+    if naive.isna().any():
+        row = int(np.flatnonzero(naive.isna())[0])
         raise DataValidationError(
-            f"malformed CSV {path.name}: unparseable timestamp in the first column ({exc})"
-        ) from None
+            f"malformed CSV {path.name}: line {raw.line(row)} has no timestamp in the first column"
+        )
     index, keep = localize_evened_out(naive, get_zone(zone_code).tz)
-    cols = {dst: _numeric(raw, src, path)[keep] for src, dst in mapping.items()}
+    cols = {dst: _numeric(raw, src)[keep] for src, dst in mapping.items()}
     frame = _frame(index, cols)
     frame.attrs["dropped_nonexistent_local"] = [str(t) for t in naive[~keep]]
     return SourceFile("epftoolbox", str(path), {zone_code: frame})
@@ -251,23 +424,24 @@ def _is_opsd(header: list[str]) -> bool:
 
 def _read_opsd(path: Path) -> SourceFile:
     raw = _read_csv(path)
-    index = _utc_index(raw["utc_timestamp"], path, "utc_timestamp")
+    # ``utc_timestamp`` is UTC by definition (OPSD writes ``Z``): a naive value means UTC
+    index = _utc_index(raw, "utc_timestamp", naive_is_utc=True)
     by_area: dict[str, dict[str, str]] = {}
-    for col in raw.columns[1:]:
+    for col in raw.frame.columns[1:]:
         m = _OPSD_COLUMN.match(col)
         if m:
             by_area.setdefault(m["area"], {})[m["var"]] = col
     frames = {}
     for area, variables in by_area.items():
         cols = {
-            dst: _numeric(raw, variables[src], path)
+            dst: _numeric(raw, variables[src])
             for src, dst in _OPSD_VARS.items()
             if src in variables
         }
         if "wind_mw" not in cols and "wind_onshore_generation_actual" in variables:
-            wind = _numeric(raw, variables["wind_onshore_generation_actual"], path)
+            wind = _numeric(raw, variables["wind_onshore_generation_actual"])
             if "wind_offshore_generation_actual" in variables:
-                wind = wind + _numeric(raw, variables["wind_offshore_generation_actual"], path)
+                wind = wind + _numeric(raw, variables["wind_offshore_generation_actual"])
             cols["wind_mw"] = wind
         if cols:
             frames[_OPSD_AREAS.get(area, area)] = _frame(index, cols)
@@ -287,11 +461,26 @@ _LAYOUTS: tuple[tuple[str, Callable[[list[str]], bool]], ...] = (
 )
 
 
+def _data_file(path: str | os.PathLike) -> Path:
+    """``path`` as a ``Path`` to an existing regular file, or a one-line error saying what
+    it is instead (empty, a directory, absent)."""
+    if not os.fspath(path).strip():
+        raise InvalidParameterError(
+            "the data file path is empty: give a CSV path (or no source for the bundled data)"
+        )
+    p = Path(path)
+    if p.is_dir():
+        raise DataUnavailableError(f"{path} is a directory, not a data file")
+    if not p.is_file():
+        if p.exists():
+            raise DataUnavailableError(f"{path} is not a regular file")
+        raise DataUnavailableError(f"no such data file: {path}")
+    return p
+
+
 def detect_layout(path: str | os.PathLike) -> str:
     """Name of the layout of the CSV at ``path`` (from its header), or raise."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataUnavailableError(f"no such data file: {path}")
+    path = _data_file(path)
     header = _read_header(path)
     for name, test in _LAYOUTS:
         if test(header):
@@ -323,8 +512,6 @@ def read_source_file(path: str | os.PathLike) -> SourceFile:
 
     The frames are shared by later calls: copy before changing them.
     """
-    p = Path(path).resolve()
-    if not p.is_file():
-        raise DataUnavailableError(f"no such data file: {path}")
+    p = _data_file(path).resolve()
     st = p.stat()
     return _read_cached(str(p), st.st_mtime_ns, st.st_size)

@@ -154,6 +154,26 @@ def check_index(frame: pd.DataFrame) -> None:
         raise DataValidationError(f"index is not increasing: {shown}")
 
 
+def check_finite(frame: pd.DataFrame, source: str = "") -> None:
+    """Raise ``DataValidationError`` if a numeric column holds +inf or -inf; the message
+    names the source, the column and the first such timestamp. NaN is a missing value and
+    passes (``validate_market_data`` counts it)."""
+    numeric = frame.select_dtypes("number")
+    if numeric.empty:
+        return
+    bad = np.isinf(numeric.to_numpy(dtype="float64"))
+    if not bad.any():
+        return
+    rows, cols = np.nonzero(bad)
+    row = int(rows.min())
+    col = numeric.columns[int(cols[rows == row][0])]
+    where = f" in {source}" if source else ""
+    raise DataValidationError(
+        f"non-finite value {numeric.iloc[row][col]}{where}: column {col} at "
+        f"{frame.index[row].isoformat()}"
+    )
+
+
 def load_market_data(
     zone: str,
     start: str | dt.date | pd.Timestamp,
@@ -181,7 +201,9 @@ def load_market_data(
     DataFrame indexed by UTC interval start (``time_utc``), one row per market interval
     present in the source (23 hourly rows on a spring DST day, 25 in autumn), with the
     canonical columns the source has (units in the names). Missing values stay NaN and
-    gaps stay gaps: ``validate_market_data`` reports them.
+    gaps stay gaps: ``validate_market_data`` reports them. A window without any row (it
+    falls inside a gap of the source) raises ``DataUnavailableError`` naming the gap; an
+    infinite value raises ``DataValidationError``.
     """
     z = get_zone(zone)
     d0, d1 = as_market_day(start, "start"), as_market_day(end, "end")
@@ -205,10 +227,17 @@ def load_market_data(
         if full.empty or full.dropna(how="all").empty:
             raise DataUnavailableError(f"ENTSO-E returned no data for {z.code} {d0}..{d1}")
     else:
+        if not os.fspath(source).strip():
+            # Path("") is "." (the working directory): say what is really wrong
+            raise InvalidParameterError(
+                "source is an empty path: give a CSV path, 'entsoe', or no source "
+                "for the bundled data"
+            )
         full = _zone_frame_from_file(z, Path(source), bundled=False)
         label = str(source)
 
     check_index(full)
+    check_finite(full, Path(label).name if label != "entsoe" else label)
     if label != "entsoe":
         cov = coverage(full, z)
         last_end = cov.last_day + dt.timedelta(days=1)
@@ -218,6 +247,16 @@ def load_market_data(
                 f"{cov.first_day} to {cov.last_day} (local days)"
             )
     frame = full.loc[(full.index >= t0) & (full.index < t1)].copy()
+    if frame.empty:
+        # the whole window falls in a gap of the source: there is nothing to return
+        step = resolution_of(full.index) or pd.Timedelta(hours=1)
+        before, after = full.index[full.index < t0], full.index[full.index >= t1]
+        lo = before[-1] + step if len(before) else t0
+        hi = after[0] if len(after) else t1
+        raise DataUnavailableError(
+            f"no {z.code} data for {d0}..{d1} in {Path(label).name}: the source has a gap of "
+            f"{int((hi - lo) / step)} interval(s) from {lo.isoformat()} to {hi.isoformat()}"
+        )
     # one index dtype whatever the source parsed to (pandas 3 infers s/us/ns units)
     frame.index = frame.index.as_unit("ns").rename(INDEX_NAME)
     frame.attrs.update(
@@ -231,4 +270,10 @@ def load_market_data(
         end_utc=t1.isoformat(),
     )
     frame.attrs.pop("dropped_nonexistent_local", None)
+    if len(frame) < 2 and "resolution" not in frame.attrs:
+        # one row cannot show its step: give validation the source's, so that the rest
+        # of the window is reported as a gap
+        step = resolution_of(full.index)
+        if step is not None:
+            frame.attrs["resolution"] = f"{int(step.total_seconds() // 60)}min"
     return frame

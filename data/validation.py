@@ -134,6 +134,18 @@ def resolution_of(idx: pd.DatetimeIndex) -> pd.Timedelta | None:
     return pd.Timedelta(int(values[np.argmax(counts)]), unit="ns")
 
 
+def _attrs_step(frame: pd.DataFrame) -> pd.Timedelta | None:
+    """The step named by ``frame.attrs["resolution"]`` (e.g. ``"60min"``), if any."""
+    text = frame.attrs.get("resolution")
+    if not text:
+        return None
+    try:
+        step = pd.Timedelta(text)
+    except (ValueError, TypeError):
+        return None
+    return step if step > pd.Timedelta(0) else None
+
+
 def _fmt(step: pd.Timedelta | None) -> str | None:
     return None if step is None else f"{int(step.total_seconds() // 60)}min"
 
@@ -145,7 +157,9 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
     ``tz`` is the zone's time zone for DST days (default: ``frame.attrs["tz"]``). The
     resolution is the most common step between timestamps. When ``frame.attrs`` holds
     the requested window (``start_utc``/``end_utc``, set by ``load_market_data``), rows
-    missing at its edges count as gaps too.
+    missing at its edges count as gaps too. A frame of fewer than two rows shows no step:
+    ``frame.attrs["resolution"]`` (e.g. ``"60min"``, set by the loader for such a frame)
+    gives it, so that the rest of the window is still reported as gaps.
     """
     idx = frame.index
     if not isinstance(idx, pd.DatetimeIndex):
@@ -155,7 +169,8 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
     utc = idx if idx.tz is not None else idx.tz_localize("UTC")
     utc = utc.tz_convert("UTC").as_unit("ns")
     duplicates = tuple(utc[utc.duplicated()].unique())
-    step = resolution_of(utc)
+    # fewer than two rows show no step: fall back to the source's (``attrs["resolution"]``)
+    step = resolution_of(utc) or _attrs_step(frame)
 
     gaps: list[Gap] = []
     if step is not None:
@@ -165,12 +180,18 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
             gaps.append(Gap(uniq[i] + step, uniq[i + 1], int(diffs[i] // step.value) - 1))
         # rows missing at the edges of the requested window (``load_market_data`` sets it)
         lo, hi = frame.attrs.get("start_utc"), frame.attrs.get("end_utc")
-        if lo is not None and len(uniq) and uniq[0] > pd.Timestamp(lo):
-            n = int((uniq[0] - pd.Timestamp(lo)) / step)
-            gaps.insert(0, Gap(pd.Timestamp(lo), uniq[0], n))
-        if hi is not None and len(uniq) and uniq[-1] + step < pd.Timestamp(hi):
-            n = int((pd.Timestamp(hi) - uniq[-1] - step) / step)
-            gaps.append(Gap(uniq[-1] + step, pd.Timestamp(hi), n))
+        if not len(uniq):
+            if lo is not None and hi is not None and pd.Timestamp(hi) > pd.Timestamp(lo):
+                # no row at all: the whole window is one gap, never a clean report
+                n = int((pd.Timestamp(hi) - pd.Timestamp(lo)) / step)
+                gaps.append(Gap(pd.Timestamp(lo), pd.Timestamp(hi), n))
+        else:
+            if lo is not None and uniq[0] > pd.Timestamp(lo):
+                n = int((uniq[0] - pd.Timestamp(lo)) / step)
+                gaps.insert(0, Gap(pd.Timestamp(lo), uniq[0], n))
+            if hi is not None and uniq[-1] + step < pd.Timestamp(hi):
+                n = int((pd.Timestamp(hi) - uniq[-1] - step) / step)
+                gaps.append(Gap(uniq[-1] + step, pd.Timestamp(hi), n))
 
     dst_days: list[tuple[str, int]] = []
     if tz is not None and step is not None and len(utc):

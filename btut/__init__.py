@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["backtest", "load_backtest", "load_run", "replay"]
+__all__ = ["MAX_SEED", "backtest", "load_backtest", "load_run", "replay"]
+
+#: Largest random seed the commands accept (seeds are 0..2**32 - 1, numpy's legacy range;
+#: torch, which seeds the forecasters, overflows above 2**63).
+MAX_SEED = 2**32 - 1
 
 _LAZY = {
     "replay": "btut.replaying",

@@ -31,6 +31,7 @@ replayed (one-line :class:`data.errors.BTUTError`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -41,11 +42,10 @@ from typing import Any
 
 import pandas as pd
 
+from btut.executors import check_executor
 from data.errors import DataUnavailableError, InvalidParameterError
 
 __all__ = ["BacktestDay", "BacktestResult", "LoadedBacktest", "backtest", "load_backtest"]
-
-EXECUTORS = ("local", "dask")
 
 BacktestProgress = Callable[[int, int, str], None]
 """``callback(days_done, days_total, message)``: called once per finished day (reused days
@@ -323,14 +323,7 @@ def backtest(
     if start is None or end is None:
         raise InvalidParameterError("a backtest needs a start and an end date (end exclusive)")
     days = _days(None, start, end)
-    if executor not in EXECUTORS:
-        raise InvalidParameterError(
-            f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}"
-        )
-    if scheduler is not None and executor != "dask":
-        raise InvalidParameterError("--scheduler needs --executor dask")
-    if n_workers is not None and (isinstance(n_workers, bool) or int(n_workers) < 1):
-        raise InvalidParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+    check_executor(executor, scheduler, n_workers)
 
     # every day's data is checked before any work (one-line errors, nothing stored)
     from data import load_market_data
@@ -349,8 +342,11 @@ def backtest(
         if progress is not None:
             progress(len(done), total, message)
 
-    with ResultsStore(db) as store, store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s):
-        record = store.save_run(kind="backtest", config=bt_config, zone=par.zone)
+    with (
+        ResultsStore(db) as store,
+        store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s),
+        contextlib.ExitStack() as stack,
+    ):
         todo = []
         for d in days:
             stored = store.find_run(par.run_config((d,)))
@@ -358,6 +354,12 @@ def backtest(
                 todo.append(d)
             else:
                 done[d] = _day_from_stored(d, stored, reused=True)
+        client = None
+        if todo and executor == "dask":  # an unreachable scheduler: nothing written yet
+            from btut.executors import dask_client
+
+            client = stack.enter_context(dask_client(scheduler, n_workers))
+        record = store.save_run(kind="backtest", config=bt_config, zone=par.zone)
         reused = len(done)
         tick(f"{reused} day(s) already stored" if reused else "starting")
 
@@ -366,14 +368,13 @@ def backtest(
             done[d] = _day_from_result(d, result, saved.run_id, reused=not saved.created)
             tick(d.isoformat())
 
-        if todo:
-            if executor == "local":
-                for d in todo:
-                    finished(d, replay_day(par, d))
-            else:
-                from btut.executors import dask_map
+        if client is None:
+            for d in todo:
+                finished(d, replay_day(par, d))
+        else:
+            from btut.executors import dask_map
 
-                dask_map(replay_day, par, todo, finished, scheduler=scheduler, n_workers=n_workers)
+            dask_map(replay_day, par, todo, finished, client=client)
 
     ordered = tuple(done[d] for d in days)
     return BacktestResult(
@@ -398,7 +399,7 @@ def load_backtest(backtest_id: int, db: str | None = None) -> LoadedBacktest:
     from btut.replaying import _days
     from data.store import ResultsStore
 
-    with ResultsStore(db) as store:
+    with ResultsStore(db, read_only=True) as store:  # never creates or migrates
         run = store.get_run(backtest_id)
         if run.kind != "backtest":
             raise DataUnavailableError(

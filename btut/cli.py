@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from btut import MAX_SEED
 from data.errors import BTUTError
 
 # typer >= 0.20 vendors its own click (no click dependency): use typer's public names
@@ -71,6 +73,9 @@ SourceOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 AgentsOpt = Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help=f"Random seed, 0..{MAX_SEED}.", min=0, max=MAX_SEED)
+]
 ConfigOpt = Annotated[
     str | None,
     typer.Option("--config", help="Population config JSON (PopulationConfig.to_dict())."),
@@ -319,7 +324,12 @@ def forecast_evaluate(
         int | None,
         typer.Option("--recalibrate", help="Refit every N test days (expanding window)."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the networks.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", help=f"Random seed of the networks, 0..{MAX_SEED}.", min=0, max=MAX_SEED
+        ),
+    ] = 0,
     hidden: Annotated[
         str | None, typer.Option("--hidden", help="Hidden layer widths, e.g. 128,128.")
     ] = None,
@@ -383,7 +393,6 @@ def forecast_evaluate(
 ) -> None:
     """Fit every forecaster on the training days and score it on the test days."""
     import datetime as dt
-    import warnings
 
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
@@ -564,7 +573,15 @@ def db_runs(
     as_json: JsonOpt = False,
 ) -> None:
     """List the stored runs."""
-    with _store(db) as store:
+    from data.errors import InvalidParameterError
+
+    with _read_only_store(db) as store:
+        if kind is not None:
+            kinds = sorted({*RUN_KINDS, *store.kinds()})
+            if kind not in kinds:
+                raise InvalidParameterError(
+                    f"unknown run kind {kind!r}; valid kinds: {', '.join(kinds)}"
+                )
         runs = store.list_runs(kind)
     if as_json:
         emit_json({"runs": runs.to_dict("records")})
@@ -579,7 +596,7 @@ def db_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one stored run: configuration and metrics."""
-    with _store(db) as store:
+    with _read_only_store(db) as store:
         run = store.get_run(run_id).to_dict()
     if as_json:
         emit_json(run)
@@ -617,6 +634,8 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
             data = json.load(fh)
     except OSError as exc:
         raise InvalidParameterError(f"cannot read --config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidParameterError(f"--config {path} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InvalidParameterError(f"--config {path} is not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
@@ -644,7 +663,7 @@ def replay_cmd(
         str | None, typer.Option("--end", help="Day after the last market day (exclusive).")
     ] = None,
     agents: AgentsOpt = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
     kappa: Annotated[
         float | None,
         typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
@@ -780,6 +799,10 @@ def _print_routing(con: Console, r: Any, label: str) -> None:
     )
 
 
+#: Every bitcoin there will ever be, in satoshi: no payment can be larger.
+MAX_SUPPLY_SAT = 21_000_000 * 100_000_000
+
+
 @app.command("route")
 def route_cmd(
     payments: Annotated[int, typer.Option("--payments", "-n", help="Number of payments.")] = 200,
@@ -790,7 +813,7 @@ def route_cmd(
         str | None,
         typer.Option("--graph", help="Lightning snapshot folder or file (default: bundled)."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
     single_path: Annotated[
         bool, typer.Option("--single-path", help="No multi-part payments.")
     ] = False,
@@ -806,8 +829,10 @@ def route_cmd(
 
     if isinstance(seed, bool) or seed < 0:
         raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
-    if amount_sat < 1:
-        raise InvalidParameterError(f"--amount-sat must be at least 1 sat, got {amount_sat}")
+    if not 1 <= amount_sat <= MAX_SUPPLY_SAT:
+        raise InvalidParameterError(
+            f"--amount-sat must be 1..{MAX_SUPPLY_SAT} sat (21 million BTC), got {amount_sat}"
+        )
     if payments < 1:
         raise InvalidParameterError(f"--payments must be at least 1, got {payments}")
     t0 = time.perf_counter()
@@ -848,7 +873,7 @@ def backtest_cmd(
     start: StartOpt,
     end: EndOpt,
     agents: AgentsOpt = 10_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: SeedOpt = 0,
     kappa: Annotated[
         float | None,
         typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
@@ -951,6 +976,34 @@ def backtest_cmd(
     )
 
 
+#: Kinds of run the commands store (others, saved through the library, are listed too).
+RUN_KINDS = ("backtest", "replay")
+
+
+def _read_only_store(db: str | None):
+    """The store opened read-only: nothing created or migrated (StorageError if missing)."""
+    from data.store import ResultsStore
+
+    return ResultsStore(db, read_only=True)
+
+
+def _write_stdout(text: str) -> None:
+    """``text`` on stdout; a write error (disk full, closed pipe) is a one-line error."""
+    from data.errors import InvalidParameterError
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # stdout is unusable: point it at /dev/null so the flush at exit does not fail again
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidParameterError(f"cannot write the report to stdout: {reason}") from None
+
+
 @app.command("report")
 def report_cmd(
     out_path: Annotated[str, typer.Option("--out", "-o", help="HTML file to write.")],
@@ -967,8 +1020,12 @@ def report_cmd(
     if (run is None) == (backtest_id is None):
         raise InvalidParameterError("give exactly one of --run ID or --backtest ID")
     from btut.replaying import load_run
-    from btut.report import render_backtest_report, render_run_report, write_report
+    from btut.report import render_backtest_report, render_run_report, report_target, write_report
 
+    to_stdout = out_path == "-"
+    if to_stdout and as_json:
+        raise InvalidParameterError("--json and -o - both write to stdout; give a file to -o")
+    target = None if to_stdout else report_target(out_path)  # refused before any work
     with _stdout_to_stderr():
         if run is not None:
             loaded = load_run(run, db=db)
@@ -986,7 +1043,11 @@ def report_cmd(
                 raise InvalidParameterError(f"backtest {backtest_id} has no stored day yet")
             html = render_backtest_report(bt, bt.runs(db=db))
             subject = {"backtest_id": backtest_id, "missing_days": len(bt.missing_days)}
-        path = write_report(html, out_path)
+        if target is not None:
+            path = write_report(html, target)
+    if target is None:
+        _write_stdout(html)
+        return
     info = {**subject, "path": str(path), "bytes": path.stat().st_size}
     if as_json:
         emit_json(info)
@@ -997,6 +1058,18 @@ def report_cmd(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``btut`` console script; returns the exit code."""
     debug = os.environ.get("BTUT_DEBUG") == "1"
+    with warnings.catch_warnings():  # restores the hook: tests call main() in-process
+        warnings.showwarning = _one_line_warning
+        return _main(argv, debug)
+
+
+def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """Warnings of the library (a gap, an unused option) as one ``btut: warning:`` line."""
+    text = " ".join(str(message).split()) or category.__name__
+    err.print(f"btut: warning: {text}", markup=False)
+
+
+def _main(argv: list[str] | None, debug: bool) -> int:
     try:
         app(args=argv, prog_name="btut", standalone_mode=False)
     except _EXIT as exc:
@@ -1011,8 +1084,12 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"btut: error: {msg}", markup=False)
         return exc.exit_code
     except Exception as exc:
-        if _is_usage_error(exc):
-            exc.show()
+        if _is_usage_error(exc):  # one line, like every other error
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            msg = " ".join(exc.format_message().split()).rstrip(".")
+            if msg:  # empty: a group called bare, whose help was shown
+                err.print(f"btut: error: {msg}{hint}", markup=False)
             return exc.exit_code
         # a bug, not bad input: one line, the traceback on request
         if debug:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -31,8 +32,10 @@ import numpy as np
 from data.errors import InvalidParameterError, StorageError
 
 __all__ = [
+    "EXECUTORS",
     "MAX_TASK_RETRIES",
     "SHARD_AGENTS",
+    "check_executor",
     "dask_client",
     "dask_map",
     "dask_market_statistics",
@@ -44,6 +47,40 @@ MAX_TASK_RETRIES = 3
 SHARD_AGENTS = 4 * 65_536
 """Agents per population shard: the clearing's chunk size (4 noise blocks), so shards cut the
 population where the one-process clearing cuts its chunks."""
+
+
+EXECUTORS = ("local", "dask")
+"""Where the work runs: this process, or a Dask cluster."""
+
+_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/:]+(?::\d+)?/?$|^[a-z][a-z0-9+.-]*://\S+$")
+
+
+def check_executor(executor: str, scheduler: str | None, n_workers: int | None) -> None:
+    """The executor options, checked before any work (one-line ``InvalidParameterError``):
+    a known executor; ``scheduler`` (an address such as ``tcp://host:8786``) and
+    ``n_workers`` (>= 1, the size of a new ``LocalCluster``) only with ``"dask"``, and not
+    both (a running scheduler has its own workers)."""
+    if executor not in EXECUTORS:
+        raise InvalidParameterError(
+            f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}"
+        )
+    if scheduler is not None and executor != "dask":
+        raise InvalidParameterError("--scheduler needs --executor dask")
+    if n_workers is not None and executor != "dask":
+        raise InvalidParameterError("--workers needs --executor dask")
+    if n_workers is not None and scheduler is not None:
+        raise InvalidParameterError(
+            "--workers sizes a new local cluster; a --scheduler brings its own workers"
+        )
+    if n_workers is not None and (
+        isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1
+    ):
+        raise InvalidParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+    if scheduler is not None and not _ADDRESS.match(str(scheduler)):
+        raise InvalidParameterError(
+            f"--scheduler must be a Dask scheduler address such as tcp://host:8786, "
+            f"got {scheduler!r}"
+        )
 
 
 @contextlib.contextmanager
@@ -95,13 +132,17 @@ def dask_map(
     *,
     scheduler: str | None = None,
     n_workers: int | None = None,
+    client: Any = None,
 ) -> None:
-    """Run ``func(par, item)`` for each item on Dask; ``on_result(item, result)`` here, in the
-    order results arrive (module doc). Exceptions of a task propagate after the retries;
+    """Run ``func(par, item)`` for each item on Dask (``client``, or one of ``dask_client
+    (scheduler, n_workers)`` for the call); ``on_result(item, result)`` here, in the order
+    results arrive (module doc). Exceptions of a task propagate after the retries;
     ``BTUTError`` keep their one-line message."""
     from distributed import as_completed
 
-    with dask_client(scheduler, n_workers) as client:
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(dask_client(scheduler, n_workers))
         futures = {
             client.submit(
                 func, par, item, key=f"btut-{i}-{item}", pure=False, retries=MAX_TASK_RETRIES

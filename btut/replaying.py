@@ -54,6 +54,7 @@ import json
 import math
 import numbers
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from btut import MAX_SEED
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 
 __all__ = [
@@ -343,7 +345,7 @@ def load_run(run_id: int, db: str | None = None) -> LoadedRun:
     file); ``DataUnavailableError`` when there is no such run."""
     from data.store import ResultsStore
 
-    with ResultsStore(db) as store:
+    with ResultsStore(db, read_only=True) as store:  # never creates or migrates
         run = store.get_run(run_id)
         return LoadedRun(
             run_id=run.run_id,
@@ -391,9 +393,11 @@ def _days(day: Any, start: Any, end: Any) -> tuple[dt.date, ...]:
     return tuple(d0 + dt.timedelta(days=k) for k in range((d1 - d0).days))
 
 
-def _int(value: Any, what: str, minimum: int) -> int:
+def _int(value: Any, what: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise InvalidParameterError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise InvalidParameterError(f"{what} must be at most {maximum}, got {value!r}")
     return int(value)
 
 
@@ -809,7 +813,7 @@ def _params(
     return _Params(
         zone=zone.strip(),
         agents=_int(agents, "agents", 1),
-        seed=_int(seed, "seed", 0),
+        seed=_int(seed, "seed", 0, MAX_SEED),
         kappa=float(k),
         max_exact_agents=exact,
         source=None if source is None else str(source),
@@ -885,11 +889,17 @@ def replay(
     zone, n, seed, k, exact = par.zone, par.agents, par.seed, par.kappa, par.max_exact_agents
     pop_config = par.population
     days = _days(day, start, end)
-    if executor not in ("local", "dask"):
-        raise InvalidParameterError(f"executor must be local or dask, got {executor!r}")
-    if scheduler is not None and executor != "dask":
-        raise InvalidParameterError("--scheduler needs --executor dask")
+    from btut.executors import check_executor
     from market.clearing import MAX_SETTLEMENT_AGENTS
+
+    check_executor(executor, scheduler, n_workers)
+    if executor == "dask" and n <= MAX_SETTLEMENT_AGENTS:
+        warnings.warn(
+            f"--executor dask shards markets of more than {MAX_SETTLEMENT_AGENTS:,} agents; "
+            f"these {n:,} clear in this process and no Dask cluster is used",
+            UserWarning,
+            stacklevel=2,
+        )
 
     if graph is not None and not route:
         raise InvalidParameterError("--graph needs --route")
@@ -897,6 +907,10 @@ def replay(
         raise InvalidParameterError(
             f"--route routes one payment per agent: at most {MAX_SETTLEMENT_AGENTS} agents, got {n}"
         )
+    if store:  # a bad URL or an unreachable database: fail now, not after the work
+        from data.store import ResultsStore
+
+        ResultsStore(db).close()
     channel_graph = None
     if route:
         from btut.routes import load_graph

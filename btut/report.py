@@ -38,6 +38,7 @@ import math
 import numbers
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -63,6 +64,7 @@ __all__ = [
     "pit_values",
     "render_backtest_report",
     "render_run_report",
+    "report_target",
     "write_report",
 ]
 
@@ -1553,18 +1555,49 @@ def render_backtest_report(
 # --------------------------------------------------------------------------------------------
 
 
-def write_report(html: str, path: str | os.PathLike[str]) -> Path:
-    """Write the report atomically (temp file in the target directory, then ``os.replace``),
-    creating the parent directory; the resolved path. ``InvalidParameterError`` when the path
-    cannot be written (nothing half-written is left behind)."""
-    if not isinstance(html, str):
-        raise InvalidParameterError(f"report must be HTML text, got {type(html).__name__}")
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def report_target(path: str | os.PathLike[str]) -> Path:
+    """The file a report for ``path`` is written to: ``~`` expanded, symlinks followed to
+    their target (a symlink is written through, not replaced), absolute. Cheap, so callers
+    check before rendering. ``InvalidParameterError`` when something that is not a regular
+    file (directory, FIFO, socket, device) is there, or the path cannot be looked at."""
     try:
-        target = Path(path).expanduser()
+        given = Path(path).expanduser()
     except TypeError as exc:
         raise InvalidParameterError(f"report path must be a file path, got {path!r}") from exc
-    if target.is_dir():
-        raise InvalidParameterError(f"report path {target} is a directory")
+    target = Path(os.path.realpath(given))
+    shown = str(given) if target == given.absolute() else f"{given} (-> {target})"
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise InvalidParameterError(f"cannot write report to {shown}: {reason}") from None
+    for test, what in _NOT_REGULAR:
+        if test(mode):
+            raise InvalidParameterError(f"report path {shown} is {what}, not a regular file")
+    if not stat.S_ISREG(mode):
+        raise InvalidParameterError(f"report path {shown} is not a regular file")
+    return target
+
+
+def write_report(html: str, path: str | os.PathLike[str]) -> Path:
+    """Write the report atomically (temp file in the target directory, then ``os.replace``),
+    creating the parent directory; the resolved path (:func:`report_target`: a symlink is
+    written through to its target). ``InvalidParameterError`` when the path is not a regular
+    file or cannot be written (nothing half-written is left behind)."""
+    if not isinstance(html, str):
+        raise InvalidParameterError(f"report must be HTML text, got {type(html).__name__}")
+    target = report_target(path)
     tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -1585,4 +1618,4 @@ def write_report(html: str, path: str | os.PathLike[str]) -> Path:
                 os.unlink(tmp)
             except OSError:
                 pass
-    return target.resolve()
+    return target

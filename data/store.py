@@ -2,7 +2,9 @@
 
 SQLite file by default, PostgreSQL by URL, through SQLAlchemy 2.0. The schema is owned by
 the Alembic migrations shipped in ``data/migrations`` and is brought to the newest revision
-whenever a :class:`ResultsStore` is opened.
+whenever a :class:`ResultsStore` is opened for writing. ``ResultsStore(url, read_only=True)``
+neither creates nor migrates anything: it fails with :class:`StorageError` when the SQLite
+file does not exist or the schema is not at the newest revision (``btut db upgrade``).
 
 A run is identified by the SHA-256 of its canonical JSON configuration (:func:`config_hash`):
 saving the same configuration twice stores it once. Every save is one transaction, so a
@@ -310,12 +312,17 @@ def _enable_wal(cursor: Any) -> None:
             time.sleep(0.02)
 
 
-def _make_engine(url: URL) -> Engine:
+def _make_engine(url: URL, *, read_only: bool = False) -> Engine:
     """Engine with the SQLite pragmas (foreign keys, busy timeout, WAL) and BEGIN control.
 
     SQLite transactions are opened by SQLAlchemy: ``BEGIN IMMEDIATE`` on connections with the
     execution option ``btut_write=True`` (so two writers queue on the busy timeout instead of
     deadlocking), plain ``BEGIN`` otherwise.
+
+    ``read_only``: a SQLite file is opened with the URI ``mode=rw`` (an error instead of a new
+    file when it does not exist; ``mode=ro`` would leave the ``-wal``/``-shm`` files behind)
+    and ``PRAGMA query_only``, without switching it to WAL; PostgreSQL sessions are
+    ``READ ONLY``.
     """
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     backend = url.get_backend_name()
@@ -324,9 +331,15 @@ def _make_engine(url: URL) -> Engine:
     if backend == "sqlite" and url.database in (None, "", ":memory:"):
         # One shared connection, so every session sees the same in-memory database.
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    sqlite_path = _sqlite_file(url) if backend == "sqlite" else None
+    if read_only and sqlite_path is not None:
+        uri = f"{sqlite_path.absolute().as_uri()}?mode=rw"
+        kwargs["creator"] = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
     engine = create_engine(url, **kwargs)
+    if read_only and engine.dialect.name == "postgresql":
+        engine = engine.execution_options(postgresql_readonly=True)
     if engine.dialect.name == "sqlite":
-        is_file = _sqlite_file(url) is not None
+        is_file = sqlite_path is not None
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -335,7 +348,9 @@ def _make_engine(url: URL) -> Engine:
             try:
                 cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
                 cursor.execute("PRAGMA foreign_keys = ON")
-                if is_file:
+                if read_only:
+                    cursor.execute("PRAGMA query_only = ON")
+                elif is_file:
                     _enable_wal(cursor)
             finally:
                 cursor.close()
@@ -605,23 +620,37 @@ class StoredRun:
 class ResultsStore:
     """Runs, interval series, per-type values and metrics in a SQL database.
 
-    Opening a store connects and upgrades the schema to the newest shipped migration.
-    Failures to reach or write the database raise :class:`StorageError` (one line, password
-    hidden). Use as a context manager or call :meth:`close` to release connections.
+    Opening a store connects and upgrades the schema to the newest shipped migration
+    (creating a missing SQLite file and its directory). With ``read_only=True`` nothing is
+    created, migrated or written: a SQLite file that does not exist, an empty database or a
+    schema that is not at the newest revision raise :class:`StorageError` (run
+    ``btut db upgrade``), and the write methods (:meth:`save_run`, :meth:`upgrade`,
+    :meth:`exclusive`) refuse. Failures to reach or write the database raise
+    :class:`StorageError` (one line, password hidden). Use as a context manager or call
+    :meth:`close` to release connections.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self._url = _parse_url(url if url is not None else default_url())
         self.url_display: str = self._url.render_as_string(hide_password=True)
         """The URL with the password replaced by ``***``: safe to print or log."""
+        self.read_only: bool = bool(read_only)
+        """True if opened with ``read_only=True``: nothing is created, migrated or written."""
+        path = _sqlite_file(self._url)
+        if self.read_only:
+            if path is not None and not path.exists():
+                raise StorageError(f"no results store at {path}")
+            if path is not None and not path.is_file():
+                raise StorageError(f"no results store at {path} (not a regular file)")
+        else:
+            try:
+                _ensure_sqlite_dir(self._url)
+            except OSError as exc:
+                raise StorageError(
+                    self._scrub(f"cannot create the directory of {self.url_display}: {exc}")
+                ) from None
         try:
-            _ensure_sqlite_dir(self._url)
-        except OSError as exc:
-            raise StorageError(
-                self._scrub(f"cannot create the directory of {self.url_display}: {exc}")
-            ) from None
-        try:
-            self.engine: Engine = _make_engine(self._url)
+            self.engine: Engine = _make_engine(self._url, read_only=self.read_only)
         except ModuleNotFoundError as exc:
             raise StorageError(
                 f"database driver for {self._url.drivername!r} is not installed ({exc}); "
@@ -631,7 +660,10 @@ class ResultsStore:
             raise self._storage_error("open", exc) from None
         self._write_engine = self.engine.execution_options(btut_write=True)
         try:
-            self.upgrade()
+            if self.read_only:
+                self._check_schema()
+            else:
+                self.upgrade()
         except BaseException:
             self.engine.dispose()
             raise
@@ -693,6 +725,7 @@ class ResultsStore:
         """
         if not isinstance(name, str) or not name.strip():
             raise InvalidParameterError(f"lock name must be a non-empty string, got {name!r}")
+        self._refuse_write("take a lock")
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
 
@@ -763,13 +796,48 @@ class ResultsStore:
         finally:
             os.close(fd)
 
+    def _refuse_write(self, action: str) -> None:
+        if self.read_only:
+            raise StorageError(
+                f"cannot {action}: the results store {self.url_display} was opened read-only"
+            )
+
     # ---- schema ---------------------------------------------------------------------
+
+    def _check_schema(self) -> None:
+        """Read-only open: the schema must be at the newest shipped revision."""
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
+
+        revision = self.schema_revision()
+        head = head_revision()
+        if revision == head:
+            return
+        if revision is None:
+            raise StorageError(
+                f"{self.url_display} has no results-store schema yet; "
+                "run `btut db upgrade` to create it"
+            )
+        try:
+            known = ScriptDirectory.from_config(_alembic_config()).get_revision(revision)
+        except CommandError:
+            known = None
+        if known is None:
+            raise StorageError(
+                f"the results store {self.url_display} is at schema revision {revision}, "
+                "unknown to this BTUT (was it written by a newer BTUT?)"
+            )
+        raise StorageError(
+            f"the results store {self.url_display} is at schema revision {revision}, older "
+            f"than this BTUT's {head}; run `btut db upgrade` to migrate it"
+        )
 
     def upgrade(self) -> None:
         """Apply every pending Alembic migration (no-op at head); safe to run concurrently."""
         from alembic import command
         from alembic.util import CommandError
 
+        self._refuse_write("upgrade the schema")
         cfg = _alembic_config()
         try:
             with self._write_engine.begin() as conn:
@@ -826,6 +894,7 @@ class ResultsStore:
         Raises :class:`InvalidParameterError` before touching the database, and
         :class:`StorageError` (nothing written) if the database fails.
         """
+        self._refuse_write("save a run")
         _check_name("kind", kind)
         if zone is not None:
             _check_name("zone", zone)
@@ -900,6 +969,11 @@ class ResultsStore:
         if isinstance(run_id, bool) or not isinstance(run_id, numbers.Integral):
             raise InvalidParameterError(f"run_id must be an integer, got {run_id!r}")
         run_id = int(run_id)
+        # Run.id is INTEGER: 64-bit in SQLite, 32-bit in PostgreSQL. No row has an id outside
+        # that range, and the driver would fail on it (OverflowError, "integer out of range").
+        bits = 64 if self.engine.dialect.name == "sqlite" else 32
+        if not -(2 ** (bits - 1)) <= run_id < 2 ** (bits - 1):
+            raise DataUnavailableError(f"no run with id {run_id} in {self.url_display}")
         try:
             with Session(self.engine) as session:
                 run = session.get(Run, run_id)
@@ -950,6 +1024,14 @@ class ResultsStore:
         frame["run_id"] = frame["run_id"].astype("int64")
         frame["created_utc"] = pd.to_datetime(frame["created_utc"], utc=True)
         return frame
+
+    def kinds(self) -> list[str]:
+        """The distinct kinds of the stored runs, sorted."""
+        try:
+            with self.engine.connect() as conn:
+                return sorted(conn.scalars(select(Run.kind).distinct()).all())
+        except SQLAlchemyError as exc:
+            raise self._storage_error("read", exc) from self._safe_cause(exc)
 
     def count_rows(self) -> dict[str, int]:
         """Number of rows in each store table (for checks and reports)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,6 +182,12 @@ def evaluate_forecasters(
         raise DataUnavailableError(
             f"no market days of the test period {test[0]}..{test[1]} in the data"
         )
+    # every day of the test period within the data's span: a day without rows is a gap too
+    every = market_days(frame, tz)
+    first, last = max(test[0], every[0]), min(test[1], every[-1])
+    _warn_missing(
+        frame[target], [first + dt.timedelta(k) for k in range((last - first).days + 1)], tz
+    )
     models = dict(
         models or default_models(frame, target, random_state=random_state, **(network or {}))
     )
@@ -242,11 +249,18 @@ def score_forecasts(
         )
     ref = forecasts.get(REFERENCE)
     ref_daily = None if ref is None else _daily_crps(observed, ref, tz)
+    if ref_daily is not None and len(ref_daily) < 2 and len(forecasts) > 1:
+        warnings.warn(
+            f"the Diebold-Mariano test needs at least 2 scored test days, got "
+            f"{len(ref_daily)}: its p-values are null",
+            UserWarning,
+            stacklevel=2,
+        )
     scores = {}
     for name, fc in forecasts.items():
         s = score_forecast(observed, fc, levels=(0.8, 0.95))
         p_value = None
-        if name != REFERENCE and ref_daily is not None:
+        if name != REFERENCE and ref_daily is not None and len(ref_daily) >= 2:
             other = _daily_crps(observed, fc, tz)
             both = pd.concat([ref_daily, other], axis=1, keys=["ref", "other"]).dropna()
             p_value = float(
@@ -263,6 +277,32 @@ def score_forecasts(
             fit_s=float((fit_s or {}).get(name, 0.0)),
         )
     return scores, observed
+
+
+def _warn_missing(values: pd.Series, days: list[dt.date], tz: str) -> None:
+    """Warn about test intervals the data lacks or has no value for: they are not scored
+    (gaps are reported, never filled). The interval length is the data's most common
+    step; a local day's intervals run from its midnight to the next (23 or 25 hours on DST
+    days)."""
+    step = pd.Series(np.diff(values.index.as_unit("ns").asi8)).mode()
+    if values.empty or step.empty:
+        return
+    midnights = pd.DatetimeIndex([pd.Timestamp(d) for d in [*days, days[-1] + dt.timedelta(1)]])
+    bounds = midnights.tz_localize(tz).as_unit("ns").asi8
+    expected = np.diff(bounds) // int(step.iloc[0])
+    local_day = values.index.tz_convert(tz).date
+    present = values.notna().groupby(local_day).sum().reindex(days, fill_value=0).to_numpy()
+    missing = np.maximum(expected - present, 0)
+    if missing.sum():
+        gap_days = [d for d, m in zip(days, missing, strict=True) if m]
+        shown = ", ".join(str(d) for d in gap_days[:3]) + (" ..." if len(gap_days) > 3 else "")
+        warnings.warn(
+            f"{int(missing.sum())} of {int(expected.sum())} test intervals have no "
+            f"{values.name} value in the data, on {len(gap_days)} day(s) ({shown}); "
+            "they are not scored",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _daily_crps(observed: pd.Series, forecast: pd.DataFrame, tz: str) -> pd.Series:

@@ -174,13 +174,15 @@ class ChannelGraph:
         if bad.any():
             key = keys[edge_channel[np.flatnonzero(bad)[0]]]
             raise DataValidationError(
-                f"{source_name}: channel {key!r} has directions with different end points "
+                f"{source_name}: channel {str(key)!r} has directions with different end points "
                 "or capacities"
             )
         counts = np.bincount(edge_channel * 2 + (~is_node1), minlength=2 * c)
         if (counts > 1).any():
             key = keys[int(np.flatnonzero(counts > 1)[0]) // 2]
-            raise DataValidationError(f"{source_name}: channel {key!r} lists a direction twice")
+            raise DataValidationError(
+                f"{source_name}: channel {str(key)!r} lists a direction twice"
+            )
         for name, arr in (
             ("edge_channel", edge_channel),
             ("edge_is_node1", is_node1),
@@ -632,7 +634,7 @@ class ChannelGraph:
 
 def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, **kwargs)
+        return pd.read_csv(path, low_memory=False, **kwargs)  # one dtype per column
     except (OSError, ValueError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataValidationError(f"{path}: cannot read CSV ({first})") from exc

@@ -160,7 +160,8 @@ def attachment_candidates(graph: ChannelGraph, min_channels: int, exclude: int) 
     cand = core[ok & (core != exclude)]
     if cand.size == 0:
         raise InvalidParameterError(
-            f"no node of the largest SCC has {min_channels} channels each way; lower min_channels"
+            f"no node of the graph's largest strongly connected component has {min_channels} "
+            "channels each way to attach the agents to (a graph too small for settlement?)"
         )
     return cand
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import data.store as store_module
 from btut.cli import main
 from data import load_market_data
 from data.store import ResultsStore
@@ -52,9 +55,102 @@ def test_upgrade_runs_and_show(db_url, capsys):
 
 def test_unknown_run_and_unreachable_database_are_one_line_errors(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    assert main(["db", "upgrade", "--db", url]) == 0
+    capsys.readouterr()
     assert main(["db", "show", "42", "--db", url]) == 3
     assert "no run with id 42" in capsys.readouterr().err
     assert main(["db", "runs", "--db", "postgresql://analyst:hunter2@127.0.0.1:1/btut"]) == 5
     captured = capsys.readouterr()
     assert "hunter2" not in captured.err + captured.out
     assert captured.err.count("\n") == 1 and captured.err.startswith("btut: error:")
+
+
+def _fails(capsys, args: list[str], code: int) -> str:
+    """``btut ARGS`` exits ``code`` with one ``btut: error:`` line and nothing on stdout."""
+    rc = main(args)
+    captured = capsys.readouterr()
+    assert rc == code, captured.err
+    assert captured.err.startswith("btut: error:") and captured.err.count("\n") == 1
+    assert captured.out == ""
+    return captured.err
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.iterdir())
+    }
+
+
+def test_read_commands_do_not_create_a_missing_store(tmp_path, capsys, monkeypatch):
+    typo = tmp_path / "sub" / "typo.sqlite"
+    url = f"sqlite:///{typo}"
+    for args in (["db", "runs"], ["db", "runs", "--kind", "replay"], ["db", "show", "1"]):
+        err = _fails(capsys, [*args, "--db", url], 5)
+        assert f"no results store at {typo}" in err
+    err = _fails(capsys, ["report", "--run", "1", "-o", str(tmp_path / "r.html"), "--db", url], 5)
+    assert "no results store" in err
+    # the default store ($BTUT_HOME/btut.sqlite) is not created either
+    monkeypatch.delenv("BTUT_DB_URL", raising=False)
+    monkeypatch.setenv("BTUT_HOME", str(tmp_path / "home"))
+    assert "no results store" in _fails(capsys, ["db", "runs"], 5)
+    assert list(tmp_path.iterdir()) == []
+    # writing commands still create it
+    assert main(["db", "upgrade", "--db", url]) == 0
+    assert typo.is_file()
+
+
+def test_read_commands_do_not_migrate(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    url = f"sqlite:///{empty}"
+    for args in (["db", "runs"], ["db", "show", "1"]):
+        assert "btut db upgrade" in _fails(capsys, [*args, "--db", url], 5)
+    assert _snapshot(tmp_path) == {"empty.sqlite": hashlib.sha256(b"").hexdigest()}
+
+    stored = tmp_path / "old.sqlite"
+    run_id = _save_real_run(f"sqlite:///{stored}")
+    before = _snapshot(tmp_path)
+    current = store_module.head_revision()
+    monkeypatch.setattr(store_module, "head_revision", lambda: "9999_newer")  # store is "old"
+    for args in (["db", "runs"], ["db", "show", str(run_id)]):
+        err = _fails(capsys, [*args, "--db", f"sqlite:///{stored}"], 5)
+        assert f"revision {current}, older" in err and "btut db upgrade" in err
+    assert _snapshot(tmp_path) == before
+
+
+def test_read_commands_leave_an_existing_store_unchanged(db_url, tmp_path, capsys):
+    assert main(["db", "upgrade", "--db", db_url]) == 0
+    run_id = _save_real_run(db_url)
+    capsys.readouterr()
+    before = _snapshot(tmp_path)
+    assert main(["db", "runs", "--db", db_url]) == 0
+    assert main(["db", "show", str(run_id), "--db", db_url]) == 0
+    assert str(run_id) in capsys.readouterr().out
+    assert _snapshot(tmp_path) == before  # same bytes, no -wal/-shm/lock files left
+
+
+def test_runs_kind_must_be_a_known_kind(db_url, capsys):
+    assert main(["db", "upgrade", "--db", db_url]) == 0
+    run_id = _save_real_run(db_url)  # kind "data-check", saved through the library
+    capsys.readouterr()
+    for bad in ("bogus", "REPLAY", "", "replay "):
+        err = _fails(capsys, ["db", "runs", "--kind", bad, "--db", db_url], 2)
+        assert f"unknown run kind {bad!r}" in err
+        assert "valid kinds: backtest, data-check, replay" in err
+    assert main(["db", "runs", "--kind", "replay", "--db", db_url]) == 0
+    assert capsys.readouterr().out.strip() == "no runs stored"
+    assert main(["db", "runs", "--kind", "data-check", "--db", db_url, "--json"]) == 0
+    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]] == [run_id]
+
+
+@pytest.mark.parametrize("run_id", ["99999999999999999999", "9223372036854775808", "2147483648"])
+def test_show_of_an_id_out_of_range_is_no_such_run(db_url, tmp_path, capsys, run_id):
+    assert main(["db", "upgrade", "--db", db_url]) == 0
+    capsys.readouterr()
+    assert f"no run with id {run_id} " in _fails(capsys, ["db", "show", run_id, "--db", db_url], 3)
+    out = tmp_path / "r.html"
+    for flag in ("--run", "--backtest"):
+        err = _fails(capsys, ["report", flag, run_id, "-o", str(out), "--db", db_url], 3)
+        assert f"no run with id {run_id} " in err
+    assert not out.exists()

@@ -4,6 +4,7 @@ store), checked for structure, numbers, self-containment, and rendered in headle
 from __future__ import annotations
 
 import dataclasses
+import errno
 import inspect
 import io
 import json
@@ -11,6 +12,8 @@ import math
 import os
 import re
 import shutil
+import stat
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ import pytest
 from scipy import stats
 
 import btut
+import btut.report as report_module
+from btut.cli import main
 from btut.replaying import LoadedRun
 from btut.report import (
     BACKTEST_PLOT_IDS,
@@ -416,6 +421,119 @@ def test_write_report_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterError):
         write_report(b"<p>x</p>", tmp_path / "r.html")  # type: ignore[arg-type]
     assert blocker.read_text() == "x" and not (tmp_path / "r.html").exists()
+
+
+def test_write_report_failure_keeps_the_old_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "r.html"
+    target.write_text("old")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(InvalidParameterError, match="No space left on device") as info:
+        write_report("<p>new</p>", target)
+    assert "\n" not in str(info.value)
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+def _cli_report(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    rc = main(["report", *args])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def _one_line_error(rc: int, out: str, err: str, code: int) -> str:
+    assert rc == code, err
+    assert out == "" and err.startswith("btut: error:") and err.count("\n") == 1
+    return err
+
+
+def test_cli_report_dash_writes_the_html_to_stdout(
+    run_one: LoadedRun,
+    db: str,
+    html_one: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", "-")
+    assert rc == 0, err
+    assert out == html_one and err == ""
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+    rc, out, err = _cli_report(
+        capsys, "--run", str(run_one.run_id), "--db", db, "-o", "-", "--json"
+    )
+    assert "stdout" in _one_line_error(rc, out, err, 2)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_report_to_stdout_that_fails_is_one_line(
+    run_one: LoadedRun,
+    db: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class FullStdout(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(sys, "stdout", FullStdout())
+    rc, _, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", "-")
+    assert "cannot write the report to stdout: No space left" in _one_line_error(rc, "", err, 2)
+
+
+def test_cli_report_refuses_what_is_not_a_regular_file_before_any_work(
+    run_one: LoadedRun,
+    db: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def not_now(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("the report was rendered before its path was checked")
+
+    monkeypatch.setattr(report_module, "render_run_report", not_now)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    link = tmp_path / "link-to-fifo"
+    link.symlink_to(fifo)
+    for bad, what in ((fifo, "is a FIFO"), (folder, "is a directory"), (link, "is a FIFO")):
+        rc, out, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", str(bad))
+        assert what in _one_line_error(rc, out, err, 2)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink() and folder.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder", "link-to-fifo"]
+    assert list(folder.iterdir()) == []
+
+
+def test_cli_report_writes_through_a_symlink(
+    run_one: LoadedRun,
+    db: str,
+    html_one: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    real = reports / "real.html"
+    real.write_text("old")
+    link = tmp_path / "link.html"
+    link.symlink_to(Path("reports") / "real.html")  # relative, as ln -s makes them
+    dangling = tmp_path / "dangling.html"
+    dangling.symlink_to(reports / "new.html")
+    for target, written in ((link, real), (dangling, reports / "new.html")):
+        rc, out, err = _cli_report(
+            capsys, "--run", str(run_one.run_id), "--db", db, "-o", str(target), "--json"
+        )
+        assert rc == 0, err
+        assert json.loads(out)["path"] == str(written)
+        assert target.is_symlink() and written.read_text(encoding="utf-8") == html_one
+    assert sorted(p.name for p in reports.iterdir()) == ["new.html", "real.html"]
 
 
 # --------------------------------------------------------------------------------------------

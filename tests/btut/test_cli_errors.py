@@ -1,0 +1,128 @@
+"""Bad input at the command line: one line on stderr, a non-zero exit, no work, nothing
+written (usage errors, seeds, amounts, config files, executor options, warnings)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+import btut
+import btut.executors
+from btut import MAX_SEED
+from btut.cli import main
+from btut.executors import check_executor
+from data.errors import InvalidParameterError, StorageError
+from data.store import ResultsStore
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("btut: error: "), err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["replay", "-n", "ten"], "'--agents' / '-n'"),
+        (["replay", "--bogus"], "No such option: --bogus (see 'btut replay --help')"),
+        (["bogus"], "No such command 'bogus' (see 'btut --help')"),
+        (["backtest", "-z", "ES"], "Missing option '--start'"),
+        (["replay", "--seed", str(MAX_SEED + 1)], f"less than or equal to {MAX_SEED}"),
+        (["route", "--seed", "-1"], "greater than or equal to 0"),
+        (
+            [
+                "forecast",
+                "evaluate",
+                "-z",
+                "ES",
+                "--target",
+                "load_mw",
+                "--train",
+                "a:b",
+                "--test",
+                "c:d",
+                "--seed",
+                "99999999999999999999",
+            ],
+            "'--seed'",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line(argv, expected, capsys) -> None:
+    assert main(argv) == 2
+    assert expected in _one_error_line(capsys)
+
+
+def test_seeds_amounts_and_config_files_are_checked(tmp_path: Path, capsys) -> None:
+    with pytest.raises(InvalidParameterError, match=f"seed must be at most {MAX_SEED}"):
+        btut.replay("ES", "2017-06-14", agents=10, seed=MAX_SEED + 1, store=False)
+    assert main(["route", "-n", "2", "-a", "99999999999999999999999"]) == 2
+    assert "21 million BTC" in _one_error_line(capsys)
+    bad = tmp_path / "config.json"
+    bad.write_bytes(b"\xff\xfe{}")
+    assert main(["replay", "-n", "10", "--config", str(bad)]) == 2
+    assert "is not UTF-8 text" in _one_error_line(capsys)
+
+
+def test_executor_options() -> None:
+    check_executor("local", None, None)
+    check_executor("dask", "tcp://10.0.0.5:8786", None)
+    check_executor("dask", "scheduler-host:8786", None)
+    check_executor("dask", None, 2)
+    for args, match in [
+        (("threads", None, None), "executor must be one of local, dask"),
+        (("local", "tcp://h:1", None), "--scheduler needs --executor dask"),
+        (("local", None, 2), "--workers needs --executor dask"),
+        (("dask", "tcp://h:1", 2), "brings its own workers"),
+        (("dask", None, 0), "n_workers must be an integer >= 1"),
+        (("dask", None, True), "n_workers must be an integer >= 1"),
+        (("dask", "not a url", None), "Dask scheduler address"),
+        (("dask", "", None), "Dask scheduler address"),
+    ]:
+        with pytest.raises(InvalidParameterError, match=match):
+            check_executor(*args)
+
+
+def test_replay_checks_the_store_before_the_work(monkeypatch, tmp_path: Path, capsys) -> None:
+    import data
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the data was loaded before the store was checked")
+
+    monkeypatch.setattr(data, "load_market_data", no_work)
+    assert main(["replay", "-n", "10", "--db", "not a url"]) == 2
+    assert "could not parse the database URL" in _one_error_line(capsys)
+    assert main(["replay", "-n", "10", "--workers", "0"]) == 2
+    assert "--workers needs --executor dask" in _one_error_line(capsys)
+
+
+def test_dask_on_a_small_market_warns_in_one_line(tmp_path: Path, capsys) -> None:
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    # the scheduler is never contacted below the shard threshold: said, not silently ignored
+    argv = ["replay", "-n", "50", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"]
+    assert main([*argv, "--db", db, "--json"]) == 0
+    err = capsys.readouterr().err
+    warning = [line for line in err.splitlines() if line.startswith("btut: warning:")]
+    assert len(warning) == 1 and "these 50 clear in this process" in warning[0], err
+
+
+def test_backtest_with_an_unreachable_scheduler_writes_nothing(monkeypatch, tmp_path) -> None:
+    short = functools.partial(btut.executors.dask_client, timeout_s=2)
+    monkeypatch.setattr(btut.executors, "dask_client", short)
+    db = f"sqlite:///{tmp_path / 'bt.sqlite'}"
+    with pytest.raises(StorageError, match="cannot reach the Dask scheduler"):
+        btut.backtest(
+            "ES",
+            "2017-06-12",
+            "2017-06-14",
+            agents=50,
+            db=db,
+            executor="dask",
+            scheduler="tcp://127.0.0.1:9",
+        )
+    with ResultsStore(db) as store:
+        assert store.list_runs().empty

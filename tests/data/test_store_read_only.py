@@ -1,0 +1,165 @@
+"""``ResultsStore(url, read_only=True)``: reads an existing store at the current schema and
+creates, migrates or writes nothing (SQLite file and a real PostgreSQL server)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import data.store as store_module
+from data.errors import DataUnavailableError, StorageError
+from data.store import ResultsStore, head_revision
+
+TABLES = {"runs", "run_intervals", "run_types", "run_metrics", "alembic_version"}
+OUT_OF_RANGE = (2**63, -(2**63) - 1, 10**20, -(10**20))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of an empty database: a SQLite file (not created yet), or a fresh PG database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'btut.sqlite'}"
+    return str(request.getfixturevalue("fresh_postgres_url"))
+
+
+@pytest.fixture
+def raw_engine(store_url: str):
+    engine = sa.create_engine(store_url)
+    yield engine
+    engine.dispose()
+
+
+def _intervals() -> pd.DataFrame:
+    index = pd.date_range("2024-03-30 22:00", periods=4, freq="h", tz="UTC", name="time_utc")
+    return pd.DataFrame({"price": [1.0, 2.0, float("nan"), 4.0]}, index=index)
+
+
+def _saved(url: str) -> int:
+    with ResultsStore(url) as store:
+        return store.save_run(
+            kind="replay", zone="ES", config={"a": 1}, intervals=_intervals(), metrics={"m": 1.5}
+        ).run_id
+
+
+def _files(folder: Path) -> dict[str, str]:
+    """Name -> SHA-256 of every entry of ``folder`` (what a read must leave untouched)."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(folder.iterdir())
+    }
+
+
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_missing_sqlite_file_is_a_storage_error_and_nothing_is_created(tmp_path: Path) -> None:
+    target = tmp_path / "not" / "there" / "typo.sqlite"
+    with pytest.raises(StorageError, match=r"^no results store at .*typo\.sqlite$"):
+        ResultsStore(f"sqlite:///{target}", read_only=True)
+    assert list(tmp_path.iterdir()) == []
+    folder = tmp_path / "dir.sqlite"
+    folder.mkdir()
+    with pytest.raises(StorageError, match="not a regular file"):
+        ResultsStore(f"sqlite:///{folder}", read_only=True)
+    assert list(folder.iterdir()) == []
+
+
+def test_empty_database_is_not_migrated(store_url: str, raw_engine: sa.Engine) -> None:
+    path = store_module._sqlite_file(sa.engine.make_url(store_url))
+    if path is not None:
+        path.touch()  # an empty file is an empty SQLite database
+    with pytest.raises(StorageError, match="btut db upgrade") as info:
+        ResultsStore(store_url, read_only=True)
+    assert "\n" not in str(info.value)
+    assert _tables(raw_engine) == set()
+    if path is not None:
+        assert path.stat().st_size == 0 and [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_older_schema_asks_for_an_upgrade_and_is_left_as_is(
+    store_url: str, raw_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _saved(store_url)
+    current = head_revision()
+    monkeypatch.setattr(store_module, "head_revision", lambda: "9999_newer_head")
+    with pytest.raises(StorageError, match=rf"revision {current}, older .*`btut db upgrade`"):
+        ResultsStore(store_url, read_only=True)
+    with raw_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == current
+
+
+def test_unknown_schema_revision_is_a_storage_error(store_url: str, raw_engine: sa.Engine) -> None:
+    _saved(store_url)
+    with raw_engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'zzzz_future'"))
+    with pytest.raises(StorageError, match="zzzz_future, unknown to this BTUT"):
+        ResultsStore(store_url, read_only=True)
+
+
+def test_reads_work_and_change_nothing(store_url: str, raw_engine: sa.Engine) -> None:
+    run_id = _saved(store_url)
+    path = store_module._sqlite_file(sa.engine.make_url(store_url))
+    before = _files(path.parent) if path is not None else None
+    with ResultsStore(store_url, read_only=True) as store:
+        assert store.read_only and store.schema_revision() == head_revision()
+        assert store.list_runs()["run_id"].tolist() == [run_id]
+        assert store.kinds() == ["replay"]
+        run = store.get_run(run_id)
+        assert run.metrics == {"m": 1.5}
+        back = run.intervals_frame()
+        assert back is not None and back["price"].isna().tolist() == [False, False, True, False]
+        with pytest.raises(DataUnavailableError):
+            store.get_run(run_id + 1)
+    if path is not None:  # same bytes, and no -wal/-shm left behind
+        assert _files(path.parent) == before
+    assert _tables(raw_engine) == TABLES
+
+
+def test_write_methods_refuse_on_a_read_only_store(store_url: str, raw_engine: sa.Engine) -> None:
+    _saved(store_url)
+    path = store_module._sqlite_file(sa.engine.make_url(store_url))
+    before = _files(path.parent) if path is not None else None
+    with ResultsStore(store_url, read_only=True) as store:
+        with pytest.raises(StorageError, match="read-only"):
+            store.save_run(kind="replay", config={"b": 2})
+        with pytest.raises(StorageError, match="read-only"):
+            store.upgrade()
+        with pytest.raises(StorageError, match="read-only"):
+            with store.exclusive("job"):
+                pytest.fail("a read-only store took a lock")
+        # the connections themselves are read-only too (query_only / READ ONLY transaction)
+        with pytest.raises(StorageError):
+            try:
+                with store.engine.begin() as conn:
+                    conn.execute(sa.text("CREATE TABLE sneaky (a INTEGER)"))
+            except sa.exc.SQLAlchemyError as exc:
+                raise StorageError(str(exc)) from exc
+    if path is not None:
+        assert _files(path.parent) == before
+    assert _tables(raw_engine) == TABLES
+
+
+def test_writable_open_still_creates_and_migrates(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "btut.sqlite"
+    with ResultsStore(f"sqlite:///{target}") as store:
+        assert store.schema_revision() == head_revision() and not store.read_only
+    with ResultsStore(f"sqlite:///{target}", read_only=True) as store:
+        assert store.list_runs().empty and store.kinds() == []
+
+
+@pytest.mark.parametrize("run_id", OUT_OF_RANGE)
+def test_ids_outside_the_id_column_range_are_unknown_runs(store_url: str, run_id: int) -> None:
+    """Run ids are INTEGER: 64-bit in SQLite, 32-bit in PostgreSQL; beyond that the driver
+    failed (OverflowError / "integer out of range") instead of "no run with id"."""
+    _saved(store_url)
+    top = 2**63 - 1 if store_url.startswith("sqlite") else 2**31 - 1
+    for read_only in (False, True):
+        with ResultsStore(store_url, read_only=read_only) as store:
+            for missing in (run_id, top + 1, -top - 2, top, -top - 1):
+                with pytest.raises(DataUnavailableError, match=f"^no run with id {missing} in "):
+                    store.get_run(missing)

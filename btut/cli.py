@@ -289,7 +289,9 @@ def data_fetch(
 ) -> None:
     """Download a zone's data from the ENTSO-E API into the cache (needs ENTSOE_API_KEY)."""
     from data import MissingCredentialsError, validate_market_data
+    from data.loader import check_window
 
+    check_window(zone, start, end)  # a bad zone or date is named before the missing key
     if not os.environ.get("ENTSOE_API_KEY"):
         raise MissingCredentialsError(
             "ENTSOE_API_KEY is not set; export your ENTSO-E Transparency Platform API key"

@@ -174,6 +174,18 @@ def check_finite(frame: pd.DataFrame, source: str = "") -> None:
     )
 
 
+def check_window(
+    zone: str, start: str | dt.date | pd.Timestamp, end: str | dt.date | pd.Timestamp
+) -> tuple[Zone, dt.date, dt.date]:
+    """The zone and the market days ``start`` .. ``end`` (exclusive) of a data request,
+    checked: an unknown zone, a malformed date or an empty window is a one-line error."""
+    z = get_zone(zone)
+    d0, d1 = as_market_day(start, "start"), as_market_day(end, "end")
+    if d1 <= d0:
+        raise InvalidParameterError(f"end {d1} must be after start {d0} (end is exclusive)")
+    return z, d0, d1
+
+
 def load_market_data(
     zone: str,
     start: str | dt.date | pd.Timestamp,
@@ -205,10 +217,7 @@ def load_market_data(
     falls inside a gap of the source) raises ``DataUnavailableError`` naming the gap; an
     infinite value raises ``DataValidationError``.
     """
-    z = get_zone(zone)
-    d0, d1 = as_market_day(start, "start"), as_market_day(end, "end")
-    if d1 <= d0:
-        raise InvalidParameterError(f"end {d1} must be after start {d0} (end is exclusive)")
+    z, d0, d1 = check_window(zone, start, end)
     t0, t1 = local_day_bounds_utc(z, d0, d1)
 
     if source is None:

@@ -126,3 +126,13 @@ def test_backtest_with_an_unreachable_scheduler_writes_nothing(monkeypatch, tmp_
         )
     with ResultsStore(db) as store:
         assert store.list_runs().empty
+
+
+def test_data_fetch_names_a_bad_zone_or_window_before_the_missing_key(monkeypatch, capsys):
+    monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
+    assert main(["data", "fetch", "-z", "XX", "--start", "2017-01-01", "--end", "2017-01-02"]) == 3
+    assert "unknown zone 'XX'" in _one_error_line(capsys)
+    assert main(["data", "fetch", "-z", "ES", "--start", "2017-01-02", "--end", "2017-01-01"]) == 2
+    assert "must be after start" in _one_error_line(capsys)
+    assert main(["data", "fetch", "-z", "ES", "--start", "2017-01-01", "--end", "2017-01-02"]) == 2
+    assert "ENTSOE_API_KEY is not set" in _one_error_line(capsys)

@@ -342,11 +342,14 @@ def backtest(
         if progress is not None:
             progress(len(done), total, message)
 
-    with (
-        ResultsStore(db) as store,
-        store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s),
-        contextlib.ExitStack() as stack,
-    ):
+    with contextlib.ExitStack() as stack:
+        client = None
+        if executor == "dask":  # an unreachable scheduler: fails before the store is touched
+            from btut.executors import dask_client
+
+            client = stack.enter_context(dask_client(scheduler, n_workers))
+        store = stack.enter_context(ResultsStore(db))
+        stack.enter_context(store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s))
         todo = []
         for d in days:
             stored = store.find_run(par.run_config((d,)))
@@ -354,11 +357,6 @@ def backtest(
                 todo.append(d)
             else:
                 done[d] = _day_from_stored(d, stored, reused=True)
-        client = None
-        if todo and executor == "dask":  # an unreachable scheduler: nothing written yet
-            from btut.executors import dask_client
-
-            client = stack.enter_context(dask_client(scheduler, n_workers))
         record = store.save_run(kind="backtest", config=bt_config, zone=par.zone)
         reused = len(done)
         tick(f"{reused} day(s) already stored" if reused else "starting")
@@ -371,7 +369,7 @@ def backtest(
         if client is None:
             for d in todo:
                 finished(d, replay_day(par, d))
-        else:
+        elif todo:
             from btut.executors import dask_map
 
             dask_map(replay_day, par, todo, finished, client=client)

@@ -1073,11 +1073,16 @@ def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) ->
 
 def _main(argv: list[str] | None, debug: bool) -> int:
     try:
-        app(args=argv, prog_name="btut", standalone_mode=False)
+        # non-standalone typer returns the code of an exit (Ctrl-C: 130) instead of raising
+        code = app(args=argv, prog_name="btut", standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            if code == 130:
+                err.print("btut: aborted (interrupted)", markup=False)
+            return code
     except _EXIT as exc:
         return exc.exit_code
     except _ABORT:
-        err.print("aborted")
+        err.print("btut: aborted (interrupted)", markup=False)
         return 130
     except BTUTError as exc:
         if debug:

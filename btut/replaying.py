@@ -907,10 +907,6 @@ def replay(
         raise InvalidParameterError(
             f"--route routes one payment per agent: at most {MAX_SETTLEMENT_AGENTS} agents, got {n}"
         )
-    if store:  # a bad URL or an unreachable database: fail now, not after the work
-        from data.store import ResultsStore
-
-        ResultsStore(db).close()
     channel_graph = None
     if route:
         from btut.routes import load_graph
@@ -947,6 +943,10 @@ def replay(
 
         shard_client = stack.enter_context(dask_client(scheduler, n_workers))
     with stack:
+        if store:  # the input is good: a bad URL or unreachable database fails before the work
+            from data.store import ResultsStore
+
+            ResultsStore(db).close()
         for i, d in enumerate(days):
             base = 0.12 + i * share
 

@@ -4,6 +4,11 @@ written (usage errors, seeds, amounts, config files, executor options, warnings)
 from __future__ import annotations
 
 import functools
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +19,6 @@ from btut import MAX_SEED
 from btut.cli import main
 from btut.executors import check_executor
 from data.errors import InvalidParameterError, StorageError
-from data.store import ResultsStore
 
 
 def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -88,16 +92,23 @@ def test_executor_options() -> None:
 
 
 def test_replay_checks_the_store_before_the_work(monkeypatch, tmp_path: Path, capsys) -> None:
-    import data
+    import btut.replaying
 
     def no_work(*args, **kwargs):
-        raise AssertionError("the data was loaded before the store was checked")
+        raise AssertionError("a market day was run before the store was checked")
 
-    monkeypatch.setattr(data, "load_market_data", no_work)
+    monkeypatch.setattr(btut.replaying, "_run_day", no_work)
     assert main(["replay", "-n", "10", "--db", "not a url"]) == 2
     assert "could not parse the database URL" in _one_error_line(capsys)
     assert main(["replay", "-n", "10", "--workers", "0"]) == 2
     assert "--workers needs --executor dask" in _one_error_line(capsys)
+    # bad input fails before the store is opened: no store file is created
+    store = tmp_path / "never.sqlite"
+    assert main(["replay", "-n", "10", "-z", "XX", "--db", f"sqlite:///{store}"]) == 3
+    assert "unknown zone 'XX'" in _one_error_line(capsys)
+    assert main(["replay", "-n", "10", "--day", "2019-06-14", "--db", f"sqlite:///{store}"]) == 3
+    assert "outside the ES data" in _one_error_line(capsys)
+    assert not store.exists() and not list(tmp_path.iterdir())
 
 
 def test_dask_on_a_small_market_warns_in_one_line(tmp_path: Path, capsys) -> None:
@@ -124,8 +135,34 @@ def test_backtest_with_an_unreachable_scheduler_writes_nothing(monkeypatch, tmp_
             executor="dask",
             scheduler="tcp://127.0.0.1:9",
         )
-    with ResultsStore(db) as store:
-        assert store.list_runs().empty
+    assert not list(tmp_path.iterdir())  # not even an empty store or its lock file
+
+
+def test_ctrl_c_is_exit_130_and_one_line(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "btut",
+            "replay",
+            "-n",
+            "3000",
+            "--db",
+            f"sqlite:///{tmp_path / 'r.sqlite'}",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CI": "true"},
+    )
+    time.sleep(4.0)  # inside the replay (it takes well over 10 s)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "btut: aborted (interrupted)", err
+    assert "Traceback" not in err
 
 
 def test_data_fetch_names_a_bad_zone_or_window_before_the_missing_key(monkeypatch, capsys):

@@ -427,6 +427,8 @@ def _check_days(frame: pd.DataFrame, days: tuple[dt.date, ...], zone: str) -> No
     report = validate_market_data(frame)
     if report.errors:
         raise DataValidationError(f"{zone} data invalid: {report.errors[0]}")
+    for finding in report.range_warnings:  # replayed as they are, but said
+        warnings.warn(f"{zone} {finding}", UserWarning, stacklevel=3)
     if report.gaps:
         g = report.gaps[0]
         raise DataValidationError(

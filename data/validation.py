@@ -74,6 +74,12 @@ class ValidationReport:
         for col, n in self.missing_values.items():
             if n:
                 out.append(f"{col}: {n} missing value(s)")
+        return out + self.range_warnings
+
+    @property
+    def range_warnings(self) -> list[str]:
+        """One line per column with values outside its plausible range (kept as they are)."""
+        out = []
         for col, n in self.out_of_range.items():
             if n:
                 lo, hi = PLAUSIBLE_RANGES.get(col, _POWER_RANGE)

@@ -173,3 +173,27 @@ def test_data_fetch_names_a_bad_zone_or_window_before_the_missing_key(monkeypatc
     assert "must be after start" in _one_error_line(capsys)
     assert main(["data", "fetch", "-z", "ES", "--start", "2017-01-01", "--end", "2017-01-02"]) == 2
     assert "ENTSOE_API_KEY is not set" in _one_error_line(capsys)
+
+
+def test_replay_says_when_it_replays_implausible_values(tmp_path: Path, capsys) -> None:
+    import gzip
+
+    from data.loader import bundled_path
+
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        header, *rows = fh.read().splitlines()
+    col = header.split(",").index("price actual")
+    rows = [r for r in rows if r.startswith(("2017-06-12", "2017-06-13", "2017-06-14"))]
+    fields = rows[-10].split(",")
+    fields[col] = "100000"  # EUR/MWh: far above any real day-ahead price
+    rows[-10] = ",".join(fields)
+    path = tmp_path / "spain_spike.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    argv = ["replay", "-n", "20", "--day", "2017-06-14", "--source", str(path), "--db", db]
+    assert main([*argv, "--json"]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("btut: warning:")]
+    assert lines == [
+        "btut: warning: ES price_eur_per_mwh: 1 value(s) outside the plausible range [-500, 4000]"
+    ], err

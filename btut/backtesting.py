@@ -342,12 +342,12 @@ def backtest(
         if progress is not None:
             progress(len(done), total, message)
 
+    from btut.executors import dask_client
+
     with contextlib.ExitStack() as stack:
         client = None
-        if executor == "dask":  # an unreachable scheduler: fails before the store is touched
-            from btut.executors import dask_client
-
-            client = stack.enter_context(dask_client(scheduler, n_workers))
+        if scheduler is not None:  # an unreachable scheduler fails before the store is touched
+            client = stack.enter_context(dask_client(scheduler))
         store = stack.enter_context(ResultsStore(db))
         stack.enter_context(store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s))
         todo = []
@@ -357,6 +357,8 @@ def backtest(
                 todo.append(d)
             else:
                 done[d] = _day_from_stored(d, stored, reused=True)
+        if client is None and executor == "dask" and todo:  # a local cluster, only for work
+            client = stack.enter_context(dask_client(None, n_workers))
         record = store.save_run(kind="backtest", config=bt_config, zone=par.zone)
         reused = len(done)
         tick(f"{reused} day(s) already stored" if reused else "starting")

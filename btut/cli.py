@@ -1,9 +1,11 @@
 """The ``btut`` command line (typer + rich).
 
 Every command takes ``--json`` for one machine-readable JSON object on stdout. Errors a
-user can fix print one line on stderr and exit non-zero (2 bad parameter or missing
-credentials, 3 data unavailable, 4 invalid data, 5 storage); no traceback unless
-``BTUT_DEBUG=1``.
+user can fix print one line on stderr and exit non-zero (2 bad parameter, usage error or
+missing credentials, 3 data unavailable, 4 invalid data, 5 storage or output, 6 no
+payment route, 75 the same backtest is already running); 70 is a bug (one line, the
+traceback with ``BTUT_DEBUG=1``), 130 an interrupt (Ctrl-C). Warnings are one
+``btut: warning:`` line each.
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ def _summary(frame, report) -> dict[str, Any]:
 
 def _print_findings(report) -> None:
     for w in report.warnings:
-        err.print(f"[yellow]warning:[/] {w}")
+        err.print(f"btut: warning: {w}", markup=False)
 
 
 @data_app.command("show")
@@ -829,8 +831,6 @@ def route_cmd(
     from data.errors import InvalidParameterError
     from routing import simulate_random_payments
 
-    if isinstance(seed, bool) or seed < 0:
-        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
     if not 1 <= amount_sat <= MAX_SUPPLY_SAT:
         raise InvalidParameterError(
             f"--amount-sat must be 1..{MAX_SUPPLY_SAT} sat (21 million BTC), got {amount_sat}"
@@ -990,8 +990,9 @@ def _read_only_store(db: str | None):
 
 
 def _write_stdout(text: str) -> None:
-    """``text`` on stdout; a write error (disk full, closed pipe) is a one-line error."""
-    from data.errors import InvalidParameterError
+    """``text`` on stdout; a write error (disk full) is a one-line error (exit 5), a reader
+    that closed the pipe early (``| head``) a quiet exit 1, as other command-line tools."""
+    from data.errors import StorageError
 
     try:
         sys.stdout.write(text)
@@ -1002,8 +1003,10 @@ def _write_stdout(text: str) -> None:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)
+        if isinstance(exc, BrokenPipeError):
+            raise typer.Exit(1) from None
         reason = exc.strerror or type(exc).__name__
-        raise InvalidParameterError(f"cannot write the report to stdout: {reason}") from None
+        raise StorageError(f"cannot write the report to stdout: {reason}") from None
 
 
 @app.command("report")

@@ -21,6 +21,7 @@ Dask is imported only here and only when used (``pip install 'btut[dask]'``).
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import re
 import warnings
@@ -52,34 +53,34 @@ population where the one-process clearing cuts its chunks."""
 EXECUTORS = ("local", "dask")
 """Where the work runs: this process, or a Dask cluster."""
 
-_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?[^\s/:]+(?::\d+)?/?$|^[a-z][a-z0-9+.-]*://\S+$")
+_ADDRESS = re.compile(r"^\S+$")  # a non-empty word: Dask parses the rest
 
 
 def check_executor(executor: str, scheduler: str | None, n_workers: int | None) -> None:
-    """The executor options, checked before any work (one-line ``InvalidParameterError``):
-    a known executor; ``scheduler`` (an address such as ``tcp://host:8786``) and
-    ``n_workers`` (>= 1, the size of a new ``LocalCluster``) only with ``"dask"``, and not
-    both (a running scheduler has its own workers)."""
+    """The executor options (CLI ``--executor``, ``--scheduler``, ``--workers``), checked
+    before any work (one-line ``InvalidParameterError``): a known executor; a scheduler
+    address (e.g. ``tcp://host:8786``; reachability is Dask's to say) and ``n_workers``
+    (>= 1, the size of a new local cluster) only with ``"dask"``, and not both (a running
+    scheduler has its own workers)."""
     if executor not in EXECUTORS:
         raise InvalidParameterError(
             f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}"
         )
     if scheduler is not None and executor != "dask":
-        raise InvalidParameterError("--scheduler needs --executor dask")
+        raise InvalidParameterError("a scheduler (--scheduler) needs the dask executor")
     if n_workers is not None and executor != "dask":
-        raise InvalidParameterError("--workers needs --executor dask")
+        raise InvalidParameterError("n_workers (--workers) needs the dask executor")
     if n_workers is not None and scheduler is not None:
         raise InvalidParameterError(
-            "--workers sizes a new local cluster; a --scheduler brings its own workers"
+            "n_workers (--workers) sizes a new local cluster; a scheduler brings its own workers"
         )
     if n_workers is not None and (
-        isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1
+        isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1
     ):
         raise InvalidParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
-    if scheduler is not None and not _ADDRESS.match(str(scheduler)):
+    if scheduler is not None and (not isinstance(scheduler, str) or not _ADDRESS.match(scheduler)):
         raise InvalidParameterError(
-            f"--scheduler must be a Dask scheduler address such as tcp://host:8786, "
-            f"got {scheduler!r}"
+            f"the scheduler must be a Dask address such as tcp://host:8786, got {scheduler!r}"
         )
 
 

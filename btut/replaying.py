@@ -895,6 +895,10 @@ def replay(
     from market.clearing import MAX_SETTLEMENT_AGENTS
 
     check_executor(executor, scheduler, n_workers)
+    if store:  # a URL that cannot be parsed: said before anything else (nothing connects)
+        from data.store import check_url
+
+        check_url(db)
     if executor == "dask" and n <= MAX_SETTLEMENT_AGENTS:
         warnings.warn(
             f"--executor dask shards markets of more than {MAX_SETTLEMENT_AGENTS:,} agents; "
@@ -914,6 +918,14 @@ def replay(
         from btut.routes import load_graph
 
         channel_graph = load_graph(graph)  # malformed or missing file: one-line error, no work
+        from routing.settlement import (
+            DEFAULT_MIN_CHANNELS,
+            attachment_candidates,
+            default_operator,
+        )
+
+        # a graph without nodes to attach the agents to: said now, not after the market
+        attachment_candidates(channel_graph, DEFAULT_MIN_CHANNELS, default_operator(channel_graph))
 
     def report(stage: str, fraction: float) -> None:
         if progress is not None:
@@ -926,29 +938,34 @@ def replay(
     replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
     _check_days(replayed, days, zone)
     history = _load_history(zone, days, source)
+    from agents import day_profiles
 
-    # -- forecast and population -----------------------------------------------------------
-    report("forecast", 0.02)
-    pred, forecast_info = _forecast(history, days, seed)
-    report("population", 0.1)
-    from agents import sample_population
-
-    population = sample_population(pop_config, n, seed=seed)
+    for d in days:  # a day whose market cannot be built (e.g. no solar): said before the work
+        day_profiles(history, day=d)
 
     results = []
     share = 0.85 / len(days)
     shards = executor == "dask" and n > MAX_SETTLEMENT_AGENTS
     stack = contextlib.ExitStack()
     shard_client = None
-    if shards:
+    if shards:  # an unreachable scheduler fails before the store is touched
         from btut.executors import dask_client
 
         shard_client = stack.enter_context(dask_client(scheduler, n_workers))
     with stack:
-        if store:  # the input is good: a bad URL or unreachable database fails before the work
+        if store:  # the input is good: an unreachable database fails before the work
             from data.store import ResultsStore
 
             ResultsStore(db).close()
+
+        # -- forecast and population -------------------------------------------------------
+        report("forecast", 0.02)
+        pred, forecast_info = _forecast(history, days, seed)
+        report("population", 0.1)
+        from agents import sample_population
+
+        population = sample_population(pop_config, n, seed=seed)
+
         for i, d in enumerate(days):
             base = 0.12 + i * share
 

@@ -93,7 +93,8 @@ def _read_header(path: Path) -> list[str]:
         raise _read_error(path, exc) from None
     if not line.strip():
         raise DataValidationError(f"{path.name} is empty (no header line)")
-    return [c.strip() for c in line.rstrip("\r\n").split(",")]
+    # csv.reader: a header written fully quoted (Excel, R's write.csv) names the same columns
+    return [c.strip() for c in next(csv.reader([line.rstrip("\r\n")]))]
 
 
 def _read_text(path: Path) -> str:

@@ -76,6 +76,7 @@ __all__ = [
     "RunType",
     "SavedRun",
     "StoredRun",
+    "check_url",
     "config_hash",
     "default_url",
     "head_revision",
@@ -270,6 +271,15 @@ def _parse_url(url: str | URL) -> URL:
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
+
+
+def check_url(url: str | None = None) -> str:
+    """Parse a results-store URL (default ``default_url()``) without connecting or creating
+    anything: a one-line ``InvalidParameterError`` for one that cannot be parsed. Returns
+    the URL with its password hidden."""
+    return _parse_url(url if url is not None else default_url()).render_as_string(
+        hide_password=True
+    )
 
 
 def _sqlite_file(url: URL) -> Path | None:

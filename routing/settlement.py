@@ -105,6 +105,10 @@ class SettlementRouting:
         return self.payments.copy()
 
 
+DEFAULT_MIN_CHANNELS = 5
+"""Channels each way a public node needs to have agents attached to it (module doc)."""
+
+
 def eur_to_msat(amount_eur: np.ndarray, eur_per_btc: float) -> np.ndarray:
     """(N,) |EUR| converted to msat (int64, rounded to nearest)."""
     if not math.isfinite(eur_per_btc) or eur_per_btc <= 0:
@@ -175,7 +179,7 @@ def route_settlement(
     operator: str | int | None = None,
     attach_to: np.ndarray | list[str | int] | None = None,
     dust_sat: int = 1,
-    min_channels: int = 5,
+    min_channels: int = DEFAULT_MIN_CHANNELS,
     multipart: bool = True,
     balance_model: str | np.ndarray = "uniform",
     params: RoutingParams | None = None,

@@ -483,7 +483,15 @@ def test_cli_report_to_stdout_that_fails_is_one_line(
 
     monkeypatch.setattr(sys, "stdout", FullStdout())
     rc, _, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", "-")
-    assert "cannot write the report to stdout: No space left" in _one_line_error(rc, "", err, 2)
+    assert "cannot write the report to stdout: No space left" in _one_line_error(rc, "", err, 5)
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())  # e.g. `btut report -o - | head`
+    rc, _, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", "-")
+    assert rc == 1 and err == ""
 
 
 def test_cli_report_refuses_what_is_not_a_regular_file_before_any_work(

@@ -332,3 +332,20 @@ def test_utf8_byte_order_mark_is_accepted(tmp_path, es_lines, gz):
         path.write_text(text, encoding="utf-8")
     assert detect_layout(path) == "spain"
     pd.testing.assert_frame_equal(good, read_source_file(path).frames["ES"], check_like=False)
+
+
+def test_a_fully_quoted_file_reads_as_the_plain_one(tmp_path, es_lines) -> None:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n")  # Excel, R write.csv
+    for line in es_lines:
+        writer.writerow(line.split(","))
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text(buf.getvalue(), encoding="utf-8")
+    plain = _write(tmp_path / "plain.csv", es_lines)
+    a = load_market_data("ES", *DAY, source=quoted)
+    b = load_market_data("ES", *DAY, source=plain)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 24

@@ -343,3 +343,11 @@ def test_models_blended_with_the_same_lear_fit_it_once(
     np.testing.assert_allclose(
         c["mu"], 0.5 * t_plain.predict(moved, days=days)["mu"] + 0.5 * lear_moved
     )
+    # what the memo returns is a copy: changing it does not change what it returns next
+    key = (moved, "price_eur_per_mwh", np.array(days, dtype="datetime64[D]"), (14, 28), TZ)
+    first = forecasting.models._lear_memo(*key)
+    first.loc[:, :] = 0.0
+    np.testing.assert_array_equal(
+        forecasting.models._lear_memo(*key).to_numpy(),
+        real(moved, days=days, windows=(14, 28)).to_numpy(),
+    )

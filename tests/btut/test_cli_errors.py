@@ -164,6 +164,9 @@ def test_ctrl_c_is_exit_130_and_one_line(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "CI": "true"},
+        # as from a terminal: SIGINT not ignored (a parent that ignores it, e.g. after some
+        # library set SIG_IGN, passes that on and the child would never see the Ctrl-C)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     time.sleep(4.0)  # inside the replay (it takes well over 10 s)
     assert proc.poll() is None

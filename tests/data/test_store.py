@@ -39,14 +39,6 @@ PASSWORD = "s3cret"
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """URL of an empty database: a SQLite file, or a fresh database on the test server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'btut.sqlite'}"
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
 @pytest.fixture
 def store(store_url: str):
     with ResultsStore(store_url) as opened:

@@ -18,14 +18,6 @@ TABLES = {"runs", "run_intervals", "run_types", "run_metrics", "alembic_version"
 OUT_OF_RANGE = (2**63, -(2**63) - 1, 10**20, -(10**20))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """URL of an empty database: a SQLite file (not created yet), or a fresh PG database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'btut.sqlite'}"
-    return str(request.getfixturevalue("fresh_postgres_url"))
-
-
 @pytest.fixture
 def raw_engine(store_url: str):
     engine = sa.create_engine(store_url)

@@ -324,6 +324,15 @@ def test_cli_location_blend_loads_the_lear_history_and_reports_missing_windows(c
 
 
 def test_test_gaps_are_reported_and_a_single_day_has_no_dm_test(es_frame):
+    models = {
+        "student_t": StudentTForecaster(hidden=(8,), max_epochs=2),
+        "naive": SeasonalNaiveForecaster(),
+    }
+
+    def evaluate(frame, last_test_day):
+        train, test = (D(2016, 1, 8), D(2016, 2, 29)), (D(2016, 3, 1), last_test_day)
+        return evaluate_forecasters(frame, "load_mw", train=train, test=test, models=models)
+
     # three hours of 2016-03-03 and the whole of 2016-03-05 missing: warned, not scored
     local = es_frame.index.tz_convert("Europe/Madrid")
     gone = ((local.date == D(2016, 3, 3)) & np.isin(local.hour, [4, 5, 6])) | (
@@ -331,18 +340,8 @@ def test_test_gaps_are_reported_and_a_single_day_has_no_dm_test(es_frame):
     )
     frame = es_frame.loc[~gone]
     frame.attrs = dict(es_frame.attrs)
-    models = {
-        "student_t": StudentTForecaster(hidden=(8,), max_epochs=2),
-        "naive": SeasonalNaiveForecaster(),
-    }
     with pytest.warns(UserWarning) as seen:
-        res = evaluate_forecasters(
-            frame,
-            "load_mw",
-            train=(D(2016, 1, 8), D(2016, 2, 29)),
-            test=(D(2016, 3, 1), D(2016, 3, 6)),
-            models=models,
-        )
+        res = evaluate(frame, D(2016, 3, 6))
     messages = [str(w.message) for w in seen]
     assert (
         "27 of 144 test intervals have no load_mw value in the data, on 2 day(s) "
@@ -352,21 +351,9 @@ def test_test_gaps_are_reported_and_a_single_day_has_no_dm_test(es_frame):
     assert res.scores["naive"].dm_pvalue_vs_student_t is not None
     # one test day: the Diebold-Mariano test is undefined, its p-values are null (warned)
     with pytest.warns(UserWarning, match="needs at least 2 scored test days, got 1"):
-        one = evaluate_forecasters(
-            es_frame,
-            "load_mw",
-            train=(D(2016, 1, 8), D(2016, 2, 29)),
-            test=(D(2016, 3, 1), D(2016, 3, 1)),
-            models=models,
-        )
+        one = evaluate(es_frame, D(2016, 3, 1))
     assert one.scores["naive"].dm_pvalue_vs_student_t is None
     # complete test days: no warning at all
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        evaluate_forecasters(
-            es_frame,
-            "load_mw",
-            train=(D(2016, 1, 8), D(2016, 2, 29)),
-            test=(D(2016, 3, 1), D(2016, 3, 2)),
-            models=models,
-        )
+        evaluate(es_frame, D(2016, 3, 2))

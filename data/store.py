@@ -649,7 +649,10 @@ class ResultsStore:
         path = _sqlite_file(self._url)
         if self.read_only:
             if path is not None and not path.exists():
-                raise StorageError(f"no results store at {path}")
+                raise StorageError(
+                    f"no results store at {path} (nothing stored there yet: a replay, a "
+                    "backtest or `btut db upgrade` creates it)"
+                )
             if path is not None and not path.is_file():
                 raise StorageError(f"no results store at {path} (not a regular file)")
         else:

@@ -104,6 +104,11 @@ def forecast_columns(frame: pd.DataFrame) -> list[str]:
 
 def resolve_tz(frame: pd.DataFrame, tz: str | None = None) -> str:
     """The zone's time zone: ``tz`` if given, else ``frame.attrs["tz"]``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidParameterError(
+            f"expected a pandas DataFrame as data.load_market_data returns, got "
+            f"{type(frame).__name__}"
+        )
     tz = tz or frame.attrs.get("tz")
     if not tz:
         raise InvalidParameterError(

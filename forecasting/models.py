@@ -76,6 +76,7 @@ import datetime as dt
 import hashlib
 import inspect
 import math
+import numbers
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -250,8 +251,14 @@ def _check_quantiles(quantiles: Sequence[float] | None) -> list[float]:
 def student_t_quantiles(
     mu: np.ndarray, sigma: np.ndarray, nu: np.ndarray, quantiles: Sequence[float]
 ) -> np.ndarray:
-    """(n, len(quantiles)) quantiles ``mu + sigma * t.ppf(q, nu)`` (``nu = inf``: normal)."""
+    """(n, len(quantiles)) quantiles ``mu + sigma * t.ppf(q, nu)`` (``nu = inf``: normal);
+    quantile levels in (0, 1), ``sigma > 0`` and ``nu > 0`` where known (NaN rows stay NaN)."""
     q = np.asarray(quantiles, dtype=float)[None, :]
+    if not ((q > 0) & (q < 1)).all():
+        raise InvalidParameterError(f"quantiles must lie in (0, 1), got {q.ravel().tolist()}")
+    sigma, nu = np.asarray(sigma, dtype=float), np.asarray(nu, dtype=float)
+    if (sigma <= 0).any() or (nu <= 0).any():
+        raise InvalidParameterError("sigma and nu must be positive")
     return mu[:, None] + sigma[:, None] * stats.t.ppf(q, nu[:, None])
 
 
@@ -336,6 +343,11 @@ class BaseForecaster:
         if int(n) != n or n < 1:
             raise InvalidParameterError(f"n must be a positive integer, got {n!r}")
         n = int(n)
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+                raise InvalidParameterError(
+                    f"seed must be an integer >= 0 or a numpy Generator, got {seed!r}"
+                )
         rng = np.random.default_rng(seed)
         mu, sigma, nu = (pred[c].to_numpy(dtype=float) for c in ("mu", "sigma", "nu"))
         finite = np.isfinite(nu)
@@ -494,9 +506,16 @@ class _NeuralForecaster(BaseForecaster):
         self.lear_windows = lear_windows
 
     def _check_params(self) -> None:
+        if not isinstance(self.hidden, Sequence) or isinstance(self.hidden, str):
+            raise InvalidParameterError(
+                f"hidden must be a sequence of layer widths, e.g. (64, 64), got {self.hidden!r}"
+            )
         hidden = tuple(self.hidden)
         if not hidden or any(int(h) != h or h < 1 for h in hidden):
             raise InvalidParameterError(f"hidden must be positive layer widths, got {hidden}")
+        seed = self.random_state
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise InvalidParameterError(f"random_state must be an integer >= 0, got {seed!r}")
         checks = {
             "dropout": 0.0 <= self.dropout < 1.0,
             "lr": self.lr > 0,
@@ -973,6 +992,19 @@ class _ReferenceForecaster(BaseForecaster):
         sigma = self.scale_by_hour_[feats.hour]
         nu = self.df_by_hour_[feats.hour].astype(float)
         bad = ~np.isfinite(mu)
+        if bad.all():
+            raise DataUnavailableError(
+                f"{type(self).__name__}: no {self.centre_column_} known for any interval of "
+                f"the {len(feats.days)} day(s) asked for (first {feats.days[0]})"
+            )
+        if bad.any():  # documented: NaN where the centre is unknown; said, not silent
+            gap_days = np.unique(feats.day[bad])
+            warnings.warn(
+                f"{type(self).__name__}: {int(bad.sum())} interval(s) on {len(gap_days)} "
+                f"day(s) (first {gap_days[0]}) have no {self.centre_column_}: forecast NaN",
+                UserWarning,
+                stacklevel=2,
+            )
         sigma = np.where(bad, np.nan, sigma)
         nu = np.where(bad, np.nan, nu)
         return self._output(feats, mu, sigma, nu, quantiles)

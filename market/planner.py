@@ -810,7 +810,7 @@ def _solve(
             return done
     elif is_mip:
         _make_integer(h, np.flatnonzero(a["integer"]).astype(np.int32))
-    h.run()
+    _run_highs(h)
     seconds = time.perf_counter() - t0
     status = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()
@@ -850,7 +850,7 @@ def _lp_then_round(
     is left as a MIP with the rounded schedule as its start for branch-and-bound (None)."""
     a = model.arrays
     int_cols = np.flatnonzero(a["integer"]).astype(np.int32)
-    h.run()
+    _run_highs(h)
     if not h.getSolution().value_valid or h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         h.passModel(lp)
         _make_integer(h, int_cols)
@@ -863,7 +863,7 @@ def _lp_then_round(
         ii = idx.astype(np.int32)
         h.changeColsBounds(ii.size, ii, vals, vals)
         h.setOptionValue("time_limit", max(time_limit_s - (time.perf_counter() - t0), 1.0))
-        h.run()
+        _run_highs(h)
         ok = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         if ok and h.getSolution().value_valid:
             upper = float(h.getInfo().objective_function_value)
@@ -884,6 +884,21 @@ def _lp_then_round(
 
 
 _HIGHS_LOCK = threading.Lock()
+
+
+def _run_highs(h: highspy.Highs) -> None:
+    """``h.run()``; once more after resetting HiGHS's process-wide thread scheduler when an
+    earlier solve in this process (e.g. cvxpy's HiGHS in ``risk.cvar_lp``) set it up with
+    another thread count: HiGHS then refuses to run ("Option 'threads' is set to 1 but the
+    scheduler has already been initialized to use 2 threads") and leaves no solution."""
+    status = h.run()
+    if (
+        status == highspy.HighsStatus.kError
+        and h.getModelStatus() == highspy.HighsModelStatus.kNotset
+    ):
+        with _HIGHS_LOCK:
+            highspy.Highs.resetGlobalScheduler(True)
+        h.run()
 
 
 def _quiet_highs() -> highspy.Highs:

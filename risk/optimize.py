@@ -77,11 +77,14 @@ class MeanCVaRResult:
 def _as_costs(costs: Any) -> cp.Expression:
     if not isinstance(costs, cp.Expression):
         try:
-            costs = cp.Constant(np.asarray(costs, dtype=np.float64))
+            values = np.asarray(costs, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise InvalidParameterError(
                 f"costs must be a cvxpy expression of shape (n_scenarios,) ({exc})"
             ) from None
+        if not np.isfinite(values).all():
+            raise InvalidParameterError("costs must be finite (NaN or infinity found)")
+        costs = cp.Constant(values)
     if costs.ndim != 1 or costs.shape[0] == 0:
         raise InvalidParameterError(
             f"costs must be a cvxpy expression of shape (n_scenarios,), got shape {costs.shape}"

@@ -212,6 +212,7 @@ def edge_weights(
 
     ``with_fee=False`` drops the fee term (the sender's own channels).
     """
+    amount_msat = check_amount(amount_msat)
     params = params or RoutingParams()
     st = _static_arrays(graph)
     if not with_fee:
@@ -232,6 +233,7 @@ def prune_mask(
     ``capacity_msat`` (m,) overrides the public capacity (e.g. learned upper bounds);
     ``exclude_edges`` is a bool mask or an index array of edges to drop.
     """
+    amount_msat = check_amount(amount_msat)
     params = params or RoutingParams()
     st = _static_arrays(graph)
     cap = st["cap_msat"] if capacity_msat is None else np.asarray(capacity_msat)
@@ -247,7 +249,12 @@ def prune_mask(
                 raise InvalidParameterError(f"exclude_edges mask must have shape {keep.shape}")
             keep &= ~ex
         elif ex.size:
-            keep[ex.astype(np.int64)] = False
+            ex = ex.astype(np.int64)
+            if ex.min() < 0 or ex.max() >= graph.n_edges:
+                raise InvalidParameterError(
+                    f"exclude_edges holds edge indices outside 0..{graph.n_edges - 1}"
+                )
+            keep[ex] = False
     return keep
 
 
@@ -665,11 +672,14 @@ def build_route(
     total_weight: float | None = None,
 ) -> Route:
     """A :class:`Route` over the given edge indices (consecutive), for ``amount_msat``."""
+    amount_msat = check_amount(amount_msat)
     params = params or RoutingParams()
     edges = [int(e) for e in edges]
     if not edges:
         raise InvalidParameterError("a route needs at least one edge")
     e = np.asarray(edges, dtype=np.int64)
+    if e.min() < 0 or e.max() >= graph.n_edges:
+        raise InvalidParameterError(f"route edges must be indices 0..{graph.n_edges - 1}")
     if (graph.indices[e[:-1]] != graph.edge_source[e[1:]]).any():
         raise InvalidParameterError("route edges are not consecutive")
     amounts, fees = hop_amounts(graph, edges, amount_msat)

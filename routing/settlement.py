@@ -41,6 +41,7 @@ from routing.simulator import (
     DEFAULT_MAX_PARTS,
     PaymentBatchResult,
     PaymentSimulator,
+    seeded_rng,
 )
 
 DEFAULT_EUR_PER_BTC = 60_000.0  # nominal EUR per BTC (a round figure, not a quote)
@@ -113,7 +114,10 @@ def eur_to_msat(amount_eur: np.ndarray, eur_per_btc: float) -> np.ndarray:
     """(N,) |EUR| converted to msat (int64, rounded to nearest)."""
     if not math.isfinite(eur_per_btc) or eur_per_btc <= 0:
         raise InvalidParameterError(f"eur_per_btc must be positive, got {eur_per_btc!r}")
-    return np.rint(np.abs(amount_eur) * (MSAT_PER_BTC / eur_per_btc)).astype(np.int64)
+    msat = np.rint(np.abs(np.asarray(amount_eur, dtype=np.float64)) * (MSAT_PER_BTC / eur_per_btc))
+    if not np.isfinite(msat).all() or (msat > np.iinfo(np.int64).max).any():
+        raise InvalidParameterError("amounts must be finite EUR (NaN, inf or too large found)")
+    return msat.astype(np.int64)
 
 
 def settlement_payments(
@@ -198,7 +202,7 @@ def route_settlement(
     x = np.asarray(agent_amounts_eur, dtype=np.float64)
     plan = settlement_payments(x, eur_per_btc=eur_per_btc, dust_sat=dust_sat)
     n_agents = int(x.size)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     op = default_operator(graph) if operator is None else graph.node(operator)
     if attach_to is None:
         cand = attachment_candidates(graph, min_channels, op)

@@ -65,6 +65,16 @@ FAILURE_REASONS = (
 )
 
 
+def seeded_rng(seed: Any) -> np.random.Generator:
+    """``np.random.default_rng(seed)`` for an integer seed >= 0 (or a Generator), else a
+    one-line ``InvalidParameterError``."""
+    if not isinstance(seed, np.random.Generator) and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
+    return np.random.default_rng(seed)
+
+
 @dataclass(frozen=True)
 class PaymentResult:
     """Outcome of one payment.
@@ -261,7 +271,7 @@ class PaymentSimulator:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
         self.graph = graph
-        self.rng = np.random.default_rng(seed)
+        self.rng = seeded_rng(seed)
         self.latency_mu = float(latency_mu)
         self.latency_sigma = float(latency_sigma)
         self.params = params or RoutingParams()
@@ -568,7 +578,7 @@ def simulate_random_payments(
     if isinstance(amount_sat, bool) or not isinstance(amount_sat, (int, np.integer)):
         raise InvalidParameterError(f"amount_sat must be an integer, got {amount_sat!r}")
     amount = check_amount(int(amount_sat) * 1000)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed)
     core = graph.largest_scc()
     if core.size < 2:
         raise NoRouteError("the graph has no strongly connected pair of nodes")

@@ -291,7 +291,8 @@ def test_seasonal_naive_missing_centre_gives_nan_row(fitted: dict, es: pd.DataFr
     holed = es.copy()
     holed.attrs = dict(es.attrs)
     holed.loc[local("2015-06-03 05:00"), "load_mw"] = np.nan
-    pred = fitted["naive", "load_mw"].predict(holed, days=["2015-06-10"])
+    with pytest.warns(UserWarning, match=r"1 interval\(s\) on 1 day\(s\) \(first 2015-06-10\)"):
+        pred = fitted["naive", "load_mw"].predict(holed, days=["2015-06-10"])
     assert pred.loc[local("2015-06-10 05:00")].isna().all()
     assert pred.drop(local("2015-06-10 05:00")).notna().all().all()
 
@@ -647,3 +648,51 @@ def test_blend_warnings_are_summarized_per_kind() -> None:
         "23 interval(s) on 1 day(s), 2016-01-04..2016-01-04, have no lear forecast to blend "
         "with; the networks' location is kept",
     ]
+
+
+def test_bad_api_input_is_a_btut_error() -> None:
+    import warnings
+
+    from forecasting import (
+        GaussianForecaster,
+        SeasonalNaiveForecaster,
+        TSOForecaster,
+        student_t_quantiles,
+    )
+
+    df = data.load_market_data("ES", "2016-01-01", "2016-03-01")
+    for params, match in [
+        ({"hidden": 8}, "hidden must be a sequence"),
+        ({"hidden": (8,), "random_state": 1.5}, "random_state must be an integer >= 0"),
+        ({"hidden": (8,), "random_state": -1}, "random_state must be an integer >= 0"),
+    ]:
+        for cls in (StudentTForecaster, GaussianForecaster):
+            with pytest.raises(InvalidParameterError, match=match):
+                cls(max_epochs=1, **params).fit(df)
+    with pytest.raises(InvalidParameterError, match="expected a pandas DataFrame"):
+        StudentTForecaster(hidden=(8,), max_epochs=1).fit(df.to_numpy())
+    one = np.ones(2)
+    for q in ([0.0, 0.5], [1.5]):
+        with pytest.raises(InvalidParameterError, match=r"quantiles must lie in \(0, 1\)"):
+            student_t_quantiles(np.zeros(2), one, 5 * one, q)
+    with pytest.raises(InvalidParameterError, match="sigma and nu must be positive"):
+        student_t_quantiles(np.zeros(2), -one, 5 * one, [0.5])
+    naive = SeasonalNaiveForecaster().fit(df)
+    naive.predict(df, days=["2016-02-20"])
+    for seed in (-1, 1.5):
+        with pytest.raises(InvalidParameterError, match="seed must be an integer >= 0"):
+            naive.sample(3, seed=seed)
+    # a reference forecaster with no centre for any interval asked for: an error, as the
+    # networks; for some intervals: NaN there, said in a warning
+    for model in (SeasonalNaiveForecaster().fit(df), TSOForecaster().fit(df)):
+        with pytest.raises(DataUnavailableError, match="known for any interval"):
+            model.predict(df, days=["2020-01-01"])
+    holed = df.copy()
+    holed.loc["2016-02-20 10:00":"2016-02-20 12:00", "load_forecast_mw"] = np.nan
+    holed.attrs = dict(df.attrs)
+    with pytest.warns(UserWarning, match=r"3 interval\(s\) on 1 day\(s\) .* forecast NaN"):
+        out = TSOForecaster().fit(df).predict(holed, days=["2016-02-20"])
+    assert out["mu"].isna().sum() == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TSOForecaster().fit(df).predict(df, days=["2016-02-20"])

@@ -156,6 +156,24 @@ def test_milp_equals_brute_force_battery_and_ev(all_binaries: bool) -> None:
     assert res.simultaneous_charge_discharge_kwh.max() < 1e-7
 
 
+def test_planner_runs_after_another_highs_solve_set_up_more_threads() -> None:
+    """cvxpy's HiGHS (risk.cvar_lp) sets up HiGHS's process-wide scheduler with its default
+    thread count; the planner asks for 1 thread and must still solve (it once returned
+    "no schedule (HiGHS status 'Not Set')" after tests/risk)."""
+    import cvxpy as cp
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)
+    v = cp.Variable(2)
+    cp.Problem(cp.Minimize(cp.sum(v)), [v >= 1]).solve(solver="HIGHS", threads=2)
+    pop = community([("pv_storage", STORAGE, {}), ("ev", EV, {})])
+    x = np.array([[0.5, -1.0, 0.8], [0.3, 0.2, 0.4]])
+    price = np.array([50.0, -400.0, 80.0])
+    res = plan_community(pop, x, price, mip_rel_gap=0.0, threads=1)
+    assert res.status == "Optimal"
+    assert res.cost_eur == pytest.approx(_reference_storage_ev(x, price), abs=1e-6)
+
+
 def test_milp_equals_brute_force_consumers() -> None:
     consumer = {"flex_cost_eur_per_kwh2": 0.2}
     settings = {"dr_levels": 3, "dr_max_fraction": 0.5}

@@ -211,3 +211,9 @@ def test_invalid_arguments(kwargs: dict, match: str) -> None:
     costs, alpha, gamma = args.pop("costs"), args.pop("alpha"), args.pop("gamma")
     with pytest.raises(InvalidParameterError, match=match):
         minimize_mean_cvar(costs, alpha, gamma, constraints=[], **args)
+
+
+def test_non_finite_scenario_costs_are_refused() -> None:
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(InvalidParameterError, match="costs must be finite"):
+            minimize_mean_cvar([1.0, bad], 0.9, 0.5)

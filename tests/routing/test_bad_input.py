@@ -1,0 +1,39 @@
+"""Bad input to the public routing functions: a one-line InvalidParameterError, never a
+raw numpy error or a silently wrong number (amounts, edge indices, seeds)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import routing
+from data.errors import InvalidParameterError
+from routing.paths import build_route, edge_weights, prune_mask
+
+
+def test_amounts_edges_and_seeds_are_checked(graph) -> None:
+    with pytest.raises(InvalidParameterError, match="finite EUR"):
+        routing.eur_to_msat(np.array([1.0, float("nan")]), 60_000)
+    for amount in (0, -1):
+        with pytest.raises(InvalidParameterError, match="amount_msat must be positive"):
+            build_route(graph, [0], amount)
+        with pytest.raises(InvalidParameterError, match="amount_msat must be positive"):
+            edge_weights(graph, amount)
+        with pytest.raises(InvalidParameterError, match="amount_msat must be positive"):
+            prune_mask(graph, amount)
+    with pytest.raises(InvalidParameterError, match="route edges must be indices"):
+        build_route(graph, [10**9], 1000)
+    with pytest.raises(InvalidParameterError, match="exclude_edges holds edge indices"):
+        prune_mask(graph, 1000, exclude_edges=np.array([10**9]))
+    with pytest.raises(InvalidParameterError, match="exclude_edges holds edge indices"):
+        prune_mask(graph, 1000, exclude_edges=np.array([-1]))
+    for seed in (-1, 1.5, True):
+        with pytest.raises(InvalidParameterError, match="seed must be an integer >= 0"):
+            routing.PaymentSimulator(graph, seed=seed)
+        with pytest.raises(InvalidParameterError, match="seed must be an integer >= 0"):
+            routing.simulate_random_payments(graph, 2, 1000, seed=seed)
+        with pytest.raises(InvalidParameterError, match="seed must be an integer >= 0"):
+            routing.route_settlement(graph, [1.0, -1.0], seed=seed)
+    # valid input still works, and an excluded edge is excluded
+    kept = prune_mask(graph, 1000, exclude_edges=np.array([0]))
+    assert not kept[0] and kept.sum() == prune_mask(graph, 1000).sum() - prune_mask(graph, 1000)[0]

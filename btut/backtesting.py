@@ -324,6 +324,12 @@ def backtest(
         raise InvalidParameterError("a backtest needs a start and an end date (end exclusive)")
     days = _days(None, start, end)
     check_executor(executor, scheduler, n_workers)
+    if wait_timeout_s is not None and not (
+        isinstance(wait_timeout_s, int | float) and wait_timeout_s >= 0
+    ):
+        raise InvalidParameterError(
+            f"wait_timeout_s must be a number of seconds >= 0, got {wait_timeout_s!r}"
+        )
 
     # every day's data is checked before any work (one-line errors, nothing stored)
     from data import load_market_data

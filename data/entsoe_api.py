@@ -133,13 +133,11 @@ from data.errors import (
     InvalidParameterError,
     MissingCredentialsError,
 )
-from data.schema import INDEX_NAME
+from data.schema import INDEX_NAME, RESOLUTIONS
 from data.zones import Zone, get_zone
 
 logger = logging.getLogger(__name__)
 
-#: Accepted values of ``fetch_entsoe(resolution=...)``.
-RESOLUTIONS: tuple[str, ...] = ("native", "60min", "15min")
 
 #: Responses for a request whose period ends later than ``now - SETTLE_TIME`` are not cached.
 SETTLE_TIME = pd.Timedelta(days=2)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.layouts import read_source_file
-from data.schema import INDEX_NAME, order_columns
+from data.schema import INDEX_NAME, RESOLUTIONS, order_columns
 from data.validation import resolution_of
 from data.zones import Zone, get_zone
 
@@ -218,6 +218,10 @@ def load_market_data(
     infinite value raises ``DataValidationError``.
     """
     z, d0, d1 = check_window(zone, start, end)
+    if resolution not in RESOLUTIONS:
+        raise InvalidParameterError(
+            f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}"
+        )
     t0, t1 = local_day_bounds_utc(z, d0, d1)
 
     if source is None:
@@ -236,6 +240,10 @@ def load_market_data(
         if full.empty or full.dropna(how="all").empty:
             raise DataUnavailableError(f"ENTSO-E returned no data for {z.code} {d0}..{d1}")
     else:
+        if not isinstance(source, str | os.PathLike):
+            raise InvalidParameterError(
+                f"source must be a CSV path, 'entsoe' or None, got {type(source).__name__}"
+            )
         if not os.fspath(source).strip():
             # Path("") is "." (the working directory): say what is really wrong
             raise InvalidParameterError(

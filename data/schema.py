@@ -6,6 +6,10 @@ import pandas as pd
 
 INDEX_NAME = "time_utc"
 
+#: Accepted values of ``resolution=`` (``load_market_data``, ``fetch_entsoe``): the API's
+#: own step, or hourly / quarter-hourly.
+RESOLUTIONS: tuple[str, ...] = ("native", "60min", "15min")
+
 #: Canonical columns, in display order. A frame holds only those its source has.
 CANONICAL_COLUMNS: dict[str, str] = {
     "price_eur_per_mwh": "realised day-ahead price, EUR/MWh",

@@ -26,6 +26,7 @@ are kept as they are; they only make those edges expensive.
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -211,6 +212,10 @@ class ChannelGraph:
         are dropped unless ``include_disabled``. Raises ``DataUnavailableError`` if the
         file is missing and ``DataValidationError`` if it is malformed.
         """
+        if not isinstance(path, str | os.PathLike):
+            raise InvalidParameterError(
+                f"path must be a snapshot folder or channels file, got {type(path).__name__}"
+            )
         path = Path(path)
         channels_path = path / CHANNELS_FILE if path.is_dir() else path
         if not channels_path.is_file():

@@ -210,3 +210,25 @@ def test_replay_says_when_it_replays_implausible_values(tmp_path: Path, capsys) 
     assert lines == [
         "btut: warning: ES price_eur_per_mwh: 1 value(s) outside the plausible range [-500, 4000]"
     ], err
+
+
+def test_python_api_types_are_checked(tmp_path: Path) -> None:
+    import data
+    import routing
+
+    with pytest.raises(InvalidParameterError, match="source must be a CSV path"):
+        data.load_market_data("ES", "2016-01-01", "2016-02-01", source=5)
+    with pytest.raises(InvalidParameterError, match="resolution must be one of"):
+        data.load_market_data("ES", "2016-01-01", "2016-02-01", resolution="bogus")
+    with pytest.raises(InvalidParameterError, match="snapshot folder or channels file"):
+        routing.load_channel_graph(5)
+    with pytest.raises(InvalidParameterError, match="wait_timeout_s must be"):
+        btut.backtest(
+            "ES",
+            "2017-06-12",
+            "2017-06-13",
+            agents=10,
+            wait_timeout_s=-1,
+            db=f"sqlite:///{tmp_path / 'x.sqlite'}",
+        )
+    assert not list(tmp_path.iterdir())

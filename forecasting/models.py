@@ -92,6 +92,7 @@ from forecasting.features import (
     day_ahead_features,
     forecast_columns,
     interval_step,
+    market_days,
     resolve_tz,
 )
 
@@ -992,10 +993,12 @@ class _ReferenceForecaster(BaseForecaster):
         sigma = self.scale_by_hour_[feats.hour]
         nu = self.df_by_hour_[feats.hour].astype(float)
         bad = ~np.isfinite(mu)
-        if bad.all():
+        seen = market_days(frame, tz or self.tz_) if len(frame) else []
+        in_data = np.isin(feats.days, np.array(seen, dtype="datetime64[D]"))
+        if bad.all() and not in_data.any():  # as the networks: nothing to forecast from
             raise DataUnavailableError(
-                f"{type(self).__name__}: no {self.centre_column_} known for any interval of "
-                f"the {len(feats.days)} day(s) asked for (first {feats.days[0]})"
+                f"{type(self).__name__}: none of the {len(feats.days)} day(s) asked for "
+                f"(first {feats.days[0]}) is in the data"
             )
         if bad.any():  # documented: NaN where the centre is unknown; said, not silent
             gap_days = np.unique(feats.day[bad])

@@ -682,11 +682,16 @@ def test_bad_api_input_is_a_btut_error() -> None:
     for seed in (-1, 1.5):
         with pytest.raises(InvalidParameterError, match="seed must be an integer >= 0"):
             naive.sample(3, seed=seed)
-    # a reference forecaster with no centre for any interval asked for: an error, as the
-    # networks; for some intervals: NaN there, said in a warning
+    # a reference forecaster asked for days outside the data: an error, as the networks;
+    # intervals without a centre: NaN there, said in a warning (a whole day too)
     for model in (SeasonalNaiveForecaster().fit(df), TSOForecaster().fit(df)):
-        with pytest.raises(DataUnavailableError, match="known for any interval"):
+        with pytest.raises(DataUnavailableError, match="is in the data"):
             model.predict(df, days=["2020-01-01"])
+        with pytest.raises(DataUnavailableError, match="is in the data"):
+            model.predict(df.iloc[:0], days=["2016-02-20"])
+    with pytest.warns(UserWarning, match=r"24 interval\(s\) on 1 day\(s\) \(first 2016-01-01\)"):
+        first = SeasonalNaiveForecaster().fit(df).predict(df, days=["2016-01-01"])
+    assert first["mu"].isna().all()  # no week of history: NaN, as documented, and said
     holed = df.copy()
     holed.loc["2016-02-20 10:00":"2016-02-20 12:00", "load_forecast_mw"] = np.nan
     holed.attrs = dict(df.attrs)

@@ -24,6 +24,7 @@ import contextlib
 import numbers
 import os
 import re
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -144,9 +145,11 @@ def dask_map(
     with contextlib.ExitStack() as stack:
         if client is None:
             client = stack.enter_context(dask_client(scheduler, n_workers))
+        # keys unique per call: two backtests on one scheduler never share a task by key
+        call = uuid.uuid4().hex[:12]
         futures = {
             client.submit(
-                func, par, item, key=f"btut-{i}-{item}", pure=False, retries=MAX_TASK_RETRIES
+                func, par, item, key=f"btut-{call}-{i}-{item}", pure=False, retries=MAX_TASK_RETRIES
             ): item
             for i, item in enumerate(items)
         }
@@ -230,6 +233,7 @@ def _submit_shards(
     track: Any = None,
 ) -> list[Any]:
     N = population.n_agents
+    call = uuid.uuid4().hex[:12]
 
     def part(lo: int) -> Any:  # the shard's tracked agents (checked, sorted), shard positions
         if track is None:
@@ -247,7 +251,9 @@ def _submit_shards(
             seed,
             shard_agents,
             part(lo),
-            key=f"btut-shard-{lo}-{seed}-{noise_seed}",
+            # one key per call: a second call with the same seeds must not meet the first
+            # call's tasks while Dask forgets them ("cancelled: already forgotten")
+            key=f"btut-shard-{lo}-{seed}-{noise_seed}-{call}",
             pure=False,
             retries=MAX_TASK_RETRIES,
         )

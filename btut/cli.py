@@ -218,9 +218,14 @@ def _summary(frame, report) -> dict[str, Any]:
     }
 
 
+def _warning_line(text: str) -> None:
+    """One ``btut: warning:`` line on stderr (white space folded)."""
+    err.print(f"btut: warning: {' '.join(str(text).split())}", markup=False)
+
+
 def _print_findings(report) -> None:
     for w in report.warnings:
-        err.print(f"btut: warning: {w}", markup=False)
+        _warning_line(w)
 
 
 @data_app.command("show")
@@ -476,7 +481,7 @@ def forecast_evaluate(
     blends = [w.message for w in seen if isinstance(w.message, BlendWarning)]
     others = [str(w.message) for w in seen if not isinstance(w.message, BlendWarning)]
     for message in [*BlendWarning.summarize(blends), *dict.fromkeys(others)]:
-        err.print(f"btut: warning: {message}", markup=False)
+        _warning_line(message)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -1070,8 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
     """Warnings of the library (a gap, an unused option) as one ``btut: warning:`` line."""
-    text = " ".join(str(message).split()) or category.__name__
-    err.print(f"btut: warning: {text}", markup=False)
+    _warning_line(str(message) or category.__name__)
 
 
 def _main(argv: list[str] | None, debug: bool) -> int:

@@ -528,6 +528,7 @@ def _noise_seed(seed: int, day: dt.date) -> int:
 def _run_day(
     day: dt.date,
     history: pd.DataFrame,
+    shapes: Any,
     population: Any,
     pred: pd.DataFrame | None,
     *,
@@ -538,7 +539,7 @@ def _run_day(
     shard_client: Any = None,
     graph: Any = None,
 ) -> DayResult:
-    from agents import agent_net_demand, day_profiles, iter_net_demand
+    from agents import agent_net_demand, iter_net_demand
     from agents.profiles import NOISE_BLOCK
     from market import (
         baseline_cost,
@@ -552,7 +553,6 @@ def _run_day(
     from market.planner import stratified_sample
 
     N = population.n_agents
-    shapes = day_profiles(history, day=day)
     price = history[_PRICE].reindex(shapes.index).to_numpy(dtype=np.float64)
     forecast = None
     if pred is not None:
@@ -940,8 +940,9 @@ def replay(
     history = _load_history(zone, days, source)
     from agents import day_profiles
 
-    for d in days:  # a day whose market cannot be built (e.g. no solar): said before the work
-        day_profiles(history, day=d)
+    # each day's profiles; a day whose market cannot be built (e.g. no solar) fails here,
+    # before the work
+    shapes_by_day = {d: day_profiles(history, day=d) for d in days}
 
     results = []
     share = 0.85 / len(days)
@@ -976,6 +977,7 @@ def replay(
                 _run_day(
                     d,
                     history,
+                    shapes_by_day[d],
                     population,
                     pred,
                     seed=seed,

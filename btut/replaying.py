@@ -368,7 +368,13 @@ def load_run(run_id: int, db: str | None = None) -> LoadedRun:
 
 def _day(value: Any, what: str) -> dt.date:
     if isinstance(value, dt.datetime):
-        raise InvalidParameterError(f"{what} must be a day (YYYY-MM-DD), got {value!r}")
+        # A naive midnight (e.g. pd.Timestamp("2017-06-01")) names a market day; a time of
+        # day or a UTC offset would not say which local day is meant.
+        if value.tzinfo is None and value.time() == dt.time(0):
+            return value.date()
+        raise InvalidParameterError(
+            f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {value!r}"
+        )
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):

@@ -186,6 +186,28 @@ def test_bad_input_from_python_raises_before_any_work() -> None:
         btut.replay(start="2017-06-15", end="2017-06-14", store=False)
 
 
+def test_days_accept_dates_strings_and_naive_midnights_only() -> None:
+    """A day is a local market day: a naive midnight (``pd.Timestamp("2017-06-14")``) names
+    one; a time of day or a UTC offset does not say which local day is meant."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from btut.replaying import _days
+    from data.errors import InvalidParameterError
+
+    want = (dt.date(2017, 6, 14),)
+    for value in ("2017-06-14", dt.date(2017, 6, 14), pd.Timestamp("2017-06-14")):
+        assert _days(value, None, None) == want
+    assert _days(None, dt.datetime(2017, 6, 14), pd.Timestamp("2017-06-16")) == (
+        dt.date(2017, 6, 14),
+        dt.date(2017, 6, 15),
+    )
+    for bad in (pd.Timestamp("2017-06-14 12:00"), pd.Timestamp("2017-06-14", tz="UTC")):
+        with pytest.raises(InvalidParameterError, match="naive midnight"):
+            _days(bad, None, None)
+
+
 def test_engine_defaults_are_part_of_the_run_configuration(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

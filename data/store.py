@@ -29,6 +29,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -289,6 +290,20 @@ def _sqlite_file(url: URL) -> Path | None:
     if database == ":memory:" or database.startswith("file:"):
         return None
     return Path(database)
+
+
+def _sqlite_uri_file(url: URL) -> Path | None:
+    """The file behind a SQLite ``file:`` database (``sqlite:///file:PATH?uri=true``), or
+    None for an in-memory one; without ``uri=true`` SQLite takes the name literally."""
+    database = url.database or ""
+    if not url.drivername.startswith("sqlite") or not database.startswith("file:"):
+        return None
+    if str(url.query.get("uri", "")).lower() not in ("true", "1", "yes", "on"):
+        return Path(database)
+    if url.query.get("mode") == "memory" or database.startswith("file::memory:"):
+        return None
+    path = urllib.parse.urlsplit(database).path if database.startswith("file://") else database[5:]
+    return Path(urllib.parse.unquote(path)) if path else None
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
@@ -648,6 +663,7 @@ class ResultsStore:
         """True if opened with ``read_only=True``: nothing is created, migrated or written."""
         path = _sqlite_file(self._url)
         if self.read_only:
+            path = path if path is not None else _sqlite_uri_file(self._url)
             if path is not None and not path.exists():
                 raise StorageError(
                     f"no results store at {path} (nothing stored there yet: a replay, a "

@@ -62,6 +62,27 @@ def test_missing_sqlite_file_is_a_storage_error_and_nothing_is_created(tmp_path:
     assert list(folder.iterdir()) == []
 
 
+def test_sqlite_file_uris_are_checked_as_the_file_they_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sqlite:///file:PATH?uri=true`` (SQLite URI filenames) names a file as a path does:
+    a missing one is the same error and nothing is created; an existing one is read."""
+    monkeypatch.chdir(tmp_path)
+    for url in (
+        f"sqlite:///file:{tmp_path}/a.db?mode=ro&uri=true",
+        f"sqlite:///file://{tmp_path}/a.db?uri=true",
+        "sqlite:///file:a.db?uri=true",
+        "sqlite:///file:a.db",  # without uri=true SQLite takes the name literally
+    ):
+        with pytest.raises(StorageError, match="no results store at .*a.db"):
+            ResultsStore(url, read_only=True)
+    assert list(tmp_path.iterdir()) == []
+    run_id = _saved(f"sqlite:///{tmp_path}/a.db")
+    for url in (f"sqlite:///file:{tmp_path}/a.db?mode=ro&uri=true", "sqlite:///file:a.db?uri=true"):
+        with ResultsStore(url, read_only=True) as store:
+            assert store.get_run(run_id).metrics == {"m": 1.5}
+
+
 def test_empty_database_is_not_migrated(store_url: str, raw_engine: sa.Engine) -> None:
     path = store_module._sqlite_file(sa.engine.make_url(store_url))
     if path is not None:

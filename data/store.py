@@ -676,7 +676,9 @@ class ResultsStore:
                 _ensure_sqlite_dir(self._url)
             except OSError as exc:
                 raise StorageError(
-                    self._scrub(f"cannot create the directory of {self.url_display}: {exc}")
+                    self._one_line(
+                        f"cannot create the directory of {self.url_display}: {self._hide(str(exc))}"
+                    )
                 ) from None
         try:
             self.engine: Engine = _make_engine(self._url, read_only=self.read_only)
@@ -712,10 +714,18 @@ class ResultsStore:
         """Close all pooled connections (the store can still be used; it reconnects)."""
         self.engine.dispose()
 
-    def _scrub(self, message: str) -> str:
-        password = self._url.password
-        if password:
-            message = message.replace(str(password), "***")
+    def _hide(self, detail: str) -> str:
+        """A driver's or the OS's text with the password replaced by ``***``; hidden whole for
+        a password of under 4 characters (replacing every "a" would garble it)."""
+        password = str(self._url.password or "")
+        if not password or password not in detail:
+            return detail
+        if len(password) < 4:
+            return "(details hidden: they hold the password)"
+        return detail.replace(password, "***")
+
+    @staticmethod
+    def _one_line(message: str) -> str:
         return " ".join(message.split())
 
     def _storage_error(self, action: str, exc: BaseException) -> StorageError:
@@ -723,8 +733,8 @@ class ResultsStore:
         detail = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
         message = f"could not {action} the results store {self.url_display}: {type(orig).__name__}"
         if detail:
-            message += f": {detail}"
-        return StorageError(self._scrub(message))
+            message += f": {self._hide(detail)}"
+        return StorageError(self._one_line(message))
 
     def _safe_cause(self, exc: BaseException) -> BaseException | None:
         """``exc``, or None if its text (or its causes') holds the password."""
@@ -878,8 +888,8 @@ class ResultsStore:
                 command.upgrade(cfg, "head")
         except CommandError as exc:
             raise StorageError(
-                self._scrub(
-                    f"cannot upgrade the schema of {self.url_display}: {exc} "
+                self._one_line(
+                    f"cannot upgrade the schema of {self.url_display}: {self._hide(str(exc))} "
                     "(was it written by a newer BTUT?)"
                 )
             ) from None

@@ -450,6 +450,18 @@ def test_unreachable_database_raises_storage_error_without_password(backend, tmp
     assert "could not" in str(excinfo.value) or "cannot" in str(excinfo.value)
 
 
+def test_short_password_hides_the_driver_detail_not_the_message():
+    """A one-character password would turn every such letter of the message into ***: the
+    driver's text is hidden whole instead, and BTUT's own words stay readable."""
+    with pytest.raises(StorageError) as excinfo:
+        ResultsStore("postgresql+psycopg://postgres:o@127.0.0.1:1/x")  # nothing listens on 1
+    message = str(excinfo.value)
+    assert message.startswith(
+        "could not upgrade the results store postgresql+psycopg://postgres:***@127.0.0.1:1/x"
+    )
+    assert message.endswith("(details hidden: they hold the password)")
+
+
 def test_unparsable_url_error_hides_password():
     with pytest.raises(InvalidParameterError) as excinfo:
         ResultsStore(f"postgresql+psycopg://u:{PASSWORD}@host:notaport/db")

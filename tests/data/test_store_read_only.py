@@ -74,7 +74,7 @@ def test_sqlite_file_uris_are_checked_as_the_file_they_name(
         "sqlite:///file:a.db?uri=true",
         "sqlite:///file:a.db",  # without uri=true SQLite takes the name literally
     ):
-        with pytest.raises(StorageError, match="no results store at .*a.db"):
+        with pytest.raises(StorageError, match=r"no results store at .*a\.db"):
             ResultsStore(url, read_only=True)
     assert list(tmp_path.iterdir()) == []
     run_id = _saved(f"sqlite:///{tmp_path}/a.db")

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import numbers
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -637,8 +638,19 @@ class _Search:
 
 
 def fee_msat(base_fee_msat: int, fee_rate_ppm: int, amount_msat: int) -> int:
-    """Lightning forwarding fee (msat) for forwarding ``amount_msat``: integer arithmetic."""
-    return int(base_fee_msat) + int(amount_msat) * int(fee_rate_ppm) // 1_000_000
+    """Lightning forwarding fee (msat) for forwarding ``amount_msat``: integer arithmetic,
+    ``base + amount * ppm // 10**6``. All three must be integers >= 0."""
+    values = (base_fee_msat, fee_rate_ppm, amount_msat)
+    if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0 for v in values):
+        raise InvalidParameterError(
+            "fee_msat takes integers >= 0 (base_fee_msat, fee_rate_ppm, amount_msat), "
+            f"got {base_fee_msat!r}, {fee_rate_ppm!r}, {amount_msat!r}"
+        )
+    return _fee_msat(int(base_fee_msat), int(fee_rate_ppm), int(amount_msat))
+
+
+def _fee_msat(base: int, ppm: int, amount: int) -> int:
+    return base + amount * ppm // 1_000_000
 
 
 def hop_amounts(
@@ -659,7 +671,7 @@ def hop_amounts(
     for i in range(n - 1, -1, -1):
         amounts[i] = amt
         if i > 0:
-            fees[i] = fee_msat(base[i], ppm[i], amt)
+            fees[i] = _fee_msat(base[i], ppm[i], amt)
             amt += fees[i]
     return amounts, fees
 

@@ -8,7 +8,7 @@ import pytest
 
 import routing
 from data.errors import InvalidParameterError
-from routing.paths import build_route, edge_weights, prune_mask
+from routing.paths import build_route, edge_weights, fee_msat, prune_mask
 
 
 def test_amounts_edges_and_seeds_are_checked(graph) -> None:
@@ -37,3 +37,12 @@ def test_amounts_edges_and_seeds_are_checked(graph) -> None:
     # valid input still works, and an excluded edge is excluded
     kept = prune_mask(graph, 1000, exclude_edges=np.array([0]))
     assert not kept[0] and kept.sum() == prune_mask(graph, 1000).sum() - prune_mask(graph, 1000)[0]
+
+
+def test_fee_msat_takes_non_negative_integers_only() -> None:
+    # base + floor(amount * ppm / 10**6), the BOLT 7 fee, by hand:
+    assert fee_msat(1000, 100, 4_006_993) == 1000 + 400
+    assert fee_msat(np.int64(0), np.int32(1), 999_999) == 0
+    for bad in ((-1, 1, 10), (1, -1, 10), (1, 1, -10), (1.5, 1, 10), (1, 1, True)):
+        with pytest.raises(InvalidParameterError, match="fee_msat takes integers >= 0"):
+            fee_msat(*bad)

@@ -3,8 +3,9 @@
 Every command takes ``--json`` for one machine-readable JSON object on stdout. Errors a
 user can fix print one line on stderr and exit non-zero (2 bad parameter, usage error or
 missing credentials, 3 data unavailable, 4 invalid data, 5 storage or output, 6 no
-payment route, 75 the same backtest is already running); 70 is a bug (one line, the
-traceback with ``BTUT_DEBUG=1``), 130 an interrupt (Ctrl-C). Warnings are one
+payment route, 75 the same backtest is already running); 70 is a bug (one line), 130 an
+interrupt (Ctrl-C). ``BTUT_DEBUG=1`` prints the traceback too, with the same exit code.
+Warnings are one
 ``btut: warning:`` line each.
 """
 
@@ -16,6 +17,7 @@ import math
 import os
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -1093,7 +1095,7 @@ def _main(argv: list[str] | None, debug: bool) -> int:
         return 130
     except BTUTError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err.print(f"btut: error: {msg}", markup=False)
         return exc.exit_code
@@ -1107,7 +1109,7 @@ def _main(argv: list[str] | None, debug: bool) -> int:
             return exc.exit_code
         # a bug, not bad input: one line, the traceback on request
         if debug:
-            raise
+            traceback.print_exc()
         err.print(
             f"btut: internal error: {type(exc).__name__}: {exc} "
             "(set BTUT_DEBUG=1 for the traceback)",

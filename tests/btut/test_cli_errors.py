@@ -232,3 +232,30 @@ def test_python_api_types_are_checked(tmp_path: Path) -> None:
             db=f"sqlite:///{tmp_path / 'x.sqlite'}",
         )
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(
+    debug: bool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``BTUT_DEBUG=1`` only adds the traceback: a cron job sees the same exit code."""
+    if debug:
+        monkeypatch.setenv("BTUT_DEBUG", "1")
+    else:
+        monkeypatch.delenv("BTUT_DEBUG", raising=False)
+    show = ["data", "show", "--zone", "XX", "--start", "2017-01-01", "--end", "2017-01-02"]
+    assert main(show) == 3  # unknown zone: data unavailable
+    err = capsys.readouterr().err
+    assert ("Traceback" in err) is debug
+    assert err.strip().splitlines()[-1].startswith("btut: error: unknown zone")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("btut.cli._load", boom)
+    assert (
+        main(["data", "show", "--zone", "ES", "--start", "2017-01-01", "--end", "2017-01-02"]) == 70
+    )
+    err = capsys.readouterr().err
+    assert ("Traceback" in err) is debug
+    assert err.strip().splitlines()[-1].startswith("btut: internal error: RuntimeError: a bug")

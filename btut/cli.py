@@ -2,11 +2,10 @@
 
 Every command takes ``--json`` for one machine-readable JSON object on stdout. Errors a
 user can fix print one line on stderr and exit non-zero (2 bad parameter, usage error or
-missing credentials, 3 data unavailable, 4 invalid data, 5 storage or output, 6 no
-payment route, 75 the same backtest is already running); 70 is a bug (one line), 130 an
-interrupt (Ctrl-C). ``BTUT_DEBUG=1`` prints the traceback too, with the same exit code.
-Warnings are one
-``btut: warning:`` line each.
+missing credentials, 3 data unavailable, 4 invalid data, 5 storage or output, also an
+unreachable Dask scheduler, 6 no payment route, 75 the same backtest is already running);
+70 is a bug (one line), 130 an interrupt (Ctrl-C). ``BTUT_DEBUG=1`` prints the traceback
+too, with the same exit code. Warnings are one ``btut: warning:`` line each.
 """
 
 from __future__ import annotations
@@ -342,11 +341,14 @@ def forecast_evaluate(
         ),
     ] = 0,
     hidden: Annotated[
-        str | None, typer.Option("--hidden", help="Hidden layer widths, e.g. 128,128.")
+        str | None,
+        typer.Option("--hidden", help="Hidden layer widths, e.g. 128,128 (default 64,64)."),
     ] = None,
     exog_lags: Annotated[
         str | None,
-        typer.Option("--exog-lags", help="Days to lag the TSO forecasts by, e.g. 1,2,7."),
+        typer.Option(
+            "--exog-lags", help="Days to lag the TSO forecasts by, e.g. 1,2,7 (default: none)."
+        ),
     ] = None,
     centre: Annotated[
         str | None,
@@ -408,6 +410,7 @@ def forecast_evaluate(
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     from data.errors import InvalidParameterError
+    from data.schema import CANONICAL_COLUMNS, EXTRA_COLUMNS
     from forecasting.evaluation import (
         HISTORY_DAYS,
         REFERENCE,
@@ -416,6 +419,11 @@ def forecast_evaluate(
         parse_period,
     )
 
+    if target not in (*CANONICAL_COLUMNS, *EXTRA_COLUMNS):
+        raise InvalidParameterError(
+            f"unknown --target {target!r}: a column of the market data, e.g. load_mw or "
+            "price_eur_per_mwh (see 'btut data show')"
+        )
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
         raise InvalidParameterError(f"--test must start after --train ends ({tr[1]})")

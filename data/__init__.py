@@ -1,6 +1,7 @@
 """BTUT data layer: real ENTSO-E market data, validation, the results store, the errors.
 
-Lowest layer of BTUT: imports only pandas, numpy, sqlalchemy and entsoe-py (lazily).
+Lowest layer of BTUT: imports no other BTUT package; third-party: pandas, numpy,
+sqlalchemy and alembic (the store), entsoe-py and requests (the API, lazily).
 """
 
 from data.errors import (

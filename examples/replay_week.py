@@ -2,10 +2,11 @@
 
 Copy and edit: zone, dates, agents, seed and the store. Run with
 
-    python examples/replay_week.py [--agents N] [--db URL]
+    python examples/replay_week.py [--agents N] [--db URL] [--report FILE]
 
 It prints one line per day and the period's efficiency, and writes an HTML report of the
-backtest beside the store. Everything is stored in the results store (default: the SQLite
+backtest to ``--report`` (default ``backtest_report.html`` in the current directory).
+Everything is stored in the results store (default: the SQLite
 file under $BTUT_HOME, or $BTUT_DB_URL), so a second run reuses the stored days.
 """
 

@@ -259,3 +259,13 @@ def test_debug_adds_the_traceback_and_keeps_the_exit_code(
     err = capsys.readouterr().err
     assert ("Traceback" in err) is debug
     assert err.strip().splitlines()[-1].startswith("btut: internal error: RuntimeError: a bug")
+
+
+def test_unknown_forecast_target_is_a_bad_parameter(capsys: pytest.CaptureFixture[str]) -> None:
+    """A misspelt --target is exit 2 before any data is read; a known column the zone's data
+    lacks is exit 3 (data unavailable)."""
+    period = ["--train", "2015-01-01:2015-12-31", "--test", "2016-01-01:2016-01-07"]
+    assert main(["forecast", "evaluate", "-z", "ES", "--target", "laod_mw", *period]) == 2
+    assert "unknown --target 'laod_mw'" in _one_error_line(capsys)
+    assert main(["forecast", "evaluate", "-z", "ES", "--target", "price_usd_per_mwh", *period]) == 3
+    assert "no 'price_usd_per_mwh' column" in _one_error_line(capsys)

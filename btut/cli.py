@@ -402,9 +402,15 @@ def forecast_evaluate(
         str | None,
         typer.Option("--lear-windows", help="LEAR training windows in days, e.g. 56,84."),
     ] = None,
+    no_store: Annotated[
+        bool,
+        typer.Option("--no-store", help="Do not save the evaluation in the results store."),
+    ] = False,
+    db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit every forecaster on the training days and score it on the test days."""
+    """Fit every forecaster on the training days and score it on the test days; the scores
+    and test forecasts are stored as a run (kind forecast_evaluation, see 'btut db runs')."""
     import datetime as dt
 
     from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
@@ -427,6 +433,10 @@ def forecast_evaluate(
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
         raise InvalidParameterError(f"--test must start after --train ends ({tr[1]})")
+    if not no_store:  # a URL that cannot be parsed: said before anything else
+        from data.store import check_url
+
+        check_url(db)
     network = {}
     if price_params:
         from forecasting import PRICE_PARAMS
@@ -464,6 +474,10 @@ def forecast_evaluate(
                 f" (got {models!r})"
             )
         chosen = {m: every[m] for m in names}
+    if not no_store:  # the input is good: an unreachable database fails before the work
+        from data.store import ResultsStore
+
+        ResultsStore(db).close()
     with _progress(
         TextColumn("forecast days"),
         BarColumn(),
@@ -492,8 +506,28 @@ def forecast_evaluate(
     others = [str(w.message) for w in seen if not isinstance(w.message, BlendWarning)]
     for message in [*BlendWarning.summarize(blends), *dict.fromkeys(others)]:
         _warning_line(message)
+    saved = None
+    if not no_store:
+        from btut.evaluations import evaluation_config, save_evaluation
+
+        config = evaluation_config(
+            zone=result.zone or zone,
+            target=target,
+            train=tr,
+            test=te,
+            source=source,
+            models=None if chosen is None else list(chosen),
+            network=network,
+            recalibrate=recalibrate,
+            warm_epochs=warm_epochs,
+            seed=seed,
+        )
+        saved = save_evaluation(result, config, db)
+    stored = {"run_id": None, "created": None}
+    if saved is not None:
+        stored = {"run_id": saved.run_id, "created": saved.created}
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), **stored})
         return
     table = Table(title=f"{result.zone} {target}: train {tr[0]}..{tr[1]}, test {te[0]}..{te[1]}")
     for col in ("model", "CRPS", "MAE", "RMSE", "cov 80%", "cov 95%", "DM p (t better)"):
@@ -511,6 +545,9 @@ def forecast_evaluate(
         )
     out().print(table)
     err.print(f"{result.elapsed_s:.1f} s; DM: one-sided on daily mean CRPS")
+    if saved is not None:
+        state = "stored as" if saved.created else "already stored as"
+        out().print(f"{state} run {saved.run_id} (btut db show {saved.run_id})", markup=False)
 
 
 def _blend_options(
@@ -1051,7 +1088,8 @@ def report_cmd(
             loaded = load_run(run, db=db)
             if loaded.kind != "replay":
                 raise InvalidParameterError(
-                    f"run {run} is a {loaded.kind}; use --backtest {run} for backtests"
+                    f"run {run} is a {loaded.kind}, not a replay: the report covers replays "
+                    "(--run) and backtests (--backtest); 'btut db show' shows any run"
                 )
             html = render_run_report(loaded)
             subject = {"run_id": run}

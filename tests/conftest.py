@@ -27,6 +27,17 @@ PG_USER = "postgres"
 PG_TEST_DB = "btut_test"
 
 
+@pytest.fixture(autouse=True)
+def _own_default_store(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test touches the user's results store: the default store (``$BTUT_HOME``) is a
+    folder of the test's own, created only when something is stored there."""
+    monkeypatch.delenv("BTUT_DB_URL", raising=False)
+    home = tmp_path_factory.getbasetemp() / "btut_home" / uuid.uuid4().hex
+    monkeypatch.setenv("BTUT_HOME", str(home))
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 

@@ -164,9 +164,9 @@ def test_cli_bad_input_is_one_line(capsys):
                 "ES", "nope_mw", "2016-01-01:2016-02-01", "2016-02-02:2016-02-15", as_json=False
             )
         )
-        == 3
+        == 2
     )
-    assert "no 'nope_mw' column" in capsys.readouterr().err
+    assert "unknown --target 'nope_mw'" in capsys.readouterr().err
 
 
 def test_cli_network_options_reach_the_models(capsys):

@@ -1,0 +1,115 @@
+"""Forecast evaluations in the results store: found again with ``btut db runs``.
+
+``btut forecast evaluate`` saves each evaluation as a run of kind ``forecast_evaluation``
+(one transaction, after the evaluation succeeded; idempotent on the configuration like a
+replay):
+
+* configuration: zone, target, train and test periods, source, models, the networks'
+  parameters, recalibration, seed and the BTUT version (its hash identifies the run);
+* metrics: ``<model>.<score>`` for every model and score of the ``--json`` object (``crps``,
+  ``mae``, ``rmse``, ``coverage_80``, ``coverage_95``, ``dm_pvalue_vs_student_t``,
+  ``n_intervals``, ``fit_s``), and ``elapsed_s``; a null DM p-value is not stored;
+* intervals (``time_utc``): the observed ``<target>`` and each model's ``<model>_mu``,
+  ``<model>_sigma`` and ``<model>_nu`` (location-scale Student-t per interval; ``_nu`` is left
+  out for a normal model, whose ν is infinite).
+
+``btut.load_run(run_id)`` reads one back; :func:`scores_of` turns its metrics into the
+per-model table again.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from data.store import SavedRun
+
+KIND = "forecast_evaluation"
+
+
+def evaluation_config(
+    *,
+    zone: str,
+    target: str,
+    train: tuple[Any, Any],
+    test: tuple[Any, Any],
+    source: str | None,
+    models: list[str] | None,
+    network: dict[str, Any],
+    recalibrate: int | None,
+    warm_epochs: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The stored configuration of an evaluation (its hash identifies the run)."""
+    from btut.replaying import _code_version
+
+    return {
+        "kind": KIND,
+        "zone": zone,
+        "target": target,
+        "train": f"{train[0]}:{train[1]}",
+        "test": f"{test[0]}:{test[1]}",
+        "source": source,
+        "models": models,  # None: the default set (tso where the data has it)
+        "network": {k: list(v) if isinstance(v, tuple) else v for k, v in network.items()},
+        "recalibrate_every_days": recalibrate,
+        "warm_epochs": warm_epochs if recalibrate is not None else None,
+        "seed": seed,
+        "code_version": _code_version(),
+    }
+
+
+def evaluation_metrics(result: Any) -> dict[str, float]:
+    """``<model>.<score>`` -> value for a ``forecasting.evaluation.ForecastEvaluation``."""
+    metrics: dict[str, float] = {"elapsed_s": float(result.elapsed_s)}
+    for name, score in result.scores.items():
+        for key, value in score.to_dict().items():
+            if value is not None:
+                metrics[f"{name}.{key}"] = float(value)
+    return metrics
+
+
+def evaluation_intervals(result: Any) -> pd.DataFrame:
+    """Observed values and every model's (mu, sigma, nu) per test interval, UTC index."""
+    columns: dict[str, pd.Series] = {result.target: result.observed}
+    for name, frame in result.forecasts.items():
+        for param in ("mu", "sigma", "nu"):
+            values = frame[param].astype(float)
+            if param == "nu" and np.isinf(values.to_numpy()).all():
+                continue  # a normal head: nu is infinite everywhere
+            if param == "nu" and np.isinf(values.to_numpy()).any():
+                raise ValueError(f"{name}: nu mixes finite and infinite values")
+            columns[f"{name}_{param}"] = values
+    frame = pd.DataFrame(columns).sort_index()
+    frame.index = frame.index.tz_convert("UTC")
+    frame.index.name = "time_utc"
+    return frame
+
+
+def save_evaluation(result: Any, config: dict[str, Any], db: str | None) -> SavedRun:
+    """Store ``result`` under ``config`` in the store at ``db`` (default store)."""
+    from data.store import ResultsStore
+
+    with ResultsStore(db) as store:
+        return store.save_run(
+            kind=KIND,
+            zone=result.zone,
+            config=config,
+            intervals=evaluation_intervals(result),
+            metrics=evaluation_metrics(result),
+        )
+
+
+def scores_of(metrics: dict[str, Any]) -> pd.DataFrame:
+    """The per-model score table (one row per model) from a stored run's metrics."""
+    rows: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        model, dot, score = key.partition(".")
+        if dot:
+            number = float(value)
+            rows.setdefault(model, {})[score] = None if math.isnan(number) else number
+    return pd.DataFrame(rows).T

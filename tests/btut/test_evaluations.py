@@ -1,0 +1,103 @@
+"""``btut forecast evaluate`` stores its scores and test forecasts as a run that can be found
+again (``btut db runs``, ``btut.load_run``), once per configuration, and stores nothing when
+it fails or is told not to."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import btut
+from btut.cli import main
+from btut.evaluations import KIND, scores_of
+from data import load_market_data
+from forecasting.metrics import crps_normal, crps_student_t
+
+TRAIN, TEST = "2016-01-08:2016-02-28", "2016-02-29:2016-03-03"
+ARGS = ["forecast", "evaluate", "-z", "ES", "--target", "load_mw", "--train", TRAIN]
+SMALL = ["--test", TEST, "--hidden", "8", "--json"]
+
+
+def _evaluate(capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
+    assert main([*ARGS, *SMALL, *extra]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_evaluation_is_stored_once_and_reads_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    first = _evaluate(capsys, "--db", url)
+    assert first["created"] is True and isinstance(first["run_id"], int)
+    again = _evaluate(capsys, "--db", url)  # same configuration: the same run
+    assert again["run_id"] == first["run_id"] and again["created"] is False
+    for model, scores in first["models"].items():  # seeded: the same scores (not timings)
+        assert {**again["models"][model], "fit_s": 0} == {**scores, "fit_s": 0}
+
+    run = btut.load_run(first["run_id"], db=url)
+    assert run.kind == KIND and run.zone == "ES"
+    assert run.config["train"] == TRAIN and run.config["test"] == TEST
+    assert run.config["network"] == {"hidden": [8]}
+    # every score of the --json object is stored (a null DM p-value is not)
+    table = scores_of(run.metrics)
+    for model, scores in first["models"].items():
+        for key, value in scores.items():
+            if value is None:
+                assert f"{model}.{key}" not in run.metrics
+            else:
+                assert table.loc[model, key] == value
+
+    # the stored forecasts give the stored scores again (CRPS recomputed from them)
+    frame = run.intervals
+    n = first["models"]["student_t"]["n_intervals"]
+    assert len(frame) == n == 4 * 24
+    data = load_market_data("ES", "2016-02-29", "2016-03-04")["load_mw"]
+    np.testing.assert_array_equal(frame["load_mw"].to_numpy(), data.loc[frame.index].to_numpy())
+    y = frame["load_mw"].to_numpy()
+    t = crps_student_t(y, frame["student_t_mu"], frame["student_t_sigma"], frame["student_t_nu"])
+    assert np.mean(t) == pytest.approx(first["models"]["student_t"]["crps"], rel=1e-12)
+    assert "gaussian_nu" not in frame.columns  # a normal head: no finite nu
+    g = crps_normal(y, frame["gaussian_mu"], frame["gaussian_sigma"])
+    assert np.mean(g) == pytest.approx(first["models"]["gaussian"]["crps"], rel=1e-12)
+
+    # a different configuration is a new run; the listing finds both by kind
+    other = _evaluate(capsys, "--db", url, "--seed", "1")
+    assert other["run_id"] != first["run_id"] and other["created"] is True
+    assert main(["db", "runs", "--kind", KIND, "--db", url, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["runs"]
+    assert sorted(r["run_id"] for r in listed) == sorted([first["run_id"], other["run_id"]])
+
+    # the HTML report is for replays: a clear refusal
+    assert main(["report", "--run", str(first["run_id"]), "--db", url, "-o", "-"]) == 2
+    err = capsys.readouterr().err
+    assert "is a forecast_evaluation, not a replay" in err and err.count("\n") == 1
+
+
+def test_text_output_names_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    assert main([*ARGS, "--test", TEST, "--hidden", "8", "--db", url]) == 0
+    assert "stored as run 1 (btut db show 1)" in capsys.readouterr().out
+
+
+def test_no_store_and_bad_input_store_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BTUT_HOME", str(tmp_path / "home"))  # the default store
+    out = _evaluate(capsys, "--no-store")
+    assert out["run_id"] is None and out["created"] is None
+    store = tmp_path / "typo" / "store.sqlite"
+    bad = [
+        ["--test", "2016-02-20:2016-03-03"],  # overlaps the training period: exit 2
+        ["--test", "2031-01-01:2031-01-07"],  # outside the data: exit 3
+        ["--test", TEST, "--models", "gaussian"],  # no student_t: exit 2
+    ]
+    for extra in bad:
+        assert main([*ARGS, *extra, "--db", f"sqlite:///{store}"]) in (2, 3)
+        err = capsys.readouterr().err
+        assert err.startswith("btut: error: ") and err.count("\n") == 1
+    assert main([*ARGS, "--test", TEST, "--db", "postgresql://u:secret@:bad:port/x"]) == 2
+    assert "could not parse the database URL" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # neither the default store nor --db's

@@ -139,7 +139,7 @@ def _prepare(
 def _var_cvar_equal(x: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Equal weights: VaR by selection (``np.partition``), CVaR by the RU formula at VaR."""
     n = x.shape[-1]
-    allowed = alpha * n * (1.0 + _MASS_RTOL)  # scenarios that may lie strictly above VaR
+    allowed = alpha * (1.0 + _MASS_RTOL) * n  # scenarios that may lie strictly above VaR
     k = max(n - 1 - math.floor(allowed), 0)  # ascending position of VaR
     part = np.partition(x, k, axis=-1)
     var = part[..., k]

@@ -393,3 +393,158 @@ def test_invalid_axis_and_shapes() -> None:
         cvar(x, 0.1, w)
     with pytest.raises(InvalidParameterError, match="1-D"):
         cvar_lp(x, 0.1)
+
+
+# --------------------------------------------------------------------------------------------
+# tail boundaries that fall exactly on an atom: every path, against a brute-force reference
+# --------------------------------------------------------------------------------------------
+
+
+def test_equal_weight_boundary_alphas_k_over_n() -> None:
+    # alpha = k/n with n equally likely distinct losses: P(L > v) = k/n exactly for the
+    # (k+1)-th largest loss, so VaR is that loss (the lower of the two candidate atoms, by the
+    # documented tolerance) and CVaR is the mean of the k largest. k/n is rounded (0.29 * 100
+    # = 28.999999999999996) and must not tip VaR to the next atom up.
+    # Every k for small n; for larger n (to stay fast) the k whose k/n times n is not k in
+    # floating point, where rounding can move the boundary, plus k = 1 and k = n.
+    rng = np.random.default_rng(21)
+    for n in range(1, 201):
+        x = rng.permutation(n).astype(float) + rng.uniform(-0.4, 0.4, size=n)  # distinct
+        xs = np.sort(x)
+        ones = np.ones(n)
+        ks = [k for k in range(1, n + 1) if n <= 30 or k in (1, n) or (k / n) * n != k]
+        for k in ks:
+            alpha = k / n
+            expected = xs[n - 1 - k] if k < n else xs[0]
+            assert value_at_risk(x, alpha) == expected, (n, k)
+            assert value_at_risk(x, alpha, ones) == expected, (n, k)
+            top_k_mean = float(xs[n - k :].sum()) / k
+            assert cvar(x, alpha) == pytest.approx(top_k_mean, rel=1e-12, abs=1e-12), (n, k)
+
+
+def _exact_tail_alphas(mass: int, total: int) -> list[float]:
+    """The alphas (a few ulps around the ideal one) whose tolerance-inflated tail mass
+    ``alpha * (1 + rtol) * total`` is exactly the integer ``mass``: a cumulative mass that
+    equals the allowed mass with no rounding slack on either side."""
+    rtol = cvar_module._MASS_RTOL
+    alpha = mass / total / (1.0 + rtol)
+    down = up = alpha
+    candidates = [alpha]
+    for _ in range(4):
+        down, up = float(np.nextafter(down, 0.0)), float(np.nextafter(up, 1.0))
+        candidates += [down, up]
+    return [a for a in candidates if 0.0 < a <= 1.0 and a * (1.0 + rtol) * total == mass]
+
+
+def _brute_var(x: np.ndarray, alpha: float, w: np.ndarray) -> float:
+    """VaR from the definition: the smallest loss v with positive weight whose exceedance
+    mass sum(w[x > v]) is at most ``alpha * (1 + rtol) * sum(w)``. Integer weights only, so
+    every mass is exact and comparisons with the allowed mass have no rounding."""
+    total = float(w.sum())
+    allowed = alpha * (1.0 + cvar_module._MASS_RTOL) * total
+    for v in np.unique(x[w > 0]):  # ascending
+        if float(w[x > v].sum()) <= allowed:
+            return float(v)
+    raise AssertionError("unreachable: the largest loss has exceedance mass 0")
+
+
+def _boundary_masses(x: np.ndarray, w: np.ndarray) -> list[int]:
+    """The exceedance masses sum(w[x > v]) over the atoms v, excluding 0 and the total."""
+    total = int(w.sum())
+    masses = {int(w[x > v].sum()) for v in np.unique(x[w > 0])}
+    return sorted(m for m in masses if 0 < m < total)
+
+
+def test_exact_tail_boundary_by_hand() -> None:
+    # losses 1, 2, 3, 4 with unit weights, alpha just below 1/4 so that the allowed mass
+    # alpha * (1 + rtol) * 4 is exactly 1: P(L > 3) = 1/4 is allowed -> VaR 3 (not 4) on
+    # every path. alpha is below 1/4, so the exact CVaR is 4 (the worst alpha of the mass lies
+    # in atom 4); the RU formula at VaR 3 gives 3 + 1/(4 alpha) = 4 + rtol: the documented
+    # error of at most rtol times the gap between the two atoms (1 here).
+    rtol = cvar_module._MASS_RTOL
+    alpha = 0.25 / (1.0 + rtol)
+    assert alpha * (1.0 + rtol) * 4.0 == 1.0  # the construction is exact
+    losses = np.array([1.0, 2.0, 3.0, 4.0])
+    ones = np.ones(4)
+    assert value_at_risk(losses, alpha, ones) == 3.0  # 1-D weighted (sort)
+    assert value_at_risk(losses[:, None], alpha, ones)[0] == 3.0  # batched, shared weights
+    assert value_at_risk(losses[:, None], alpha, ones[:, None])[0] == 3.0  # per-column
+    assert value_at_risk(losses, alpha) == 3.0  # equal weights
+    for w in (None, ones):
+        assert cvar(losses, alpha, w) == pytest.approx(4.0, abs=rtol + 1e-12)
+        assert cvar(losses[:, None], alpha, w)[0] == pytest.approx(4.0, abs=rtol + 1e-12)
+
+
+def test_weighted_paths_agree_on_exact_tail_boundaries() -> None:
+    # Integer weights (zeros included) and alphas whose allowed tail mass equals an
+    # exceedance mass exactly: the 1-D sort, the batched sort (shared and per-column
+    # weights) and the brute-force definition must all pick the lower atom.
+    rng = np.random.default_rng(22)
+    checked = 0
+    for trial in range(60):
+        n = int(rng.integers(2, 25))
+        x = rng.integers(0, int(rng.integers(2, 12)), size=n).astype(float)  # ties
+        w = rng.integers(0, 5, size=n).astype(float)
+        if w.sum() == 0:
+            w[0] = 1.0
+        other = rng.permutation(x)  # a second column for the batch
+        w2 = rng.integers(1, 4, size=n).astype(float)
+        total = int(w.sum())
+        for mass in _boundary_masses(x, w):
+            for alpha in _exact_tail_alphas(mass, total):
+                expected = _brute_var(x, alpha, w)
+                assert value_at_risk(x, alpha, w) == expected, (trial, mass)
+                batch = np.column_stack([x, other])
+                shared = value_at_risk(batch, alpha, w)
+                assert shared[0] == expected, (trial, mass)
+                assert shared[1] == _brute_var(other, alpha, w), (trial, mass)
+                per_column = value_at_risk(batch, alpha, np.column_stack([w, w2]))
+                assert per_column[0] == expected, (trial, mass)
+                # CVaR: exact up to the documented rtol times the gap between atoms
+                ref_cv = _brute_cvar(x, alpha, w)
+                tol = cvar_module._MASS_RTOL * float(np.ptp(x)) + 1e-12
+                assert cvar(x, alpha, w) == pytest.approx(ref_cv, rel=1e-12, abs=tol)
+                assert cvar(batch, alpha, w)[0] == pytest.approx(ref_cv, rel=1e-12, abs=tol)
+                checked += 1
+    assert checked > 200  # the exact constructions exist for most masses
+
+
+def test_weighted_selection_on_exact_tail_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bracketing selection with tiny cut-offs (many rounds, both bracket tests, the final
+    # sort of what is left) at alphas whose allowed mass equals an exceedance mass exactly:
+    # it must agree with the brute-force definition and with the batched sort.
+    monkeypatch.setattr(cvar_module, "_SORT_BELOW", 4)
+    monkeypatch.setattr(cvar_module, "_SAMPLE_SIZE", 8)
+    rng = np.random.default_rng(23)
+    checked = 0
+    for trial in range(120):
+        n = int(rng.integers(10, 300))
+        x = rng.integers(0, int(rng.integers(2, 20)), size=n).astype(float)
+        w = rng.integers(0, 4, size=n).astype(float)
+        if w.sum() == 0:
+            w[-1] = 1.0
+        masses = _boundary_masses(x, w)
+        if not masses:
+            continue
+        for mass in rng.choice(masses, size=min(3, len(masses)), replace=False):
+            for alpha in _exact_tail_alphas(int(mass), int(w.sum()))[:1]:
+                expected = _brute_var(x, alpha, w)
+                assert value_at_risk(x, alpha, w) == expected, (trial, mass)
+                assert value_at_risk(x[:, None], alpha, w)[0] == expected, (trial, mass)
+                checked += 1
+    assert checked > 200
+
+
+def test_equal_weights_agree_with_unit_weights_on_the_tolerance_edge() -> None:
+    """At an alpha whose inflated tail mass is exactly an integer k, equal weights and
+    ``np.ones(n)`` give the same VaR (both compute ``alpha * (1 + rtol) * n`` in that
+    order), equal to the definition's."""
+    checked = 0
+    for n in range(2, 120):
+        x = np.arange(1.0, n + 1.0)
+        ones = np.ones(n)
+        for k in range(1, n):
+            for a in _exact_tail_alphas(k, n):
+                assert value_at_risk(x, a) == value_at_risk(x, a, ones) == _brute_var(x, a, ones)
+                checked += 1
+    assert checked > 1000

@@ -343,6 +343,63 @@ def test_spread_fit_matches_scipy() -> None:
         fit_zero_location_t(np.array([1.0, np.nan]))
 
 
+def _t_sample(seed: int, df: float, n: int) -> np.ndarray:
+    """Seeded zero-location errors: Student-t(df) (normal for df = inf) at a random scale."""
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal(n) if np.isinf(df) else rng.standard_t(df, n)
+    return e * rng.uniform(0.1, 50.0)
+
+
+def test_zero_location_t_is_the_mle() -> None:
+    """On 30 seeded samples (df from 1.5 to normal, 30 to 3000 errors) the fitted (scale,
+    df) reach the log-likelihood of scipy's MLE with the location fixed at 0; where scipy's
+    df is outside the allowed [2.01, 1000], the reference is scipy's fit at the clipped df
+    (the likelihood's maximum over the allowed range)."""
+    cases = [
+        (df, n) for df in (1.5, 2.5, 4.0, 8.0, 30.0, np.inf) for n in (30, 100, 300, 1000, 3000)
+    ]
+    shortfall = []
+    for seed, (df, n) in enumerate(cases):
+        e = _t_sample(seed, df, n)
+        scale, nu = fit_zero_location_t(e)
+        assert 2.01 - 1e-9 <= nu <= 1000.0 + 1e-9 and scale > 0
+        ref_df, _, ref_scale = stats.t.fit(e, floc=0)
+        if not 2.01 <= ref_df <= 1000.0:
+            ref_df, _, ref_scale = stats.t.fit(e, f0=min(max(ref_df, 2.01), 1000.0), floc=0)
+        loglik = stats.t.logpdf(e, nu, 0.0, scale).sum()
+        shortfall.append(stats.t.logpdf(e, ref_df, 0.0, ref_scale).sum() - loglik)
+    assert max(shortfall) < 1e-6, (cases[int(np.argmax(shortfall))], max(shortfall))
+
+
+def test_zero_location_t_objective_and_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The objective handed to the optimiser is the negative Student-t log-likelihood in
+    θ = (log scale, log(df − 2)), and its analytic gradient matches central differences."""
+    from forecasting import models
+
+    captured = []
+    real = models.optimize
+
+    class Spy:
+        @staticmethod
+        def minimize(fun, x0, **kwargs):
+            captured.append((fun, kwargs))
+            return real.minimize(fun, x0, **kwargs)
+
+    monkeypatch.setattr(models, "optimize", Spy)
+    e = _t_sample(7, 3.0, 500)
+    fit_zero_location_t(e)
+    ((fun, kwargs),) = captured
+    assert kwargs.get("jac") is True
+    h = 1e-6
+    for point in ([0.5, -3.0], [1.0, 0.0], [2.0, 1.5], [3.5, 5.0], [1.7, 6.5]):
+        theta = np.array(point)
+        value, grad = fun(theta)
+        scale, df = math.exp(theta[0]), 2.0 + math.exp(theta[1])
+        assert value == pytest.approx(-stats.t.logpdf(e, df, 0.0, scale).sum(), rel=1e-10)
+        numeric = [(fun(theta + h * d)[0] - fun(theta - h * d)[0]) / (2 * h) for d in np.eye(2)]
+        np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-5 * abs(value))
+
+
 def test_warm_start_continues_from_previous_weights(train: pd.DataFrame) -> None:
     cold = StudentTForecaster(**TINY).fit(train, "load_mw")
     assert not cold.warm_started_

@@ -143,6 +143,79 @@ def test_settlement_sums_to_zero(es_day, default_eq, redistribution) -> None:
     assert res.mean_cost_eur * 3_000 == pytest.approx(res.grid_bill_eur.sum() + other, rel=1e-12)
 
 
+def test_grid_bill_charges_imports_at_p_buy_and_credits_exports_at_p_sell(es_day) -> None:
+    """Hand case (module doc: ``bill_t = (p_buy R+ - p_sell R-) / 1000``, ``D_t = bill_t -
+    p_t R_t / 1000 >= 0``): four pv agents (no decision, so positions are the given net
+    demand), kappa = 0 (the local price is the wholesale price, inside the band
+    ``[pi - 15, pi + 60]``). Each agent imports 0.5 kWh in the first 12 intervals (R = +2)
+    and exports 0.75 kWh in the last 12 (R = -3): the community pays ``(pi + 60) 2 / 1000``,
+    resp. receives ``(pi - 15) 3 / 1000``; the local market saves ``60 * 2 / 1000 = 0.12``,
+    resp. ``15 * 3 / 1000 = 0.045`` EUR, the operator's residual."""
+    price, shapes = es_day
+    cfg = PopulationConfig((TypeConfig("pv", 1.0),), noise=0.0)
+    eq = solve_energy_market(energy_game(cfg, price, shapes, kappa_eur_per_mwh_per_kwh=0.0))
+    pop = sample_population(cfg, 4, seed=1)
+    H = shapes.n_intervals
+    net = np.where(np.arange(H) < 12, 0.5, -0.75)[None, :].repeat(4, axis=0)
+    res = clear_finite_market(eq, pop, net, seed=2, keep_settlement=True)
+    R = np.where(np.arange(H) < 12, 2.0, -3.0)
+    np.testing.assert_allclose(res.agent_energy_kwh, net, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.mean_position_kwh * 4, R, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.price_eur_per_mwh, price, rtol=0, atol=1e-12)
+    bill = np.where(R > 0, (price + 60.0) * 2.0, -(price - 15.0) * 3.0) / 1000
+    np.testing.assert_allclose(res.grid_bill_eur, bill, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.grid_payment_eur, -bill, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.market_payments_eur, price * R / 1000, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        res.operator_residual_eur, np.where(R > 0, 0.12, 0.045), rtol=0, atol=1e-12
+    )
+    # per capita: each agent pays its position at pi and a quarter of the residual
+    np.testing.assert_allclose(
+        res.agent_payment_eur,
+        net * price / 1000 + np.where(R > 0, 0.03, 0.01125),
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+@pytest.mark.parametrize("redistribution", ["per_capita", "pro_rata"])
+def test_grid_bill_is_the_tariff_on_the_community_position(
+    es_day, default_eq, redistribution
+) -> None:
+    """On a sampled day with both import (R > 0) and export (R < 0) intervals, the grid bill is
+    ``(p_buy R+ - p_sell R-) / 1000`` EUR with ``R`` the sum of the agents' own positions and
+    the tariff rebuilt from the wholesale price and the config's adder and discount (module
+    doc); the operator's residual lies in ``[0, (p_buy - p_sell) |R| / 1000]`` (``p_t`` inside
+    the band). A sign error on the export revenue still balances energy and money (the
+    residual is redistributed), so only the bill itself shows it."""
+    price, shapes = es_day
+    N = 500
+    pop = sample_population(None, N, seed=11)
+    net = agent_net_demand(pop, shapes, seed=12)
+    res = clear_finite_market(
+        default_eq, pop, net, seed=13, redistribution=redistribution, keep_settlement=True
+    )
+    assert res.agent_energy_kwh is not None
+    R = res.agent_energy_kwh.sum(axis=0)
+    np.testing.assert_allclose(res.mean_position_kwh * N, R, rtol=1e-12, atol=1e-9)
+    assert (R > 1.0).sum() >= 3 and (R < -1.0).sum() >= 3  # both signs, clearly
+    cfg = PopulationConfig()
+    buy = price + cfg.retail_adder_eur_per_mwh
+    sell = price - cfg.export_discount_eur_per_mwh
+    bill = (buy * np.maximum(R, 0.0) - sell * np.maximum(-R, 0.0)) / 1000
+    np.testing.assert_allclose(res.grid_bill_eur, bill, rtol=1e-12, atol=1e-12)
+    export = R < 0
+    np.testing.assert_allclose(res.grid_bill_eur[export], sell[export] * R[export] / 1000)
+    assert (res.grid_bill_eur[export] < 0).all()  # the community is paid for its exports
+    np.testing.assert_allclose(res.imports_kwh, np.maximum(R, 0.0), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.exports_kwh, np.maximum(-R, 0.0), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.market_payments_eur, res.price_eur_per_mwh * R / 1000)
+    residual = res.operator_residual_eur
+    np.testing.assert_allclose(residual, bill - res.price_eur_per_mwh * R / 1000, atol=1e-12)
+    assert (residual >= -1e-12).all()
+    assert (residual <= (buy - sell) * np.abs(R) / 1000 + 1e-12).all()
+
+
 def test_chunking_and_streaming_give_the_same_market(es_day, default_eq) -> None:
     _, shapes = es_day
     pop = sample_population(None, 5_000, seed=21)

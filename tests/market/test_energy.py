@@ -51,6 +51,32 @@ def game(es_day, forecast) -> EnergyGame:
     return energy_game(PopulationConfig(), price, shapes, forecast=forecast, n_nodes=12)
 
 
+SKEWED_NODES = np.array([-0.2, -0.1, 0.0, 0.6])
+"""A right-skewed forecast error (kWh): ``rho(eps) != rho(-eps)``, unlike any symmetric
+(Student-t) quadrature, so the risk terms of buying and selling can be told apart."""
+SKEWED_WEIGHTS = np.array([0.3, 0.3, 0.3, 0.1])
+
+
+def skewed_errors(H: int) -> ErrorQuadrature:
+    return ErrorQuadrature(np.tile(SKEWED_NODES, (H, 1)), SKEWED_WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def skewed_game(es_day, game) -> EnergyGame:
+    """The game of ``game`` with the skewed error quadrature in every block. With the default
+    types (gamma 0.3, alpha 0.1): ``rho(eps) = 0.7 (-0.03) + 0.3 * 0.6 = 0.159`` kWh and
+    ``rho(-eps) = 0.7 * 0.03 + 0.3 * 0.2 = 0.081`` kWh."""
+    price, shapes = es_day
+    errors = {b.name: skewed_errors(shapes.n_intervals) for b in game.blocks}
+    return energy_game(PopulationConfig(), price, shapes, errors=errors)
+
+
+@pytest.fixture(params=["game", "skewed_game"])
+def any_game(request) -> EnergyGame:
+    """The Student-t game and the skewed one (the comparisons must hold for both)."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture(scope="module")
 def equilibrium(game) -> EnergyEquilibrium:
     return solve_energy_market(game, tol_eur=0.01)
@@ -144,7 +170,8 @@ def test_game_shape_and_blocks(game) -> None:
     json.dumps(game.to_dict())
 
 
-def test_live_reward_is_the_mean_cvar_stage_cost_at_the_local_price(game) -> None:
+def test_live_reward_is_the_mean_cvar_stage_cost_at_the_local_price(any_game) -> None:
+    game = any_game
     rng = np.random.default_rng(0)
     L = rng.random(game.mfg.shape)
     L /= L.sum(axis=(1, 2), keepdims=True)
@@ -160,9 +187,11 @@ def test_live_reward_is_the_mean_cvar_stage_cost_at_the_local_price(game) -> Non
     )
 
 
-def test_encoding_equals_the_agents_dp_at_frozen_prices(game) -> None:
+def test_encoding_equals_the_agents_dp_at_frozen_prices(any_game) -> None:
     """Translation equivariance: the nested mean-CVaR DP of agents.bidding equals the engine's
-    expected-reward DP with stage reward -rho(cost), here under the kinked grid tariff."""
+    expected-reward DP with stage reward -rho(cost), here under the kinked grid tariff (with
+    symmetric and with skewed forecast errors)."""
+    game = any_game
     prices = game.tariff  # buy != sell: the risk term depends on the control
     frozen = game.frozen_game(prices)
     L = mean_field(frozen, noop_policy(game))
@@ -194,6 +223,58 @@ def test_encoding_equals_the_agents_dp_at_frozen_prices(game) -> None:
         assert s == res.state_path[-1]
         assert -br.values[0, b.offset + b.initial_state] == pytest.approx(res.risk_value, rel=1e-12)
     assert gammas and max(gammas) > 0  # the risk-aware case
+
+
+def test_skewed_errors_have_distinct_buy_and_sell_risk(skewed_game) -> None:
+    """The skewed game's risk terms (hand values in ``skewed_game``), and its rewards at
+    flat local prices of either sign, against agents.bidding's DP of each representative:
+    at ``p > 0`` the risk is ``p rho(eps)``, at ``p < 0`` it is ``|p| rho(-eps)``."""
+    game = skewed_game
+    for b in game.blocks:
+        assert (b.params.gamma, b.params.alpha) == pytest.approx((0.3, 0.1))
+    np.testing.assert_allclose(game.rho_pos_kwh, 0.159, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(game.rho_neg_kwh, 0.081, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(game.mean_error_kwh, -0.03, rtol=0, atol=1e-12)
+    H = game.n_intervals
+    for sign in (1.0, -1.0):
+        price = sign * (20.0 + np.arange(H))  # flat: buy = sell = the price
+        prices = flat_prices(game, price)
+        live = np.stack([game.stage_cost(t, price[t]) for t in range(H)])
+        np.testing.assert_allclose(live, game.frozen_stage_cost(prices), rtol=0, atol=1e-12)
+        frozen = game.frozen_game(prices)
+        values = engine_best_response(frozen, mean_field(frozen, noop_policy(game))).values
+        for b, res in zip(game.blocks, agents_br(game, prices), strict=True):
+            v0 = -values[0, b.offset + b.initial_state]
+            assert v0 == pytest.approx(res.risk_value, rel=1e-12, abs=1e-12)
+
+
+def test_stage_cost_by_hand_with_skewed_errors(es_day) -> None:
+    """One pv representative (one state, one action, no extra cost), gamma 0.5, alpha 0.25,
+    errors ``[-0.2, -0.1, 0, 0.6]`` with equal weights: ``E[eps] = 0.075``,
+    ``CVaR_0.25(eps) = 0.6``, ``CVaR_0.25(-eps) = 0.2``, so ``rho(eps) = 0.5 * 0.075 + 0.5 *
+    0.6 = 0.3375`` and ``rho(-eps) = -0.0375 + 0.1 = 0.0625`` kWh. Stage cost (module doc):
+    ``(p m + p+ rho(eps) + p- rho(-eps)) / 1000`` EUR with ``m`` the expected net position:
+    here 0.5 kWh (load 0.5, no PV) at t = 0 and -1 kWh (PV 1.5) at t = 13."""
+    price, shapes = es_day
+    H = shapes.n_intervals
+    sun = AgentParams("pv", name="sun", gamma=0.5, alpha=0.25)
+    q = ErrorQuadrature(np.tile(SKEWED_NODES, (H, 1)), np.full(4, 0.25))
+    pv = np.where(np.arange(H) < 12, 0.0, 1.5)
+    game = energy_game(
+        [(sun, 1.0)], price, shapes, errors={"sun": q}, profiles={"sun": (np.full(H, 0.5), pv)}
+    )
+    assert game.mfg.shape == (H, 1, 1)
+    np.testing.assert_allclose(game.rho_pos_kwh, 0.3375, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(game.rho_neg_kwh, 0.0625, rtol=0, atol=1e-12)
+    cases = [
+        (0, 80.0, (80 * 0.5 + 80 * 0.3375) / 1000),  # 0.067
+        (13, 80.0, (80 * -1.0 + 80 * 0.3375) / 1000),  # -0.053
+        (0, -40.0, (-40 * 0.5 + 40 * 0.0625) / 1000),  # -0.0175
+        (13, -40.0, (-40 * -1.0 + 40 * 0.0625) / 1000),  # 0.0425
+        (0, 0.0, 0.0),
+    ]
+    for t, p, expected in cases:
+        assert game.stage_cost(t, p)[0, 0] == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_exploitability_matches_an_independent_check(game) -> None:

@@ -126,3 +126,67 @@ def test_real_split_when_one_path_is_not_enough(graph):
         if done == 2:
             break
     assert done == 2
+
+
+@pytest.fixture
+def shared_edge(make_graph):
+    """0 -> 5 over two paths that share the 10,000-sat edge s (3 -> 4), followed by t
+    (4 -> 5) whose source charges 10 % (ppm 100,000), so s carries x + floor(x / 10) for
+    a part delivering x; plus a dear 3000-sat bypass 0 -> 6 -> 5 (ppm 200,000)."""
+    return make_graph(
+        [
+            ("a", 0, 1, 6_000, 0, 0),
+            ("b", 0, 2, 6_000, 0, 0),
+            ("c", 1, 3, 20_000, 0, 0),
+            ("d", 2, 3, 20_000, 10, 0),  # 10 msat: the path via 1 is the cheaper one
+            ("s", 3, 4, 10_000, 0, 0),
+            ("t", 4, 5, 20_000, 0, 100_000),
+            ("u", 0, 6, 3_000, 0, 0),
+            ("v", 6, 5, 3_000, 0, 200_000),
+        ]
+    )
+
+
+def _used_msat(graph: ChannelGraph, split: SplitPayment) -> dict[str, int]:
+    """Sum of the parts' hop amounts per channel id (written independently of check_split)."""
+    used: dict[str, int] = {}
+    for route in split.parts:
+        for cid, amt in zip(route.channel_ids, route.hop_amounts_msat, strict=True):
+            used[cid] = used.get(cid, 0) + amt
+    return used
+
+
+def test_parts_sharing_an_edge_respect_its_capacity(shared_edge):
+    g = shared_edge
+    caps = dict(zip(g.channel_id.tolist(), (g.capacity_sat * 1000).tolist(), strict=True))
+    p = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0}  # weight = fee: a-c-s-t < b-d-s-t < u-v
+    split = split_payment(g, 0, 5, 9_200_000, **p)
+    check_split(g, split, 9_200_000)
+    used = _used_msat(g, split)
+    assert all(amt <= caps[cid] for cid, amt in used.items())
+    # Part 1 (a-c-s-t) grows to a's bottleneck: x + floor(x/10) <= 6,000,000 -> 5,454,546,
+    # leaving 4,000,000 msat on s. 3,745,454 more would need 4,119,999 on s, so the next
+    # part (b-d-s-t) is capped at 3,636,364 (+ 363,636 = 4,000,000 on s) and the rest,
+    # 109,090 msat, takes the bypass (fee floor(109,090 * 0.2) = 21,818).
+    assert [r.channel_ids for r in split.parts] == [
+        ("a", "c", "s", "t"),
+        ("b", "d", "s", "t"),
+        ("u", "v"),
+    ]
+    assert split.amounts_msat == (5_454_546, 3_636_364, 109_090)
+    assert split.parts[0].hop_amounts_msat[2] == 6_000_000
+    assert split.parts[1].hop_amounts_msat[2] == 4_000_000
+    assert used["s"] == 10_000_000 == caps["s"]
+    assert split.total_fee_msat == 545_454 + (363_636 + 10) + 21_818
+
+    # Without the bypass only s leads to 5: the most it can deliver, net of the 10 % fee,
+    # is 5,454,546 + 3,636,364 = 9,090,910 msat.
+    bypass = np.concatenate([g.edges_between(0, 6), g.edges_between(6, 5)])
+    top = split_payment(g, 0, 5, 9_090_910, exclude_edges=bypass, **p)
+    check_split(g, top, 9_090_910)
+    assert top.amounts_msat == (5_454_546, 3_636_364)
+    assert _used_msat(g, top)["s"] == 10_000_000
+    for amount in (9_090_911, 9_200_000):
+        with pytest.raises(NoRouteError) as err:
+            split_payment(g, 0, 5, amount, exclude_edges=bypass, **p)
+        assert err.value.reason == "pruned"

@@ -98,6 +98,52 @@ def test_weight_terms(make_graph):
     assert rebuilt.total_weight == pytest.approx(route.total_weight)
 
 
+def test_weight_terms_skip_the_senders_own_fee(make_graph):
+    # The sender's first channel has a fee policy (base 500, ppm 2000) that it never
+    # charges itself: neither the search nor build_route may count it.
+    g = make_graph([(1, 0, 1, 2000, 500, 2000), (2, 1, 2, 4000, 2000, 1000)])
+    p = RoutingParams(alpha=2.0, beta=100.0, gamma=10.0, hop_latency_s=0.5)
+    route = shortest_route(g, 0, 2, 1_000_000, params=p)
+    # hop 0->1: beta*(1-2000/4000) + gamma*0.5 = 50 + 5 (no fee: own channel)
+    # hop 1->2: alpha*(2000 + 10^6*1000/10^6) + 0 + 5 = 6000 + 5
+    # (charging hop 0->1 too would add alpha*(500 + 2000) = 5000)
+    assert route.total_weight == pytest.approx(6060.0)
+    assert route.hop_fees_msat == (0, 3000)
+    rebuilt = build_route(g, route.edges, 1_000_000, p)
+    assert rebuilt.total_weight == pytest.approx(6060.0)
+    assert rebuilt.total_weight == pytest.approx(route.total_weight)
+    assert rebuilt.hop_amounts_msat == route.hop_amounts_msat == (1_003_000, 1_000_000)
+
+
+def test_alpha_scales_the_proportional_fee(make_graph):
+    # 0 -> 3 via 1 (proportional fee 1000 ppm on 1->3, wide channels) or via 2 (no fee,
+    # but 2->3 has half the reference capacity of 10,000 sat). Amount 10^6 msat, beta
+    # 3000, gamma 0; every other channel is at the reference capacity (no capacity term).
+    g = make_graph(
+        [
+            ("a1", 0, 1, 10_000, 0, 0),
+            ("a2", 1, 3, 10_000, 0, 1000),
+            ("b1", 0, 2, 10_000, 0, 0),
+            ("b2", 2, 3, 5_000, 0, 0),
+        ]
+    )
+    # via 1: alpha * 10^6 * 1000/10^6 = 1000 * alpha; via 2: beta * (1 - 5000/10000) = 1500
+    # alpha = 1:   via 1 = 1000 < via 2 = 1500
+    # alpha = 2.5: via 1 = 2500 > via 2 = 1500 (alpha decides which route is cheapest)
+    for alpha, expected in [
+        (1.0, [(("a1", "a2"), 1000.0), (("b1", "b2"), 1500.0)]),
+        (2.5, [(("b1", "b2"), 1500.0), (("a1", "a2"), 2500.0)]),
+    ]:
+        p = RoutingParams(alpha=alpha, beta=3000.0, gamma=0.0)
+        routes = list(k_shortest_paths(g, 0, 3, 1_000_000, k=5, params=p))
+        assert [r.channel_ids for r in routes] == [ids for ids, _ in expected]
+        assert [r.total_weight for r in routes] == pytest.approx([w for _, w in expected])
+        for r in routes:
+            assert build_route(g, r.edges, 1_000_000, p).total_weight == pytest.approx(
+                r.total_weight
+            )
+
+
 def test_no_route_reasons(make_graph):
     g = make_graph(
         [
@@ -126,6 +172,15 @@ def test_theta_prunes_by_capacity(make_graph):
     assert shortest_route(g, 0, 2, 600_000, theta=1.0).n_hops == 2
     with pytest.raises(NoRouteError, match="pruned"):
         shortest_route(g, 0, 2, 600_000, theta=2.0)
+    # The boundary is kept (capacity_msat >= theta * amount): 1000 sat carries exactly
+    # 1,000,000 msat at theta = 1 and exactly 500,000 msat at theta = 2; one msat more
+    # is pruned.
+    assert shortest_route(g, 0, 2, 1_000_000, theta=1.0).n_hops == 2
+    assert shortest_route(g, 0, 2, 500_000, theta=2.0).n_hops == 2
+    with pytest.raises(NoRouteError, match="pruned"):
+        shortest_route(g, 0, 2, 1_000_001, theta=1.0)
+    with pytest.raises(NoRouteError, match="pruned"):
+        shortest_route(g, 0, 2, 500_001, theta=2.0)
 
 
 @pytest.mark.parametrize(
@@ -187,6 +242,7 @@ def _networkx_costs(ref: nx.DiGraph, s: str, t: str, k: int) -> list[float] | No
     [
         (10_000_000, RoutingParams(), 11),
         (200_000_000, RoutingParams(beta=5000.0, gamma=200.0, theta=1.5), 12),
+        (50_000_000, RoutingParams(alpha=2.5, beta=2000.0, gamma=500.0), 13),
     ],
 )
 def test_costs_equal_networkx(graph, raw_channels, amount, params, seed):

@@ -463,9 +463,9 @@ def forecast_evaluate(
         reach = (te[0] - tr[0]).days - HISTORY_DAYS
         history_days = max(HISTORY_DAYS, max(network["lear_windows"]) + HISTORY_DAYS + 1 - reach)
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, history_days)
-    chosen = None
+    every = default_models(frame, target, random_state=seed, **network)
+    chosen = every
     if models is not None:
-        every = default_models(frame, target, random_state=seed, **network)
         names = [m.strip() for m in models.split(",") if m.strip()]
         unknown = [m for m in names if m not in every]
         if unknown or REFERENCE not in names:
@@ -516,8 +516,7 @@ def forecast_evaluate(
             train=tr,
             test=te,
             source=source,
-            models=None if chosen is None else list(chosen),
-            network=network,
+            models=chosen,
             recalibrate=recalibrate,
             warm_epochs=warm_epochs,
             seed=seed,

@@ -4,8 +4,9 @@
 (one transaction, after the evaluation succeeded; idempotent on the configuration like a
 replay):
 
-* configuration: zone, target, train and test periods, source, models, the networks'
-  parameters, recalibration, seed and the BTUT version (its hash identifies the run);
+* configuration: zone, target, train and test periods, source, every model's class and
+  parameters (defaults included), recalibration, seed and the BTUT version (its hash
+  identifies the run);
 * metrics: ``<model>.<score>`` for every model and score of the ``--json`` object (``crps``,
   ``mae``, ``rmse``, ``coverage_80``, ``coverage_95``, ``dm_pvalue_vs_student_t``,
   ``n_intervals``, ``fit_s``), and ``elapsed_s``; a null DM p-value is not stored;
@@ -20,6 +21,7 @@ per-model table again.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,13 +40,14 @@ def evaluation_config(
     train: tuple[Any, Any],
     test: tuple[Any, Any],
     source: str | None,
-    models: list[str] | None,
-    network: dict[str, Any],
+    models: Mapping[str, Any],
     recalibrate: int | None,
     warm_epochs: int,
     seed: int,
 ) -> dict[str, Any]:
-    """The stored configuration of an evaluation (its hash identifies the run)."""
+    """The stored configuration of an evaluation (its hash identifies the run). ``models``:
+    name -> forecaster; each is recorded with its class and *all* its parameters, so a new
+    default is a new configuration."""
     from btut.replaying import _code_version
 
     return {
@@ -54,13 +57,19 @@ def evaluation_config(
         "train": f"{train[0]}:{train[1]}",
         "test": f"{test[0]}:{test[1]}",
         "source": source,
-        "models": models,  # None: the default set (tso where the data has it)
-        "network": {k: list(v) if isinstance(v, tuple) else v for k, v in network.items()},
+        "models": {
+            name: {"class": type(model).__name__, "params": _plain(model.get_params())}
+            for name, model in models.items()
+        },
         "recalibrate_every_days": recalibrate,
         "warm_epochs": warm_epochs if recalibrate is not None else None,
         "seed": seed,
         "code_version": _code_version(),
     }
+
+
+def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
 
 
 def evaluation_metrics(result: Any) -> dict[str, float]:

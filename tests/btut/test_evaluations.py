@@ -40,7 +40,11 @@ def test_evaluation_is_stored_once_and_reads_back(
     run = btut.load_run(first["run_id"], db=url)
     assert run.kind == KIND and run.zone == "ES"
     assert run.config["train"] == TRAIN and run.config["test"] == TEST
-    assert run.config["network"] == {"hidden": [8]}
+    models = run.config["models"]
+    assert set(models) == set(first["models"]) == {"student_t", "gaussian", "seasonal_naive", "tso"}
+    assert models["student_t"]["class"] == "StudentTForecaster"
+    assert models["student_t"]["params"]["hidden"] == [8]  # the option
+    assert models["gaussian"]["params"]["max_epochs"] == 200  # a default, recorded too
     # every score of the --json object is stored (a null DM p-value is not)
     table = scores_of(run.metrics)
     for model, scores in first["models"].items():

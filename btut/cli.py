@@ -433,6 +433,8 @@ def forecast_evaluate(
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
         raise InvalidParameterError(f"--test must start after --train ends ({tr[1]})")
+    if no_store and db is not None:
+        raise InvalidParameterError("--db names the store to save in: drop it or --no-store")
     if not no_store:  # a URL that cannot be parsed: said before anything else
         from data.store import check_url
 

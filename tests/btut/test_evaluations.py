@@ -102,6 +102,8 @@ def test_no_store_and_bad_input_store_nothing(
         assert main([*ARGS, *extra, "--db", f"sqlite:///{store}"]) in (2, 3)
         err = capsys.readouterr().err
         assert err.startswith("btut: error: ") and err.count("\n") == 1
+    assert main([*ARGS, "--test", TEST, "--no-store", "--db", f"sqlite:///{store}"]) == 2
+    assert "drop it or --no-store" in capsys.readouterr().err
     assert main([*ARGS, "--test", TEST, "--db", "postgresql://u:secret@:bad:port/x"]) == 2
     assert "could not parse the database URL" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the default store nor --db's

@@ -116,3 +116,35 @@ def test_agent_params_from_type_uses_means_and_neutral_values() -> None:
     assert p.ev_need_kwh == 0.0 and p.flex_cost_eur_per_kwh2 == 0.0
     assert AgentParams.from_type(TypeConfig.default("consumer")).eta_charge == 1.0
     assert json.loads(json.dumps(p.to_dict()))["kind"] == "pv_storage"
+
+
+def test_ev_arrival_at_the_earliest_deadline_is_rejected() -> None:
+    """Plugged in at the deadline leaves no time to charge: the arrival must be strictly
+    before the earliest deadline (type) and before the agent's deadline."""
+    deadline = {"ev_deadline_hour": Dist.uniform(7.5, 1.5)}  # deadlines in [6, 9]
+    with pytest.raises(InvalidParameterError, match="before the earliest deadline 6"):
+        TypeConfig("ev", 1.0, deadline, ev_arrival_hour=6.0)
+    assert TypeConfig("ev", 1.0, deadline, ev_arrival_hour=5.9).ev_arrival_hour == 5.9
+    with pytest.raises(InvalidParameterError, match="must be before ev_deadline_hour 7"):
+        AgentParams("ev", ev_deadline_hour=7.0, ev_arrival_hour=7.0)
+    assert AgentParams("ev", ev_deadline_hour=7.0, ev_arrival_hour=6.5).ev_arrival_hour == 6.5
+
+
+def test_documented_defaults() -> None:
+    """The module doc's defaults: shares 0.5/0.2/0.15/0.15, noise 0.15, retail adder 60 and
+    export discount 15 EUR/MWh, alpha 0.1, gamma uniform on [0, 0.6]."""
+    cfg = PopulationConfig()
+    assert {t.name: t.share for t in cfg.types} == {
+        "consumer": 0.5,
+        "pv": 0.2,
+        "pv_storage": 0.15,
+        "ev": 0.15,
+    }
+    assert (cfg.noise, cfg.retail_adder_eur_per_mwh, cfg.export_discount_eur_per_mwh) == (
+        0.15,
+        60.0,
+        15.0,
+    )
+    for t in cfg.types:
+        assert t.params["alpha"] == Dist.fixed(0.1)
+        assert t.params["gamma"].support == (0.0, 0.6)

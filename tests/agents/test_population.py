@@ -139,3 +139,39 @@ def test_representative_frame_and_summary() -> None:
 def test_bad_population_size(n) -> None:
     with pytest.raises(InvalidParameterError, match="n_agents"):
         sample_population(None, n, seed=0)
+
+
+def test_stratified_counts_give_the_leftovers_to_the_largest_remainders() -> None:
+    # 1003 * (0.5, 0.2, 0.15, 0.15) = (501.5, 200.6, 150.45, 150.45): floors sum to 1001,
+    # the 2 left go to the largest fractional parts, .6 (second) and .5 (first)
+    assert list(stratified_counts([0.5, 0.2, 0.15, 0.15], 1003)) == [502, 201, 150, 150]
+    # 10 * (0.15, 0.6, 0.25) = (1.5, 6, 2.5): one left, tie .5/.5 goes to the earlier entry
+    assert list(stratified_counts([0.15, 0.6, 0.25], 10)) == [2, 6, 2]
+    # 7 * (0.1, 0.3, 0.6) = (0.7, 2.1, 4.2): floors 0 + 2 + 4 = 6, one left to .7
+    assert list(stratified_counts([0.1, 0.3, 0.6], 7)) == [1, 2, 4]
+
+
+def test_types_with_the_same_distribution_draw_independently() -> None:
+    """Streams are keyed by the type name too: two types of one kind with identical
+    distributions get independent draws, not the same sequence."""
+    cfg = PopulationConfig(types=(TypeConfig("consumer", 0.5, name="a"),
+                                  TypeConfig("consumer", 0.5, name="b")))  # fmt: skip
+    pop = sample_population(cfg, 2000, seed=3)
+    a = pop.load_kwh_per_day[pop.mask("a")].astype(np.float64)
+    b = pop.load_kwh_per_day[pop.mask("b")].astype(np.float64)
+    assert a.size == b.size == 1000
+    # independent: correlation ~ N(0, 1/sqrt(1000) = 0.03); the same stream would give 1
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.15
+
+
+def test_representative_median_is_the_median() -> None:
+    pop = sample_population(None, 3001, seed=6)
+    sel = pop.mask("ev")
+    med = pop.representative("ev", stat="median")
+    mean = pop.representative("ev", stat="mean")
+    for name in ("ev_need_kwh", "load_kwh_per_day", "ev_max_kw"):
+        values = pop.param(name)[sel].astype(np.float64)
+        assert getattr(med, name) == pytest.approx(float(np.median(values)), rel=1e-12)
+        assert getattr(mean, name) == pytest.approx(float(values.mean()), rel=1e-12)
+    # lognormal need (cv 0.4): the median is below the mean by a visible margin
+    assert med.ev_need_kwh < 0.97 * mean.ev_need_kwh

@@ -137,3 +137,40 @@ def test_noise_is_mean_one_and_chunking_invariant(es_2016: pd.DataFrame) -> None
     assert np.log(ratio).std() == pytest.approx(0.2, rel=0.01)
     with pytest.raises(InvalidParameterError, match="noise"):
         agent_net_demand(pop, shapes, seed=3, noise=-1.0)
+
+
+def _quarter_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
+    """The same real day on 15-minute intervals: each hour's value on its four quarters."""
+    idx = pd.DatetimeIndex(
+        [t + pd.Timedelta(minutes=15 * q) for t in hourly.index for q in range(4)],
+        name=hourly.index.name,
+    )
+    frame = pd.DataFrame({c: np.repeat(hourly[c].to_numpy(), 4) for c in hourly.columns}, index=idx)
+    frame.attrs.update(hourly.attrs)
+    return frame
+
+
+def test_fifteen_minute_day_gives_the_same_daily_energy_as_hourly() -> None:
+    """PV energy is kW per kWp times the interval length: the same day on quarter-hours
+    (each hour's value repeated) has four times the intervals, each a quarter as long, so
+    every agent's daily load and PV energy equal the hourly ones; clock hours step by 0.25."""
+    hourly = data.load_market_data("ES", "2016-06-21", "2016-06-22")
+    h = day_profiles(hourly)
+    q = day_profiles(_quarter_hourly(hourly))
+    assert (h.n_intervals, h.dt_hours) == (24, 1.0)
+    assert (q.n_intervals, q.dt_hours) == (96, 0.25)
+    np.testing.assert_allclose(q.solar_cf, np.repeat(h.solar_cf, 4), rtol=1e-12)
+    assert list(q.clock_hour) == [k / 4 for k in range(96)]
+    pop = sample_population(PopulationConfig(), 300, seed=5)
+    load_h, pv_h = agent_profiles(pop, h, seed=1, noise=0.0, dtype=np.float64)
+    load_q, pv_q = agent_profiles(pop, q, seed=1, noise=0.0, dtype=np.float64)
+    assert pv_h.sum() > 0
+    np.testing.assert_allclose(pv_q.sum(axis=1), pv_h.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(load_q.sum(axis=1), load_h.sum(axis=1), rtol=1e-12)
+    # one quarter-hour holds a quarter of its hour's PV energy
+    np.testing.assert_allclose(pv_q[:, 48], pv_h[:, 12] / 4, rtol=1e-12)
+    rep = AgentParams.from_type(pop.config.type("pv"))
+    _, exp_pv_h = expected_profile(rep, h)
+    _, exp_pv_q = expected_profile(rep, q)
+    assert exp_pv_q.sum() == pytest.approx(exp_pv_h.sum(), rel=1e-12)
+    np.testing.assert_allclose(exp_pv_q.reshape(24, 4).sum(axis=1), exp_pv_h, rtol=1e-12)

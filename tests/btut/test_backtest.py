@@ -150,6 +150,23 @@ def test_rerun_reuses_every_day_and_a_longer_period_only_adds_the_new_days(
     assert len(_runs(url)) == n_runs + 2  # one new day and the new backtest record
 
 
+def test_a_rerun_never_replays_a_stored_day(
+    reference: tuple[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored days are reused, not computed again (then found identical on saving): the
+    day's work is never called when every day of the period is in the store."""
+    import btut.backtesting
+
+    def no_replay(par: Any, day: Any) -> Any:
+        raise AssertionError(f"the stored day {day} was replayed")
+
+    monkeypatch.setattr(btut.backtesting, "replay_day", no_replay)
+    url, res = reference
+    again = btut.backtest("ES", START, END, agents=N, seed=SEED, db=url)
+    assert (again.days_run, again.days_reused) == (0, 3)
+    assert [d.run_id for d in again.days] == [d["run_id"] for d in res["days"]]
+
+
 def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(
     reference: tuple[str, dict[str, Any]], tmp_path: Path
 ) -> None:

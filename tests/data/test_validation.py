@@ -65,3 +65,38 @@ def test_report_serialises():
     assert d["dst_days"] == [{"day": "2016-10-30", "intervals": 25}]
     assert d["gaps"][0]["missing_intervals"] == 1
     assert np.isfinite(d["n_rows"])
+
+
+def _hourly(values: dict[str, list[float]], start: str = "2017-06-14 00:00") -> pd.DataFrame:
+    n = len(next(iter(values.values())))
+    idx = pd.date_range(start, periods=n, freq="h", tz="UTC", name="time_utc")
+    return pd.DataFrame(values, index=idx)
+
+
+def test_plausible_ranges_are_inclusive_at_both_ends():
+    """Prices in [-500, 4000] EUR/MWh and power in [0, 200 000] MW are plausible, ends
+    included (the SDAC clearing limits are reachable prices); just outside is counted."""
+    at_limits = _hourly(
+        {"price_eur_per_mwh": [-500.0, 4000.0, 0.0], "load_mw": [0.0, 200_000.0, 1.0]}
+    )
+    report = validate_market_data(at_limits)
+    assert report.out_of_range == {"price_eur_per_mwh": 0, "load_mw": 0}
+    assert not report.range_warnings
+    outside = _hourly(
+        {"price_eur_per_mwh": [-500.01, 4000.01, 0.0], "load_mw": [-0.01, 200_000.01, 1.0]}
+    )
+    assert validate_market_data(outside).out_of_range == {"price_eur_per_mwh": 2, "load_mw": 2}
+
+
+def test_resolution_is_the_most_common_step_not_the_smallest():
+    """Hourly rows 00:00 .. 05:00 plus one stray row at 02:30: the steps are 1 h (x4) and
+    30 min (x2), so the resolution is 60 min and no interval is missing."""
+    frame = _hourly({"price_eur_per_mwh": [float(v) for v in range(6)]})
+    stray = pd.DataFrame(
+        {"price_eur_per_mwh": [99.0]},
+        index=pd.DatetimeIndex([pd.Timestamp("2017-06-14 02:30", tz="UTC")], name="time_utc"),
+    )
+    frame = pd.concat([frame, stray]).sort_index()
+    report = validate_market_data(frame)
+    assert report.resolution == "60min"
+    assert report.gaps == ()

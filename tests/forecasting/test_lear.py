@@ -351,3 +351,50 @@ def test_models_blended_with_the_same_lear_fit_it_once(
         forecasting.models._lear_memo(*key).to_numpy(),
         real(moved, days=days, windows=(14, 28)).to_numpy(),
     )
+
+
+# --- window, transform, ensemble mean, autumn DST (second mutation round) --------------
+
+
+def test_day_forecast_is_the_documented_fit_on_exactly_its_window(de: pd.DataFrame) -> None:
+    """Module doc, recomputed: the ``window_days`` complete days before D, inputs (but the
+    one-hots) and each hour's target scaled by the window's median and MAD and arcsinh'ed,
+    ``lasso_aic(unit_norm=True)``, the forecast transformed back."""
+    from forecasting.models import median_mad
+
+    X, Y, _ = lear_design(de)
+    day, W = np.datetime64("2016-03-15"), 14
+    pos = int(np.searchsorted(X.index.to_numpy(), day))
+    Xa, Ya = X.to_numpy(), Y.to_numpy()
+    rows = np.arange(pos - W, pos)
+    assert np.isfinite(Xa[rows]).all() and np.isfinite(Ya[rows]).all()  # all complete
+    dummy = X.columns.str.startswith("dow_")
+    A = Xa[rows].copy()
+    x = Xa[pos].copy()
+    med, scale = median_mad(A[:, ~dummy])
+    A[:, ~dummy] = np.arcsinh((A[:, ~dummy] - med) / scale)
+    x[~dummy] = np.arcsinh((x[~dummy] - med) / scale)
+    y_med, y_scale = median_mad(Ya[rows])
+    B, b0, _ = lasso_aic(A, np.arcsinh((Ya[rows] - y_med) / y_scale), unit_norm=True)
+    expected = y_med + y_scale * np.sinh(x @ B + b0)
+    got = lear_day_forecasts(X, Y, [day], window_days=W).to_numpy()[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_ensemble_mean_is_nan_where_a_window_lacks_history(de: pd.DataFrame) -> None:
+    """2016-02-01 has 21 days of inputs: the 14-day window forecasts, the 56-day one cannot,
+    so their mean is NaN (documented: NaN where any is NaN), not the 14-day forecast."""
+    fc = lear_forecasts(de, days=["2016-02-01"], windows=(14, 56))
+    assert np.isfinite(fc["w14"]).all() and fc["w56"].isna().all()
+    assert fc["mean"].isna().all()
+
+
+def test_autumn_dst_day_takes_the_first_of_the_doubled_hour() -> None:
+    """2015-10-25 in Madrid has 02:00 twice (00:00 and 01:00 UTC, 50.14 and 50.54 EUR/MWh
+    in the ES data): the target of hour 2 is the first of them, the CEST one."""
+    frame = data.load_market_data("ES", "2015-10-10", "2015-11-01")
+    _, Y, _ = lear_design(frame, tz="Europe/Madrid")
+    first = frame.loc[pd.Timestamp("2015-10-25 00:00", tz="UTC"), "price_eur_per_mwh"]
+    second = frame.loc[pd.Timestamp("2015-10-25 01:00", tz="UTC"), "price_eur_per_mwh"]
+    assert first != second
+    assert Y.loc[np.datetime64("2015-10-25"), 2] == first

@@ -758,3 +758,42 @@ def test_bad_api_input_is_a_btut_error() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TSOForecaster().fit(df).predict(df, days=["2016-02-20"])
+
+
+def test_median_mad_falls_back_to_the_standard_deviation_then_one() -> None:
+    """Hand values: column 0 has MAD 1.4826 x 1; column 1 (four zeros and a 5) has MAD 0 and
+    standard deviation 2; column 2 is constant: scale 1."""
+    from forecasting.models import median_mad
+
+    A = np.array(
+        [[0.0, 0.0, 3.0], [1.0, 0.0, 3.0], [2.0, 0.0, 3.0], [3.0, 0.0, 3.0], [4.0, 5.0, 3.0]]
+    )
+    med, scale = median_mad(A)
+    np.testing.assert_allclose(med, [2.0, 0.0, 3.0])
+    np.testing.assert_allclose(scale, [1.4826, 2.0, 1.0], rtol=1e-4)
+
+
+def test_seasonal_naive_spread_is_fitted_hour_by_hour(fitted: dict, train: pd.DataFrame) -> None:
+    """The spread of hour h is the zero-location t fitted to the errors of that hour only:
+    y(t) - y(t - 7 days), recomputed here on the hourly series (no DST change in Jan-Feb
+    2015; missing values dropped), for the market days 2015-01-08..02-28. An hour with
+    exactly min_errors errors keeps its own fit; above every hour's count, all fall back to
+    the pooled fit."""
+    y = train["load_mw"].tz_convert(TZ)
+    week_before = pd.Series(y.to_numpy(), index=y.index + pd.Timedelta(days=7))
+    err = (y - week_before.reindex(y.index)).loc["2015-01-08":].dropna()
+    model = fitted["naive", "load_mw"]
+    assert model.n_errors_ == len(err) and 30 * 24 <= len(err) <= 52 * 24
+    for h in (0, 7, 13, 20):
+        scale, df = fit_zero_location_t(err[err.index.hour == h].to_numpy())
+        assert model.scale_by_hour_[h] == pytest.approx(scale, rel=1e-9)
+        assert model.df_by_hour_[h] == pytest.approx(df, rel=1e-9)
+    counts = err.groupby(err.index.hour).size()
+    fewest, most = int(counts.min()), int(counts.max())
+    assert fewest >= 30  # the default min_errors: every hour has its own fit
+    at_fewest = SeasonalNaiveForecaster(min_errors=fewest).fit(train, target="load_mw")
+    np.testing.assert_array_equal(at_fewest.scale_by_hour_, model.scale_by_hour_)
+    pooled = SeasonalNaiveForecaster(min_errors=most + 1).fit(train, target="load_mw")
+    scale, df = fit_zero_location_t(err.to_numpy())
+    np.testing.assert_allclose(pooled.scale_by_hour_, scale, rtol=1e-9)
+    np.testing.assert_allclose(pooled.df_by_hour_, df, rtol=1e-9)

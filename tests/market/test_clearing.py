@@ -685,3 +685,24 @@ def test_tracked_agents_cost_what_the_full_settlement_says(es_day, default_eq, r
         clear_finite_market(default_eq, pop, net, track=[5, 3], seed=5)
     with pytest.raises(InvalidParameterError, match="sorted distinct"):
         clear_finite_market(default_eq, pop, net, track=[3_000], seed=5)
+
+
+def test_mean_field_cost_of_a_binned_type_is_share_weighted(es_day) -> None:
+    """A game built from a small population has bins of unequal shares (n_bin / n_type):
+    a type's mean-field cost is then the share-weighted mean of its blocks' expected costs,
+    recomputed here from ``types`` (quantile bins of a configuration are all equal, which
+    hides the weights)."""
+    price, shapes = es_day
+    pop = sample_population(None, 21, seed=3)  # 11 consumers in 4 bins, 3 batteries in 2
+    eq = solve_energy_market(energy_game(pop, price, shapes))
+    res = clear_finite_market(eq, pop, agent_net_demand(pop, shapes, seed=4), seed=5)
+    t = eq.types
+    unequal = 0
+    for name in pop.type_names:
+        part = t[t["type"] == name]
+        if part.empty:
+            continue
+        w, c = part["share"].to_numpy(), part["expected_cost_eur"].to_numpy()
+        unequal += not np.allclose(w, w[0]) and not np.allclose(c, c[0])
+        assert res.types.loc[name, "mean_field_cost_eur"] == pytest.approx(w @ c / w.sum())
+    assert unequal  # a plain mean of the bins would differ

@@ -359,3 +359,40 @@ def test_invalid_grids_and_densities() -> None:
             velocity=np.full(11, 1e3),
             max_steps=100,
         )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_velocity_callable_gets_the_current_time(method: str) -> None:
+    """A uniform velocity v(t) = c t (no diffusion, walls far away): the mean moves by
+    c t^2 / 2 (hand-derived), with a first-order lag of c dt t / 2 (the velocity is taken at
+    the start of each step); frozen at t = 0 it would not move at all."""
+    c, dt = 0.6, 1e-3
+    grid = FPGrid(-4.0, 4.0, 400)
+    times = np.array([0.0, 1.0, 2.0])
+    sol = solve_fokker_planck(
+        grid.gaussian(-1.0, 0.3),
+        grid=grid,
+        sigma=0.0,
+        times=times,
+        velocity=lambda rho, t: np.full(401, c * t),
+        method=method,
+        dt=dt,
+    )
+    exact = -1.0 + c * times**2 / 2
+    np.testing.assert_allclose(sol.mean()[:, 0], exact, atol=c * dt * times.max() + 1e-3)
+
+
+def test_explicit_steps_never_exceed_the_positivity_limit_whatever_dt() -> None:
+    """Module doc: a given dt is the largest step; explicit steps are shortened to
+    cfl x the positivity limit when it requires. dt far above the limit must therefore give
+    exactly the solution of the default step (which is that limit), non-negative."""
+    grid = FPGrid(-3.0, 3.0, 120)
+    v = np.cumsum(np.random.default_rng(7).normal(size=121)) * 0.5
+    rho0 = grid.gaussian(0.0, 0.5)
+    limit = max_explicit_dt(grid, v, 0.3)
+    kw = {"grid": grid, "sigma": 0.3, "times": [0.2], "velocity": v}
+    big = solve_fokker_planck(rho0, dt=50 * limit, **kw)
+    default = solve_fokker_planck(rho0, **kw)
+    assert (big.densities >= 0).all()
+    np.testing.assert_array_equal(big.densities, default.densities)
+    assert big.n_steps == default.n_steps

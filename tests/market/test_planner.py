@@ -555,3 +555,133 @@ def test_bad_input() -> None:
         res.imports_kwh[0] = 1.0
     price[0] = 11.0  # the caller's arrays stay theirs
     assert res.wholesale_eur_per_mwh[0] == 10.0
+
+
+# --------------------------------------------------------------------------------------------
+# second mutation round: EV window and levels, marginal prices, solver gap, sampling bound
+# --------------------------------------------------------------------------------------------
+
+
+def test_ev_charges_only_inside_its_arrival_to_deadline_window() -> None:
+    """Arrival 1:00, deadline 4:00 on hourly intervals: only the intervals starting at 1, 2
+    and 3 lie inside; the cheapest hours (0:00, before arrival, and 4:00, ending after the
+    deadline) are out, so the EV takes the cheapest inside, 2:00 (hand-derived)."""
+    ev = {"ev_need_kwh": 1.0, "ev_max_kw": 1.0, "ev_deadline_hour": 4.0, "eta_charge": 1.0}
+    pop = community([("ev", ev, {"ev_charge_levels": (0.0, 1.0), "ev_arrival_hour": 1.0})])
+    price = np.array([5.0, 40.0, 30.0, 50.0, 0.0, 60.0])
+    res = plan_community(pop, np.zeros((1, 6)), price)
+    np.testing.assert_allclose(res.positions_kwh[0], [0, 0, 1, 0, 0, 0], atol=1e-9)
+    assert res.cost_eur == pytest.approx((30.0 + ADDER) / 1000.0)
+    assert res.unmet_penalty_eur == pytest.approx(0.0)
+
+
+def test_ev_draws_one_level_per_interval_at_most_its_power() -> None:
+    """Levels (0, 0.5, 1) of 1 kW: at most 1 kWh per hour, however the levels combine, so
+    1.5 kWh take the cheapest hour in full and half of the next cheapest (hand-derived)."""
+    ev = {"ev_need_kwh": 1.5, "ev_max_kw": 1.0, "ev_deadline_hour": 3.0, "eta_charge": 1.0}
+    pop = community([("ev", ev, {"ev_charge_levels": (0.0, 0.5, 1.0)})])
+    price = np.array([10.0, 80.0, 90.0])
+    res = plan_community(pop, np.zeros((1, 3)), price)
+    np.testing.assert_allclose(res.positions_kwh[0], [1.0, 0.5, 0.0], atol=1e-9)
+    assert res.cost_eur == pytest.approx((1.0 * (10.0 + ADDER) + 0.5 * (80.0 + ADDER)) / 1000)
+
+
+def test_balanced_interval_allocates_at_the_midpoint_price() -> None:
+    """Module doc: agents' contributions use p_buy where the community imports, p_sell where
+    it exports, their midpoint where it balances. One buyer and one seller of 1 kWh at 50
+    EUR/MWh: the midpoint of 110 and 35 is 72.5 EUR/MWh, contributions +-0.0725 EUR."""
+    pop = community([("pv", {}, {}), ("pv", {}, {})])
+    res = plan_community(pop, np.array([[1.0], [-1.0]]), np.array([50.0]))
+    np.testing.assert_allclose(res.marginal_price_eur_per_mwh, [72.5])
+    np.testing.assert_allclose(res.agent_cost_eur, [0.0725, -0.0725], atol=1e-12)
+    assert res.cost_eur == pytest.approx(0.0, abs=1e-12)
+
+
+def test_rounded_lp_is_accepted_only_within_the_requested_gap() -> None:
+    """The fractional case above plus a fixed 40 kWh import: the rounded schedule is 0.8 %
+    above the LP bound, far outside mip_rel_gap=1e-6, so branch-and-bound must run and
+    prove the optimum 40 * 0.110 + 0.5 * 0.110 - 0.5 * 0.035 EUR (hand-derived)."""
+    ev = {"ev_need_kwh": 1.0, "ev_max_kw": 1.0, "ev_deadline_hour": 2.0, "eta_charge": 1.0}
+    pop = community([("ev", ev, {"ev_charge_levels": (0.0, 1.0)}), ("pv", {}, {})])
+    x = np.array([[0.0, 0.0, 0.0], [-0.5, -0.5, 40.0]])
+    res = plan_community(pop, x, np.full(3, 50.0), mip_rel_gap=1e-6)
+    expected = 40 * 0.110 + 0.5 * 0.110 - 0.5 * 0.035
+    assert res.cost_eur == pytest.approx(expected)
+    assert res.mip_gap <= 1e-6
+    assert res.dual_bound_eur == pytest.approx(expected, abs=1e-6)
+    assert res.solve_method == "branch-and-bound"
+
+
+def _stratified_var(values: np.ndarray, strata: np.ndarray, N_h: np.ndarray) -> np.ndarray:
+    """sum_h (N_h/N)^2 (1 - n_h/N_h) s_h^2 / n_h of (n, ...) values (variance of the mean)."""
+    N = N_h.sum()
+    out = np.zeros(values.shape[1:])
+    for h, Nh in enumerate(N_h):
+        v = values[strata == h]
+        if len(v) > 1:
+            out = out + (Nh / N) ** 2 * (1 - len(v) / Nh) * v.var(axis=0, ddof=1) / len(v)
+    return out
+
+
+def test_sampled_error_bound_terms_follow_the_module_formulas(
+    es_day: tuple[Any, np.ndarray],
+) -> None:
+    """The three terms of the sampled bound recomputed from the result's own sample by the
+    module doc's formulas: SE with the finite-population correction, the netting bias
+    N * sum_t (p_buy - p_sell) * se_t * L(|m_t| / se_t) with se_t the larger standard error
+    of the optimised and the raw mean position, and the MIP gap scaled by N/n."""
+    from scipy import stats
+
+    shapes, price = es_day
+    N = 120
+    pop = sample_population(None, N, seed=21)
+    x = agent_net_demand(pop, shapes, seed=21)
+    res = plan_community(
+        pop, x, price, shapes=shapes, max_exact_agents=40, sample_seed=2, mip_rel_gap=1e-3
+    )
+    assert res.sampled and res.sample_size == 40
+    N_h = np.bincount(pop.type_index, minlength=len(pop.type_names)).astype(float)
+    strata = res.agent_type_index
+    n_h = np.bincount(strata, minlength=len(N_h))
+    assert (n_h < N_h).all()  # every stratum sampled, none in full: the correction matters
+    se = N * math.sqrt(_stratified_var(res.agent_cost_eur[:, None], strata, N_h)[0])
+    assert res.cost_std_error_eur == pytest.approx(se, rel=1e-9)
+    m = sum(N_h[h] / N * res.positions_kwh[strata == h].mean(axis=0) for h in range(len(N_h)))
+    se_opt = np.sqrt(_stratified_var(res.positions_kwh, strata, N_h))
+    se_raw = np.sqrt(_stratified_var(x[res.agent_index], strata, N_h))
+    se_t = np.maximum(se_opt, se_raw)
+    k = np.abs(m) / se_t
+    loss = se_t * (stats.norm.pdf(k) - k * stats.norm.sf(k))
+    spread = (res.buy_eur_per_mwh - res.sell_eur_per_mwh) / 1000.0
+    assert res.cost_bias_bound_eur == pytest.approx(N * float(spread @ loss), rel=1e-9)
+    gap = N / 40 * max(res.objective_eur - res.dual_bound_eur, 0.0)
+    assert res.cost_gap_eur == pytest.approx(gap, rel=1e-9, abs=1e-12)
+    z = res.settings["z_score"]
+    assert res.cost_error_bound_eur == pytest.approx(z * se + res.cost_bias_bound_eur + gap)
+
+
+def test_sampled_mip_gap_is_scaled_to_the_population() -> None:
+    """A sample of 3 EVs (1 kWh each, whole hours) and 3 PV surpluses of 0.5 kWh per hour:
+    the LP splits every EV half-half at zero cost, whole hours cannot (hand-derived), so
+    the accepted rounded schedule (mip_rel_gap=10) leaves a positive gap, which the bound
+    scales by N/n = 16/8 (module doc, term 3)."""
+    ev = {"ev_need_kwh": 1.0, "ev_max_kw": 1.0, "ev_deadline_hour": 2.0, "eta_charge": 1.0}
+    specs = [("ev", ev, {"ev_charge_levels": (0.0, 1.0)}), ("pv", {}, {}), ("pv", {}, {})]
+    counts = [6, 6, 4]
+    one = community(specs)
+    pop = Population(
+        type_names=one.type_names,
+        kinds=one.kinds,
+        type_index=np.repeat(np.arange(3), counts).astype(np.int8),
+        config=one.config,
+        seed=0,
+        **{p: np.repeat(getattr(one, p), counts) for p in PARAMETERS},
+    )
+    x = np.repeat(np.array([[0.0, 0.0], [-0.5, -0.5], [0.0, 0.0]]), counts, axis=0)
+    res = plan_community(pop, x, np.full(2, 50.0), max_exact_agents=8, mip_rel_gap=10.0)
+    assert res.sampled and res.sample_size == 8
+    assert np.bincount(res.agent_type_index).tolist() == [3, 3, 2]
+    assert res.dual_bound_eur == pytest.approx(0.0, abs=1e-9)  # the LP: every EV half-half
+    gap = res.objective_eur - res.dual_bound_eur
+    assert gap >= 0.5 * 0.110 - 0.5 * 0.035 - 1e-9  # one hour imports 0.5, the other exports
+    assert res.cost_gap_eur == pytest.approx(16 / 8 * gap)

@@ -357,3 +357,18 @@ def test_solution_is_frozen_and_serialisable() -> None:
     assert frame["iteration"].tolist() == list(range(1, 8))
     np.testing.assert_array_equal(frame["exploitability"].to_numpy(), sol.exploitability)
     assert sol.elapsed_s > 0
+
+
+def test_online_mirror_descent_starts_from_the_initial_policy() -> None:
+    """y_0 = log pi_0: from a non-uniform initial policy the first step is
+    softmax(log pi_0 + lr Q^{pi_0}(mu^{pi_0})) (the uniform start hides y_0, since a
+    constant shift leaves the softmax unchanged)."""
+    game = random_game(13, 3, 3, 3)
+    pi0 = np.random.default_rng(5).dirichlet(np.ones(3), size=(3, 3))
+    lr = 0.4
+    q = q_values(game, mean_field(game, pi0), pi0)
+    expected = _softmax(np.log(pi0) + lr * q)
+    sol = solve(
+        game, "online_mirror_descent", max_iter=1, tol=0.0, learning_rate=lr, initial_policy=pi0
+    )
+    np.testing.assert_allclose(sol.policy, expected, rtol=1e-12, atol=1e-15)

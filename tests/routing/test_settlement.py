@@ -9,6 +9,7 @@ import pytest
 
 from data.errors import InvalidParameterError
 from routing import eur_to_msat, route_settlement, settlement_payments
+from routing.settlement import attachment_candidates
 
 
 def test_payment_plan_conversion_and_dust():
@@ -96,3 +97,29 @@ def test_given_operator_and_attachments(graph):
     assert frame["leaf"].tolist() == ["agent-0", "agent-2", "agent-1", "agent-3"]
     with pytest.raises(InvalidParameterError):
         route_settlement(graph, amounts, seed=1, attach_to=attach[:2])
+
+
+def test_amounts_round_to_the_nearest_msat_and_dust_is_strictly_below() -> None:
+    """At 10^8 EUR/BTC one EUR is 1000 msat: 0.9996 EUR rounds up to 1000 msat (1 sat, kept
+    at dust_sat=1: only amounts below it are dust), 0.9994 EUR rounds down to 999 msat
+    (dust), 1 EUR is exactly 1 sat (kept). Hand-derived."""
+    amounts = [1.0, 0.9996, 0.9994, -2.5004]
+    np.testing.assert_array_equal(eur_to_msat(np.array(amounts), 1e8), [1000, 1000, 999, 2500])
+    plan = settlement_payments(amounts, eur_per_btc=1e8, dust_sat=1)
+    assert plan["agent"].tolist() == [0, 1, 3]
+    assert plan["direction"].tolist() == ["pay", "pay", "receive"]
+    assert plan["amount_msat"].tolist() == [1000, 1000, 2500]
+
+
+def test_attachment_needs_channels_both_ways_and_never_the_operator(make_graph) -> None:
+    """Nodes 0..3 with channels both ways 0-1, 0-2, 0-3, 1-2, 2-3 and one direction only
+    1 -> 3 (its reverse disabled): channels out/in are 0: 3/3, 1: 3/2, 2: 3/3, 3: 2/3. With
+    min_channels=3 nodes 0 and 2 qualify; excluding the operator 0 leaves node 2 alone."""
+    rows = []
+    for key, u, v in (("c01", 0, 1), ("c02", 0, 2), ("c03", 0, 3), ("c12", 1, 2), ("c23", 2, 3)):
+        rows += [(key, u, v, 100_000, 0, 0), (key, v, u, 100_000, 0, 0)]
+    rows += [("c13", 1, 3, 100_000, 0, 0), ("c13", 3, 1, 100_000, 0, 0, 40, 0, None, 1)]
+    g = make_graph(rows)
+    assert g.out_degree.tolist() == [3, 3, 3, 2] and g.in_degree.tolist() == [3, 2, 3, 3]
+    np.testing.assert_array_equal(attachment_candidates(g, 3, exclude=0), [2])
+    np.testing.assert_array_equal(attachment_candidates(g, 3, exclude=1), [0, 2])

@@ -194,3 +194,22 @@ def test_random_batch_is_seeded(graph):
     assert (a.frame.loc[ok, "hops"] >= 1).all()
     c = simulate_random_payments(graph, 25, 20_000, seed=4, multipart=True)
     assert not a.frame["source"].equals(c.frame["source"])
+
+
+def test_multipart_round_costs_its_slowest_part_and_reports_the_longest_route(make_graph):
+    """15,000 sat over a 2-hop path (0-1-3) and a 3-hop path (0-2-4-3) of 10,000 sat each,
+    funded towards 3: one round, two parallel parts. With a fixed 0.2 s per hop the round
+    costs its slowest part, 3 x 0.2 s (not 5 x 0.2 s), and ``hops`` is the longest, 3."""
+    rows = []
+    for key, u, v in (("a1", 0, 1), ("a2", 1, 3), ("b1", 0, 2), ("b2", 2, 4), ("b3", 4, 3)):
+        rows += [(key, u, v, 10_000, 0, 0), (key, v, u, 10_000, 0, 0)]
+    g = make_graph(rows)
+    forward_source = {"a1": 0, "a2": 1, "b1": 0, "b2": 2, "b3": 4}
+    source = np.array([forward_source[k] for k in g.channel_key])
+    towards_3 = np.where(g.channel_node1 == source, g.channel_capacity_sat * 1000, 0)
+    sim = PaymentSimulator(g, seed=0, balance_model=towards_3, latency_sigma=0.0, latency_mu=MU)
+    res = sim.pay(0, 3, 15_000_000, multipart=True)
+    assert res.success and res.attempts == 1 and res.n_parts == 2 and res.htlcs == 2
+    assert sorted(r.n_hops for r in res.routes) == [2, 3]
+    assert res.hops == 3
+    assert res.latency_s == pytest.approx(3 * 0.2)

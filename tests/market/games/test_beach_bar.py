@@ -142,3 +142,17 @@ def test_more_crowd_aversion_spreads_the_crowd() -> None:
 def test_invalid_options_raise(kwargs: dict) -> None:
     with pytest.raises(InvalidParameterError):
         beach_bar_game(**({"n_states": N} | kwargs))
+
+
+def test_distance_wraps_on_the_circle_only() -> None:
+    """By hand, 7 cells with the bar at cell 1: ``|x - 1|`` on the line, the shorter way
+    round ``min(|x - 1|, 7 - |x - 1|)`` on the circle."""
+    np.testing.assert_array_equal(
+        beach_bar_distance(7, bar=1, topology="line"), [1, 0, 1, 2, 3, 4, 5]
+    )
+    np.testing.assert_array_equal(
+        beach_bar_distance(7, bar=1, topology="circle"), [1, 0, 1, 2, 3, 3, 2]
+    )
+    g = beach_bar_game(n_states=7, bar=1, topology="line", crowd_aversion=0.0, move_cost=0.0)
+    stay = g.reward(0, np.full((7, 3), 1 / 21))[:, 1]
+    np.testing.assert_allclose(stay, -np.abs(np.arange(7) - 1) / 7)

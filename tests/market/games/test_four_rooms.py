@@ -151,3 +151,17 @@ def test_the_crowd_spreads_over_all_rooms(solution: str, game, request) -> None:
 def test_invalid_options_raise(kwargs: dict) -> None:
     with pytest.raises(InvalidParameterError):
         four_rooms_game(**kwargs)
+
+
+def test_reward_weights_the_crowd_and_charges_every_move_but_stay() -> None:
+    """Module doc: reward ``-kappa log(mu + eps) - c_move [a != stay]``, by hand with
+    kappa = 0.3 and c_move = 0.05 (the fixture's kappa = 1 and c_move = 0 hide both)."""
+    g = four_rooms_game(size=11, horizon=3, crowd_aversion=0.3, move_cost=0.05, eps=1e-9)
+    rng = np.random.default_rng(2)
+    L = rng.random((g.n_states, g.n_actions))
+    L /= L.sum()
+    stay = FOUR_ROOMS_ACTIONS.index("stay")
+    move = np.full(5, -0.05)
+    move[stay] = 0.0
+    expected = -0.3 * np.log(L.sum(axis=1) + 1e-9)[:, None] + move[None, :]
+    np.testing.assert_allclose(g.reward(0, L), expected, rtol=1e-12, atol=1e-15)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
 import numpy as np
@@ -685,3 +685,72 @@ def test_sampled_mip_gap_is_scaled_to_the_population() -> None:
     gap = res.objective_eur - res.dual_bound_eur
     assert gap >= 0.5 * 0.110 - 0.5 * 0.035 - 1e-9  # one hour imports 0.5, the other exports
     assert res.cost_gap_eur == pytest.approx(16 / 8 * gap)
+
+
+# --------------------------------------------------------------------------------------------
+# third mutation round: baseline tie order, storage netting
+# --------------------------------------------------------------------------------------------
+
+
+def test_baseline_consumer_takes_no_action_on_an_exact_tie() -> None:
+    """Module doc / DP: on a tie the agent alone chooses no action. A consumer with 2 kWh
+    load, 3 levels of m = 0.5 * 2 = 1 kWh (r in {-1, 0, +1}) and flex 0.25 EUR/kWh^2;
+    p_buy = 0.25 EUR/kWh in hour 0 (price 190 + 60) and -0.25 in hour 1 (price -310 + 60).
+    Hour 0: r = 0 costs 0.25*2 = 0.5, r = +1 costs 0.25*1 + 0.25*1 = 0.5 (tie), r = -1
+    costs 0.25*3 + 0.25 = 1.0. Hour 1: r = 0 costs -0.5, r = -1 costs -0.75 + 0.25 = -0.5
+    (tie), r = +1 costs -0.25 + 0.25 = 0. All exact in binary floating point, so the
+    choice rests on the tie order alone: position 2 kWh in both hours, no discomfort."""
+    pop = community(
+        [("consumer", {"flex_cost_eur_per_kwh2": 0.25}, {"dr_levels": 3, "dr_max_fraction": 0.5})]
+    )
+    x = np.array([[2.0, 2.0]])
+    price = np.array([190.0, -310.0])
+    buy = (price + ADDER) / 1000.0
+    assert buy.tolist() == [0.25, -0.25]
+    for p, r in ((0.25, 1.0), (-0.25, -1.0)):  # the tie holds exactly
+        assert p * (2.0 - r) + 0.25 * r**2 == p * 2.0
+    base = baseline_cost(pop, x, price)
+    np.testing.assert_array_equal(base.positions_kwh, x)
+    assert base.discomfort_eur == 0.0
+    assert base.cost_eur == pytest.approx(0.0, abs=1e-12)
+
+
+def test_netting_keeps_the_state_path_through_both_efficiencies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Simultaneous charge c and discharge d (where no binary forbids them) are netted to
+    one direction with the same SoC change eta_c*c - d/eta_d (module doc). Whether HiGHS
+    returns such a solution is up to the solver, so the raw solution is injected: eta_c =
+    0.75, eta_d = 0.5 (exact), E = 2 kWh, e0 = 1 kWh, no net demand, positive prices (b is
+    slack). Hour 0: c = 1, d = 0.25: SoC +0.75 - 0.5 = +0.25, netted to c = 0.25/0.75 = 1/3.
+    Hour 1: c = 0.25, d = 0.21875: SoC 0.1875 - 0.4375 = -0.25, netted to d = 0.25*0.5 =
+    0.125. Positions +1/3 and -0.125 kWh (hand-derived; SoC path 1 -> 1.25 -> 1 kept)."""
+    from market import planner
+
+    battery = {**STORAGE, "eta_charge": 0.75, "eta_discharge": 0.5}
+    pop = community([("pv_storage", battery, {})])
+    price = np.array([50.0, 50.0])
+    real_solve = planner._solve
+
+    def injected(model: Any, **kwargs: Any) -> Any:
+        sol = real_solve(model, **kwargs)
+        x = sol.x.copy()
+        blk = model.builder.blocks["storage"]
+        assert not blk["binary"].any()  # b is slack at these prices: netting applies
+        x[blk["c"][0]] = [1.0, 0.25]
+        x[blk["d"][0]] = [0.25, 0.21875]
+        x[blk["e"][0]] = [1.25, 1.0]
+        x[model.community["imports"]] = [0.75, 0.03125]  # c - d, the raw balance
+        x[model.community["exports"]] = 0.0
+        return replace(sol, x=x)
+
+    monkeypatch.setattr(planner, "_solve", injected)
+    res = plan_community(pop, np.zeros((1, 2)), price)
+    np.testing.assert_allclose(res.simultaneous_charge_discharge_kwh, [0.25, 0.21875])
+    np.testing.assert_allclose(res.positions_kwh, [[1.0 / 3.0, -0.125]], rtol=1e-12)
+    np.testing.assert_allclose(res.imports_kwh, [1.0 / 3.0, 0.0], rtol=1e-12)
+    np.testing.assert_allclose(res.exports_kwh, [0.0, 0.125], rtol=1e-12)
+    deg = STORAGE["degradation_eur_per_kwh"]
+    assert res.degradation_eur == pytest.approx(deg * (1.0 / 3.0 + 0.125), rel=1e-9)
+    grid = (1.0 / 3.0) * (50.0 + ADDER) / 1000.0 - 0.125 * (50.0 - DISCOUNT) / 1000.0
+    assert res.grid_cost_eur == pytest.approx(grid, rel=1e-9)

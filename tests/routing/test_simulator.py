@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from data.errors import InvalidParameterError, NoRouteError
-from routing import PaymentSimulator, simulate_random_payments
+from routing import PaymentSimulator, RoutingParams, simulate_random_payments
 
 MU = math.log(0.2)
 
@@ -213,3 +213,133 @@ def test_multipart_round_costs_its_slowest_part_and_reports_the_longest_route(ma
     assert sorted(r.n_hops for r in res.routes) == [2, 3]
     assert res.hops == 3
     assert res.latency_s == pytest.approx(3 * 0.2)
+
+
+# ---------------------------------------------------------------- third mutation round
+def _funded_towards(graph, forward_source: dict[str, int], empty: tuple[str, ...] = ()):
+    """node1-side balances putting every channel's whole capacity on the side of its
+    forward source, except the channels in ``empty``, whose forward side holds nothing."""
+    cap = graph.channel_capacity_sat * 1000
+    source = np.array([forward_source[k] for k in graph.channel_key])
+    forward_is_node1 = graph.channel_node1 == source
+    out = np.where(forward_is_node1, cap, 0)
+    for key in empty:
+        c = list(graph.channel_key).index(key)
+        out[c] = 0 if forward_is_node1[c] else cap[c]
+    return out.astype(np.int64)
+
+
+@pytest.fixture
+def hub(make_graph):
+    """Sender 0 -> hub 1 (20,000 sat, all on 0's side), then 1 -> 2 over three 10,000 sat
+    routes: direct (a2, fee 10 msat), via 3 (c1, c2; node 3 charges 100 msat) and via 4
+    (d1, d2; node 4 charges 1000 msat). Node 3 holds nothing towards 2 (hidden)."""
+    spec = [
+        ("a1", 0, 1, 20_000, 0),
+        ("a2", 1, 2, 10_000, 10),
+        ("c1", 1, 3, 10_000, 0),
+        ("c2", 3, 2, 10_000, 100),
+        ("d1", 1, 4, 10_000, 0),
+        ("d2", 4, 2, 10_000, 1000),
+    ]
+    rows = []
+    for key, u, v, cap, base in spec:
+        rows += [(key, u, v, cap, base, 0), (key, v, u, cap, base, 0)]
+    g = make_graph(rows)
+    return g, _funded_towards(g, {k: u for k, u, *_ in spec}, empty=("c2",))
+
+
+def test_multipart_retry_sees_its_own_held_part_once_and_learns_amount_minus_one(hub):
+    """15,000 sat, hand-traced by the split rule (routing.multipart) and the simulator doc:
+
+    round 1: no single route carries 15,000 sat (every 1 -> 2 channel has 10,000); half
+    of it goes direct and grows to the bottleneck, 10,000 sat (a1 carries 10,000,010 msat
+    with node 1's 10 msat fee); the remaining 5,000 sat take the next cheapest route, via 3,
+    which fails at its last hop (node 3 holds nothing): the sender learns c2 < 5,000,000
+    msat, i.e. an upper bound of 4,999,999 msat. The direct part is held.
+    round 2: 5,000 sat remain. The sender's own a1 still holds 20,000,000 - 10,000,010 =
+    9,999,990 msat (the held amount is already off its balance, so the view must not
+    subtract it a second time), and the route via 3 is bounded below 5,000 sat, so the
+    part goes via 4 (a1 carries 5,001,000 msat) and settles: 2 rounds, 3 HTLCs.
+    Subtracting the held amount twice leaves a1 at -20 msat in the view (no route:
+    "liquidity"); a bound of 5,000,000 msat instead of 4,999,999 lets the router retry the
+    empty route via 3 every round (max_attempts)."""
+    g, balances = hub
+    sim = PaymentSimulator(g, seed=0, balance_model=balances, latency_sigma=0.0, latency_mu=MU)
+    start = sim.balance_msat.copy()
+    res = sim.pay(0, 2, 15_000_000, multipart=True)
+    assert res.failure_reason is None and res.success
+    assert res.attempts == 2 and res.htlcs == 3 and res.n_parts == 2
+    assert [r.channel_ids for r in res.routes] == [("a1", "a2"), ("a1", "d1", "d2")]
+    assert [r.hop_amounts_msat for r in res.routes] == [
+        (10_000_010, 10_000_000),
+        (5_001_000, 5_001_000, 5_000_000),
+    ]
+    assert res.fee_msat == 10 + 1000
+    # round 1: the slower part crossed 2 hops (the failed one stopped before its 3rd);
+    # round 2: 3 hops
+    assert res.latency_s == pytest.approx(5 * 0.2)
+    a1 = list(g.channel_key).index("a1")
+    node0_side = 0 if g.channel_node1[a1] == 0 else 1
+    assert sim.balance_msat[a1, node0_side] == 20_000_000 - 10_000_010 - 5_001_000
+    c2 = list(g.channel_key).index("c2")
+    np.testing.assert_array_equal(sim.balance_msat[c2], start[c2])  # the failure moved nothing
+
+
+def test_multipart_learned_bound_is_strictly_below_the_failed_amount(hub):
+    """Same payment, three rounds allowed: with the bound at amount - 1 (4,999,999 msat)
+    the second round avoids the empty route via 3, which can no longer carry the missing
+    5,000,000 msat, and settles via 4 without touching c2 again. A bound at the amount
+    itself keeps the cheaper route via 3 open: rounds 2 and 3 retry it, fail, and the
+    payment gives up (max_attempts)."""
+    g, balances = hub
+    sim = PaymentSimulator(g, seed=0, balance_model=balances, max_attempts=3)
+    res = sim.pay(0, 2, 15_000_000, multipart=True)
+    assert res.success and res.attempts == 2 and res.htlcs == 3
+    assert all("c2" not in r.channel_ids for r in res.routes)
+
+
+def test_single_path_drops_a_failed_direction_for_the_rest_of_the_payment(make_graph):
+    """Single-path: a failed direction is excluded for the rest of the payment (module doc),
+    not merely bounded by the failed amount.
+
+    Weights (beta=0, gamma=1000 msat/s, 1 s per hop): route A 0-1-2-3 costs 500 (node 2's
+    fee on c) + 3000, route C 0-5-3 costs 5000 + 2000. Node 1 holds 1,000,000 msat towards
+    2 (hidden); A sends 1,000,500 msat over b and fails there. With b excluded, the one
+    route search the retry is allowed (candidates=1) finds C and settles (fee 5000). Were
+    b only bounded (at 1,000,499 msat or at 1,000,500), pruning for the 1,000,000 msat
+    payment would keep it, the search would return A again, and the payment would either
+    find nothing that fits ("liquidity") or fail on b again until max_attempts."""
+    spec = [
+        ("a", 0, 1, 10_000, 0),
+        ("b", 1, 2, 10_000, 0),
+        ("c", 2, 3, 10_000, 500),
+        ("f", 0, 4, 10_000, 0),
+        ("h", 4, 3, 10_000, 5000),
+    ]
+    rows = []
+    for key, u, v, cap, base in spec:
+        rows += [(key, u, v, cap, base, 0), (key, v, u, cap, base, 0)]
+    g = make_graph(rows)
+    balances = _funded_towards(g, {k: u for k, u, *_ in spec})
+    b = list(g.channel_key).index("b")
+    node1_side = 0 if g.channel_node1[b] == 1 else 1
+    balances[b] = 1_000_000 if node1_side == 0 else 9_000_000
+    params = RoutingParams(beta=0.0, gamma=1000.0, hop_latency_s=1.0)
+    sim = PaymentSimulator(
+        g,
+        seed=0,
+        balance_model=balances,
+        params=params,
+        candidates=1,
+        latency_sigma=0.0,
+        latency_mu=MU,
+    )
+    res = sim.pay(0, 3, 1_000_000)
+    assert res.failure_reason is None and res.success
+    assert res.attempts == 2 and res.htlcs == 2
+    assert res.routes[0].channel_ids == ("f", "h")
+    assert res.fee_msat == 5000
+    # the failed try crossed a (0 -> 1) and stopped at b: one hop; the retry two
+    assert res.latency_s == pytest.approx(3 * 0.2)
+    assert sim.balance_msat[b, node1_side] == 1_000_000  # untouched

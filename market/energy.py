@@ -15,7 +15,8 @@ EUR/MWh at the interfaces, EUR per agent for costs and rewards):
   are split into ``bins`` equal-probability quantile bins of a parameter of the kind
   (:data:`BIN_PARAMETER`: consumer flexibility cost, PV peak power, battery degradation
   cost, EV need; default :data:`DEFAULT_BINS`: four bins for consumer, two for pv_storage,
-  one block for the rest), each with
+  one block for the rest; a ``bins`` mapping is looked up by type name first, then by kind),
+  each with
   a representative at the bin's mean (other parameters at the type's means) and share
   ``type share / bins`` (a Population: the bin's share of the type's agents). Each block
   carries its representative's DP of :mod:`agents.bidding` (same state grid, controls,

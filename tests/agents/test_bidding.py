@@ -515,3 +515,76 @@ def test_policy_cost_gives_the_exploitability() -> None:
         better = best_response(params, load, shifted, errors, pv_kwh=pv)
         assert res.policy_cost(shifted) >= better.risk_value - 1e-12
         assert better.policy_cost(shifted) == pytest.approx(better.risk_value, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# grid construction by hand (mutation round 3)
+# --------------------------------------------------------------------------------------------
+
+
+def test_storage_discharge_steps_are_bounded_by_the_delivered_power() -> None:
+    # E = 4 kWh on 5 levels: delta = 1 kWh; P dt = 2 kWh; eta_d = 0.8. Discharging j steps
+    # delivers 0.8 j kWh <= 2: j <= 2.5, so 2 steps (1.6 kWh delivered), not 1
+    # (2 * 0.8 / 1 = 1.6 would be the battery-side bound). Charging: j <= 2 (eta_c = 1).
+    from agents.bidding import DP_BUILDERS
+
+    p = AgentParams(
+        "pv_storage", battery_kwh=4.0, battery_kw=2.0, eta_charge=1.0, eta_discharge=0.8
+    )
+    prices = PricePath(np.full(3, 80.0), np.full(3, 40.0))
+    model = DP_BUILDERS["pv_storage"](p, np.zeros(3), prices, DPGrid(n_soc=5))
+    grid_side = np.sort(np.unique(model.control[0][model.feasible[0]]))
+    np.testing.assert_allclose(grid_side, [-1.6, -0.8, 0.0, 1.0, 2.0])
+
+
+def test_storage_starts_at_the_nearest_level_to_soc_initial() -> None:
+    # soc_initial * E = 0.9 * 4 = 3.6 kWh on levels 0, 1, ..., 4 kWh: the nearest is 4 (not 3)
+    p = AgentParams("pv_storage", battery_kwh=4.0, battery_kw=1.0, soc_initial=0.9)
+    prices = PricePath(np.full(4, 80.0), np.full(4, 40.0))
+    res = best_response(p, np.ones(4), prices, grid=DPGrid(n_soc=5))
+    assert res.initial_state == 4
+    assert res.states[res.initial_state] == 4.0
+
+
+def test_ev_grid_by_hand() -> None:
+    # one level (1.0 of 7 kW, eta 1, 1 h): e_step = 7 kWh; need 10 kWh, ev_steps 4:
+    # m = round(4 * 7 / 10) = round(2.8) = 3 sub-steps, delta = 7/3, n = ceil(10 / (7/3)) + 1
+    # = 6 states, anchored at the need: max(10 - (5 - s) 7/3, 0), state 0 forced to 0
+    from agents.bidding import ev_grid
+
+    p = AgentParams(
+        "ev", ev_need_kwh=10.0, ev_max_kw=7.0, eta_charge=1.0, ev_charge_levels=(0.0, 1.0)
+    )
+    delta, n, k = ev_grid(p, 1.0, DPGrid(ev_steps=4))
+    assert delta == pytest.approx(7.0 / 3.0, rel=1e-15)
+    assert n == 6
+    assert k.tolist() == [0, 3]
+    prices = PricePath(np.full(4, 80.0), np.full(4, 40.0))
+    res = best_response(p, np.zeros(4), prices, grid=DPGrid(ev_steps=4))
+    np.testing.assert_allclose(
+        res.states, [0.0, 10.0 - 28.0 / 3.0, 3.0, 10.0 - 14.0 / 3.0, 10.0 - 7.0 / 3.0, 10.0]
+    )
+    assert res.states[res.initial_state] == 10.0  # the day starts at the need itself
+
+
+def test_policy_cost_alpha_override_at_one_is_the_expected_cost() -> None:
+    # CVaR at tail mass 1 is the mean, so gamma = 1, alpha = 1 evaluates the expected cost
+    H = 4
+    prices = PricePath.from_prices(np.array([40.0, 60.0, 80.0, 50.0]))
+    errors = ErrorQuadrature.student_t(np.full(H, 0.5), 5.0, n_nodes=6)
+    res = best_response(AgentParams("pv", pv_kwp=2.0), np.full(H, 1.0), prices, errors, alpha=0.2)
+    assert res.policy_cost(gamma=1.0) == pytest.approx(res.nested_cvar, rel=1e-12)
+    assert res.nested_cvar > res.expected_cost + 1e-3  # the tail is not the mean here
+    assert res.policy_cost(gamma=1.0, alpha=1.0) == pytest.approx(res.expected_cost, rel=1e-12)
+
+
+def test_scenarios_are_exact_up_to_n_scenarios_paths() -> None:
+    # K^H = 4^6 = 4096 paths: enumerated with n_scenarios = 4096, sampled with 4095
+    H = 6
+    prices = PricePath.from_prices(np.linspace(30.0, 80.0, H))
+    errors = ErrorQuadrature.student_t(np.full(H, 0.4), 6.0, n_nodes=4)
+    args = (AgentParams("pv", pv_kwp=2.0), np.ones(H), prices, errors)
+    exact = best_response(*args, n_scenarios=4096)
+    assert exact.scenarios_exact and exact.n_scenarios == 4096
+    sampled = best_response(*args, n_scenarios=4095)
+    assert not sampled.scenarios_exact and sampled.n_scenarios == 4095

@@ -665,3 +665,87 @@ def test_report_renders_in_headless_chromium(
     assert any(
         "report-test-probe" in e.get("message", "") and e.get("level") == "SEVERE" for e in probe
     )
+
+
+# --------------------------------------------------------------------------------------------
+# aggregates and day-table cells by hand (mutation round 3; synthetic inputs, no replay)
+# --------------------------------------------------------------------------------------------
+
+
+def test_backtest_aggregates_by_hand() -> None:
+    # day 1 sampled planner (the paired market estimate 82 is used), day 2 exact:
+    # b = 200, m = 170, m_used = 82 + 90 = 172, p = 130
+    costs = pd.DataFrame(
+        {
+            "baseline_cost_eur": [100.0, 100.0],
+            "market_cost_eur": [80.0, 90.0],
+            "market_cost_used_eur": [82.0, np.nan],
+            "planner_cost_eur": [60.0, 70.0],
+        },
+        index=pd.Index(["2017-06-14", "2017-06-15"], name="day"),
+    )
+    daily = pd.DataFrame({"exploitability_eur_per_agent_day": [0.002, 0.004]})
+    # interval imports: baseline peak 10 kWh, market peak 7.5 kWh (not the mean 5)
+    frame = pd.DataFrame(
+        {"import_baseline_kwh": [4.0, 10.0, 6.0, 8.0], "import_market_kwh": [2.5, 7.5, 5.0, 5.0]}
+    )
+    runs = [
+        dataclasses.make_dataclass("R", ["metrics"])({"planner_mip_gap": 0.01}),
+        dataclasses.make_dataclass("R", ["metrics"])({"planner_mip_gap": 0.03}),
+    ]
+    out = report_module._backtest_metrics(runs, daily, costs, frame)
+    assert out["baseline_cost_eur"] == 200.0
+    assert out["market_cost_eur"] == 170.0
+    assert out["planner_cost_eur"] == 130.0
+    assert out["efficiency"] == pytest.approx(28.0 / 70.0, rel=1e-15)
+    assert out["price_of_anarchy"] == pytest.approx(172.0 / 130.0, rel=1e-15)
+    assert out["exploitability_eur_per_agent_day"] == pytest.approx(0.003, rel=1e-15)
+    assert out["planner_mip_gap"] == 0.03
+    assert out["peak_import_reduction"] == pytest.approx(0.25, rel=1e-15)
+
+
+def test_per_type_costs_are_summed_and_counts_averaged_over_runs() -> None:
+    def run(cost: float, count: float) -> Any:
+        per_type = pd.DataFrame(
+            {"market_cost_eur_per_agent": [cost, 2 * cost], "count": [count, 300 - count]},
+            index=pd.Index(["pv", "ev"], name="agent_type"),
+        )
+        return dataclasses.make_dataclass("R", ["per_type"])(per_type)
+
+    out = report_module._sum_per_type([run(1.0, 100.0), run(3.0, 140.0)])
+    assert out is not None
+    assert out.loc["pv", "market_cost_eur_per_agent"] == 4.0
+    assert out.loc["ev", "market_cost_eur_per_agent"] == 8.0
+    assert out.loc["pv", "count"] == 120.0
+    assert out.loc["ev", "count"] == 180.0
+
+
+def test_day_table_cells_by_hand() -> None:
+    daily = pd.DataFrame(
+        {
+            "efficiency": [0.81234],
+            "equilibrium_iterations": [1234],
+            "market_cost_eur": [1234.5],
+            "market_cost_used_eur": [999.0],
+            "equilibrium_converged": [True],
+        },
+        index=pd.Index(["2017-06-14"], name="day"),
+    )
+    html = report_module._days_table(daily)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells == ["2017-06-14", "81.2%", "1,234", "yes", "1,234.50"]
+    header = re.findall(r"<th>([^<]*)</th>", html)
+    assert header == ["day", "efficiency", "solver iterations", "converged", "market (EUR)"]
+
+
+def test_period_line_ends_at_the_end_of_the_last_interval() -> None:
+    frame = pd.DataFrame(
+        {"x": np.arange(24.0)},
+        index=pd.date_range("2017-06-14", periods=24, freq="h", tz="UTC", name="time_utc"),
+    )
+    utc = "2017-06-14 00:00 to 2017-06-15 00:00 UTC"
+    assert report_module._period_line(frame, None) == f"Period: {utc}."
+    # Madrid is UTC+2 in June
+    assert report_module._period_line(frame, "ES") == (
+        f"Period: 2017-06-14 02:00 to 2017-06-15 02:00 Europe/Madrid ({utc})."
+    )

@@ -810,3 +810,44 @@ def test_load_market_data_through_the_api(api, rsps, samples, tmp_path, monkeypa
     )
     pd.testing.assert_frame_equal(frame, again)
     assert len(rsps.calls) == n_calls
+
+
+# --------------------------------------------------------------------------------------
+# helpers by hand (mutation round 3)
+# --------------------------------------------------------------------------------------
+
+
+def test_cache_key_ignores_parameter_order_but_not_the_endpoint():
+    key = entsoe_api._ResponseCache.key
+    a = key(URL, {"documentType": "A44", "periodStart": "202401010000", "in_Domain": "X"})
+    b = key(URL, {"in_Domain": "X", "periodStart": "202401010000", "documentType": "A44"})
+    assert a == b and re.fullmatch(r"[0-9a-f]{64}", a)
+    assert key(URL + "x", {"documentType": "A44"}) != key(URL, {"documentType": "A44"})
+    assert key(URL, {"documentType": "A65"}) != key(URL, {"documentType": "A44"})
+
+
+def test_native_minutes_of_each_value_by_hand():
+    t0 = pd.Timestamp("2025-10-01T00:00Z")
+    m = pd.Timedelta(minutes=1)
+    periods = [
+        entsoe_api._Period(None, t0, t0 + H, 15),  # PT15M, then coarser from 01:00
+        entsoe_api._Period(None, t0 + H, t0 + 3 * H, 60),
+        entsoe_api._Period(None, t0 + 3 * H, t0 + 4 * H, 15),  # overlapping: finest wins
+        entsoe_api._Period(None, t0 + 3 * H, t0 + 4 * H, 60),
+    ]
+    offsets = [0, 15, 30, 45, 60, 120, 180, 195]
+    index = pd.DatetimeIndex([t0 + k * m for k in offsets])
+    got = entsoe_api._native_minutes(index, periods, None, price=False)
+    # 01:00 starts the PT60M period (the PT15M one ends there, exclusive)
+    assert got.tolist() == [15, 15, 15, 15, 60, 60, 15, 15]
+
+
+def test_clean_sorts_keeps_the_first_duplicate_and_drops_the_end():
+    start = pd.Timestamp("2024-01-01T00:00Z")
+    end = start + 3 * H
+    naive = [start + 2 * H, start, start + H, start + H, end]
+    s = pd.Series([3, 1, 2, 20, 4], index=pd.DatetimeIndex([t.tz_localize(None) for t in naive]))
+    got = entsoe_api._clean(s, start, end)
+    expected = pd.Series([1.0, 2.0, 3.0], index=pd.DatetimeIndex([start, start + H, start + 2 * H]))
+    pd.testing.assert_series_equal(got, expected, check_freq=False, check_index_type=False)
+    assert str(got.index.tz) == "UTC"

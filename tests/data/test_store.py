@@ -724,3 +724,42 @@ def test_exclusive_lock_is_released_after_the_block_and_on_errors(store):
         pass
     with store.exclusive("job"):
         pass
+
+
+# ---------------------------------------------------------------------------------------
+# canonical JSON and UTC binding by hand (mutation round 3)
+# ---------------------------------------------------------------------------------------
+
+
+def test_config_hash_of_sets_and_non_ascii_text_by_hand():
+    letters = "qwertyuiopasdfghjklzxcvbnm"
+    # a set hashes as its sorted list, whatever its (hash-seed dependent) iteration order
+    expected = '{"s":[' + ",".join(f'"{c}"' for c in sorted(letters)) + "]}"
+    assert config_hash({"s": set(letters)}) == hashlib.sha256(expected.encode()).hexdigest()
+    assert config_hash({"s": frozenset(letters)}) == config_hash({"s": sorted(letters)})
+    # non-ASCII text is escaped (\u00fc), not encoded as UTF-8
+    digest = hashlib.sha256(b'{"zone":"Z\\u00fcrich"}').hexdigest()
+    assert config_hash({"zone": "Zürich"}) == digest
+
+
+def test_utc_column_binds_the_utc_wall_time_in_sqlite():
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    col = store_module.UTCDateTime()
+    cet = dt.timezone(dt.timedelta(hours=1))
+    local = dt.datetime(2024, 3, 31, 1, 30, tzinfo=cet)
+    assert col.process_bind_param(local, sqlite.dialect()) == dt.datetime(2024, 3, 31, 0, 30)
+    bound = col.process_bind_param(local, postgresql.dialect())
+    assert bound == local and bound.utcoffset() == dt.timedelta(0)
+    with pytest.raises(ValueError, match="naive"):
+        col.process_bind_param(dt.datetime(2024, 3, 31, 0, 30), sqlite.dialect())
+
+
+def test_nan_metrics_are_stored_as_null():
+    rows = store_module._prepare_metrics({"a": math.nan, "b": 2, "c": "text"})
+    assert rows == [
+        {"name": "a", "value": None, "text": None},
+        {"name": "b", "value": 2.0, "text": None},
+        {"name": "c", "value": None, "text": "text"},
+    ]
+    assert isinstance(rows[1]["value"], float)

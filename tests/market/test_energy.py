@@ -578,3 +578,91 @@ def test_bad_inputs_are_rejected(es_day) -> None:
         solve_energy_market(game, initial="uniform")
     with pytest.raises(InvalidParameterError, match="EnergyGame"):
         solve_energy_market(game.mfg)
+
+
+# --------------------------------------------------------------------------------------------
+# bins, shares, tariff defaults and the expected position by hand (mutation round 3)
+# --------------------------------------------------------------------------------------------
+
+
+def test_lognormal_bin_means_are_the_conditional_means(es_day) -> None:
+    # each bin's representative is E[X | X in bin] (k equal-probability bins), checked by
+    # numerical integration of the lognormal density over the block's own bin range
+    from scipy import integrate, stats
+
+    price, shapes = es_day
+    dist = Dist.lognormal(4.0, 0.5)
+    cfg = PopulationConfig((TypeConfig("pv", 1.0, {"pv_kwp": dist}),))
+    game = energy_game(cfg, price, shapes, bins=3)
+    assert [b.name for b in game.blocks] == ["pv[0]", "pv[1]", "pv[2]"]
+    sigma = math.sqrt(math.log1p(0.5**2))
+    law = stats.lognorm(s=sigma, scale=4.0 * math.exp(-0.5 * sigma**2))  # mean 4, cv 0.5
+    for b in game.blocks:
+        lo, hi = b.bin_range
+        lo, hi = max(lo, 0.0), min(hi, 1e3)
+        assert law.cdf(hi) - law.cdf(lo) == pytest.approx(1 / 3, rel=1e-9)
+        mass = integrate.quad(lambda x: x * law.pdf(x), lo, hi, epsabs=1e-12, limit=200)[0]
+        assert b.params.pv_kwp == pytest.approx(3.0 * mass, rel=1e-7)
+        assert b.share == pytest.approx(1 / 3, rel=1e-12)
+
+
+def test_bins_by_type_name_take_precedence_over_the_kind(es_day) -> None:
+    price, shapes = es_day
+    cfg = PopulationConfig(
+        (
+            TypeConfig("consumer", 0.5, name="flexible"),
+            TypeConfig("consumer", 0.5, name="plain"),
+        )
+    )
+    game = energy_game(cfg, price, shapes, bins={"consumer": 3, "flexible": 2})
+    names = [b.name for b in game.blocks]
+    assert names == ["flexible[0]", "flexible[1]", "plain[0]", "plain[1]", "plain[2]"]
+
+
+def test_block_shares_are_renormalised_over_the_types_present(es_day) -> None:
+    # 10 agents of shares 0.96 / 0.04: largest remainders give 10 and 0, so the one block
+    # present carries the whole population (share 1, not 0.96)
+    price, shapes = es_day
+    cfg = PopulationConfig((TypeConfig("pv", 0.96), TypeConfig("consumer", 0.04)))
+    pop = sample_population(cfg, 10, seed=0)
+    game = energy_game(pop, price, shapes, bins=1)
+    assert [b.name for b in game.blocks] == ["pv"]
+    assert game.blocks[0].share == 1.0
+    assert game.mfg.initial_distribution.sum() == pytest.approx(1.0, abs=1e-15)
+
+
+def test_default_tariff_of_representative_pairs(es_day) -> None:
+    price, shapes = es_day
+    game = energy_game([(AgentParams("pv", pv_kwp=3.0), 1.0)], price, shapes)
+    np.testing.assert_allclose(game.tariff.buy_eur_per_mwh, price + 60.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(game.tariff.sell_eur_per_mwh, price - 15.0, rtol=0, atol=1e-12)
+
+
+def test_expected_position_adds_the_mean_forecast_error(skewed_game) -> None:
+    # skewed nodes (-0.2, -0.1, 0, 0.6) with weights (0.3, 0.3, 0.3, 0.1): mean -0.03 kWh,
+    # so the price sees the mean position minus 0.03 kWh per agent
+    game = skewed_game
+    np.testing.assert_allclose(
+        game.expected_position_kwh - game.position_kwh, -0.03, rtol=0, atol=1e-15
+    )
+    L = mean_field(game.mfg, noop_policy(game))
+    plain = np.einsum("tsa,tsa->t", L, game.position_kwh)
+    np.testing.assert_allclose(game.mean_position(L), plain - 0.03, rtol=0, atol=1e-12)
+
+
+def test_penalty_by_hand(es_day) -> None:
+    # one pv block importing 1 kWh every interval, no forecast error, no extra or terminal
+    # cost: each stage costs at most pmax * 1 kWh / 1000, a day's cost spread is at most
+    # B = 2 H pmax / 1000, and the penalty is 2 B + 1
+    price, shapes = es_day
+    H = shapes.n_intervals
+    pv = AgentParams("pv", pv_kwp=3.0, name="solar")
+    game = energy_game(
+        [(pv, 1.0)],
+        price,
+        shapes,
+        profiles={"solar": (np.ones(H), np.zeros(H))},
+        errors={"solar": ErrorQuadrature.none(H)},
+    )
+    pmax = max(np.abs(price + 60.0).max(), np.abs(price - 15.0).max())
+    assert game.penalty_eur == pytest.approx(2.0 * (2.0 * H * pmax / 1000.0) + 1.0, rel=1e-12)

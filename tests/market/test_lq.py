@@ -384,3 +384,86 @@ def test_invalid_solver_arguments() -> None:
     with pytest.raises(InvalidParameterError):
         discretize_lq(game, x_range=(1.0, 0.0))
     assert math.isfinite(sol.cost)
+
+
+# --------------------------------------------------------------------------------------------
+# the grid game's rewards and noise by hand (mutation round 3)
+# --------------------------------------------------------------------------------------------
+
+
+def test_discretised_rewards_by_hand() -> None:
+    # x grid -2..2 (5 nodes) per type, u in {-1, 0, 1}, dt = 1.5 / 3 = 0.5; all mass at
+    # type 0, x = 1, so x̄ = 1
+    disc = discretize_lq(
+        TWO_TYPES, n_states=5, n_actions=3, n_steps=3, x_range=(-2.0, 2.0), u_range=(-1.0, 1.0)
+    )
+    game = disc.game
+    np.testing.assert_array_equal(disc.x, [-2.0, -1.0, 0.0, 1.0, 2.0])
+    mu = np.zeros(10)
+    mu[3] = 1.0
+    term = game.terminal_reward(mu)
+    # −(½ qT x² + sT x x̄ + ½ q̄T x̄²): type 0 (qT 1, sT 0.2), x = 2: −(2 + 0.4 + 0.15)
+    assert term[4] == pytest.approx(-2.55, rel=1e-14)
+    # type 1 (qT 0.5, sT −0.1), x = −2: −(1 + 0.2 + 0.15)
+    assert term[5] == pytest.approx(-1.35, rel=1e-14)
+    L = np.zeros((10, 3))
+    L[3, 1] = 1.0
+    r = game.reward(0, L)
+    # −(½ q x² + s x x̄ + ½ q̄ x̄² + ½ r u²) dt: type 0 (q 1, s −0.5, q̄ 0.2, r 0.5), x = 2, u = 1
+    assert r[4, 2] == pytest.approx(-(2.0 - 1.0 + 0.1 + 0.25) * 0.5, rel=1e-14)
+    # type 1 (q 2, s 0.3, q̄ 0.1, r 1), x = −1, u = −1: −(1 − 0.3 + 0.05 + 0.5) dt
+    assert r[6, 0] == pytest.approx(-(1.0 - 0.3 + 0.05 + 0.5) * 0.5, rel=1e-14)
+
+
+def test_discretised_noise_has_variance_sigma_squared_dt() -> None:
+    # dt = 1/3, sigma = 0.5: the noise points ±sqrt(3 dt) sigma = ±0.5 fall on the grid
+    # (step 0.5), so from x = 0 with u = 0 (no drift) the next state is −0.5, 0, 0.5 with
+    # probabilities 1/6, 2/3, 1/6: mean 0, variance 1/12 = sigma² dt
+    spec = TypedLQGame(a=0.0, b=1.0, sigma=0.5, horizon=1.0)
+    disc = discretize_lq(
+        spec, n_states=9, n_actions=3, n_steps=3, x_range=(-2.0, 2.0), u_range=(-1.0, 1.0)
+    )
+    S, A = disc.game.n_states, disc.game.n_actions
+    P = disc.game.transition(0, np.full((S, A), 1.0 / (S * A)))
+    row = np.asarray(P[4 * A + 1].todense()).ravel()  # x = 0, u = 0
+    expected = np.zeros(S)
+    expected[[3, 4, 5]] = [1 / 6, 2 / 3, 1 / 6]
+    np.testing.assert_allclose(row, expected, atol=1e-14)
+    assert row @ disc.x**2 == pytest.approx(0.25 / 3.0, rel=1e-12)
+
+
+def test_discretised_default_ranges_by_hand() -> None:
+    # m0 = 1, v0 = 0.04, sigma = 0.3, T = 1: x over 1 ± 5 sqrt(0.04 + 0.09) (> 1);
+    # u over ±1.5 max |G x + g| of the closed form on that grid
+    game = TypedLQGame(q=1.0, s=0.5, r=1.0, q_terminal=1.0, mean0=1.0, var0=0.04, sigma=0.3)
+    disc = discretize_lq(game, n_states=31, n_actions=21, n_steps=8)
+    half = 5.0 * math.sqrt(0.13)
+    assert disc.x[0] == pytest.approx(1.0 - half, rel=1e-14)
+    assert disc.x[-1] == pytest.approx(1.0 + half, rel=1e-14)
+    exact = solve_lq(game, n_times=9)
+    reach = np.abs(exact.gain[:, :, None] * disc.x + exact.offset[:, :, None]).max()
+    assert disc.u[-1] == pytest.approx(1.5 * reach, rel=1e-12)
+    assert disc.u[0] == pytest.approx(-1.5 * reach, rel=1e-12)
+
+
+def test_simulated_initial_states_have_the_initial_variance() -> None:
+    # at t = 0 a type's empirical mean over n_k agents has variance v0_k / n_k (Gaussian
+    # N(m0_k, v0_k) states); 4,000 independent runs estimate it within a few percent
+    sol = solve_lq(TWO_TYPES, n_times=2)
+    sim = simulate_lq(sol, n_agents=10, n_runs=4000, seed=11, coupling="mean_field")
+    assert sim.type_counts.tolist() == [4, 6]
+    first = sim.type_means[:, 0, :]  # (runs, K)
+    np.testing.assert_allclose(first.var(axis=0, ddof=1), [0.2 / 4, 0.1 / 6], rtol=0.1)
+    np.testing.assert_allclose(first.mean(axis=0), [1.0, -0.5], atol=0.03)
+
+
+@pytest.mark.parametrize("var0", [0.0, 1e-10])
+def test_point_mass_initial_state_is_split_linearly(var0: float) -> None:
+    # x = -1, -0.5, 0, 0.5, 1; m0 = 0.3 lies 0.6 of the way from 0 to 0.5: masses 0.4 and
+    # 0.6 there (mean 0.3 kept), also for a spread far below the grid step (sd 1e-5)
+    spec = TypedLQGame(mean0=0.3, var0=var0, sigma=0.2)
+    disc = discretize_lq(spec, n_states=5, n_actions=3, n_steps=2, x_range=(-1.0, 1.0))
+    np.testing.assert_allclose(
+        disc.game.initial_distribution, [0.0, 0.0, 0.4, 0.6, 0.0], rtol=0, atol=1e-12
+    )
+    assert disc.game.initial_distribution @ disc.x == pytest.approx(0.3, rel=1e-12)

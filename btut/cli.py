@@ -476,9 +476,23 @@ def forecast_evaluate(
                 f" (got {models!r})"
             )
         chosen = {m: every[m] for m in names}
+    config = None
     if not no_store:  # the input is good: an unreachable database fails before the work
+        from btut.evaluations import evaluation_config
         from data.store import ResultsStore
 
+        # recorded now: refits change the models' parameters (warm starts) in place
+        config = evaluation_config(
+            zone=frame.attrs.get("zone") or zone,
+            target=target,
+            train=tr,
+            test=te,
+            source=source,
+            models=chosen,
+            recalibrate=recalibrate,
+            warm_epochs=warm_epochs,
+            seed=seed,
+        )
         ResultsStore(db).close()
     with _progress(
         TextColumn("forecast days"),
@@ -509,20 +523,9 @@ def forecast_evaluate(
     for message in [*BlendWarning.summarize(blends), *dict.fromkeys(others)]:
         _warning_line(message)
     saved = None
-    if not no_store:
-        from btut.evaluations import evaluation_config, save_evaluation
+    if config is not None:
+        from btut.evaluations import save_evaluation
 
-        config = evaluation_config(
-            zone=result.zone or zone,
-            target=target,
-            train=tr,
-            test=te,
-            source=source,
-            models=chosen,
-            recalibrate=recalibrate,
-            warm_epochs=warm_epochs,
-            seed=seed,
-        )
         saved = save_evaluation(result, config, db)
     stored = {"run_id": None, "created": None}
     if saved is not None:

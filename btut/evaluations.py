@@ -4,9 +4,9 @@
 (one transaction, after the evaluation succeeded; idempotent on the configuration like a
 replay):
 
-* configuration: zone, target, train and test periods, source, every model's class and
-  parameters (defaults included), recalibration, seed and the BTUT version (its hash
-  identifies the run);
+* configuration: zone, target, train and test periods, source (and a CSV's SHA-256),
+  every model's class and parameters as fitted first (defaults included), recalibration,
+  seed and the BTUT version (its hash identifies the run);
 * metrics: ``<model>.<score>`` for every model and score of the ``--json`` object (``crps``,
   ``mae``, ``rmse``, ``coverage_80``, ``coverage_95``, ``dm_pvalue_vs_student_t``,
   ``n_intervals``, ``fit_s``), and ``elapsed_s``; a null DM p-value is not stored;
@@ -20,6 +20,7 @@ per-model table again.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ def evaluation_config(
         "train": f"{train[0]}:{train[1]}",
         "test": f"{test[0]}:{test[1]}",
         "source": source,
+        "source_sha256": _file_sha256(source),
         "models": {
             name: {"class": type(model).__name__, "params": _plain(model.get_params())}
             for name, model in models.items()
@@ -66,6 +68,18 @@ def evaluation_config(
         "seed": seed,
         "code_version": _code_version(),
     }
+
+
+def _file_sha256(source: str | None) -> str | None:
+    """SHA-256 of a CSV source's bytes (an edited file is a new configuration); None for the
+    bundled data (pinned by the BTUT version) and the API."""
+    if source is None or str(source).lower() == "entsoe":
+        return None
+    digest = hashlib.sha256()
+    with open(source, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:

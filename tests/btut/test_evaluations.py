@@ -4,6 +4,8 @@ it fails or is told not to."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 
 import btut
+import data
 from btut.cli import main
 from btut.evaluations import KIND, scores_of
 from data import load_market_data
@@ -94,12 +97,12 @@ def test_no_store_and_bad_input_store_nothing(
     assert out["run_id"] is None and out["created"] is None
     store = tmp_path / "typo" / "store.sqlite"
     bad = [
-        ["--test", "2016-02-20:2016-03-03"],  # overlaps the training period: exit 2
-        ["--test", "2031-01-01:2031-01-07"],  # outside the data: exit 3
-        ["--test", TEST, "--models", "gaussian"],  # no student_t: exit 2
+        (["--test", "2016-02-20:2016-03-03"], 2),  # overlaps the training period
+        (["--test", "2031-01-01:2031-01-07"], 3),  # outside the data
+        (["--test", TEST, "--models", "gaussian"], 2),  # no student_t
     ]
-    for extra in bad:
-        assert main([*ARGS, *extra, "--db", f"sqlite:///{store}"]) in (2, 3)
+    for extra, code in bad:
+        assert main([*ARGS, *extra, "--db", f"sqlite:///{store}"]) == code
         err = capsys.readouterr().err
         assert err.startswith("btut: error: ") and err.count("\n") == 1
     assert main([*ARGS, "--test", TEST, "--no-store", "--db", f"sqlite:///{store}"]) == 2
@@ -107,3 +110,28 @@ def test_no_store_and_bad_input_store_nothing(
     assert main([*ARGS, "--test", TEST, "--db", "postgresql://u:secret@:bad:port/x"]) == 2
     assert "could not parse the database URL" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the default store nor --db's
+
+
+def test_recalibrated_evaluation_records_the_parameters_as_first_fitted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refits warm-start the networks (``max_epochs`` = ``--warm-epochs``) in place: the
+    stored configuration is the models' as first fitted, whatever the number of refits, and
+    a CSV source is identified by its bytes."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    csv = tmp_path / "energy_dataset.csv"  # the bundled ES file, as a user's CSV
+    bundled = Path(data.__file__).parent / "bundled" / "spain_energy_2015_2017.csv.gz"
+    csv.write_bytes(gzip.decompress(bundled.read_bytes()))
+    out = _evaluate(capsys, "--db", url, "--recalibrate", "2", "--source", str(csv))
+    run = btut.load_run(out["run_id"], db=url)
+    for name in ("student_t", "gaussian"):
+        params = run.config["models"][name]["params"]
+        assert params["max_epochs"] == 200 and params["warm_start"] is False
+    assert run.config["warm_epochs"] == 5 and run.config["recalibrate_every_days"] == 2
+    assert run.config["source_sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    # an edited file (the last price of 2017, outside the window) is another configuration
+    text = csv.read_text()
+    assert text.endswith(",12.4,23.95\n")
+    csv.write_text(text[: -len("23.95\n")] + "23.96\n")
+    again = _evaluate(capsys, "--db", url, "--recalibrate", "2", "--source", str(csv))
+    assert again["created"] is True and again["run_id"] != out["run_id"]

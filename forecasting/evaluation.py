@@ -198,18 +198,28 @@ def evaluate_forecasters(
     blocks = [days[i : i + step] for i in range(0, len(days), step)]
     # training starts at ``train[0]``; the week before it only feeds the lags
     first = train[0] - dt.timedelta(days=HISTORY_DAYS)
-    for i, block in enumerate(blocks):
-        # fit on what was known at the first block day's cut-off (expanding window)
-        past = frame[(local_day >= first) & (local_day < block[0])]
-        known = information_set(past, cutoff_for_day(block[0], tz), tz=tz)
-        upto = frame[local_day <= block[-1]]
+    # refits warm-start the networks; the caller's models get their parameters back at the end
+    given = {
+        name: {k: v for k, v in m.get_params().items() if k in ("warm_start", "max_epochs")}
+        for name, m in models.items()
+    }
+    try:
+        for i, block in enumerate(blocks):
+            # fit on what was known at the first block day's cut-off (expanding window)
+            past = frame[(local_day >= first) & (local_day < block[0])]
+            known = information_set(past, cutoff_for_day(block[0], tz), tz=tz)
+            upto = frame[local_day <= block[-1]]
+            for name, model in models.items():
+                if i > 0 and "warm_start" in given[name]:
+                    model.set_params(warm_start=True, max_epochs=warm_epochs)
+                fit_s[name] += _fit(model, known, target, tz)
+                parts[name].append(model.predict(upto, days=block, tz=tz))
+            if progress is not None:
+                progress(sum(len(b) for b in blocks[: i + 1]), len(days))
+    finally:
         for name, model in models.items():
-            if i > 0 and "warm_start" in model.get_params():
-                model.set_params(warm_start=True, max_epochs=warm_epochs)
-            fit_s[name] += _fit(model, known, target, tz)
-            parts[name].append(model.predict(upto, days=block, tz=tz))
-        if progress is not None:
-            progress(sum(len(b) for b in blocks[: i + 1]), len(days))
+            if given[name]:
+                model.set_params(**given[name])
 
     forecasts = {name: pd.concat(p) for name, p in parts.items()}
     observed = frame.loc[local_day.isin(days), target].dropna()

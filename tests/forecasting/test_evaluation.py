@@ -109,6 +109,25 @@ def test_daily_recalibration_never_sees_the_future(es_frame, epf):
         pd.testing.assert_frame_equal(base.forecasts[name], moved.forecasts[name])
 
 
+def test_recalibration_gives_the_callers_models_their_parameters_back(es_frame):
+    """Refits warm-start the networks (``max_epochs`` = ``warm_epochs``); afterwards the
+    caller's models have the parameters they were given, and are fitted."""
+    models = _tiny_models()
+    given = {name: m.get_params() for name, m in models.items()}
+    evaluate_forecasters(
+        es_frame,
+        "load_mw",
+        models=models,
+        train=(D(2016, 1, 8), D(2016, 2, 29)),
+        test=(D(2016, 3, 1), D(2016, 3, 3)),
+        recalibrate=1,
+        warm_epochs=2,
+    )
+    for name, model in models.items():
+        assert model.get_params() == given[name]
+        assert hasattr(model, "target_")  # fitted on the last block
+
+
 def test_bad_periods():
     with pytest.raises(InvalidParameterError, match="START:END"):
         parse_period("2016-01-01")

@@ -15,7 +15,7 @@ import pytest
 import data
 from agents import sample_population
 from agents.profiles import NOISE_BLOCK, day_profiles, iter_net_demand
-from btut.executors import dask_client, dask_market_statistics
+from btut.executors import check_executor, dask_client, dask_market_statistics
 from data.errors import InvalidParameterError, StorageError
 from market import clear_finite_market, energy_game, settle_market, solve_energy_market
 
@@ -112,3 +112,19 @@ def test_bad_shard_sizes_and_schedulers_are_one_line_errors(day_market) -> None:
     with pytest.raises(InvalidParameterError, match="n_workers"):
         with dask_client(n_workers=0):
             pass
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "n_workers", "match"),
+    [
+        (None, 2.5, "n_workers must be an integer >= 1, got 2.5"),  # not silently int(2.5)
+        (None, "2", "n_workers must be an integer >= 1, got '2'"),
+        (8786, None, "must be a Dask address such as tcp://host:8786, got 8786"),
+        (b"tcp://h:8786", None, "must be a Dask address"),
+    ],
+)
+def test_check_executor_rejects_non_integer_workers_and_non_string_schedulers(
+    scheduler, n_workers, match
+) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        check_executor("dask", scheduler, n_workers)

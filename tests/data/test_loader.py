@@ -18,6 +18,7 @@ from data import (
     validate_market_data,
 )
 from data.loader import BUNDLED_FILES, bundled_coverage, bundled_path
+from data.zones import get_zone
 
 SPAIN_COLUMNS = [
     "price_eur_per_mwh",
@@ -130,6 +131,35 @@ def test_shared_files_as_source_on_spring_dst_days(entsoe_dir, name, zone, day, 
     assert len(frame) == 23
     assert frame.shape[1] == columns
     assert frame.attrs["source"].endswith(name)
+
+
+def test_zone_codes_are_trimmed_case_insensitive_and_dashed():
+    de_lu = get_zone("DE_LU")
+    assert de_lu.tz == "Europe/Berlin"
+    for code in ("de-lu", " DE_LU ", "\tDe-Lu\n"):
+        assert get_zone(code) == de_lu, code
+    for code in ("", "   ", None, 5):
+        with pytest.raises(DataUnavailableError, match="non-empty code such as 'ES'"):
+            get_zone(code)
+
+
+def test_only_entsoe_areas_are_on_the_entsoe_api():
+    es = get_zone("ES")
+    assert es.on_entsoe and es.entsoe_eic == "10YES-REE------0" and es.tz == "Europe/Madrid"
+    for code in ("NP", "PJM"):  # epftoolbox-only zones
+        assert not get_zone(code).on_entsoe and get_zone(code).entsoe_eic is None
+
+
+@pytest.mark.parametrize(("day", "utc_hour"), [("2016-01-04", 6), ("2016-07-04", 5)])
+def test_pjm_days_are_chicago_days(entsoe_dir, day, utc_hour):
+    # PJM COMED: local midnight is 06:00 UTC in winter (CST, UTC-6), 05:00 in summer (CDT)
+    frame = load_market_data(
+        "PJM", day, pd.Timestamp(day) + pd.Timedelta(days=1),
+        source=entsoe_dir / "epftoolbox_PJM.csv.gz",
+    )  # fmt: skip
+    assert len(frame) == 24
+    assert frame.index[0] == pd.Timestamp(f"{day} {utc_hour:02d}:00", tz="UTC")
+    assert frame.attrs["tz"] == "America/Chicago"
 
 
 def _spain_csv(tmp_path, lines, name="es.csv"):

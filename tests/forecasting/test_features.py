@@ -197,6 +197,59 @@ def test_calendar_features(es: pd.DataFrame) -> None:
     np.testing.assert_allclose(X["tod_sin1"] ** 2 + X["tod_cos1"] ** 2, 1.0)
 
 
+@pytest.mark.parametrize(
+    ("day", "hours", "day_of_year"),
+    [
+        ("2015-06-10", list(range(24)), 160),  # 31 + 28 + 31 + 30 + 31 + 9 days before it
+        ("2015-03-29", [0, 1, *range(3, 24)], 87),  # spring DST: no local 02:00
+        ("2015-10-25", [0, 1, 2, 2, *range(3, 24)], 297),  # autumn DST: 02:00 twice
+    ],
+)
+def test_calendar_features_by_hand(
+    es: pd.DataFrame, day: str, hours: list[int], day_of_year: int
+) -> None:
+    X = day_ahead_features(es, "load_mw", days=[day]).X
+    tod = np.array(hours) / 24  # local clock time, as a fraction of 24 h
+    for m in (1, 2):
+        np.testing.assert_allclose(X[f"tod_sin{m}"], np.sin(2 * np.pi * m * tod), atol=1e-12)
+        np.testing.assert_allclose(X[f"tod_cos{m}"], np.cos(2 * np.pi * m * tod), atol=1e-12)
+    np.testing.assert_allclose(X["doy_sin"], np.sin(2 * np.pi * day_of_year / 365.25), rtol=1e-12)
+    np.testing.assert_allclose(X["doy_cos"], np.cos(2 * np.pi * day_of_year / 365.25), rtol=1e-12)
+
+
+def test_realised_exog_lags_stop_at_the_cutoff(es: pd.DataFrame) -> None:
+    # realised load as an exogenous column of the price: at noon of D−1 the load of D−1 is
+    # known up to the 11:00–12:00 interval
+    X = day_ahead_features(
+        es, "price_eur_per_mwh", days=["2015-06-10"], exog=["load_mw"], exog_lags=(1,)
+    ).X
+    lag = X["load_mw_lag1d"].to_numpy()
+    expected = [raw(es, "load_mw", f"2015-06-09 {h:02d}:00") for h in range(12)]
+    np.testing.assert_array_equal(lag[:12], expected)
+    assert np.isnan(lag[12:]).all() and X["load_mw_lag1d_missing"].sum() == 12
+
+
+@pytest.mark.parametrize(
+    ("hole_from", "last_wall"),
+    [
+        ("2015-06-08 13:00", "2015-06-08 12:00"),  # ends 23 h before the cut-off: used
+        ("2015-06-08 12:00", None),  # ends exactly one day before the cut-off: too old
+        ("2015-06-08 10:00", None),
+    ],
+)
+def test_last_known_value_is_at_most_one_day_old(
+    es: pd.DataFrame, hole_from: str, last_wall: str | None
+) -> None:
+    holed = es.copy()
+    holed.attrs = dict(es.attrs)
+    holed.loc[local(hole_from) : local("2015-06-09 12:00"), "load_mw"] = np.nan
+    X = day_ahead_features(holed, "load_mw", days=["2015-06-10"]).X  # cut-off 06-09 noon
+    if last_wall is None:
+        assert X["last"].isna().all() and X["last_missing"].eq(1).all()
+    else:
+        assert X["last"].eq(raw(es, "load_mw", last_wall)).all()
+
+
 def test_default_days_need_history(es: pd.DataFrame) -> None:
     head = es.loc[: local("2015-01-20 00:00")]
     head = head.iloc[:-1]

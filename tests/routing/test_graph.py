@@ -161,6 +161,73 @@ def test_disabled_direction_dropped(tmp_path):
     assert err.value.reason == "unknown_node"
 
 
+def test_blank_last_update_is_minus_one(tmp_path):
+    header = HEADER.replace("channel_id", "short_channel_id") + ",last_update"
+    write_channels(
+        tmp_path / "channels.csv.gz",
+        [f"1x2x3,{A},{B},5000,1,1,40,0,5000000,0,", f"1x2x3,{B},{A},5000,1,1,40,0,5000000,0,17"],
+        header=header,
+    )
+    g = ChannelGraph.from_csv(tmp_path)
+    assert g.last_update[g.edges_between(A, B)[0]] == -1  # unknown, not the 1970 epoch
+    assert g.last_update[g.edges_between(B, A)[0]] == 17
+    # capacity in msat: 5000 sat x 1000
+    np.testing.assert_array_equal(g.capacity_msat, [5_000_000, 5_000_000])
+
+
+def test_largest_scc_is_the_largest_component(make_graph):
+    # nodes 0 <-> 1 form a 2-node component, 2 -> 3 -> 4 -> 2 a 3-node cycle; 1 -> 2 joins
+    # them one way only, so the strong components are {0, 1} and {2, 3, 4}
+    g = make_graph(
+        [
+            ("a", 0, 1, 100, 0, 0),
+            ("a", 1, 0, 100, 0, 0),
+            ("b", 1, 2, 100, 0, 0),
+            ("c", 2, 3, 100, 0, 0),
+            ("d", 3, 4, 100, 0, 0),
+            ("e", 4, 2, 100, 0, 0),
+        ]
+    )
+    np.testing.assert_array_equal(g.largest_scc(), [2, 3, 4])
+    assert g.to_dict()["largest_scc_nodes"] == 3
+
+
+def test_degrees_and_dead_ends_by_hand(make_graph):
+    # 0 <-> 1 twice (parallel), 1 <-> 2, 1 -> 3 only, 2 <-> 4: neighbours 0:{1} 1:{0,2,3}
+    # 2:{1,4} 3:{1} 4:{2}; the edges leaving 0 and 4 (one neighbour each) are dead ends
+    g = make_graph(
+        [
+            ("a", 0, 1, 100, 0, 0),
+            ("a", 1, 0, 100, 0, 0),
+            ("a2", 0, 1, 100, 0, 0),
+            ("a2", 1, 0, 100, 0, 0),
+            ("b", 1, 2, 100, 0, 0),
+            ("b", 2, 1, 100, 0, 0),
+            ("c", 1, 3, 100, 0, 0),
+            ("d", 2, 4, 100, 0, 0),
+            ("d", 4, 2, 100, 0, 0),
+        ]
+    )
+    assert g.out_degree.tolist() == [2, 4, 2, 0, 1]
+    assert g.in_degree.tolist() == [2, 3, 2, 1, 1]
+    np.testing.assert_array_equal(g.dead_end_edges(), np.isin(g.edge_source, [0, 4]))
+
+
+def test_reference_capacity_ignores_disabled_directions(tmp_path):
+    write_channels(
+        tmp_path / "channels.csv.gz",
+        [
+            f"1,{A},{B},5000,1,1,40,0,,0",
+            f"1,{B},{A},5000,1,1,40,0,,0",
+            f"2,{A},{C},9000,,,,,,1",  # larger, but disabled both ways
+            f"2,{C},{A},9000,,,,,,1",
+        ],
+    )
+    assert ChannelGraph.from_csv(tmp_path).reference_capacity_sat == 5000
+    what_if = ChannelGraph.from_csv(tmp_path, include_disabled=True)
+    assert what_if.n_edges == 4 and what_if.reference_capacity_sat == 5000
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(DataUnavailableError, match="not found"):
         ChannelGraph.from_csv(tmp_path / "nope")

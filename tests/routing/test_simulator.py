@@ -196,26 +196,20 @@ def test_random_batch_is_seeded(graph):
     assert not a.frame["source"].equals(c.frame["source"])
 
 
-def test_multipart_round_costs_its_slowest_part_and_reports_the_longest_route(make_graph):
-    """15,000 sat over a 2-hop path (0-1-3) and a 3-hop path (0-2-4-3) of 10,000 sat each,
-    funded towards 3: one round, two parallel parts. With a fixed 0.2 s per hop the round
-    costs its slowest part, 3 x 0.2 s (not 5 x 0.2 s), and ``hops`` is the longest, 3."""
-    rows = []
-    for key, u, v in (("a1", 0, 1), ("a2", 1, 3), ("b1", 0, 2), ("b2", 2, 4), ("b3", 4, 3)):
-        rows += [(key, u, v, 10_000, 0, 0), (key, v, u, 10_000, 0, 0)]
-    g = make_graph(rows)
-    forward_source = {"a1": 0, "a2": 1, "b1": 0, "b2": 2, "b3": 4}
-    source = np.array([forward_source[k] for k in g.channel_key])
-    towards_3 = np.where(g.channel_node1 == source, g.channel_capacity_sat * 1000, 0)
-    sim = PaymentSimulator(g, seed=0, balance_model=towards_3, latency_sigma=0.0, latency_mu=MU)
-    res = sim.pay(0, 3, 15_000_000, multipart=True)
-    assert res.success and res.attempts == 1 and res.n_parts == 2 and res.htlcs == 2
-    assert sorted(r.n_hops for r in res.routes) == [2, 3]
-    assert res.hops == 3
-    assert res.latency_s == pytest.approx(3 * 0.2)
+# ---------------------------------------------------------------- hand-built graphs
+_PATHS_TO_3 = (("a1", 0, 1), ("a2", 1, 3), ("b1", 0, 2), ("b2", 2, 4), ("b3", 4, 3))
 
 
-# ---------------------------------------------------------------- third mutation round
+def _both_ways(spec):
+    """``make_graph`` rows for channels ``(key, u, v, capacity_sat, base_fee_msat)``: both
+    directions, no proportional fee."""
+    return [
+        row
+        for k, u, v, cap, base in spec
+        for row in ((k, u, v, cap, base, 0), (k, v, u, cap, base, 0))
+    ]
+
+
 def _funded_towards(graph, forward_source: dict[str, int], empty: tuple[str, ...] = ()):
     """node1-side balances putting every channel's whole capacity on the side of its
     forward source, except the channels in ``empty``, whose forward side holds nothing."""
@@ -227,6 +221,21 @@ def _funded_towards(graph, forward_source: dict[str, int], empty: tuple[str, ...
         c = list(graph.channel_key).index(key)
         out[c] = 0 if forward_is_node1[c] else cap[c]
     return out.astype(np.int64)
+
+
+def test_multipart_round_costs_its_slowest_part_and_reports_the_longest_route(make_graph):
+    """15,000 sat over a 2-hop path (0-1-3) and a 3-hop path (0-2-4-3) of 10,000 sat each,
+    funded towards 3: one round, two parallel parts. With a fixed 0.2 s per hop the round
+    costs its slowest part, 3 x 0.2 s (not 5 x 0.2 s), and ``hops`` is the longest, 3."""
+    spec = [(key, u, v, 10_000, 0) for key, u, v in _PATHS_TO_3]
+    g = make_graph(_both_ways(spec))
+    towards_3 = _funded_towards(g, {k: u for k, u, *_ in spec})
+    sim = PaymentSimulator(g, seed=0, balance_model=towards_3, latency_sigma=0.0, latency_mu=MU)
+    res = sim.pay(0, 3, 15_000_000, multipart=True)
+    assert res.success and res.attempts == 1 and res.n_parts == 2 and res.htlcs == 2
+    assert sorted(r.n_hops for r in res.routes) == [2, 3]
+    assert res.hops == 3
+    assert res.latency_s == pytest.approx(3 * 0.2)
 
 
 @pytest.fixture
@@ -242,10 +251,7 @@ def hub(make_graph):
         ("d1", 1, 4, 10_000, 0),
         ("d2", 4, 2, 10_000, 1000),
     ]
-    rows = []
-    for key, u, v, cap, base in spec:
-        rows += [(key, u, v, cap, base, 0), (key, v, u, cap, base, 0)]
-    g = make_graph(rows)
+    g = make_graph(_both_ways(spec))
     return g, _funded_towards(g, {k: u for k, u, *_ in spec}, empty=("c2",))
 
 
@@ -317,10 +323,7 @@ def test_single_path_drops_a_failed_direction_for_the_rest_of_the_payment(make_g
         ("f", 0, 4, 10_000, 0),
         ("h", 4, 3, 10_000, 5000),
     ]
-    rows = []
-    for key, u, v, cap, base in spec:
-        rows += [(key, u, v, cap, base, 0), (key, v, u, cap, base, 0)]
-    g = make_graph(rows)
+    g = make_graph(_both_ways(spec))
     balances = _funded_towards(g, {k: u for k, u, *_ in spec})
     b = list(g.channel_key).index("b")
     node1_side = 0 if g.channel_node1[b] == 1 else 1

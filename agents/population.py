@@ -42,6 +42,7 @@ from agents.config import (
     _settings,
 )
 from data.errors import InvalidParameterError
+from data.seeds import check_seed
 
 __all__ = ["PARAM_DTYPE", "Population", "sample_population", "stratified_counts"]
 
@@ -326,10 +327,8 @@ def sample_population(
     n = int(n_agents)
     if seed is None:
         seed_value = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
-    elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}")
     else:
-        seed_value = int(seed)
+        seed_value = check_seed(seed)
 
     types: tuple[TypeConfig, ...] = config.types
     counts = stratified_counts([t.share for t in types], n)

@@ -45,6 +45,7 @@ from data.errors import (
     InvalidParameterError,
 )
 from data.loader import as_market_day, check_index
+from data.seeds import check_seed
 from data.validation import resolution_of
 
 __all__ = [
@@ -250,12 +251,6 @@ def _check_noise(population: Population, noise: float | None) -> float:
     return float(value)
 
 
-def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
 def _apply_noise(load: np.ndarray, pv: np.ndarray, seed: int, first: int, s: float) -> None:
     """Multiply (n, H) load and PV of absolute agents ``first:first + n`` in place by their
     mean-one lognormal noise factors, one block of NOISE_BLOCK agents at a time."""
@@ -290,7 +285,7 @@ def agent_profiles(
     ``population.config.noise``; 0 gives the expected profiles). Agent numbers include the
     population's ``offset``, so a slice gets the same noise as in the full population.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     s = _check_noise(population, noise)
     n = population.n_agents
     start, stop, _ = slice(start, stop).indices(n)
@@ -340,7 +335,7 @@ def iter_net_demand(
         raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     if chunk_size < 1:
         raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
-    _check_seed(seed)
+    check_seed(seed)
     _check_noise(population, noise)
     for lo in range(0, population.n_agents, int(chunk_size)):
         hi = min(lo + int(chunk_size), population.n_agents)

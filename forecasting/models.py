@@ -76,7 +76,6 @@ import datetime as dt
 import hashlib
 import inspect
 import math
-import numbers
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -87,6 +86,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from data.errors import DataUnavailableError, InvalidParameterError, NotFittedError
+from data.seeds import check_seed, seeded_rng
 from forecasting.features import (
     DayAheadFeatures,
     day_ahead_features,
@@ -344,12 +344,7 @@ class BaseForecaster:
         if int(n) != n or n < 1:
             raise InvalidParameterError(f"n must be a positive integer, got {n!r}")
         n = int(n)
-        if seed is not None and not isinstance(seed, np.random.Generator):
-            if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-                raise InvalidParameterError(
-                    f"seed must be an integer >= 0 or a numpy Generator, got {seed!r}"
-                )
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng() if seed is None else seeded_rng(seed)
         mu, sigma, nu = (pred[c].to_numpy(dtype=float) for c in ("mu", "sigma", "nu"))
         finite = np.isfinite(nu)
         z = rng.standard_normal((n, len(mu)))
@@ -514,9 +509,7 @@ class _NeuralForecaster(BaseForecaster):
         hidden = tuple(self.hidden)
         if not hidden or any(int(h) != h or h < 1 for h in hidden):
             raise InvalidParameterError(f"hidden must be positive layer widths, got {hidden}")
-        seed = self.random_state
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise InvalidParameterError(f"random_state must be an integer >= 0, got {seed!r}")
+        check_seed(self.random_state, name="random_state")
         checks = {
             "dropout": 0.0 <= self.dropout < 1.0,
             "lr": self.lr > 0,

@@ -90,6 +90,7 @@ from numpy.typing import ArrayLike
 from agents.population import Population
 from agents.profiles import NOISE_BLOCK
 from data.errors import InvalidParameterError
+from data.seeds import check_seed
 from market.energy import KWH_PER_MWH, EnergyEquilibrium, EnergyGame, GameBlock
 
 __all__ = [
@@ -694,8 +695,7 @@ def _check_common(equilibrium: Any, population: Any, seed: Any, redistribution: 
         raise InvalidParameterError(
             f"population must be a Population, got {type(population).__name__}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidParameterError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     if redistribution not in REDISTRIBUTIONS:
         raise InvalidParameterError(
             f"redistribution must be one of {', '.join(REDISTRIBUTIONS)}, got {redistribution!r}"

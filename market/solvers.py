@@ -40,6 +40,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from data.errors import InvalidParameterError
+from data.seeds import check_seed
 from market.mfg import (
     FiniteMFG,
     _backward,
@@ -198,8 +199,8 @@ def solve(
         or not (float(tol) >= 0.0)
     ):
         raise InvalidParameterError(f"tol must be a number >= 0, got {tol!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-        raise InvalidParameterError(f"seed must be an integer or None, got {seed!r}")
+    if seed is not None:
+        check_seed(seed)
     if callback is not None and not callable(callback):
         raise InvalidParameterError("callback must be callable or None")
     d = _positive("damping", damping, upper=1.0)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import InvalidParameterError
+from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
 from routing.paths import DEFAULT_LATENCY_MU, DEFAULT_LATENCY_SIGMA, RoutingParams
 from routing.simulator import (
@@ -41,7 +42,6 @@ from routing.simulator import (
     DEFAULT_MAX_PARTS,
     PaymentBatchResult,
     PaymentSimulator,
-    seeded_rng,
 )
 
 DEFAULT_EUR_PER_BTC = 60_000.0  # nominal EUR per BTC (a round figure, not a quote)

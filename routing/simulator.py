@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import InvalidParameterError, NoRouteError
+from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
 from routing.multipart import (
     DEFAULT_CANDIDATES,
@@ -63,16 +64,6 @@ FAILURE_REASONS = (
     "max_attempts",
     "max_parts",
 )
-
-
-def seeded_rng(seed: Any) -> np.random.Generator:
-    """``np.random.default_rng(seed)`` for an integer seed >= 0 (or a Generator), else a
-    one-line ``InvalidParameterError``."""
-    if not isinstance(seed, np.random.Generator) and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise InvalidParameterError(f"seed must be an integer >= 0, got {seed!r}")
-    return np.random.default_rng(seed)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ per interval, prices in EUR/MWh at the interface (EUR/kWh = EUR/MWh / 1000 insid
 * Stage cost (EUR): ``p_buy,t * y+ - p_sell,t * y-`` (imports at the buy price, exports at the
   sell price; convex since ``p_buy >= p_sell``, so the error matters even when the next state
   does not depend on it) + battery degradation ``deg * (c + d)`` (per kWh of throughput) +
-  consumer disutility ``flex * r^2``.
+  consumer disutility ``flex * r^2 / dt`` (``dt`` the interval length in hours: a steady
+  reduction of ``r / dt`` kW costs ``flex (r / dt)^2`` EUR per hour at any resolution).
 * Risk: nested (time-consistent) mean-CVaR, the dynamic programme
   ``V_t(s) = min_u rho[ cost_t(s, u, eps_t) + V_{t+1}(s') ]``,
   ``rho = (1 - gamma) * E + gamma * CVaR_alpha`` over the quadrature nodes
@@ -23,7 +24,7 @@ Kinds and their state grids:
 ``pv``          no state, no control: ``V_t = rho[cost_t] + V_{t+1}``.
 ``consumer``    no state; demand response ``r_t`` (positive: consume less) on ``dr_levels``
                 equally spaced levels in ``[-m_t, m_t]``, ``m_t = dr_max_fraction * load_t``,
-                at cost ``flex * r_t^2``. No rebound (energy not consumed is not shifted).
+                at cost ``flex * r_t^2 / dt``. No rebound (energy not consumed is not shifted).
 ``pv_storage``  state: stored energy on ``n_soc`` equally spaced levels of ``[0, E]``
                 (step ``delta = E / (n_soc - 1)``); control: move by ``j`` grid steps, with
                 ``e' = e + eta_c * c - d / eta_d``: charging ``j > 0`` draws
@@ -437,7 +438,7 @@ def _model_consumer(p: AgentParams, load: np.ndarray, prices: PricePath, grid: D
     levels = np.linspace(-1.0, 1.0, L) if L > 1 else np.zeros(1)
     levels = levels[np.argsort(np.abs(levels), kind="stable")]  # 0 first: ties -> no action
     r = p.dr_max_fraction * load[:, None] * levels[None, :]  # (H, U) kWh, + = consume less
-    model = _stateless(H, -r, p.flex_cost_eur_per_kwh2 * r**2)
+    model = _stateless(H, -r, p.flex_cost_eur_per_kwh2 * r**2 / prices.dt_hours)
     model.labels["dr_kwh"] = r[:, None, :]
     return model
 

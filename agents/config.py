@@ -26,7 +26,8 @@ degradation_eur_per_kwh     EUR/kWh    battery wear per kWh of throughput, charg
 ev_need_kwh                 kWh        energy the EV battery needs by the deadline (ev)
 ev_max_kw                   kW         EV charger power limit (ev); levels are fractions of it
 ev_deadline_hour            h          local clock hour by which the EV must be charged (ev)
-flex_cost_eur_per_kwh2      EUR/kWh²   quadratic disutility of demand response (consumer)
+flex_cost_eur_per_kwh2      EUR/kWh²   quadratic disutility of demand response (consumer), per
+                                       hour: flex·r²/Δt for r kWh in an interval of Δt h
 gamma                       1          risk weight in [0, 1]: (1-γ)·E + γ·CVaR_α (all)
 alpha                       1          CVaR tail mass in (0, 1] (all)
 =========================== ========== ==========================================================

@@ -726,7 +726,7 @@ def replay_cmd(
     seed: SeedOpt = 0,
     kappa: Annotated[
         float | None,
-        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
+        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kW of mean position."),
     ] = None,
     config: ConfigOpt = None,
     executor: Annotated[
@@ -934,7 +934,7 @@ def backtest_cmd(
     seed: SeedOpt = 0,
     kappa: Annotated[
         float | None,
-        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kWh of mean position."),
+        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kW of mean position."),
     ] = None,
     config: ConfigOpt = None,
     executor: Annotated[

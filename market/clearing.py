@@ -20,7 +20,7 @@ its own parameters:
 * **pv**: no decision. **consumer**: the action is a demand-response level ``l`` in [-1, 1];
   the agent adjusts ``r = dr_max_fraction * load_i,t * l`` of its own expected load
   ``load_i,t = load_kwh_per_day_i * load_shape_t`` (position ``-r``), at its own cost
-  ``flex_i * r^2``.
+  ``flex_i * r^2 / dt`` (as :mod:`agents.bidding`).
 * **pv_storage**: the policy acts on the **state-of-charge fraction**: the agent's state is an
   index ``s`` of the same ``n_soc``-level grid over its *own* battery ``[0, E_i]`` (step
   ``delta_i = E_i / (n_soc - 1)``), starting at ``round(soc_initial_i * (n_soc - 1))``. The
@@ -474,7 +474,7 @@ def _simulate(
 
     if b.kind == "consumer":
         load = _f64(pop.load_kwh_per_day[rows])
-        flex = _f64(pop.flex_cost_eur_per_kwh2[rows])
+        flex = _f64(pop.flex_cost_eur_per_kwh2[rows]) / game.tariff.dt_hours  # per interval
         scale = rep.dr_max_fraction * game.load_shape  # (H,) r = scale * load * level
         det = bp.det[:, 0]
         fixed = det >= 0

@@ -3,11 +3,13 @@
 Model (DESIGN.md section 3; units as in :mod:`agents.bidding`: kWh per interval, prices in
 EUR/MWh at the interfaces, EUR per agent for costs and rewards):
 
-* **Local price.** ``p_t = clip(pi_t + kappa * Y_t, p_sell,t, p_buy,t)`` where ``pi_t`` is the
-  wholesale (day-ahead) price, ``p_buy = pi + retail adder``, ``p_sell = pi - export discount``
-  and ``Y_t`` is the population's mean grid position in **kWh per interval per agent**
-  (``+`` = net import). ``kappa`` is in **EUR/MWh per kWh**: a mean import of 1 kWh per agent
-  in an interval raises the local price by ``kappa`` EUR/MWh (until it reaches ``p_buy``).
+* **Local price.** ``p_t = clip(pi_t + kappa * Y_t / dt, p_sell,t, p_buy,t)`` where ``pi_t`` is
+  the wholesale (day-ahead) price, ``p_buy = pi + retail adder``, ``p_sell = pi - export
+  discount``, ``Y_t`` is the population's mean grid position in **kWh per interval per agent**
+  (``+`` = net import) and ``dt`` the interval length in hours, so ``Y_t / dt`` is a mean power
+  in kW. ``kappa`` is in **EUR/MWh per kWh per hour** (per kW): a mean import of 1 kWh per
+  agent per hour raises the local price by ``kappa`` EUR/MWh (until it reaches ``p_buy``), on
+  hourly and quarter-hourly data alike (on hourly data: per kWh of the interval).
   Every agent settles its whole position at ``p_t`` (buys and sells alike), which is never
   worse than trading alone with the grid; the grid takes the residual (see
   :mod:`market.clearing`).
@@ -488,15 +490,18 @@ class EnergyGame:
         return np.einsum("ti,ti->t", flat, self.expected_position_kwh.reshape(H, -1))
 
     def price(self, mean_position_kwh: ArrayLike) -> np.ndarray:
-        """Local price (H,) EUR/MWh: ``clip(pi + kappa Y, p_sell, p_buy)``."""
+        """Local price (H,) EUR/MWh: ``clip(pi + kappa Y / dt, p_sell, p_buy)``."""
         Y = np.asarray(mean_position_kwh, dtype=np.float64)
-        raw = self.wholesale_eur_per_mwh + self.kappa_eur_per_mwh_per_kwh * Y
+        raw = self.wholesale_eur_per_mwh + self.kappa_eur_per_mwh_per_kwh * Y / self.tariff.dt_hours
         return np.clip(raw, self.tariff.sell_eur_per_mwh, self.tariff.buy_eur_per_mwh)
 
     def _price_t(self, t: int, L_t: np.ndarray) -> float:
         # einsum, not BLAS: a threaded ddot stalls when the other cores are busy
         Y = float(np.einsum("ij,ij->", L_t, self.expected_position_kwh[t]))
-        raw = self.wholesale_eur_per_mwh[t] + self.kappa_eur_per_mwh_per_kwh * Y
+        raw = (
+            self.wholesale_eur_per_mwh[t]
+            + self.kappa_eur_per_mwh_per_kwh * Y / self.tariff.dt_hours
+        )
         return min(max(raw, self.tariff.sell_eur_per_mwh[t]), self.tariff.buy_eur_per_mwh[t])
 
     def stage_cost(self, t: int, price_eur_per_mwh: float) -> np.ndarray:
@@ -633,8 +638,9 @@ def energy_game(
     price_eur_per_mwh: wholesale price ``pi`` (H,); shapes: the day's
     :class:`agents.profiles.DayShapes` (each block's expected load/PV per interval, interval
     length, clock). kappa_eur_per_mwh_per_kwh >= 0: price sensitivity to the mean position
-    (kWh per agent per interval). Tariff: ``p_buy = pi + retail adder``, ``p_sell = pi -
-    export discount`` (EUR/MWh, default the config's, else 60 and 15). grid: DP resolution.
+    (EUR/MWh per kWh per agent per hour, i.e. per kW; module doc). Tariff: ``p_buy = pi +
+    retail adder``, ``p_sell = pi - export discount`` (EUR/MWh, default the config's, else 60
+    and 15). grid: DP resolution.
     bins: quantile bins per type of :data:`BIN_PARAMETER`: an integer for every type, or a
     mapping from type name or kind to a number of bins (types not in it: 1); None:
     :data:`DEFAULT_BINS` (a population or config), 1 (representative pairs). Forecast errors

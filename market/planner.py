@@ -30,7 +30,8 @@ decision and only adds its net demand):
   ``dr_base_kwh``, default the realised load ``max(x, 0)``; pass the expected load to
   reproduce the DP's levels exactly), as a staircase of binaries ``delta_1..delta_{L-1}``
   with ``k = sum_j delta_j``; increment j costs ``flex*(r_j^2 - r_{j-1}^2)`` (objective
-  offset ``flex*m^2``). The increments increase with j (convexity), so any optimum takes a
+  offset ``flex*m^2``; here ``flex`` is per interval: the parameter over ``dt`` hours, as in
+  :mod:`agents.bidding`). The increments increase with j (convexity), so any optimum takes a
   prefix and pays exactly ``flex*r_k^2``: the DP's discrete levels and disutility, no
   approximation, no extra rows; the LP relaxation is the levels' convex hull (the same as a
   one-hot's). Position ``-r``.
@@ -626,7 +627,7 @@ def _add_consumer(b: _Builder, population: Population, ag: _Agents, tf: _Tariff)
         if ci.size == 0:
             continue
         mm = m[ci, ct]
-        flex = p["flex_cost_eur_per_kwh2"][loc[ci]]
+        flex = p["flex_cost_eur_per_kwh2"][loc[ci]] / tf.dt_hours  # EUR per kWh^2 per interval
         lev = _dr_levels(L)  # -1 .. 1
         r = mm[:, None] * lev[None, :]  # (ncell, L)
         inc = flex[:, None] * np.diff(r**2, axis=1)  # (ncell, L-1) EUR
@@ -1187,7 +1188,7 @@ def _closed_form_costs(
         r = m[:, :, None] * lev[None, None, :]  # (n_c, H, L)
         y = x[loc][:, :, None] - r
         g = np.where(y > 0, tf.buy[None, :, None] * y, tf.sell[None, :, None] * y)
-        dc = ag.params["flex_cost_eur_per_kwh2"][loc][:, None, None] * r**2
+        dc = ag.params["flex_cost_eur_per_kwh2"][loc][:, None, None] * r**2 / tf.dt_hours
         best = np.argmin(g + dc, axis=2)
         take = np.take_along_axis
         grid[loc] = take(g, best[:, :, None], axis=2)[:, :, 0]

@@ -666,3 +666,61 @@ def test_penalty_by_hand(es_day) -> None:
     )
     pmax = max(np.abs(price + 60.0).max(), np.abs(price - 15.0).max())
     assert game.penalty_eur == pytest.approx(2.0 * (2.0 * H * pmax / 1000.0) + 1.0, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# resolution: the same day on hours and on quarter-hours
+# --------------------------------------------------------------------------------------------
+
+
+def _quarter_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
+    """The same real day on 15-minute intervals: each hour's value (MW, EUR/MWh) on its four
+    quarters."""
+    idx = pd.DatetimeIndex(
+        [t + pd.Timedelta(minutes=15 * q) for t in hourly.index for q in range(4)],
+        name=hourly.index.name,
+    )
+    frame = pd.DataFrame({c: np.repeat(hourly[c].to_numpy(), 4) for c in hourly.columns}, index=idx)
+    frame.attrs.update(hourly.attrs)
+    return frame
+
+
+def test_quarter_hours_give_the_hourly_market() -> None:
+    """The coupling and the demand-response cost are per kW, not per kWh of an interval: the
+    same day on quarter-hours (each hour's power and price on its four quarters) gives the
+    hourly local prices on every quarter, the same costs per agent and the same planner and
+    baseline. Before, a quarter-hour's position was a quarter of the hour's, so it moved the
+    price four times less, and a reduction of ``r/4`` kWh cost ``flex (r/4)^2`` per quarter, a
+    quarter of the hour's ``flex r^2``. Consumers and PV only (their DP has no state grid),
+    no noise, no forecast error; kappa high enough that the coupling matters."""
+    from agents.profiles import agent_net_demand
+    from market.clearing import clear_finite_market
+    from market.planner import baseline_cost, plan_community
+
+    hourly = data.load_market_data("ES", DAY, "2017-06-15")
+    config = PopulationConfig((TypeConfig("consumer", 0.6), TypeConfig("pv", 0.4)), noise=0.0)
+    pop = sample_population(config, 40, seed=2)
+    out = {}
+    for name, frame in (("h", hourly), ("q", _quarter_hourly(hourly))):
+        shapes = day_profiles(frame)
+        price = frame["price_eur_per_mwh"].to_numpy()
+        eq = solve_energy_market(energy_game(pop, price, shapes, kappa_eur_per_mwh_per_kwh=400.0))
+        net = agent_net_demand(pop, shapes, seed=1)
+        fm = clear_finite_market(eq, pop, net, seed=1)
+        kw = {"shapes": shapes}
+        out[name] = (
+            eq,
+            fm,
+            plan_community(pop, net, price, **kw).cost_eur,
+            baseline_cost(pop, net, price, **kw).cost_eur,
+        )
+    (eq_h, fm_h, plan_h, base_h), (eq_q, fm_q, plan_q, base_q) = out["h"], out["q"]
+    # the coupling binds somewhere: the local price differs from the wholesale price
+    assert np.abs(eq_h.price_eur_per_mwh - hourly["price_eur_per_mwh"].to_numpy()).max() > 1.0
+    np.testing.assert_allclose(
+        eq_q.price_eur_per_mwh, np.repeat(eq_h.price_eur_per_mwh, 4), rtol=1e-9, atol=1e-9
+    )
+    assert eq_q.expected_cost_eur == pytest.approx(eq_h.expected_cost_eur, rel=1e-9)
+    assert fm_q.mean_cost_eur == pytest.approx(fm_h.mean_cost_eur, rel=1e-9)
+    assert plan_q == pytest.approx(plan_h, rel=1e-6)
+    assert base_q == pytest.approx(base_h, rel=1e-9)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data.errors import InvalidParameterError
 from data.schema import PRICE_COLUMNS
 
 #: Plausible value ranges (inclusive). Prices: the SDAC harmonised clearing limits
@@ -167,6 +168,11 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
     ``frame.attrs["resolution"]`` (e.g. ``"60min"``, set by the loader for such a frame)
     gives it, so that the rest of the window is still reported as gaps.
     """
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidParameterError(
+            f"frame must be a pandas DataFrame (as data.load_market_data returns), got "
+            f"{type(frame).__name__}"
+        )
     idx = frame.index
     if not isinstance(idx, pd.DatetimeIndex):
         idx = pd.DatetimeIndex(pd.to_datetime(idx, utc=True))

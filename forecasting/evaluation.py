@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataUnavailableError, InvalidParameterError
+from data.loader import as_market_day
 from forecasting.features import cutoff_for_day, information_set, market_days, resolve_tz
 from forecasting.metrics import crps_values, diebold_mariano, score_forecast
 from forecasting.models import (
@@ -146,12 +147,23 @@ def _fit(model: BaseForecaster, frame: pd.DataFrame, target: str, tz: str) -> fl
     return time.perf_counter() - t0
 
 
+def _period(value: Any, what: str) -> tuple[dt.date, dt.date]:
+    """(first, last) market days from two dates, ``YYYY-MM-DD`` texts or midnights."""
+    try:
+        first, last = value
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"{what} must be (first day, last day), got {value!r}"
+        ) from None
+    return as_market_day(first, f"{what} start"), as_market_day(last, f"{what} end")
+
+
 def evaluate_forecasters(
     frame: pd.DataFrame,
     target: str,
     *,
-    train: tuple[dt.date, dt.date],
-    test: tuple[dt.date, dt.date],
+    train: tuple[dt.date | str, dt.date | str],
+    test: tuple[dt.date | str, dt.date | str],
     models: Mapping[str, BaseForecaster] | None = None,
     recalibrate: int | None = None,
     warm_epochs: int = 5,
@@ -169,6 +181,8 @@ def evaluate_forecasters(
     period ends.
     """
     t_start = time.perf_counter()
+    train = _period(train, "train")
+    test = _period(test, "test")
     if target not in frame.columns:
         raise DataUnavailableError(f"the data has no {target!r} column")
     if test[0] <= train[1]:

@@ -114,7 +114,22 @@ def resolve_tz(frame: pd.DataFrame, tz: str | None = None) -> str:
         raise InvalidParameterError(
             "the frame has no attrs['tz'] (load it with data.load_market_data) and no tz= given"
         )
+    try:
+        pd.Timestamp(0, tz=str(tz))
+    except Exception:  # zoneinfo/pytz raise their own errors for an unknown name
+        raise InvalidParameterError(f"unknown time zone {tz!r}") from None
     return str(tz)
+
+
+def _day_lags(values: Iterable[int], what: str) -> tuple[int, ...]:
+    """Lags in days as integers, or a one-line ``InvalidParameterError``."""
+    try:
+        lags = tuple(values)
+        if all(int(k) == k for k in lags):
+            return tuple(int(k) for k in lags)
+    except (TypeError, ValueError):
+        pass
+    raise InvalidParameterError(f"{what} must be whole numbers of days, got {values!r}")
 
 
 def _localize(wall: np.ndarray, tz: str) -> np.ndarray:
@@ -342,10 +357,10 @@ def day_ahead_features(
         raise DataUnavailableError(
             f"target column {target!r} is not in the data (columns: {', '.join(frame.columns)})"
         )
-    lags = tuple(int(k) for k in lags)
-    exog_lags = tuple(int(k) for k in exog_lags)
-    profile_lags = tuple(int(k) for k in profile_lags)
-    exog_profile_lags = tuple(int(k) for k in exog_profile_lags)
+    lags = _day_lags(lags, "lags")
+    exog_lags = _day_lags(exog_lags, "exog_lags")
+    profile_lags = _day_lags(profile_lags, "profile_lags")
+    exog_profile_lags = _day_lags(exog_profile_lags, "exog_profile_lags")
     if any(k < 0 for k in exog_profile_lags) or len(set(exog_profile_lags)) != len(
         exog_profile_lags
     ):

@@ -502,7 +502,9 @@ def diebold_mariano(
             f"alternative must be 'two-sided', 'less' or 'greater', got {alternative!r}"
         )
     d = a - b
-    if np.ptp(d) == 0:
+    # constant up to the rounding of a - b (e.g. b = a + 0.1): still no variance to test with
+    rounding = 8.0 * np.finfo(np.float64).eps * float(np.max(np.abs(a)) + np.max(np.abs(b)))
+    if np.ptp(d) <= rounding:
         raise InvalidParameterError("the loss differential is constant; the DM test is undefined")
     d_bar = float(d.mean())
     e = d - d_bar

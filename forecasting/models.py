@@ -543,7 +543,19 @@ class _NeuralForecaster(BaseForecaster):
         drive early stopping. With ``warm_start=True`` and a previous fit on the same
         target, features and layer widths, training starts from the previous weights and
         keeps the previous standardisation (``warm_started_`` tells). With ``n_members > 1``
-        fits the members of the ensemble instead (see ``estimators_``). Returns ``self``."""
+        fits the members of the ensemble instead (see ``estimators_``). Returns ``self``.
+
+        A fit that raises (bad data, an interrupted training) gives the model its attributes
+        of before the call back: never new scalers beside the previous network."""
+        before = dict(self.__dict__)
+        try:
+            return self._fit(frame, target, tz)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit(self, frame: pd.DataFrame, target: str, tz: str | None) -> _NeuralForecaster:
         from forecasting import nets
 
         self._check_params()

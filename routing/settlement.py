@@ -132,7 +132,12 @@ def settlement_payments(
     "receive": operator -> agent), ``amount_eur`` (absolute), ``amount_msat``. Payers
     come first, each group in agent order.
     """
-    x = np.asarray(agent_amounts_eur, dtype=np.float64)
+    try:
+        x = np.asarray(agent_amounts_eur, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            "agent_amounts_eur must be numbers (EUR, one per agent)"
+        ) from None
     if x.ndim != 1:
         raise InvalidParameterError("agent_amounts_eur must be a 1-D array (one per agent)")
     if not np.isfinite(x).all():
@@ -199,8 +204,8 @@ def route_settlement(
     ``balance_model``: as in :class:`PaymentSimulator`, for the public channels (an array
     is indexed like ``graph``'s channels). Everything random derives from ``seed``.
     """
+    plan = settlement_payments(agent_amounts_eur, eur_per_btc=eur_per_btc, dust_sat=dust_sat)
     x = np.asarray(agent_amounts_eur, dtype=np.float64)
-    plan = settlement_payments(x, eur_per_btc=eur_per_btc, dust_sat=dust_sat)
     n_agents = int(x.size)
     rng = seeded_rng(seed)
     op = default_operator(graph) if operator is None else graph.node(operator)

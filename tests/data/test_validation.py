@@ -100,3 +100,14 @@ def test_resolution_is_the_most_common_step_not_the_smallest():
     report = validate_market_data(frame)
     assert report.resolution == "60min"
     assert report.gaps == ()
+
+
+def test_only_frames_are_validated():
+    # pandas' TypeError ("cannot convert the series ...") before
+    import pytest
+
+    from data import InvalidParameterError
+
+    for bad in ([1, 2], np.arange(3), None):
+        with pytest.raises(InvalidParameterError, match="frame must be a pandas DataFrame"):
+            validate_market_data(bad)

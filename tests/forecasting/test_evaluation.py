@@ -128,6 +128,31 @@ def test_recalibration_gives_the_callers_models_their_parameters_back(es_frame):
         assert hasattr(model, "target_")  # fitted on the last block
 
 
+def test_periods_as_text_are_the_same_periods(es_frame):
+    """``train``/``test`` as ``YYYY-MM-DD`` texts (as the CLI takes them) give the same
+    evaluation as dates (a TypeError before)."""
+    kw = {"train": ("2016-01-08", "2016-02-29"), "test": ("2016-03-01", "2016-03-02")}
+    models = {"seasonal_naive": SeasonalNaiveForecaster()}
+    text = evaluate_forecasters(es_frame, "load_mw", models=models, **kw)
+    dates = evaluate_forecasters(
+        es_frame,
+        "load_mw",
+        models={"seasonal_naive": SeasonalNaiveForecaster()},
+        train=(D(2016, 1, 8), D(2016, 2, 29)),
+        test=(D(2016, 3, 1), D(2016, 3, 2)),
+    )
+    assert text.test == dates.test and text.train == dates.train
+    pd.testing.assert_frame_equal(  # but for the fit's timing
+        text.to_frame().drop(columns="fit_s"), dates.to_frame().drop(columns="fit_s")
+    )
+    with pytest.raises(InvalidParameterError, match="test end '2016-03-32' is not a date"):
+        evaluate_forecasters(
+            es_frame, "load_mw", models=models, train=kw["train"], test=("2016-03-01", "2016-03-32")
+        )
+    with pytest.raises(InvalidParameterError, match="train must be"):
+        evaluate_forecasters(es_frame, "load_mw", models=models, train="2016", test=kw["test"])
+
+
 def test_bad_periods():
     with pytest.raises(InvalidParameterError, match="START:END"):
         parse_period("2016-01-01")

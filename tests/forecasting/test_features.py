@@ -353,3 +353,11 @@ def test_bad_inputs(es: pd.DataFrame) -> None:
     short.attrs = dict(es.attrs)
     with pytest.raises(DataUnavailableError, match="history"):
         day_ahead_features(short, "load_mw")
+    # were zoneinfo's ZoneInfoNotFoundError and int()'s ValueError
+    with pytest.raises(InvalidParameterError, match="unknown time zone 'Mars/Base'"):
+        day_ahead_features(es, "load_mw", tz="Mars/Base")
+    for bad in ("a", 7, (1.5,), (None,)):
+        with pytest.raises(InvalidParameterError, match="lags must be whole numbers of days"):
+            day_ahead_features(es, "load_mw", lags=bad)
+    with pytest.raises(InvalidParameterError, match="exog_lags must be whole numbers"):
+        day_ahead_features(es, "load_mw", exog_lags=["x"])

@@ -600,6 +600,8 @@ def test_dm_accepts_series_with_equal_index() -> None:
         (np.append(LOSS_A[:-1], np.nan), LOSS_B, {}, "NaN"),
         (LOSS_A, LOSS_A, {}, "constant"),
         (LOSS_A + 1.0, LOSS_A, {}, "constant"),
+        # constant but for the rounding of (a + 0.1) - a: DM* was about -1e16, p 0
+        (LOSS_A * 1e3 + 0.1, LOSS_A * 1e3, {}, "constant"),
         (LOSS_A.reshape(2, 4), LOSS_B.reshape(2, 4), {}, "1-D"),
     ],
 )

@@ -99,6 +99,38 @@ def test_not_fitted(cls: type, es: pd.DataFrame) -> None:
         model.sample(10)
 
 
+def test_a_failed_fit_leaves_the_model_as_it_was(
+    train: pd.DataFrame, es: pd.DataFrame, monkeypatch
+) -> None:
+    """An interrupted training (simulated: the training loop raises) used to leave new
+    scalers and fitted attributes beside the previous network, or a never-fitted model
+    looking fitted; the model now gets its attributes of before the call back."""
+    from forecasting import nets
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    fresh = StudentTForecaster(**TINY)
+    monkeypatch.setattr(nets, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(train, "load_mw")
+    with pytest.raises(NotFittedError):
+        fresh.predict(es, days=["2015-03-02"])
+    assert not [k for k in vars(fresh) if k.endswith("_")]
+    monkeypatch.undo()
+
+    model = StudentTForecaster(**TINY).fit(train, "load_mw")
+    before = model.predict(es, days=["2015-03-02"])
+    state = dict(vars(model))
+    monkeypatch.setattr(nets, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(head(es, "2015-06-01"), "price_eur_per_mwh")  # other target, other scalers
+    assert vars(model).keys() == state.keys()
+    assert all(vars(model)[k] is v for k, v in state.items())
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(model.predict(es, days=["2015-03-02"]), before)
+
+
 def test_sample_needs_a_prediction(train: pd.DataFrame) -> None:
     model = SeasonalNaiveForecaster().fit(train, "load_mw")
     with pytest.raises(NotFittedError, match="predict"):

@@ -39,6 +39,14 @@ def test_invalid_plan(amounts, kwargs):
         settlement_payments(amounts, **kwargs)
 
 
+def test_amounts_that_are_not_numbers(graph):
+    # numpy's ValueError before
+    with pytest.raises(InvalidParameterError, match="must be numbers"):
+        settlement_payments("abc")
+    with pytest.raises(InvalidParameterError, match="must be numbers"):
+        route_settlement(graph, ["1.0", "x"], seed=0)
+
+
 @pytest.fixture(scope="module")
 def settled(graph):
     rng = np.random.default_rng(21)

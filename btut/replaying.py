@@ -16,7 +16,8 @@ One call of :func:`replay` runs, for every local market day of the period:
    the noise seed ``SeedSequence([seed, d.toordinal()])`` (independent across days, the same
    for a day whatever the period).
 3. **Equilibrium**: :func:`market.energy_game` + :func:`market.solve_energy_market`
-   (fictitious play to 0.01 EUR per agent per day); exploitability in EUR per agent per day.
+   (fictitious play to ``market.energy.DEFAULT_TOL_EUR``, 0.001 EUR per agent per day);
+   exploitability in EUR per agent per day.
 4. **Finite market**: :func:`market.clear_finite_market` of the N agents (per-capita
    redistribution); the market's cost is the community's grid bill plus extras
    (``mean_cost_eur * N``, EUR).

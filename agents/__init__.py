@@ -36,6 +36,7 @@ from agents.profiles import (
     day_profiles,
     expected_profile,
     iter_net_demand,
+    planning_profiles,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "day_profiles",
     "expected_profile",
     "iter_net_demand",
+    "planning_profiles",
     "sample_population",
     "stage_cost",
     "stratified_counts",

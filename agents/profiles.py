@@ -29,6 +29,7 @@ intervals materialised in float32 is 960 MB; stream instead.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import numbers
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from agents.config import AgentParams
 from agents.population import Population
@@ -56,6 +58,7 @@ __all__ = [
     "day_profiles",
     "expected_profile",
     "iter_net_demand",
+    "planning_profiles",
 ]
 
 NOISE_BLOCK = 65_536
@@ -229,6 +232,133 @@ def day_profiles(
         zone=str(frame.attrs.get("zone", "")),
         day=the_day,
         tz=str(tz),
+    )
+
+
+def _naive_clock_mean(
+    frame: pd.DataFrame, column: str, the_day: dt.date, index: pd.DatetimeIndex, tz: str, n: int
+) -> np.ndarray | None:
+    """Mean of ``column`` by local clock time over the ``n`` local days ``D-1-n .. D-2`` (the
+    complete days known at noon of ``D-1``) at the clock times of ``index``; None when a clock
+    time has no value."""
+    if column not in frame:
+        return None
+    local = frame.index.tz_convert(tz)
+    dates = np.asarray(local.date)
+    first, last = the_day - dt.timedelta(days=1 + n), the_day - dt.timedelta(days=2)
+    rows = (dates >= first) & (dates <= last)
+    if not rows.any():
+        return None
+    clock = local[rows].hour * 60 + local[rows].minute
+    mean = frame.loc[rows, column].groupby(np.asarray(clock)).mean()
+    loc = index.tz_convert(tz)
+    values = mean.reindex(np.asarray(loc.hour * 60 + loc.minute)).to_numpy(dtype=np.float64)
+    return values if np.isfinite(values).all() else None
+
+
+def planning_profiles(
+    frame: pd.DataFrame,
+    realised: DayShapes,
+    *,
+    load_forecast_mw: ArrayLike | None = None,
+    naive_days: int = 7,
+    peak_capacity_factor: float = 0.75,
+) -> DayShapes:
+    """The shapes of ``realised``'s day as known at its cut-off (noon of the day before, local
+    time): what agents plan and bid on, while ``realised`` (:func:`day_profiles` of the
+    actuals) is what happens.
+
+    Load: ``load_forecast_mw`` (H,) when given (e.g. the Student-t forecaster's ``mu``), else
+    the TSO's ``load_forecast_mw`` column; solar: the ``solar_forecast_mw`` column, its capacity
+    factor over a capacity ``C`` known at the cut-off (the largest output above the daily floor
+    of the realised solar column on the days before it, or of the forecast, over
+    ``peak_capacity_factor``; the realised shapes' ``C`` may come from the day itself). A
+    quantity without a complete forecast on the day takes its mean by local clock time over
+    the ``naive_days`` complete days before the cut-off (``D-1-naive_days .. D-2``) of the
+    column the realised shapes used. The returned
+    ``load_column``/``solar_column`` say which (``"student_t_mu"``, a column name, or
+    ``"naive_7d:<column>"``). ``DataUnavailableError`` when not even the naive mean exists.
+    """
+    if not isinstance(realised, DayShapes):
+        raise InvalidParameterError(
+            f"realised must be a DayShapes (day_profiles), got {type(realised).__name__}"
+        )
+    if isinstance(naive_days, bool) or not isinstance(naive_days, numbers.Integral):
+        raise InvalidParameterError(f"naive_days must be an integer >= 1, got {naive_days!r}")
+    if naive_days < 1:
+        raise InvalidParameterError(f"naive_days must be an integer >= 1, got {naive_days!r}")
+    if not 0.0 < float(peak_capacity_factor) <= 1.0:
+        raise InvalidParameterError(
+            f"peak_capacity_factor must be in (0, 1], got {peak_capacity_factor!r}"
+        )
+    check_index(frame)
+    idx, tz, day = realised.index, realised.tz, realised.day
+    naive = f"naive_{int(naive_days)}d"
+
+    def column_on_day(column: str) -> np.ndarray | None:
+        if column not in frame:
+            return None
+        values = frame[column].reindex(idx).to_numpy(dtype=np.float64)
+        return values if np.isfinite(values).all() else None
+
+    if load_forecast_mw is not None:
+        load = np.asarray(load_forecast_mw, dtype=np.float64)
+        if load.shape != (len(idx),) or not np.isfinite(load).all():
+            raise InvalidParameterError(
+                f"load_forecast_mw must be {len(idx)} finite values for {day}, got shape "
+                f"{load.shape}"
+            )
+        load_column = "student_t_mu"
+    elif (load := column_on_day("load_forecast_mw")) is not None:
+        load_column = "load_forecast_mw"
+    else:
+        load = _naive_clock_mean(frame, realised.load_column, day, idx, tz, int(naive_days))
+        load_column = f"{naive}:{realised.load_column}"
+    if load is None:
+        raise DataUnavailableError(
+            f"no load forecast for {day} and no {realised.load_column} on the {naive_days} "
+            "days before its cut-off"
+        )
+    load = np.clip(load, 0.0, None)
+    if load.sum() <= 0:
+        raise DataValidationError(f"the load forecast for {day} sums to zero")
+
+    solar_column = realised.solar_column
+    solar_cf = np.zeros(len(idx))
+    capacity = realised.solar_capacity_mw
+    if realised.solar_column is not None and np.isfinite(realised.solar_capacity_mw):
+        solar = column_on_day("solar_forecast_mw")
+        if solar is not None:
+            solar_column = "solar_forecast_mw"
+        else:
+            solar = _naive_clock_mean(frame, realised.solar_column, day, idx, tz, int(naive_days))
+            solar_column = f"{naive}:{realised.solar_column}"
+        if solar is None:
+            raise DataUnavailableError(
+                f"no solar forecast for {day} and no {realised.solar_column} on the "
+                f"{naive_days} days before its cut-off"
+            )
+        excess = np.clip(solar, 0.0, None)
+        excess -= excess.min()
+        # the capacity as known at the cut-off: the largest output over the daily floor of the
+        # days before it and of the forecast (the realised shapes' C may come from the day)
+        local = frame.index.tz_convert(tz)
+        dates = np.asarray(local.date)
+        past = dates <= day - dt.timedelta(days=2)
+        peak = float(excess.max())
+        if past.any():
+            whole = frame.loc[past, realised.solar_column].clip(lower=0.0)
+            floors = whole.groupby(dates[past]).transform("min")
+            peak = max(peak, float(np.nanmax((whole - floors).to_numpy(dtype=np.float64))))
+        capacity = peak / float(peak_capacity_factor)
+        solar_cf = np.clip(excess / capacity, 0.0, 1.0) if capacity > 0 else np.zeros(len(idx))
+    return dataclasses.replace(
+        realised,
+        load_shape=load / load.sum(),
+        solar_cf=solar_cf,
+        load_column=load_column,
+        solar_column=solar_column,
+        solar_capacity_mw=capacity,
     )
 
 

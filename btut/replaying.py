@@ -11,6 +11,15 @@ One call of :func:`replay` runs, for every local market day of the period:
    error (:meth:`agents.bidding.ErrorQuadrature.from_forecast`). Zones without ``load_mw``
    (or too little history) replay without it (the idiosyncratic noise only; ``details``
    says so).
+   **No look-ahead**: agents plan and bid on the day as known at its cut-off (noon of the day
+   before, :func:`agents.planning_profiles`): the load shape of the Student-t ``mu`` (else
+   the TSO's ``load_forecast_mw``), the solar shape of ``solar_forecast_mw``, a missing
+   forecast replaced by the clock-time mean of the :data:`PLAN_NAIVE_DAYS` (7) days before
+   the cut-off. The day then happens with its actuals (:func:`agents.day_profiles`): the
+   realised net demand, the finite market, the planner and the baseline use them (the
+   planner and the baseline are perfect-information benchmarks). ``details`` name the plan's
+   sources (``plan_load``, ``plan_solar``); the intervals hold both shapes (``load_shape``,
+   ``load_shape_plan``, ``solar_cf``, ``solar_cf_plan``).
 2. **Population**: ``sample_population(config, agents, seed=seed)`` (the same agents every
    day); realised net demand of day ``d`` from :func:`agents.profiles.agent_net_demand` with
    the noise seed ``SeedSequence([seed, d.toordinal()])`` (independent across days, the same
@@ -92,6 +101,9 @@ FORECAST_MAX_EPOCHS = 30
 """Training epochs of the load forecaster (early stopping on): keeps a replay cheap."""
 
 _MIN_FORECAST_DAYS = 28  # less history than this: replay without the forecast
+PLAN_NAIVE_DAYS = 7
+"""Days of the clock-time mean that stands in for a missing forecast of load or solar
+(:func:`agents.planning_profiles`)."""
 _PRICE = "price_eur_per_mwh"
 _LOADS = ("load_mw", "load_forecast_mw")
 
@@ -513,6 +525,18 @@ def _forecast(
 # --------------------------------------------------------------------------------------------
 
 
+def _plan(history: pd.DataFrame, shapes: Any, pred: pd.DataFrame | None) -> Any:
+    """The day's shapes as known at its cut-off (module doc): the Student-t ``mu`` as the load
+    forecast when it covers the day, else :func:`agents.planning_profiles`' fallbacks."""
+    from agents import planning_profiles
+
+    mu = None
+    if pred is not None:
+        values = pred["mu"].reindex(shapes.index).to_numpy(dtype=np.float64)
+        mu = values if np.isfinite(values).all() and (values > 0).all() else None
+    return planning_profiles(history, shapes, load_forecast_mw=mu, naive_days=PLAN_NAIVE_DAYS)
+
+
 def _shard_agents() -> int:
     from btut.executors import SHARD_AGENTS
 
@@ -536,6 +560,7 @@ def _run_day(
     day: dt.date,
     history: pd.DataFrame,
     shapes: Any,
+    plan_shapes: Any,
     population: Any,
     pred: pd.DataFrame | None,
     *,
@@ -569,8 +594,9 @@ def _run_day(
     noise_seed = _noise_seed(seed, day)
 
     report("equilibrium", 0.0)
+    # agents plan on what is known at the cut-off; the day then happens as it did
     game = energy_game(
-        population, price, shapes, kappa_eur_per_mwh_per_kwh=kappa, forecast=forecast
+        population, price, plan_shapes, kappa_eur_per_mwh_per_kwh=kappa, forecast=forecast
     )
     eq = solve_energy_market(game)
 
@@ -672,6 +698,10 @@ def _run_day(
                 if "load_mw" in history.columns
                 else np.nan
             ),
+            "load_shape": shapes.load_shape,
+            "load_shape_plan": plan_shapes.load_shape,
+            "solar_cf": shapes.solar_cf,
+            "solar_cf_plan": plan_shapes.solar_cf,
         },
         index=pd.DatetimeIndex(shapes.index, name="time_utc"),
     ).astype(np.float64)
@@ -715,6 +745,10 @@ def _run_day(
         details={
             "intervals": int(shapes.n_intervals),
             "forecast_used": forecast is not None,
+            "plan_load": plan_shapes.load_column,
+            "plan_solar": plan_shapes.solar_column,
+            "realised_load": shapes.load_column,
+            "realised_solar": shapes.solar_column,
             "equilibrium_iterations": int(eq.iterations),
             "equilibrium_converged": bool(eq.converged),
             "equilibrium_tol_eur": float(eq.tol_eur),
@@ -787,6 +821,9 @@ class _Params:
                 "history_days": FORECAST_HISTORY_DAYS,
                 "max_epochs": FORECAST_MAX_EPOCHS,
             },
+            # agents plan on the day as known at its cut-off (forecasts), the day happens
+            # with its actuals (no look-ahead; before, agents planned on the actual shapes)
+            "plan": {"profiles": "cut-off forecasts", "naive_days": PLAN_NAIVE_DAYS},
             # engine settings that change the results (a new default is a new run)
             "engine": {
                 "bins": dict(DEFAULT_BINS),
@@ -945,11 +982,13 @@ def replay(
     replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
     _check_days(replayed, days, zone)
     history = _load_history(zone, days, source)
-    from agents import day_profiles
+    from agents import day_profiles, planning_profiles
 
-    # each day's profiles; a day whose market cannot be built (e.g. no solar) fails here,
-    # before the work
+    # each day's profiles, realised and as known at the cut-off; a day whose market cannot be
+    # built (e.g. no solar, no forecast and no history) fails here, before the work
     shapes_by_day = {d: day_profiles(history, day=d) for d in days}
+    for d in days:
+        planning_profiles(history, shapes_by_day[d], naive_days=PLAN_NAIVE_DAYS)
 
     results = []
     share = 0.85 / len(days)
@@ -969,6 +1008,7 @@ def replay(
         # -- forecast and population -------------------------------------------------------
         report("forecast", 0.02)
         pred, forecast_info = _forecast(history, days, seed)
+        plans = {d: _plan(history, shapes_by_day[d], pred) for d in days}
         report("population", 0.1)
         from agents import sample_population
 
@@ -985,6 +1025,7 @@ def replay(
                     d,
                     history,
                     shapes_by_day[d],
+                    plans[d],
                     population,
                     pred,
                     seed=seed,

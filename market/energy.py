@@ -96,7 +96,13 @@ __all__ = [
 
 KWH_PER_MWH = 1000.0
 DEFAULT_KAPPA = 400.0
-"""Default price sensitivity, EUR/MWh per kWh of mean position per agent and interval.
+"""Default price sensitivity, EUR/MWh per kW of mean position per agent (per kWh per agent per
+hour; on hourly data, per kWh per interval).
+
+The measurements below (and those of :data:`BIN_PARAMETER`) were made while ``btut replay``
+had its agents plan on the day's actual load and solar shapes; since they plan on the
+forecasts known at the cut-off (``btut.replaying``), the README's default-day and June
+figures are re-measured, these studies are not.
 
 400 (was 200; chosen on May 2017, reported on June; issue 6, item 7): with the band
 ``[pi - 15, pi + 60]`` EUR/MWh the price reaches ``p_buy`` at a mean import of 0.15 kWh per

@@ -16,6 +16,7 @@ from agents.profiles import (
     day_profiles,
     expected_profile,
     iter_net_demand,
+    planning_profiles,
 )
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 
@@ -174,3 +175,83 @@ def test_fifteen_minute_day_gives_the_same_daily_energy_as_hourly() -> None:
     _, exp_pv_q = expected_profile(rep, q)
     assert exp_pv_q.sum() == pytest.approx(exp_pv_h.sum(), rel=1e-12)
     np.testing.assert_allclose(exp_pv_q.reshape(24, 4).sum(axis=1), exp_pv_h, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# what agents plan on: the day as known at its cut-off
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("day", ["2016-06-21", "2016-03-27", "2016-10-30"])
+def test_the_plan_uses_nothing_after_the_cut_off(es_2016: pd.DataFrame, day: str) -> None:
+    """Every value not known at noon of the day before (the realised load and solar of the
+    day, the evening of the day before, later days) replaced by noise: the plan is the same."""
+    from forecasting.features import available_at, cutoff_for_day
+
+    realised = day_profiles(es_2016, day=day)
+    plan = planning_profiles(es_2016, realised)
+    rng = np.random.default_rng(0)
+    known = available_at(es_2016, cutoff_for_day(day, es_2016.attrs["tz"]))
+    noise = pd.DataFrame(
+        rng.uniform(0, 3e4, es_2016.shape), index=es_2016.index, columns=es_2016.columns
+    )
+    moved = es_2016.where(known, noise)
+    moved.attrs = dict(es_2016.attrs)
+    assert not moved["solar_mw"].equals(es_2016["solar_mw"])
+    again = planning_profiles(moved, realised)
+    np.testing.assert_array_equal(again.load_shape, plan.load_shape)
+    np.testing.assert_array_equal(again.solar_cf, plan.solar_cf)
+    assert again.solar_capacity_mw == plan.solar_capacity_mw
+    assert (plan.load_column, plan.solar_column) == ("load_forecast_mw", "solar_forecast_mw")
+    # the TSO's forecasts of the day, as day_profiles would shape them
+    fc = es_2016["load_forecast_mw"].reindex(realised.index).to_numpy()
+    np.testing.assert_allclose(plan.load_shape, fc / fc.sum(), rtol=1e-12)
+    assert plan.n_intervals == realised.n_intervals
+    np.testing.assert_array_equal(plan.clock_hour, realised.clock_hour)
+
+
+def test_without_forecasts_the_plan_is_the_last_weeks_clock_time_mean(
+    es_2016: pd.DataFrame,
+) -> None:
+    """No forecast columns (as the OPSD zones' solar): the mean by local clock hour of the
+    seven complete days before the cut-off (D-8 .. D-2), computed here by hand; a given load
+    forecast (the Student-t mean) comes first."""
+    frame = es_2016.drop(columns=["load_forecast_mw", "solar_forecast_mw"])
+    day = "2016-06-21"
+    realised = day_profiles(frame, day=day)
+    plan = planning_profiles(frame, realised)
+    assert (plan.load_column, plan.solar_column) == ("naive_7d:load_mw", "naive_7d:solar_mw")
+    local = frame.index.tz_convert("Europe/Madrid")
+    week = (local.date >= pd.Timestamp("2016-06-13").date()) & (
+        local.date <= pd.Timestamp("2016-06-19").date()
+    )
+    assert len(set(local[week].date)) == 7
+    by_hour = frame.loc[week].groupby(local[week].hour).mean()
+    load = by_hour["load_mw"].to_numpy()
+    np.testing.assert_allclose(plan.load_shape, load / load.sum(), rtol=1e-12)
+    solar = by_hour["solar_mw"].to_numpy()
+    up_to = local.date <= pd.Timestamp("2016-06-19").date()
+    past = frame.loc[up_to, "solar_mw"].groupby(local[up_to].date)
+    capacity = max((past.max() - past.min()).max(), np.ptp(solar)) / 0.75
+    np.testing.assert_allclose(plan.solar_cf, (solar - solar.min()) / capacity, rtol=1e-12)
+    assert plan.solar_capacity_mw == pytest.approx(capacity, rel=1e-12)
+    mu = np.linspace(20_000.0, 30_000.0, 24)
+    given = planning_profiles(frame, realised, load_forecast_mw=mu)
+    assert given.load_column == "student_t_mu"
+    np.testing.assert_allclose(given.load_shape, mu / mu.sum(), rtol=1e-12)
+
+
+def test_naive_plan_on_the_spring_dst_day_and_without_history(es_2016: pd.DataFrame) -> None:
+    frame = es_2016.drop(columns=["load_forecast_mw", "solar_forecast_mw"])
+    spring = planning_profiles(frame, day_profiles(frame, day="2016-03-27"))
+    assert spring.n_intervals == 23 and np.isfinite(spring.load_shape).all()
+    assert spring.load_shape.sum() == pytest.approx(1.0)
+    first = day_profiles(frame, day="2016-01-01")
+    with pytest.raises(DataUnavailableError, match="no load forecast for 2016-01-01"):
+        planning_profiles(frame, first)
+    with pytest.raises(InvalidParameterError, match="load_forecast_mw must be 24 finite"):
+        planning_profiles(frame, first, load_forecast_mw=np.ones(23))
+    with pytest.raises(InvalidParameterError, match="naive_days"):
+        planning_profiles(frame, first, naive_days=0)
+    with pytest.raises(InvalidParameterError, match="realised must be a DayShapes"):
+        planning_profiles(frame, frame)

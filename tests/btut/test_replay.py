@@ -101,6 +101,15 @@ def test_run_is_stored_and_reloadable(first_run: dict[str, Any], store_dir: Path
     assert run.days_frame().index.tolist() == first_run["days"]
     # realised load beside its forecast
     assert frame["load_mw"].notna().all() and (frame["load_mw"] > 10_000).all()
+    # agents planned on the Student-t mean and the TSO's solar forecast, not on the actuals
+    assert (day["plan_load"], day["plan_solar"]) == ("student_t_mu", "solar_forecast_mw")
+    assert (day["realised_load"], day["realised_solar"]) == ("load_mw", "solar_mw")
+    mu = frame["load_forecast_mu_mw"].to_numpy()
+    assert frame["load_shape_plan"].to_numpy() == pytest.approx(mu / mu.sum(), rel=1e-12)
+    assert frame["load_shape"].to_numpy() == pytest.approx(
+        frame["load_mw"].to_numpy() / frame["load_mw"].sum(), rel=1e-12
+    )
+    assert (frame["solar_cf_plan"] != frame["solar_cf"]).any()
 
 
 def test_identical_rerun_reuses_the_run_and_is_reproducible(
@@ -153,6 +162,53 @@ def _gap_csv(tmp: Path) -> str:
     path = tmp / "spain_gap.csv"
     path.write_text("\n".join(kept) + "\n")
     return str(path)
+
+
+def _june_csv(tmp: Path, name: str, change_day: bool) -> str:
+    """The bundled Spanish file for June 2017, with (``change_day``) the actual load and solar
+    of 2017-06-14 (local) changed: a cloudy afternoon and a late evening peak."""
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        lines = fh.read().splitlines()
+    header = lines[0].split(",")
+    solar, load = header.index("generation solar"), header.index("total load actual")
+    kept = [lines[0]]
+    for ln in lines[1:]:
+        if not ln.startswith("2017-06"):
+            continue
+        if change_day and ln.startswith("2017-06-14 "):
+            cells = ln.split(",")
+            hour = int(ln[11:13])
+            if hour >= 15:  # clouds in the afternoon (noon's peak, hence C, unchanged)
+                cells[solar] = f"{float(cells[solar]) * 0.4:.1f}"
+            cells[load] = f"{float(cells[load]) * (1.3 if hour >= 19 else 0.95):.1f}"
+            ln = ",".join(cells)
+        kept.append(ln)
+    path = tmp / name
+    path.write_text("\n".join(kept) + "\n")
+    return str(path)
+
+
+def test_agents_plan_without_the_days_actuals(tmp_path: Path) -> None:
+    """No look-ahead: the equilibrium (what agents plan and bid) is the same whatever the
+    day's actual load and solar turn out to be; only the realised market and the benchmarks
+    (which see the actuals) change. Before, agents planned on the day's actual shapes."""
+    kw = {"agents": 200, "seed": 4, "store": False}
+    same = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "a.csv", False), **kw)
+    moved = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "b.csv", True), **kw)
+    a, b = same.day_results[0], moved.day_results[0]
+    assert a.details["plan_load"] == "load_forecast_mw"  # two weeks of history: no Student-t
+    fa, fb = a.intervals, b.intervals
+    for col in ("mean_field_price_eur_per_mwh", "load_shape_plan", "solar_cf_plan"):
+        assert fb[col].to_numpy() == pytest.approx(fa[col].to_numpy(), rel=1e-12), col
+    assert b.exploitability_eur_per_agent == pytest.approx(
+        a.exploitability_eur_per_agent, rel=1e-12
+    )
+    # the day did change: realised shapes, the market's positions and the planner's cost
+    assert (fb["solar_cf"] < fa["solar_cf"] - 0.05).any()
+    assert not fb["mean_position_kwh"].to_numpy() == pytest.approx(
+        fa["mean_position_kwh"].to_numpy()
+    )
+    assert b.planner_cost_eur != pytest.approx(a.planner_cost_eur, rel=1e-3)
 
 
 def test_bad_input_is_one_line_nonzero_and_stores_nothing(

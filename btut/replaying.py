@@ -194,6 +194,14 @@ class DayResult:
             **dict(self.details),
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The same as :meth:`summary`: the day's figures, JSON-able."""
+        return self.summary()
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of the day's per-interval frame (``time_utc`` index)."""
+        return self.intervals.copy()
+
 
 @dataclass(frozen=True, eq=False)
 class ReplayResult:
@@ -322,7 +330,7 @@ class LoadedRun:
         """The stored per-interval frame (``time_utc`` index)."""
         if self.intervals is None:
             return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="time_utc"))
-        return self.intervals
+        return self.intervals.copy()  # the run stays as stored
 
     def days(self) -> list[dict[str, Any]]:
         """Per-day figures stored with the run (:meth:`DayResult.summary` of each day, with

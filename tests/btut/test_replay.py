@@ -133,6 +133,14 @@ def test_python_api_on_a_dst_day(tmp_path: Path) -> None:
     assert result.created is True
     assert len(btut.load_run(result.run_id, db=_url(tmp_path)).to_frame()) == 23
     assert set(result.to_dict()) - {"details"} == set(JSON_KEYS)
+    (day,) = result.day_results
+    assert day.to_dict()["efficiency"] == result.efficiency
+    assert len(day.to_frame()) == 23
+    day.to_frame().iloc[:, :] = 0.0  # a copy: the result and the stored run stay as they are
+    assert (day.intervals["wholesale_eur_per_mwh"] != 0).all()
+    loaded = btut.load_run(result.run_id, db=_url(tmp_path))
+    loaded.to_frame().iloc[:, :] = 0.0
+    assert (loaded.to_frame()["wholesale_eur_per_mwh"] != 0).all()
 
 
 def _fails(capsys: pytest.CaptureFixture[str], url: str, *args: str, code: int) -> str:

@@ -110,6 +110,11 @@ class ParamSpec:
         hi = ")" if self.high_open else "]"
         return f"{lo}{self.low:g}, {self.high:g}{hi}"
 
+    @property
+    def unit_suffix(self) -> str:
+        """`` kWh`` etc. after a value; nothing for a dimensionless parameter (unit ``1``)."""
+        return "" if self.unit in ("", "1") else f" {self.unit}"
+
 
 _INF = math.inf
 PARAMETERS: Mapping[str, ParamSpec] = MappingProxyType(
@@ -262,7 +267,7 @@ class Dist:
             if self.family == "lognormal" and self.spread > 0:
                 shown = "(0, inf)"
             raise InvalidParameterError(
-                f"{where}: {spec.name} must lie in {spec.range_text()} {spec.unit}, "
+                f"{where}: {spec.name} must lie in {spec.range_text()}{spec.unit_suffix}, "
                 f"but the {self.family} distribution takes values in {shown}"
             )
 
@@ -648,7 +653,8 @@ class AgentParams:
             value = _real(getattr(self, pname), f"agent {self.name!r}: {pname}")
             if not spec.contains(value):
                 raise InvalidParameterError(
-                    f"agent {self.name!r}: {pname} must lie in {spec.range_text()} {spec.unit}, "
+                    f"agent {self.name!r}: {pname} must lie in "
+                    f"{spec.range_text()}{spec.unit_suffix}, "
                     f"got {value:g}"
                 )
             object.__setattr__(self, pname, value)

@@ -317,7 +317,7 @@ def backtest(
     seconds; None = forever); progress: ``callback(days_done, days_total, message)``.
     """
     t0 = time.perf_counter()
-    from btut.replaying import _check_days, _days, _params, _save
+    from btut.replaying import _check_days, _day_shapes, _days, _load_history, _params, _save
 
     par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
     if start is None or end is None:
@@ -336,6 +336,7 @@ def backtest(
 
     frame = load_market_data(par.zone, days[0], days[-1] + dt.timedelta(days=1), source=par.source)
     _check_days(frame, days, par.zone)
+    _day_shapes(_load_history(par.zone, days, par.source), days)  # e.g. a zone without solar
 
     from data.store import ResultsStore, config_hash
 
@@ -365,12 +366,22 @@ def backtest(
                 done[d] = _day_from_stored(d, stored, reused=True)
         if client is None and executor == "dask" and todo:  # a local cluster, only for work
             client = stack.enter_context(dask_client(None, n_workers))
-        record = store.save_run(kind="backtest", config=bt_config, zone=par.zone)
+        # the backtest's own record is stored with its first day (or now, when every day is
+        # stored already): a backtest that fails on its first day leaves nothing behind
+        records: list[Any] = []
+
+        def keep_record() -> None:
+            if not records:
+                records.append(store.save_run(kind="backtest", config=bt_config, zone=par.zone))
+
         reused = len(done)
+        if not todo:
+            keep_record()
         tick(f"{reused} day(s) already stored" if reused else "starting")
 
         def finished(d: dt.date, result: Any) -> None:
             saved = _save(result, db)
+            keep_record()
             done[d] = _day_from_result(d, result, saved.run_id, reused=not saved.created)
             tick(d.isoformat())
 
@@ -384,7 +395,7 @@ def backtest(
 
     ordered = tuple(done[d] for d in days)
     return BacktestResult(
-        backtest_id=int(record.run_id),
+        backtest_id=int(records[0].run_id),
         zone=par.zone,
         start=days[0],
         end=days[-1] + dt.timedelta(days=1),

@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import stat
 import sys
 import time
 import traceback
@@ -30,6 +31,7 @@ from data.errors import BTUTError
 
 # typer >= 0.20 vendors its own click (no click dependency): use typer's public names
 _EXIT = (typer.Exit,)
+MAX_CONFIG_BYTES = 10_000_000  # a population configuration is a few kB
 _ABORT = (typer.Abort, KeyboardInterrupt)
 
 
@@ -225,7 +227,7 @@ def _warning_line(text: str) -> None:
 
 
 def _print_findings(report) -> None:
-    for w in report.warnings:
+    for w in [*report.errors, *report.warnings]:
         _warning_line(w)
 
 
@@ -265,13 +267,16 @@ def data_validate(
     source: SourceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Validate a zone's data: gaps, duplicates, DST days, missing and implausible values."""
-    from data import validate_market_data
+    """Validate a zone's data: gaps, duplicates, DST days, missing and implausible values.
+    Exit 4 when the data has errors (e.g. timestamps off the grid), after the report."""
+    from data import DataValidationError, validate_market_data
 
     frame = _load(zone, start, end, source)
     report = validate_market_data(frame)
     if as_json:
         emit_json({**_summary(frame, report), "validation": report.to_dict()})
+        if report.errors:
+            raise typer.Exit(DataValidationError.exit_code)
         return
     s = _summary(frame, report)
     out().print(
@@ -284,7 +289,10 @@ def data_validate(
     for kind, what, count in report.to_frame().itertuples(index=False):
         table.add_row(kind, str(what), str(count))
     out().print(table if len(table.rows) else "no findings")
-    _print_findings(report)
+    for w in report.warnings:
+        _warning_line(w)
+    if report.errors:
+        raise DataValidationError(report.errors[0])
 
 
 @data_app.command("fetch")
@@ -690,6 +698,13 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
+        # a regular file of sane size: a FIFO or /dev/zero would block or never end
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InvalidParameterError(f"--config {path} is not a regular file")
+        if os.stat(path).st_size > MAX_CONFIG_BYTES:
+            raise InvalidParameterError(
+                f"--config {path} is larger than {MAX_CONFIG_BYTES // 1_000_000} MB"
+            )
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except OSError as exc:
@@ -698,6 +713,8 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
         raise InvalidParameterError(f"--config {path} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InvalidParameterError(f"--config {path} is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise InvalidParameterError(f"--config {path} is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidParameterError(f"--config {path} must hold a JSON object")
     return data
@@ -1149,6 +1166,15 @@ def _main(argv: list[str] | None, debug: bool) -> int:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err.print(f"btut: error: {msg}", markup=False)
         return exc.exit_code
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        err.print(
+            "btut: error: not enough memory for this run (fewer agents or payments, a smaller "
+            "network)",
+            markup=False,
+        )
+        return 2
     except Exception as exc:
         if _is_usage_error(exc):  # one line, like every other error
             ctx = getattr(exc, "ctx", None)

@@ -74,6 +74,7 @@ import pandas as pd
 
 from btut import MAX_SEED
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
+from data.loader import check_day_range
 
 __all__ = [
     "DEFAULT_DAY",
@@ -392,17 +393,19 @@ def _day(value: Any, what: str) -> dt.date:
         # A naive midnight (e.g. pd.Timestamp("2017-06-01")) names a market day; a time of
         # day or a UTC offset would not say which local day is meant.
         if value.tzinfo is None and value.time() == dt.time(0):
-            return value.date()
+            return check_day_range(value.date(), what)
         raise InvalidParameterError(
             f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {value!r}"
         )
     if isinstance(value, dt.date):
-        return value
+        return check_day_range(value, what)
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value.strip())
+            day = dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
+        else:
+            return check_day_range(day, what)
     raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {value!r}")
 
 
@@ -531,6 +534,25 @@ def _forecast(
 # --------------------------------------------------------------------------------------------
 # one day
 # --------------------------------------------------------------------------------------------
+
+
+def _day_shapes(history: pd.DataFrame, days: tuple[dt.date, ...]) -> dict[dt.date, Any]:
+    """Each day's realised shapes, after checking that the plan's can be built too: a day
+    whose market cannot be built (e.g. no solar, no forecast and no history) fails here,
+    before the work."""
+    from agents import day_profiles, planning_profiles
+    from agents.profiles import SOLAR_COLUMNS
+
+    if not any(c in history.columns for c in SOLAR_COLUMNS):
+        zone = history.attrs.get("zone", "the zone")
+        raise DataUnavailableError(
+            f"{zone} data has no solar ({' or '.join(SOLAR_COLUMNS)}), which the PV agents "
+            "need: replay a zone with solar data (btut data zones)"
+        )
+    shapes = {d: day_profiles(history, day=d) for d in days}
+    for d in days:
+        planning_profiles(history, shapes[d], naive_days=PLAN_NAIVE_DAYS)
+    return shapes
 
 
 def _plan(history: pd.DataFrame, shapes: Any, pred: pd.DataFrame | None) -> Any:
@@ -990,13 +1012,7 @@ def replay(
     replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
     _check_days(replayed, days, zone)
     history = _load_history(zone, days, source)
-    from agents import day_profiles, planning_profiles
-
-    # each day's profiles, realised and as known at the cut-off; a day whose market cannot be
-    # built (e.g. no solar, no forecast and no history) fails here, before the work
-    shapes_by_day = {d: day_profiles(history, day=d) for d in days}
-    for d in days:
-        planning_profiles(history, shapes_by_day[d], naive_days=PLAN_NAIVE_DAYS)
+    shapes_by_day = _day_shapes(history, days)
 
     results = []
     share = 0.85 / len(days)

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
-from data.errors import BTUTError, InvalidParameterError
+from data.errors import BTUTError, InvalidParameterError, StorageError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -1568,7 +1568,8 @@ def report_target(path: str | os.PathLike[str]) -> Path:
     """The file a report for ``path`` is written to: ``~`` expanded, symlinks followed to
     their target (a symlink is written through, not replaced), absolute. Cheap, so callers
     check before rendering. ``InvalidParameterError`` when something that is not a regular
-    file (directory, FIFO, socket, device) is there, or the path cannot be looked at."""
+    file (directory, FIFO, socket, device) is there, ``StorageError`` when the path cannot be
+    looked at (e.g. a parent that is a file, no permission)."""
     try:
         given = Path(path).expanduser()
     except TypeError as exc:
@@ -1581,7 +1582,7 @@ def report_target(path: str | os.PathLike[str]) -> Path:
         return target
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise InvalidParameterError(f"cannot write report to {shown}: {reason}") from None
+        raise StorageError(f"cannot write report to {shown}: {reason}") from None
     for test, what in _NOT_REGULAR:
         if test(mode):
             raise InvalidParameterError(f"report path {shown} is {what}, not a regular file")
@@ -1594,7 +1595,7 @@ def write_report(html: str, path: str | os.PathLike[str]) -> Path:
     """Write the report atomically (temp file in the target directory, then ``os.replace``),
     creating the parent directory; the resolved path (:func:`report_target`: a symlink is
     written through to its target). ``InvalidParameterError`` when the path is not a regular
-    file or cannot be written (nothing half-written is left behind)."""
+    file, ``StorageError`` when it cannot be written (nothing half-written is left behind)."""
     if not isinstance(html, str):
         raise InvalidParameterError(f"report must be HTML text, got {type(html).__name__}")
     target = report_target(path)
@@ -1611,7 +1612,7 @@ def write_report(html: str, path: str | os.PathLike[str]) -> Path:
         tmp = None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise InvalidParameterError(f"cannot write report to {target}: {reason}") from exc
+        raise StorageError(f"cannot write report to {target}: {reason}") from exc
     finally:
         if tmp is not None:
             try:

@@ -38,20 +38,34 @@ def bundled_path(filename: str) -> Path:
     return Path(str(resources.files("data") / "bundled" / filename))
 
 
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
+"""Market days outside these are refused as parameters: no data reaches them, and days a
+year away from ``date.max`` overflow the date arithmetic (history windows, next days)."""
+
+
+def check_day_range(day: dt.date, what: str = "date") -> dt.date:
+    """``day`` if within :data:`FIRST_DAY` .. :data:`LAST_DAY`, else ``InvalidParameterError``."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidParameterError(f"{what} {day} is outside {FIRST_DAY} .. {LAST_DAY}")
+    return day
+
+
 def as_market_day(value: str | dt.date | pd.Timestamp, what: str = "date") -> dt.date:
     """A market day from ``YYYY-MM-DD`` text, a ``date`` or a midnight ``Timestamp``."""
     if isinstance(value, pd.Timestamp):
         if value != value.normalize():
             raise InvalidParameterError(f"{what} must be a day, got {value}")
-        return value.date()
+        return check_day_range(value.date(), what)
     if isinstance(value, dt.datetime):
         return as_market_day(pd.Timestamp(value), what)
     if isinstance(value, dt.date):
-        return value
+        return check_day_range(value, what)
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        day = dt.date.fromisoformat(str(value).strip())
     except ValueError:
         raise InvalidParameterError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+    return check_day_range(day, what)
 
 
 def local_day_bounds_utc(

@@ -263,6 +263,10 @@ def default_url() -> str:
     return f"sqlite:///{base / 'btut.sqlite'}"
 
 
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "sslpassword"})
+"""Query parameters of a database URL that hold a secret (libpq reads ``?password=``)."""
+
+
 def _parse_url(url: str | URL) -> URL:
     try:
         parsed = make_url(url)
@@ -657,7 +661,16 @@ class ResultsStore:
 
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self._url = _parse_url(url if url is not None else default_url())
-        self.url_display: str = self._url.render_as_string(hide_password=True)
+        # the password may also come as a query parameter (libpq's ?password=...)
+        secret_keys = [k for k in self._url.query if k.lower() in _SECRET_QUERY_KEYS]
+        self._secrets = [str(self._url.password)] if self._url.password else []
+        for key in secret_keys:
+            value = self._url.query[key]
+            self._secrets += [value] if isinstance(value, str) else list(value)
+        shown = self._url.update_query_dict(dict.fromkeys(secret_keys, "***"))
+        self.url_display: str = shown.render_as_string(hide_password=True).replace(
+            "%2A%2A%2A", "***"
+        )
         """The URL with the password replaced by ``***``: safe to print or log."""
         self.read_only: bool = bool(read_only)
         """True if opened with ``read_only=True``: nothing is created, migrated or written."""
@@ -717,12 +730,13 @@ class ResultsStore:
     def _hide(self, detail: str) -> str:
         """A driver's or the OS's text with the password replaced by ``***``; hidden whole for
         a password of under 4 characters (replacing every "a" would garble it)."""
-        password = str(self._url.password or "")
-        if not password or password not in detail:
-            return detail
-        if len(password) < 4:
-            return "(details hidden: they hold the password)"
-        return detail.replace(password, "***")
+        for password in self._secrets:
+            if not password or password not in detail:
+                continue
+            if len(password) < 4:
+                return "(details hidden: they hold the password)"
+            detail = detail.replace(password, "***")
+        return detail
 
     @staticmethod
     def _one_line(message: str) -> str:
@@ -738,10 +752,9 @@ class ResultsStore:
 
     def _safe_cause(self, exc: BaseException) -> BaseException | None:
         """``exc``, or None if its text (or its causes') holds the password."""
-        password = self._url.password
         seen: BaseException | None = exc
-        while password and seen is not None:
-            if str(password) in str(seen) or str(password) in repr(seen):
+        while self._secrets and seen is not None:
+            if any(p in str(seen) or p in repr(seen) for p in self._secrets if p):
                 return None
             seen = seen.__cause__ or seen.__context__
         return exc

@@ -49,6 +49,8 @@ class ValidationReport:
     missing_values: dict[str, int]
     negative_prices: dict[str, int]
     out_of_range: dict[str, int]
+    off_grid: tuple[pd.Timestamp, ...] = ()
+    """Timestamps off the resolution's grid (a stray 09:15 row in hourly data)."""
 
     @property
     def errors(self) -> list[str]:
@@ -61,6 +63,11 @@ class ValidationReport:
             out.append(
                 f"{len(self.duplicates)} duplicate timestamps: "
                 + ", ".join(t.isoformat() for t in self.duplicates[:5])
+            )
+        if self.off_grid:
+            out.append(
+                f"{len(self.off_grid)} timestamp(s) off the {self.resolution} grid: "
+                + ", ".join(t.isoformat() for t in self.off_grid[:5])
             )
         return out
 
@@ -101,6 +108,7 @@ class ValidationReport:
             "errors": self.errors,
             "warnings": self.warnings,
             "duplicates": [t.isoformat() for t in self.duplicates],
+            "off_grid": [t.isoformat() for t in self.off_grid],
             "gaps": [
                 {
                     "start_utc": g.start_utc.isoformat(),
@@ -185,8 +193,15 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
     step = resolution_of(utc) or _attrs_step(frame)
 
     gaps: list[Gap] = []
+    off_grid: tuple[pd.Timestamp, ...] = ()
     if step is not None:
         uniq = utc.unique().sort_values()
+        # the grid most rows are on: a row between two grid points is malformed, not a gap
+        phase = uniq.asi8 % step.value
+        values, counts = np.unique(phase, return_counts=True)
+        off = phase != values[np.argmax(counts)] if len(uniq) else np.zeros(0, bool)
+        off_grid = tuple(uniq[off])
+        uniq = uniq[~off]
         diffs = np.diff(uniq.asi8)
         for i in np.flatnonzero(diffs > step.value):
             gaps.append(Gap(uniq[i] + step, uniq[i + 1], int(diffs[i] // step.value) - 1))
@@ -236,4 +251,5 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
         missing_values=missing,
         negative_prices=negative,
         out_of_range=out_of_range,
+        off_grid=off_grid,
     )

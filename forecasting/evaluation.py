@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataUnavailableError, InvalidParameterError
-from data.loader import as_market_day
+from data.loader import as_market_day, check_day_range
 from forecasting.features import cutoff_for_day, information_set, market_days, resolve_tz
 from forecasting.metrics import crps_values, diebold_mariano, score_forecast
 from forecasting.models import (
@@ -136,6 +136,8 @@ def parse_period(text: str, what: str = "period") -> tuple[dt.date, dt.date]:
         start, end = (dt.date.fromisoformat(p.strip()) for p in parts)
     except ValueError:
         raise InvalidParameterError(f"{what} {text!r} has a date that is not YYYY-MM-DD") from None
+    check_day_range(start, f"{what} start")
+    check_day_range(end, f"{what} end")
     if end < start:
         raise InvalidParameterError(f"{what} {text!r} ends before it starts")
     return start, end

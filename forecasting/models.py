@@ -187,6 +187,12 @@ def _lear_memo(
     return fc.copy()
 
 
+MAX_HIDDEN = 4096
+MAX_HIDDEN_LAYERS = 16
+"""Largest network accepted (``hidden``): far above what the hourly data supports (64, 64 is the
+default), and small enough that a typo is an error rather than an out-of-memory crash."""
+
+
 class BlendWarning(UserWarning):
     """A ``location_blend`` reference that is missing (``kind="missing"``: ``n_intervals``
     keep the networks' location), lacks some LEAR windows (``"partial"``) or could not be
@@ -509,6 +515,11 @@ class _NeuralForecaster(BaseForecaster):
         hidden = tuple(self.hidden)
         if not hidden or any(int(h) != h or h < 1 for h in hidden):
             raise InvalidParameterError(f"hidden must be positive layer widths, got {hidden}")
+        if max(hidden) > MAX_HIDDEN or len(hidden) > MAX_HIDDEN_LAYERS:
+            raise InvalidParameterError(
+                f"hidden must be at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN} "
+                f"units, got {hidden}"
+            )
         check_seed(self.random_state, name="random_state")
         checks = {
             "dropout": 0.0 <= self.dropout < 1.0,

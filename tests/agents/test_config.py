@@ -82,7 +82,15 @@ def test_from_dict_fills_defaults() -> None:
         ),
         (lambda: TypeConfig("pv_storage", 1.0, {"eta_charge": 0.0}), "eta_charge"),
         (lambda: TypeConfig("consumer", 1.0, {"gamma": 1.5}), "gamma"),
-        (lambda: TypeConfig("consumer", 1.0, {"alpha": 0.0}), "alpha"),
+        # a dimensionless parameter has no unit after its range (was "(0, 1] 1")
+        (
+            lambda: TypeConfig("consumer", 1.0, {"alpha": 0.0}),
+            r"alpha must lie in \(0, 1\], but the fixed distribution takes values in 0$",
+        ),
+        (
+            lambda: AgentParams("pv", pv_kwp=-1.0),
+            r"pv_kwp must lie in \[0, inf\) kWp, got -1$",
+        ),
         (lambda: TypeConfig("consumer", 1.0, {"battery_kwh": 5.0}), "has no parameter"),
         (lambda: TypeConfig("ev", 1.0, ev_charge_levels=(0.3, 0.7)), "whole multiples"),
         (lambda: TypeConfig("ev", 1.0, ev_arrival_hour=8.0), "before the earliest deadline"),

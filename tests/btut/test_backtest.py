@@ -314,7 +314,27 @@ def test_bad_input_is_one_line_and_stores_nothing(
         btut.backtest(
             "ES", "2017-06-13", "2017-06-16", agents=50, source=_gap_csv(tmp_path), db=url
         )
+    # a zone without solar (DE): said before any work (it stored an empty backtest record)
+    assert "DE data has no solar" in fails(
+        "--zone", "DE", "--start", "2017-06-01", "--end", "2017-06-02", "--agents", "20", code=3
+    )
     assert not Path(url.removeprefix("sqlite:///")).exists() or len(_runs(url)) == 0
+
+
+def test_a_backtest_that_fails_on_its_first_day_leaves_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backtest's own record is stored with its first day: a failure inside the first
+    day's work (here injected; e.g. out of memory for too many agents) stored a backtest with
+    no day before."""
+    url = _sqlite(tmp_path)
+
+    def out_of_memory(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(btut.backtesting, "replay_day", out_of_memory)
+    assert main(["backtest", "--db", url, "--zone", "ES", "--start", START, "--end", END]) == 2
+    assert _runs(url).empty
 
 
 @pytest.mark.timeout(600)

@@ -185,3 +185,30 @@ def test_usage_error_is_not_a_traceback():
     res = run_cli("data", "show", "--zone", "ES")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "--start" in res.stderr
+
+
+def test_a_row_off_the_hourly_grid_is_an_error(tmp_path, capsys):
+    """A stray 09:15 row in an hourly file: `data validate` said "no findings" (exit 0) and a
+    replay of the day then called the extra row a gap; now both name the timestamp, exit 4."""
+    import gzip
+
+    from data.loader import bundled_path
+
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        lines = [ln for ln in fh.read().splitlines() if ln.startswith(("time,", "2017-06-1"))]
+    nine = next(i for i, ln in enumerate(lines) if ln.startswith("2017-06-11 09:00:00+02:00"))
+    lines.insert(
+        nine + 1, "2017-06-11 09:15:00+02:00" + lines[nine][len("2017-06-11 09:00:00+02:00") :]
+    )
+    csv = tmp_path / "offgrid.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    window = ["--zone", "ES", "--start", "2017-06-10", "--end", "2017-06-13", "--source", str(csv)]
+    expected = "1 timestamp(s) off the 60min grid: 2017-06-11T07:15:00+00:00"
+    assert main(["data", "validate", *window]) == 4
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1] == f"btut: error: {expected}"
+    assert main(["data", "validate", *window, "--json"]) == 4
+    report = json.loads(capsys.readouterr().out)["validation"]
+    assert report["errors"] == [expected] and not report["ok"]
+    assert main(["replay", "--agents", "20", "--day", "2017-06-11", "--source", str(csv)]) == 4
+    assert expected in capsys.readouterr().err

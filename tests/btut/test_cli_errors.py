@@ -269,3 +269,31 @@ def test_unknown_forecast_target_is_a_bad_parameter(capsys: pytest.CaptureFixtur
     assert "unknown --target 'laod_mw'" in _one_error_line(capsys)
     assert main(["forecast", "evaluate", "-z", "ES", "--target", "price_usd_per_mwh", *period]) == 3
     assert "no 'price_usd_per_mwh' column" in _one_error_line(capsys)
+
+
+def test_inputs_that_crashed_with_exit_70_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a bad-input audit: each of these was an 'internal error' (exit 70: an
+    OverflowError, a RecursionError, an out-of-memory network) or hung on reading a FIFO."""
+    db = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    for day in ("9999-12-31", "0001-01-01"):
+        assert main(["replay", "--day", day, "--db", db]) == 2
+        assert f"day {day} is outside 1900-01-01 .. 2199-12-31" in _one_error_line(capsys)
+    args = ["forecast", "evaluate", "--zone", "ES", "--target", "load_mw", "--no-store"]
+    assert main([*args, "--train", "2015-01-01:2016-12-31", "--test", "2017-01-01:9999-12-31"]) == 2
+    assert "--test end 9999-12-31 is outside" in _one_error_line(capsys)
+    periods = ["--train", "2016-01-01:2016-02-29", "--test", "2016-03-01:2016-03-02"]
+    assert main([*args, *periods, "--hidden", "100000000"]) == 2
+    assert "at most 4096 units" in _one_error_line(capsys)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["replay", "--db", db, "--config", str(deep)]) == 2
+    assert "nested too deeply" in _one_error_line(capsys)
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer comes
+    assert main(["replay", "--db", db, "--config", str(fifo)]) == 2
+    assert "is not a regular file" in _one_error_line(capsys)
+    assert main(["replay", "--db", db, "--config", "/dev/zero"]) == 2
+    assert "is not a regular file" in _one_error_line(capsys)
+    assert not (tmp_path / "store.sqlite").exists()

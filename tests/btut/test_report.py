@@ -37,7 +37,7 @@ from btut.report import (
     render_run_report,
     write_report,
 )
-from data.errors import InvalidParameterError
+from data.errors import InvalidParameterError, StorageError
 
 N = 300
 SEED = 5
@@ -414,8 +414,10 @@ def test_write_report_is_atomic_and_creates_the_directory(tmp_path: Path) -> Non
 def test_write_report_errors_are_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    for bad in (blocker / "report.html", tmp_path):
-        with pytest.raises(InvalidParameterError, match="report") as info:
+    # a path that cannot be written is a storage/output error (exit 5, as the README says);
+    # a path naming what is not a file is a bad parameter (exit 2)
+    for bad, error in ((blocker / "report.html", StorageError), (tmp_path, InvalidParameterError)):
+        with pytest.raises(error, match="report") as info:
             write_report("<p>x</p>", bad)
         assert "\n" not in str(info.value)
     with pytest.raises(InvalidParameterError):
@@ -433,7 +435,7 @@ def test_write_report_failure_keeps_the_old_file_and_leaves_no_temp(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(InvalidParameterError, match="No space left on device") as info:
+    with pytest.raises(StorageError, match="No space left on device") as info:
         write_report("<p>new</p>", target)
     assert "\n" not in str(info.value)
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
@@ -515,6 +517,11 @@ def test_cli_report_refuses_what_is_not_a_regular_file_before_any_work(
         rc, out, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", str(bad))
         assert what in _one_line_error(rc, out, err, 2)
     assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink() and folder.is_dir()
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    rc, out, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", f"{afile}/x")
+    assert "Not a directory" in _one_line_error(rc, out, err, 5)  # was 2
+    afile.unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "folder", "link-to-fifo"]
     assert list(folder.iterdir()) == []
 

@@ -450,6 +450,24 @@ def test_unreachable_database_raises_storage_error_without_password(backend, tmp
     assert "could not" in str(excinfo.value) or "cannot" in str(excinfo.value)
 
 
+def test_a_password_in_the_query_is_hidden_too():
+    """libpq also takes the password as ``?password=``: it was printed in the error line of
+    every command with ``--db``."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:1/x?password={PASSWORD}&sslpassword=key-pass"
+    with pytest.raises(StorageError) as excinfo:
+        ResultsStore(url)  # nothing listens on 1
+    texts = [str(excinfo.value), repr(excinfo.value)]
+    cause: BaseException | None = excinfo.value.__cause__
+    while cause is not None:
+        texts.append(str(cause))
+        cause = cause.__cause__
+    assert not [t for t in texts if PASSWORD in t or "key-pass" in t]
+    assert "x?password=***&sslpassword=***" in str(excinfo.value)
+    with pytest.raises(InvalidParameterError) as bad:
+        ResultsStore(f"postgresql+psycopg://u@host:notaport/db?password={PASSWORD}")
+    assert PASSWORD not in str(bad.value)
+
+
 def test_short_password_hides_the_driver_detail_not_the_message():
     """A one-character password would turn every such letter of the message into ***: the
     driver's text is hidden whole instead, and BTUT's own words stay readable."""

@@ -100,6 +100,13 @@ def test_resolution_is_the_most_common_step_not_the_smallest():
     report = validate_market_data(frame)
     assert report.resolution == "60min"
     assert report.gaps == ()
+    # ... but the stray row is off the hourly grid: an error naming it (it passed before, and
+    # a replay then called the day's extra row a gap)
+    assert report.off_grid == (pd.Timestamp("2017-06-14 02:30", tz="UTC"),)
+    assert report.errors == ["1 timestamp(s) off the 60min grid: 2017-06-14T02:30:00+00:00"]
+    assert not report.ok
+    on_grid = validate_market_data(frame.drop(pd.Timestamp("2017-06-14 02:30", tz="UTC")))
+    assert on_grid.off_grid == () and on_grid.ok
 
 
 def test_only_frames_are_validated():

@@ -754,6 +754,9 @@ def test_bad_api_input_is_a_btut_error() -> None:
         ({"hidden": 8}, "hidden must be a sequence"),
         ({"hidden": (8,), "random_state": 1.5}, "random_state must be an integer >= 0"),
         ({"hidden": (8,), "random_state": -1}, "random_state must be an integer >= 0"),
+        # a typo of a width was an out-of-memory crash (exit 70 at the CLI)
+        ({"hidden": (100_000_000,)}, "at most 16 layers of at most 4096 units"),
+        ({"hidden": (8,) * 17}, "at most 16 layers"),
     ]:
         for cls in (StudentTForecaster, GaussianForecaster):
             with pytest.raises(InvalidParameterError, match=match):

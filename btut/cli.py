@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import stat
@@ -31,6 +32,7 @@ from data.errors import BTUTError
 
 # typer >= 0.20 vendors its own click (no click dependency): use typer's public names
 _EXIT = (typer.Exit,)
+_PACKAGES = ("agents", "btut", "data", "forecasting", "market", "risk", "routing")
 MAX_CONFIG_BYTES = 10_000_000  # a population configuration is a few kB
 _ABORT = (typer.Abort, KeyboardInterrupt)
 
@@ -1137,9 +1139,37 @@ def report_cmd(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``btut`` console script; returns the exit code."""
     debug = os.environ.get("BTUT_DEBUG") == "1"
-    with warnings.catch_warnings():  # restores the hook: tests call main() in-process
+    with warnings.catch_warnings(), _log_warnings_as_lines():  # both restored afterwards
         warnings.showwarning = _one_line_warning
         return _main(argv, debug)
+
+
+class _LineHandler(logging.Handler):
+    """The library's log warnings (an ENTSO-E retry) as ``btut: warning:`` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _warning_line(record.getMessage())
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _log_warnings_as_lines() -> Iterator[None]:
+    """While a command runs, warnings logged by BTUT's packages print as one prefixed line
+    each (Python's last-resort handler printed them bare); nothing is configured at import."""
+    handler = _LineHandler(level=logging.WARNING)
+    loggers = [logging.getLogger(n) for n in _PACKAGES]
+    saved = [(lg.propagate, lg.handlers[:]) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for lg, (propagate, handlers) in zip(loggers, saved, strict=True):
+            lg.propagate = propagate
+            lg.handlers[:] = handlers
 
 
 def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:

@@ -1033,6 +1033,15 @@ def replay(
         report("forecast", 0.02)
         pred, forecast_info = _forecast(history, days, seed)
         plans = {d: _plan(history, shapes_by_day[d], pred) for d in days}
+        if pred is None:  # said, not only in the details
+            p = plans[days[0]]
+            warnings.warn(
+                f"{zone}: no Student-t load forecast ({forecast_info['reason']}): agents plan "
+                f"on {p.load_column} and {p.solar_column or 'no solar'}, and their risk is "
+                "their own noise only",
+                UserWarning,
+                stacklevel=2,
+            )
         report("population", 0.1)
         from agents import sample_population
 

@@ -106,6 +106,7 @@ import os
 import re
 import tempfile
 import time
+import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -482,7 +483,9 @@ class _SafeEntsoeClient(EntsoePandasClient):
                     )
                     time.sleep(RETRY_DELAY_S)
                     continue
-                raise self._fail(f"network error ({type(exc).__name__}: {exc})") from None
+                host = urllib.parse.urlsplit(url).netloc or url
+                reason = f"{type(exc).__name__}: cannot reach {host}"
+                raise self._fail(f"network error ({reason})") from None
             except requests.RequestException as exc:
                 raise self._fail(f"request failed ({type(exc).__name__}: {exc})") from None
         raise AssertionError("unreachable")  # pragma: no cover

@@ -483,12 +483,25 @@ def detect_layout(path: str | os.PathLike) -> str:
     """Name of the layout of the CSV at ``path`` (from its header), or raise."""
     path = _data_file(path)
     header = _read_header(path)
+    twice = sorted({c for c in header if c and header.count(c) > 1})
+    if twice:  # which of the two would be meant is not for the reader to guess
+        raise DataValidationError(
+            f"{path.name}: column(s) {', '.join(map(repr, twice))} appear more than once in "
+            "the header"
+        )
     for name, test in _LAYOUTS:
         if test(header):
             return name
-    shown = ",".join(header[:4])[:80]
+    if header and header[0] == "time" and len(set(header) & set(_SPAIN_MAP)) >= 3:
+        lacking = [c for c in ("price actual", "total load actual") if c not in header]
+        raise DataValidationError(
+            f"{path.name} looks like the Spain layout (energy_dataset.csv) but lacks column(s) "
+            + ", ".join(map(repr, lacking))
+        )
+    # a header only if it looks like one (not the first line of any file given by mistake)
+    shown = f"header starts {','.join(header[:4])[:80]!r}" if len(header) > 1 else "no CSV header"
     raise DataValidationError(
-        f"unknown CSV layout in {path.name} (header starts {shown!r}); known layouts: "
+        f"unknown CSV layout in {path.name} ({shown}); known layouts: "
         "spain (energy_dataset.csv), epftoolbox (DE/BE/NP/PJM), opsd (time_series_60min)"
     )
 

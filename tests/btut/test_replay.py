@@ -201,7 +201,8 @@ def test_agents_plan_without_the_days_actuals(tmp_path: Path) -> None:
     day's actual load and solar turn out to be; only the realised market and the benchmarks
     (which see the actuals) change. Before, agents planned on the day's actual shapes."""
     kw = {"agents": 200, "seed": 4, "store": False}
-    same = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "a.csv", False), **kw)
+    with pytest.warns(UserWarning, match="no Student-t load forecast"):
+        same = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "a.csv", False), **kw)
     moved = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "b.csv", True), **kw)
     a, b = same.day_results[0], moved.day_results[0]
     assert a.details["plan_load"] == "load_forecast_mw"  # two weeks of history: no Student-t

@@ -349,3 +349,41 @@ def test_a_fully_quoted_file_reads_as_the_plain_one(tmp_path, es_lines) -> None:
     b = load_market_data("ES", *DAY, source=plain)
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 24
+
+
+# --- headers: a column twice, a Spain file without a needed column, not a CSV at all ---------
+
+
+def test_a_column_twice_in_the_header_is_refused(tmp_path, es_lines):
+    """The first of two 'price actual' columns was used silently."""
+    header = es_lines[0] + ",price actual"
+    rows = [ln + ",1.0" for ln in es_lines[1:]]
+    path = _write(tmp_path / "dup.csv", [header, *rows])
+    with pytest.raises(DataValidationError) as info:
+        load_market_data("ES", *DAY, source=path)
+    assert (
+        _one_line(info) == "dup.csv: column(s) 'price actual' appear more than once in the header"
+    )
+
+
+@pytest.mark.parametrize("dropped", ["price actual", "total load actual"])
+def test_a_spain_file_without_a_needed_column_names_it(tmp_path, es_lines, dropped):
+    """Was "unknown CSV layout" with the header's first four names."""
+    header = es_lines[0].split(",")
+    k = header.index(dropped)
+    lines = [",".join(c for j, c in enumerate(ln.split(",")) if j != k) for ln in es_lines]
+    path = _write(tmp_path / "short.csv", lines)
+    with pytest.raises(DataValidationError) as info:
+        detect_layout(path)
+    assert _one_line(info) == (
+        f"short.csv looks like the Spain layout (energy_dataset.csv) but lacks column(s) "
+        f"'{dropped}'"
+    )
+
+
+def test_a_file_that_is_not_csv_is_not_quoted(tmp_path):
+    """The error quoted the first 80 characters of whatever file was given."""
+    path = _write(tmp_path / "notes.csv", ["user:secret-hash:20228:0:99999:7:::", "more"])
+    with pytest.raises(DataValidationError) as info:
+        detect_layout(path)
+    assert "secret-hash" not in _one_line(info) and "(no CSV header)" in _one_line(info)

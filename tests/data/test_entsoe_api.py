@@ -713,6 +713,25 @@ def test_api_errors_become_one_line_data_unavailable(api, samples, tmp_path, sta
         assert f"HTTP {status}" in str(info.value)
 
 
+def test_cli_retries_are_prefixed_warning_lines(api, tmp_path, monkeypatch, capsys):
+    """The retry notice was logged through Python's last-resort handler: a bare line on
+    stderr. At the command line every line is ``btut: warning:`` / ``btut: error:``."""
+    from btut.cli import main
+
+    def refuse(request: requests.PreparedRequest) -> str:
+        raise requests.ConnectionError(f"Max retries exceeded with url: {request.url}")
+
+    api.route(PRICE, refuse)
+    monkeypatch.setenv("ENTSOE_API_KEY", KEY)
+    argv = ["data", "fetch", "--zone", "CZ", "--start", "2024-01-01", "--end", "2024-01-02"]
+    assert main([*argv, "--cache-dir", str(tmp_path / "cache")]) == 3
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == entsoe_api.CONNECT_ATTEMPTS
+    assert all(ln.startswith("btut: warning: ENTSO-E day-ahead prices") for ln in lines[:-1])
+    assert lines[-1].startswith("btut: error: ") and KEY not in "".join(lines)
+    assert not logging.getLogger("data").handlers  # nothing left configured afterwards
+
+
 def test_network_error_scrubs_key(api, rsps, tmp_path):
     def refuse(request: requests.PreparedRequest) -> str:
         # like requests/urllib3, put the full URL (with the token) in the message
@@ -724,7 +743,11 @@ def test_network_error_scrubs_key(api, rsps, tmp_path):
         fetch(t0, t0 + 6 * H, tmp_path)
     _assert_clean_error(info.value)
     assert "network error" in str(info.value)
-    assert "securityToken=***" in str(info.value)
+    # the host, not the whole URL with every parameter (the message was ~600 characters)
+    assert str(info.value).endswith(
+        "network error (ConnectionError: cannot reach web-api.tp.entsoe.eu)"
+    )
+    assert "securityToken" not in str(info.value) and len(str(info.value)) < 150
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert len(rsps.calls) == entsoe_api.CONNECT_ATTEMPTS
 

@@ -274,8 +274,8 @@ def planning_profiles(
     of the realised solar column on the days before it, or of the forecast, over
     ``peak_capacity_factor``; the realised shapes' ``C`` may come from the day itself). A
     quantity without a complete forecast on the day takes its mean by local clock time over
-    the ``naive_days`` complete days before the cut-off (``D-1-naive_days .. D-2``) of the
-    column the realised shapes used. The returned
+    the complete days before the cut-off, at most ``naive_days`` (``D-1-naive_days .. D-2``;
+    fewer where the data start later), of the column the realised shapes used. The returned
     ``load_column``/``solar_column`` say which (``"student_t_mu"``, a column name, or
     ``"naive_7d:<column>"``). ``DataUnavailableError`` when not even the naive mean exists.
     """

@@ -277,8 +277,8 @@ def data_validate(
     report = validate_market_data(frame)
     if as_json:
         emit_json({**_summary(frame, report), "validation": report.to_dict()})
-        if report.errors:
-            raise typer.Exit(DataValidationError.exit_code)
+        if report.errors:  # the JSON holds them all; stderr the one line, as every error
+            raise DataValidationError(report.errors[0])
         return
     s = _summary(frame, report)
     out().print(

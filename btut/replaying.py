@@ -12,7 +12,9 @@ One call of :func:`replay` runs, for every local market day of the period:
    (or too little history) replay without it (the idiosyncratic noise only; ``details``
    says so).
    **No look-ahead**: agents plan and bid on the day as known at its cut-off (noon of the day
-   before, :func:`agents.planning_profiles`): the load shape of the Student-t ``mu`` (else
+   before, :func:`agents.planning_profiles`; the forecaster is trained on what is known at
+   the first day's cut-off; the day's wholesale price is taken as known, the local market
+   clearing after the day-ahead auction's results): the load shape of the Student-t ``mu`` (else
    the TSO's ``load_forecast_mw``), the solar shape of ``solar_forecast_mw``, a missing
    forecast replaced by the clock-time mean of the :data:`PLAN_NAIVE_DAYS` (7) days before
    the cut-off. The day then happens with its actuals (:func:`agents.day_profiles`): the
@@ -493,16 +495,24 @@ def _check_days(frame: pd.DataFrame, days: tuple[dt.date, ...], zone: str) -> No
 
 
 def _load_history(zone: str, days: tuple[dt.date, ...], source: Any) -> pd.DataFrame:
-    """The replayed days with up to FORECAST_HISTORY_DAYS of history before them."""
+    """The replayed days with up to FORECAST_HISTORY_DAYS of history before them: as much as
+    the source has (a file's first day), else (the live API) the longest of 365, 56 or 28
+    days it serves."""
     from data import load_market_data
 
     end = days[-1] + dt.timedelta(days=1)
+    want = days[0] - dt.timedelta(days=FORECAST_HISTORY_DAYS)
+    replayed = load_market_data(zone, days[0], end, source=source)
+    first = replayed.attrs.get("first_day")
+    if first is not None:  # a file: its coverage is known
+        start = max(want, dt.date.fromisoformat(first))
+        return load_market_data(zone, start, end, source=source) if start < days[0] else replayed
     for back in (FORECAST_HISTORY_DAYS, 2 * _MIN_FORECAST_DAYS, _MIN_FORECAST_DAYS):
         try:
             return load_market_data(zone, days[0] - dt.timedelta(days=back), end, source=source)
         except DataUnavailableError:
             continue
-    return load_market_data(zone, days[0], end, source=source)
+    return replayed
 
 
 def _forecast(
@@ -516,8 +526,13 @@ def _forecast(
     }
     if "load_mw" not in history.columns:
         return None, {**info, "used": False, "reason": "no load_mw column"}
+    from forecasting.features import cutoff_for_day, information_set
+
     local = _local_dates(history)
-    train = history.loc[local < days[0]]
+    tz = history.attrs["tz"]
+    # what is known at the first day's cut-off (noon of the day before): not that afternoon
+    train = information_set(history.loc[local < days[0]], cutoff_for_day(days[0], tz), tz=tz)
+    train.attrs = dict(history.attrs)
     n_days = len(set(local[local < days[0]]))
     info["history_days"] = n_days
     if n_days < _MIN_FORECAST_DAYS or train["load_mw"].notna().sum() == 0:
@@ -947,7 +962,7 @@ def replay(
 
     agents: N >= 1 sampled agents; seed >= 0: population, noise, mixed actions, planner sample
     and forecaster; config: a :class:`agents.PopulationConfig`, its ``to_dict()`` or None
-    (defaults); kappa: price sensitivity in EUR/MWh per kWh of mean position per agent
+    (defaults); kappa: price sensitivity in EUR/MWh per kW of mean position per agent
     (default :data:`market.DEFAULT_KAPPA`); source: ``data.load_market_data``'s (None: the
     bundled data; a CSV path); max_exact_agents: planner exact up to this N (default 2,000),
     sampled above; db: results store URL; store: save the run (one transaction, after
@@ -1036,7 +1051,8 @@ def replay(
         if pred is None:  # said, not only in the details
             p = plans[days[0]]
             warnings.warn(
-                f"{zone}: no Student-t load forecast ({forecast_info['reason']}): agents plan "
+                f"{zone}: no Student-t load forecast ({forecast_info.get('reason', 'not used')}): "
+                f"agents plan "
                 f"on {p.load_column} and {p.solar_column or 'no solar'}, and their risk is "
                 "their own noise only",
                 UserWarning,

@@ -269,8 +269,10 @@ def load_market_data(
 
     check_index(full)
     check_finite(full, Path(label).name if label != "entsoe" else label)
+    first_day = None
     if label != "entsoe":
         cov = coverage(full, z)
+        first_day = cov.first_day.isoformat()
         last_end = cov.last_day + dt.timedelta(days=1)
         if d0 < cov.first_day or d1 > last_end:
             raise DataUnavailableError(
@@ -300,6 +302,8 @@ def load_market_data(
         start_utc=t0.isoformat(),
         end_utc=t1.isoformat(),
     )
+    if first_day is not None:  # the source's first local day with data (files only)
+        frame.attrs["first_day"] = first_day
     frame.attrs.pop("dropped_nonexistent_local", None)
     if len(frame) < 2 and "resolution" not in frame.attrs:
         # one row cannot show its step: give validation the source's, so that the rest

@@ -278,13 +278,18 @@ def _parse_url(url: str | URL) -> URL:
     return parsed
 
 
+def _display(url: URL) -> str:
+    """``url`` with its password, in the authority or the query, shown as ``***``."""
+    secret_keys = [k for k in url.query if k.lower() in _SECRET_QUERY_KEYS]
+    shown = url.update_query_dict(dict.fromkeys(secret_keys, "***"))
+    return shown.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
 def check_url(url: str | None = None) -> str:
     """Parse a results-store URL (default ``default_url()``) without connecting or creating
     anything: a one-line ``InvalidParameterError`` for one that cannot be parsed. Returns
-    the URL with its password hidden."""
-    return _parse_url(url if url is not None else default_url()).render_as_string(
-        hide_password=True
-    )
+    the URL with its password hidden (also one given as a query parameter)."""
+    return _display(_parse_url(url if url is not None else default_url()))
 
 
 def _sqlite_file(url: URL) -> Path | None:
@@ -667,10 +672,7 @@ class ResultsStore:
         for key in secret_keys:
             value = self._url.query[key]
             self._secrets += [value] if isinstance(value, str) else list(value)
-        shown = self._url.update_query_dict(dict.fromkeys(secret_keys, "***"))
-        self.url_display: str = shown.render_as_string(hide_password=True).replace(
-            "%2A%2A%2A", "***"
-        )
+        self.url_display: str = _display(self._url)
         """The URL with the password replaced by ``***``: safe to print or log."""
         self.read_only: bool = bool(read_only)
         """True if opened with ``read_only=True``: nothing is created, migrated or written."""

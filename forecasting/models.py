@@ -557,7 +557,8 @@ class _NeuralForecaster(BaseForecaster):
         fits the members of the ensemble instead (see ``estimators_``). Returns ``self``.
 
         A fit that raises (bad data, an interrupted training) gives the model its attributes
-        of before the call back: never new scalers beside the previous network."""
+        of before the call back: never new scalers beside the previous network. (A warm-started
+        ensemble's members refitted before the failure keep their new weights.)"""
         before = dict(self.__dict__)
         try:
             return self._fit(frame, target, tz)

@@ -55,11 +55,12 @@ parameters are stored in float32.
 buys) where ``x_i,t`` is the agent's *realised* net demand (``net_demand``, e.g.
 :func:`agents.profiles.agent_net_demand`, which includes its idiosyncratic noise: the agent's
 forecast error is the realised minus the expected value). ``Y_N,t = mean_i y_i,t``; local
-price ``p_t = clip(pi_t + kappa Y_N,t, p_sell,t, p_buy,t)``. Settlement: agent ``i`` pays
-``p_t y_i,t / 1000`` EUR (receives when negative); the grid is the residual counterparty for
-``R_t = sum_i y_i,t``: the community pays it ``bill_t = (p_buy R+ - p_sell R-) / 1000``. The
-operator's budget residual ``D_t = bill_t - p_t R_t / 1000`` (>= 0 since ``p_t`` lies within
-the tariff band: the local market can only be cheaper than the grid) is passed on to the
+price ``p_t = clip(pi_t + kappa Y_N,t / dt, p_sell,t, p_buy,t)`` (:mod:`market.energy`).
+Settlement: agent ``i`` pays ``p_t y_i,t / 1000`` EUR (receives when negative); the grid is
+the residual counterparty for ``R_t = sum_i y_i,t``: the community pays it
+``bill_t = (p_buy R+ - p_sell R-) / 1000``. The operator's budget residual
+``D_t = bill_t - p_t R_t / 1000`` (>= 0 since ``p_t`` lies within the tariff band: the
+local market can only be cheaper than the grid) is passed on to the
 agents by ``redistribution``: ``"per_capita"`` (default; ``D_t / N`` each, a lump sum that
 does not change anyone's incentives, so the mean-field equilibrium stays an equilibrium) or
 ``"pro_rata"`` (in proportion to ``|y_i,t|``, the energy traded; per capita when nobody

@@ -900,7 +900,7 @@ def energy_game(
 class EnergyEquilibrium:
     """Mean-field equilibrium of an :class:`EnergyGame` (arrays read-only).
 
-    ``price_eur_per_mwh`` (H,): the local price, equal to ``clip(pi + kappa Y, p_sell,
+    ``price_eur_per_mwh`` (H,): the local price, equal to ``clip(pi + kappa Y / dt, p_sell,
     p_buy)`` of the equilibrium's own mean position ``mean_position_kwh`` (H,, kWh per agent
     per interval); ``block_position_kwh`` (n_blocks, H): mean position per agent of each
     block; ``types``: one row per block (a type, or a type's bin; :meth:`by_type` sums bins

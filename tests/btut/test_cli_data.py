@@ -208,7 +208,9 @@ def test_a_row_off_the_hourly_grid_is_an_error(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines()[-1] == f"btut: error: {expected}"
     assert main(["data", "validate", *window, "--json"]) == 4
-    report = json.loads(capsys.readouterr().out)["validation"]
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)["validation"]
     assert report["errors"] == [expected] and not report["ok"]
+    assert captured.err == f"btut: error: {expected}\n"
     assert main(["replay", "--agents", "20", "--day", "2017-06-11", "--source", str(csv)]) == 4
     assert expected in capsys.readouterr().err

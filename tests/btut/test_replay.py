@@ -325,3 +325,46 @@ def test_huge_populations_pair_the_market_with_the_planner_sample(
     assert da["market_cost_used_eur"] != da["market_cost_eur"]  # paired on the sample
     for key in ("market_cost_used_eur", "efficiency_low", "efficiency_high"):
         assert da[key] == db_[key]
+
+
+def test_the_load_forecast_is_trained_on_what_was_known_at_the_cut_off() -> None:
+    """The replay's Student-t forecaster was fitted on every row before the day, the
+    afternoon of the day before (after the cut-off) included, in its early-stopping
+    validation days; its mean is now the agents' planned load shape and its spread their
+    risk, so that was look-ahead. That afternoon's load changed (50 times: the old code then
+    stopped at epoch 8 instead of 28) leaves the forecast unchanged."""
+    import datetime as dt
+
+    import pandas as pd
+
+    import data
+    from btut.replaying import _forecast
+    from forecasting.features import cutoff_for_day
+
+    history = data.load_market_data("ES", "2017-04-15", "2017-06-15")  # 60 days
+    day = dt.date(2017, 6, 14)
+    cut = cutoff_for_day(day, "Europe/Madrid")
+    midnight = pd.Timestamp("2017-06-14").tz_localize("Europe/Madrid").tz_convert("UTC")
+    after = (history.index >= cut) & (history.index < midnight)
+    assert after.sum() == 12  # 10:00..21:00 UTC of 06-13
+    moved = history.copy()
+    moved.loc[after, "load_mw"] *= 50.0
+    moved.attrs = dict(history.attrs)
+    a, info = _forecast(history, (day,), seed=0)
+    b, _ = _forecast(moved, (day,), seed=0)
+    assert info["used"] and info["history_days"] == 60
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_zone_whose_data_started_weeks_before_uses_the_weeks_it_has() -> None:
+    """DE_LU's data start on 2018-10-01: on 10-20 the history was only the day itself (the
+    365/56/28-day windows all start before the data), so the solar plan (DE_LU has no solar
+    forecast: the 7-day clock-time mean) could not be built and the day was refused."""
+    with pytest.warns(UserWarning, match=r"no Student-t load forecast \(only 19 day"):
+        result = btut.replay("DE_LU", "2018-10-20", agents=50, store=False)
+    (day,) = result.day_results
+    assert (day.details["plan_load"], day.details["plan_solar"]) == (
+        "load_forecast_mw",
+        "naive_7d:solar_mw",
+    )
+    assert 0.0 < day.efficiency <= 1.05

@@ -113,8 +113,9 @@ def test_replay_aggregates_several_days_as_documented(monkeypatch: pytest.Monkey
     reduction over all intervals of the period."""
     monkeypatch.setattr(btut.replaying, "_run_day", _fake_day)
     monkeypatch.setattr(btut.replaying, "_forecast", lambda *a, **k: (None, {"used": False}))
-    res = btut.replay("ES", start=DAYS[0], end=DAYS[-1] + dt.timedelta(days=1), agents=20,
-                      seed=1, store=False)  # fmt: skip
+    with pytest.warns(UserWarning, match=r"no Student-t load forecast \(not used\)"):
+        res = btut.replay("ES", start=DAYS[0], end=DAYS[-1] + dt.timedelta(days=1), agents=20,
+                          seed=1, store=False)  # fmt: skip
     assert res.days == DAYS and len(res.day_results) == 2
     assert (res.baseline_cost_eur, res.market_cost_eur, res.planner_cost_eur) == (
         200.0,

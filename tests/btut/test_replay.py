@@ -136,10 +136,12 @@ def test_python_api_on_a_dst_day(tmp_path: Path) -> None:
     (day,) = result.day_results
     assert day.to_dict()["efficiency"] == result.efficiency
     assert len(day.to_frame()) == 23
-    day.to_frame().iloc[:, :] = 0.0  # a copy: the result and the stored run stay as they are
+    frame = day.to_frame()
+    frame.iloc[:, :] = 0.0  # a copy: the result and the stored run stay as they are
     assert (day.intervals["wholesale_eur_per_mwh"] != 0).all()
     loaded = btut.load_run(result.run_id, db=_url(tmp_path))
-    loaded.to_frame().iloc[:, :] = 0.0
+    frame = loaded.to_frame()
+    frame.iloc[:, :] = 0.0
     assert (loaded.to_frame()["wholesale_eur_per_mwh"] != 0).all()
 
 
@@ -201,11 +203,12 @@ def test_agents_plan_without_the_days_actuals(tmp_path: Path) -> None:
     day's actual load and solar turn out to be; only the realised market and the benchmarks
     (which see the actuals) change. Before, agents planned on the day's actual shapes."""
     kw = {"agents": 200, "seed": 4, "store": False}
-    with pytest.warns(UserWarning, match="no Student-t load forecast"):
+    with pytest.warns(UserWarning, match=r"no Student-t load forecast \(only 13 day"):
         same = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "a.csv", False), **kw)
-    moved = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "b.csv", True), **kw)
+    with pytest.warns(UserWarning, match="no Student-t load forecast"):
+        moved = btut.replay("ES", "2017-06-14", source=_june_csv(tmp_path, "b.csv", True), **kw)
     a, b = same.day_results[0], moved.day_results[0]
-    assert a.details["plan_load"] == "load_forecast_mw"  # two weeks of history: no Student-t
+    assert a.details["plan_load"] == "load_forecast_mw"  # 13 days of history: no Student-t
     fa, fb = a.intervals, b.intervals
     for col in ("mean_field_price_eur_per_mwh", "load_shape_plan", "solar_cf_plan"):
         assert fb[col].to_numpy() == pytest.approx(fa[col].to_numpy(), rel=1e-12), col

@@ -19,6 +19,8 @@ id="plot-...">`` with a ``<figcaption>``):
 * ``plot-forecast-fan`` and ``plot-forecast-pit``: the Student-t load forecast (median and
   50/80/95 % central intervals, realised load on top, MW) and the PIT histogram of the
   realised load (skipped with a note when the run has no forecast);
+* ``plot-plan``: what the agents planned on (the day as known at its cut-off) against what
+  happened: load shape (share of the day's load per interval) and solar capacity factor;
 * ``plot-routing``: payment success, fees and latency, only when the run has ``routing_*``
   metrics (and/or a ``routing_json`` text metric with per-payment lists);
 * ``plot-daily-cost`` (backtests): baseline/market/planner cost per day (EUR).
@@ -76,9 +78,11 @@ RUN_PLOT_IDS: tuple[str, ...] = (
     "plot-convergence",
     "plot-forecast-fan",
     "plot-forecast-pit",
+    "plot-plan",
 )
 """Plots of a run report with a forecast (``plot-routing`` is added when routing metrics
-exist; the two forecast plots are replaced by a note without a forecast)."""
+exist; the two forecast plots are replaced by a note without a forecast, ``plot-plan`` by a
+note for runs stored before agents planned on forecasts)."""
 
 BACKTEST_PLOT_IDS: tuple[str, ...] = (
     "plot-days",
@@ -584,6 +588,53 @@ def _net_load_section(frame: pd.DataFrame, peak_reduction: float | None) -> str:
         f"the baseline: peak import reduction {_fmt(red, 'pct')}."
     )
     return _figure("plot-net-load", _render("plot-net-load", draw), caption)
+
+
+_PLAN_COLUMNS = ("load_shape", "load_shape_plan", "solar_cf", "solar_cf_plan")
+
+
+def _plan_section(frame: pd.DataFrame) -> str:
+    """Planned (known at the cut-off) vs realised load shape and solar capacity factor."""
+    cols = {c: _col(frame, c) for c in _PLAN_COLUMNS}
+    if any(v is None for v in cols.values()):
+        return _note(
+            "This run was stored before agents planned on the forecasts known at the cut-off "
+            "(they planned on the day's actual shapes): no planned shapes to show.",
+            "note-plan",
+        )
+    load, load_plan = 100.0 * cols["load_shape"], 100.0 * cols["load_shape_plan"]
+    cf, cf_plan = cols["solar_cf"], cols["solar_cf_plan"]
+
+    def draw(fig: Figure) -> None:
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        _stairs(top, frame.index, load, color=_COLOURS["market"], lw=2.0, label="realised")
+        _stairs(top, frame.index, load_plan, color=_COLOURS["mean_field"], lw=1.6, ls="--",
+                label="planned (known at the cut-off)")  # fmt: skip
+        top.set_ylabel("load (% of day)")
+        _stairs(bottom, frame.index, cf, color=_COLOURS["market"], lw=2.0)
+        _stairs(bottom, frame.index, cf_plan, color=_COLOURS["mean_field"], lw=1.6, ls="--")
+        bottom.set_ylabel("solar (kW per kWp)")
+        _time_axis(bottom)
+        _legend_above(top, 2)
+        top.margins(x=0.01)
+
+    energy = float(np.nansum(cf_plan))
+    if energy > 0:
+        gap = float(np.nansum(cf)) / energy - 1.0
+        side = "above" if gap > 0 else "below"
+        solar = f"the realised solar energy is {_fmt(abs(gap), 'pct')} {side} the plan's"
+    else:
+        solar = "no solar was planned"
+    n_days = max(1, round(float(np.nansum(cols["load_shape"]))))
+    apart = float(np.nansum(np.abs(cols["load_shape"] - cols["load_shape_plan"]))) / 2 / n_days
+    caption = (
+        "What the agents planned and bid on (the day as known at noon of the day before: the "
+        "load forecast's shape and the solar forecast) against what happened (the actuals the "
+        "market, the planner and the baseline see): load per interval as a share of the day's "
+        "load (%) and solar capacity factor (kW per kWp). Over the run "
+        f"{solar}; the load shapes differ by {_fmt(apart, 'pct')} of a day's load."
+    )
+    return _figure("plot-plan", _render("plot-plan", draw, height_in=4.2), caption)
 
 
 def _cost_by_type_section(per_type: pd.DataFrame | None, what: str) -> str:
@@ -1257,6 +1308,7 @@ def render_run_report(run: LoadedRun, *, title: str | None = None) -> str:
         ),
         ("convergence", "Solver convergence", _convergence_section(days)),
         ("forecast", "Load forecast: fan chart and PIT", _forecast_section(frame)),
+        ("plan", "Planned vs realised: load and solar", _plan_section(frame)),
     ]
     if _has_routing(metrics):
         sections.append(("routing", "Payment routing", _routing_section(metrics)))

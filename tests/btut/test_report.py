@@ -299,6 +299,24 @@ def test_run_without_a_forecast_skips_fan_and_pit_with_a_note(run_one: LoadedRun
     assert pit_values(frame).isna().all()
 
 
+def test_plan_plot_shows_what_agents_planned_on(run_one: LoadedRun, html_one: str) -> None:
+    """The planned (cut-off) shapes against the realised ones, with the solar energy gap and
+    the load shapes' distance computed here from the stored columns; a run stored before
+    agents planned on forecasts gets a note instead."""
+    frame = run_one.to_frame()
+    gap = frame["solar_cf"].sum() / frame["solar_cf_plan"].sum() - 1.0
+    side = "above" if gap > 0 else "below"
+    apart = (frame["load_shape"] - frame["load_shape_plan"]).abs().sum() / 2
+    caption = re.search(r'id="plot-plan">.*?<figcaption>(.*?)</figcaption>', html_one, re.S)
+    assert caption is not None
+    assert f"realised solar energy is {abs(gap):.1%} {side} the plan&#x27;s" in caption.group(1)
+    assert f"the load shapes differ by {apart:.1%} of a day&#x27;s load" in caption.group(1)
+    old = frame.drop(columns=["load_shape_plan", "solar_cf_plan"])
+    page = render_run_report(dataclasses.replace(run_one, intervals=old))
+    assert "plot-plan" not in PLOT_RE.findall(page)
+    assert '<p class="note" id="note-plan">This run was stored before agents planned' in page
+
+
 def test_old_run_without_realised_load_or_day_figures(run_one: LoadedRun) -> None:
     """Runs stored before the realised load and the per-day figures (days_json) were."""
     frame = run_one.to_frame().drop(columns="load_mw")

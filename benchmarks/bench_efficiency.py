@@ -57,21 +57,34 @@ def _days(start: str, end: str) -> list[dt.date]:
 
 
 def setup(zone: str, days: list[dt.date], agents: int, seed: int) -> dict[str, Any]:
-    """History, Student-t load forecast of the days (as replay) and the population."""
+    """History, Student-t load forecast of the days and the population, as ``btut replay``
+    (the forecaster trained on what is known at the first day's cut-off)."""
     from agents import sample_population
     from data import load_market_data
+    from forecasting.features import cutoff_for_day, information_set
     from forecasting.models import StudentTForecaster
 
     end = days[-1] + dt.timedelta(days=1)
     history = load_market_data(zone, days[0] - dt.timedelta(days=HISTORY_DAYS), end)
     tz = history.attrs.get("tz") or "UTC"
     local = np.asarray([t.date() for t in history.index.tz_convert(tz)])
-    train = history.loc[local < days[0]]
+    train = information_set(history.loc[local < days[0]], cutoff_for_day(days[0], tz), tz=tz)
+    train.attrs = dict(history.attrs)
     model = StudentTForecaster(max_epochs=MAX_EPOCHS, random_state=seed)
     model.fit(train, target="load_mw")
     pred = model.predict(history, days=list(days))
     population = sample_population(None, agents, seed=seed)
     return {"history": history, "pred": pred, "population": population, "seed": seed}
+
+
+def plan_shapes(ctx: dict[str, Any], shapes: Any) -> Any:
+    """The day as the agents know it at its cut-off (``btut replay``'s plan): the forecast's
+    mean as load shape, the TSO's solar forecast."""
+    from agents import planning_profiles
+
+    mu = ctx["pred"]["mu"].reindex(shapes.index).to_numpy(dtype=np.float64)
+    ok = np.isfinite(mu).all() and (mu > 0).all()
+    return planning_profiles(ctx["history"], shapes, load_forecast_mw=mu if ok else None)
 
 
 def run_day(
@@ -105,7 +118,7 @@ def run_day(
     net = agent_net_demand(population, shapes, seed=noise_seed)
 
     t0 = time.perf_counter()
-    game = energy_game(population, price, shapes, forecast=forecast, **game_kw)
+    game = energy_game(population, price, plan_shapes(ctx, shapes), forecast=forecast, **game_kw)
     eq = solve_energy_market(game, **(solve_kw or {}))
     fm = clear_finite_market(
         eq, population, net, seed=seed, keep_settlement=N > max_exact, **(clear_kw or {})

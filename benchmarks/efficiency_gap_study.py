@@ -202,7 +202,7 @@ def run_variant(
     me.BIN_PARAMETER.update(opt.get("binparam", {}))  # type: ignore[attr-defined]
     try:
         t0 = time.perf_counter()
-        game = energy_game(pop, price, shapes, **game_kw)
+        game = energy_game(pop, price, be.plan_shapes(ctx, shapes), **game_kw)
         eq = solve_energy_market(game, **opt.get("solve", {}))
         fm = clear_finite_market(eq, pop, net, seed=seed, **opt.get("clear", {}))
         t_m = time.perf_counter() - t0

@@ -117,6 +117,15 @@ class DayShapes:
         return frame
 
 
+def _peak_above_floor(solar: pd.Series, dates: np.ndarray) -> float:
+    """Largest output above its day's minimum (MW) over the local days ``dates`` of the rows;
+    NaN when ``solar`` is empty or all NaN."""
+    whole = solar.clip(lower=0.0)
+    floors = whole.groupby(dates).transform("min")
+    excess = (whole - floors).to_numpy(dtype=np.float64)
+    return float(np.nanmax(excess)) if np.isfinite(excess).any() else float("nan")
+
+
 def _complete(values: pd.Series) -> bool:
     return bool(len(values)) and bool(np.isfinite(values.to_numpy(dtype=float)).all())
 
@@ -210,10 +219,7 @@ def day_profiles(
                     f"solar_capacity_mw must be > 0, got {solar_capacity_mw!r}"
                 )
         else:
-            whole = frame[solar_column].clip(lower=0.0)
-            floors = whole.groupby(dates).transform("min")
-            peak = float(np.nanmax((whole - floors).to_numpy(dtype=np.float64)))
-            peak = max(peak, float(excess.max()))
+            peak = max(_peak_above_floor(frame[solar_column], dates), float(excess.max()))
             capacity = peak / float(peak_capacity_factor) if peak > 0 else float("nan")
         solar_cf = np.clip(excess / capacity, 0.0, 1.0) if np.isfinite(capacity) else np.zeros(H)
 
@@ -295,11 +301,20 @@ def planning_profiles(
     idx, tz, day = realised.index, realised.tz, realised.day
     naive = f"naive_{int(naive_days)}d"
 
-    def column_on_day(column: str) -> np.ndarray | None:
-        if column not in frame:
-            return None
-        values = frame[column].reindex(idx).to_numpy(dtype=np.float64)
-        return values if np.isfinite(values).all() else None
+    def forecast_or_naive(forecast: str, realised_column: str, what: str) -> tuple[np.ndarray, str]:
+        """The day's ``forecast`` column when complete, else the clock-time mean of
+        ``realised_column`` before the cut-off; ``DataUnavailableError`` without either."""
+        if forecast in frame:
+            values = frame[forecast].reindex(idx).to_numpy(dtype=np.float64)
+            if np.isfinite(values).all():
+                return values, forecast
+        values = _naive_clock_mean(frame, realised_column, day, idx, tz, int(naive_days))
+        if values is None:
+            raise DataUnavailableError(
+                f"no {what} forecast for {day} and no {realised_column} on the {naive_days} "
+                "days before its cut-off"
+            )
+        return values, f"{naive}:{realised_column}"
 
     if load_forecast_mw is not None:
         load = np.asarray(load_forecast_mw, dtype=np.float64)
@@ -309,16 +324,8 @@ def planning_profiles(
                 f"{load.shape}"
             )
         load_column = "student_t_mu"
-    elif (load := column_on_day("load_forecast_mw")) is not None:
-        load_column = "load_forecast_mw"
     else:
-        load = _naive_clock_mean(frame, realised.load_column, day, idx, tz, int(naive_days))
-        load_column = f"{naive}:{realised.load_column}"
-    if load is None:
-        raise DataUnavailableError(
-            f"no load forecast for {day} and no {realised.load_column} on the {naive_days} "
-            "days before its cut-off"
-        )
+        load, load_column = forecast_or_naive("load_forecast_mw", realised.load_column, "load")
     load = np.clip(load, 0.0, None)
     if load.sum() <= 0:
         raise DataValidationError(f"the load forecast for {day} sums to zero")
@@ -327,17 +334,7 @@ def planning_profiles(
     solar_cf = np.zeros(len(idx))
     capacity = realised.solar_capacity_mw
     if realised.solar_column is not None and np.isfinite(realised.solar_capacity_mw):
-        solar = column_on_day("solar_forecast_mw")
-        if solar is not None:
-            solar_column = "solar_forecast_mw"
-        else:
-            solar = _naive_clock_mean(frame, realised.solar_column, day, idx, tz, int(naive_days))
-            solar_column = f"{naive}:{realised.solar_column}"
-        if solar is None:
-            raise DataUnavailableError(
-                f"no solar forecast for {day} and no {realised.solar_column} on the "
-                f"{naive_days} days before its cut-off"
-            )
+        solar, solar_column = forecast_or_naive("solar_forecast_mw", realised.solar_column, "solar")
         excess = np.clip(solar, 0.0, None)
         excess -= excess.min()
         # the capacity as known at the cut-off: the largest output over the daily floor of the
@@ -347,9 +344,7 @@ def planning_profiles(
         past = dates <= day - dt.timedelta(days=2)
         peak = float(excess.max())
         if past.any():
-            whole = frame.loc[past, realised.solar_column].clip(lower=0.0)
-            floors = whole.groupby(dates[past]).transform("min")
-            peak = max(peak, float(np.nanmax((whole - floors).to_numpy(dtype=np.float64))))
+            peak = max(peak, _peak_above_floor(frame.loc[past, realised.solar_column], dates[past]))
         capacity = peak / float(peak_capacity_factor)
         solar_cf = np.clip(excess / capacity, 0.0, 1.0) if capacity > 0 else np.zeros(len(idx))
     return dataclasses.replace(

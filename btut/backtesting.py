@@ -336,7 +336,7 @@ def backtest(
 
     frame = load_market_data(par.zone, days[0], days[-1] + dt.timedelta(days=1), source=par.source)
     _check_days(frame, days, par.zone)
-    _day_shapes(_load_history(par.zone, days, par.source), days)  # e.g. a zone without solar
+    _day_shapes(_load_history(par.zone, days, par.source, frame), days)  # e.g. no solar
 
     from data.store import ResultsStore, config_hash
 

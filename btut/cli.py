@@ -701,9 +701,10 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
         return None
     try:
         # a regular file of sane size: a FIFO or /dev/zero would block or never end
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
             raise InvalidParameterError(f"--config {path} is not a regular file")
-        if os.stat(path).st_size > MAX_CONFIG_BYTES:
+        if info.st_size > MAX_CONFIG_BYTES:
             raise InvalidParameterError(
                 f"--config {path} is larger than {MAX_CONFIG_BYTES // 1_000_000} MB"
             )

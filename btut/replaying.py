@@ -494,15 +494,18 @@ def _check_days(frame: pd.DataFrame, days: tuple[dt.date, ...], zone: str) -> No
         )
 
 
-def _load_history(zone: str, days: tuple[dt.date, ...], source: Any) -> pd.DataFrame:
+def _load_history(
+    zone: str, days: tuple[dt.date, ...], source: Any, replayed: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The replayed days with up to FORECAST_HISTORY_DAYS of history before them: as much as
     the source has (a file's first day), else (the live API) the longest of 365, 56 or 28
-    days it serves."""
+    days it serves. ``replayed``: the replayed days' frame when already loaded."""
     from data import load_market_data
 
     end = days[-1] + dt.timedelta(days=1)
     want = days[0] - dt.timedelta(days=FORECAST_HISTORY_DAYS)
-    replayed = load_market_data(zone, days[0], end, source=source)
+    if replayed is None:
+        replayed = load_market_data(zone, days[0], end, source=source)
     first = replayed.attrs.get("first_day")
     if first is not None:  # a file: its coverage is known
         start = max(want, dt.date.fromisoformat(first))
@@ -1026,7 +1029,7 @@ def replay(
     first, stop = days[0], days[-1] + dt.timedelta(days=1)
     replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
     _check_days(replayed, days, zone)
-    history = _load_history(zone, days, source)
+    history = _load_history(zone, days, source, replayed)
     shapes_by_day = _day_shapes(history, days)
 
     results = []

@@ -278,10 +278,14 @@ def _parse_url(url: str | URL) -> URL:
     return parsed
 
 
+def _secret_keys(url: URL) -> list[str]:
+    """The query parameters of ``url`` that hold a password (libpq's ``?password=...``)."""
+    return [k for k in url.query if k.lower() in _SECRET_QUERY_KEYS]
+
+
 def _display(url: URL) -> str:
     """``url`` with its password, in the authority or the query, shown as ``***``."""
-    secret_keys = [k for k in url.query if k.lower() in _SECRET_QUERY_KEYS]
-    shown = url.update_query_dict(dict.fromkeys(secret_keys, "***"))
+    shown = url.update_query_dict(dict.fromkeys(_secret_keys(url), "***"))
     return shown.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
@@ -667,9 +671,8 @@ class ResultsStore:
     def __init__(self, url: str | None = None, *, read_only: bool = False) -> None:
         self._url = _parse_url(url if url is not None else default_url())
         # the password may also come as a query parameter (libpq's ?password=...)
-        secret_keys = [k for k in self._url.query if k.lower() in _SECRET_QUERY_KEYS]
         self._secrets = [str(self._url.password)] if self._url.password else []
-        for key in secret_keys:
+        for key in _secret_keys(self._url):
             value = self._url.query[key]
             self._secrets += [value] if isinstance(value, str) else list(value)
         self.url_display: str = _display(self._url)

@@ -18,8 +18,9 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,3 +217,23 @@ def fresh_postgres_url(postgres_server: tuple[str, int]) -> Iterator[str]:
     finally:
         with contextlib.suppress(Exception):
             _admin_execute(host, port, PG_TEST_DB, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def quarter_hourly() -> Callable[[Any], Any]:
+    """``quarter_hourly(frame)``: the same real days on 15-minute intervals, each hour's value
+    (MW, EUR/MWh) on its four quarters, attrs kept."""
+    import numpy as np
+    import pandas as pd
+
+    def convert(hourly: pd.DataFrame) -> pd.DataFrame:
+        idx = pd.DatetimeIndex(
+            [t + pd.Timedelta(minutes=15 * q) for t in hourly.index for q in range(4)],
+            name=hourly.index.name,
+        )
+        columns = {c: np.repeat(hourly[c].to_numpy(), 4) for c in hourly.columns}
+        frame = pd.DataFrame(columns, index=idx)
+        frame.attrs.update(hourly.attrs)
+        return frame
+
+    return convert

@@ -140,24 +140,13 @@ def test_noise_is_mean_one_and_chunking_invariant(es_2016: pd.DataFrame) -> None
         agent_net_demand(pop, shapes, seed=3, noise=-1.0)
 
 
-def _quarter_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
-    """The same real day on 15-minute intervals: each hour's value on its four quarters."""
-    idx = pd.DatetimeIndex(
-        [t + pd.Timedelta(minutes=15 * q) for t in hourly.index for q in range(4)],
-        name=hourly.index.name,
-    )
-    frame = pd.DataFrame({c: np.repeat(hourly[c].to_numpy(), 4) for c in hourly.columns}, index=idx)
-    frame.attrs.update(hourly.attrs)
-    return frame
-
-
-def test_fifteen_minute_day_gives_the_same_daily_energy_as_hourly() -> None:
+def test_fifteen_minute_day_gives_the_same_daily_energy_as_hourly(quarter_hourly) -> None:
     """PV energy is kW per kWp times the interval length: the same day on quarter-hours
     (each hour's value repeated) has four times the intervals, each a quarter as long, so
     every agent's daily load and PV energy equal the hourly ones; clock hours step by 0.25."""
     hourly = data.load_market_data("ES", "2016-06-21", "2016-06-22")
     h = day_profiles(hourly)
-    q = day_profiles(_quarter_hourly(hourly))
+    q = day_profiles(quarter_hourly(hourly))
     assert (h.n_intervals, h.dt_hours) == (24, 1.0)
     assert (q.n_intervals, q.dt_hours) == (96, 0.25)
     np.testing.assert_allclose(q.solar_cf, np.repeat(h.solar_cf, 4), rtol=1e-12)

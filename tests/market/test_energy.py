@@ -673,19 +673,7 @@ def test_penalty_by_hand(es_day) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _quarter_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
-    """The same real day on 15-minute intervals: each hour's value (MW, EUR/MWh) on its four
-    quarters."""
-    idx = pd.DatetimeIndex(
-        [t + pd.Timedelta(minutes=15 * q) for t in hourly.index for q in range(4)],
-        name=hourly.index.name,
-    )
-    frame = pd.DataFrame({c: np.repeat(hourly[c].to_numpy(), 4) for c in hourly.columns}, index=idx)
-    frame.attrs.update(hourly.attrs)
-    return frame
-
-
-def test_quarter_hours_give_the_hourly_market() -> None:
+def test_quarter_hours_give_the_hourly_market(quarter_hourly) -> None:
     """The coupling and the demand-response cost are per kW, not per kWh of an interval: the
     same day on quarter-hours (each hour's power and price on its four quarters) gives the
     hourly local prices on every quarter, the same costs per agent and the same planner and
@@ -701,7 +689,7 @@ def test_quarter_hours_give_the_hourly_market() -> None:
     config = PopulationConfig((TypeConfig("consumer", 0.6), TypeConfig("pv", 0.4)), noise=0.0)
     pop = sample_population(config, 40, seed=2)
     out = {}
-    for name, frame in (("h", hourly), ("q", _quarter_hourly(hourly))):
+    for name, frame in (("h", hourly), ("q", quarter_hourly(hourly))):
         shapes = day_profiles(frame)
         price = frame["price_eur_per_mwh"].to_numpy()
         eq = solve_energy_market(energy_game(pop, price, shapes, kappa_eur_per_mwh_per_kwh=400.0))

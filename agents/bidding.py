@@ -345,6 +345,7 @@ class ErrorQuadrature:
         *,
         pv_kwh: ArrayLike | None = None,
         noise: float = 0.0,
+        pv_error_sd_kwh: ArrayLike | None = None,
         n_nodes: int = 16,
         method: str = "midpoint",
     ) -> ErrorQuadrature:
@@ -353,7 +354,9 @@ class ErrorQuadrature:
 
         The zone's relative error ``sigma_t / mu_t`` scales the agent's expected load; the
         idiosyncratic lognormal noise (relative sd ``sqrt(exp(noise^2) - 1)``) of load and PV
-        is added in variance. The result is a Student-t with the forecast's ``nu_t`` and the
+        and the solar forecast's error ``pv_error_sd_kwh`` (H,) kWh (the agent's PV error sd,
+        e.g. ``pv_kwp * solar_cf_error_sd * dt_hours``; default none) are added in variance,
+        as independent errors. The result is a Student-t with the forecast's ``nu_t`` and the
         total variance: ``scale_t = sqrt(var_t * (nu_t - 2) / nu_t)`` (``nu = inf``: normal),
         an approximation of the sum of the two errors.
         """
@@ -377,6 +380,11 @@ class ErrorQuadrature:
             to_scale = np.where(np.isinf(nu), 1.0, (nu - 2.0) / nu)
         v_noise = math.expm1(float(noise) ** 2)
         var = load**2 * (rel**2 * t_var + v_noise) + pv**2 * v_noise
+        if pv_error_sd_kwh is not None:
+            pv_sd = _array(pv_error_sd_kwh, "pv_error_sd_kwh", len(mu))
+            if (pv_sd < 0).any():
+                raise InvalidParameterError("pv_error_sd_kwh must be >= 0")
+            var = var + pv_sd**2
         return cls.student_t(np.sqrt(var * to_scale), nu, n_nodes=n_nodes, method=method)
 
 

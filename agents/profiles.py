@@ -76,7 +76,10 @@ class DayShapes:
     (e.g. 0, 1, 3, 4, ... on a spring DST day); ``dt_hours``: interval length in hours;
     ``load_shape`` (sums to 1); ``solar_cf`` (kW per kWp, in [0, 1]); ``load_column`` /
     ``solar_column``: the columns used (``None``: no solar, zero PV); ``solar_capacity_mw``:
-    the capacity ``C`` used for the capacity factor.
+    the capacity ``C`` used for the capacity factor. Plans (:func:`planning_profiles`) also
+    carry ``solar_cf_error_sd`` (H,) kW per kWp: the root mean square of the solar plan's
+    error by clock time on the ``solar_error_days`` complete days before the cut-off (None
+    for realised shapes).
     """
 
     index: pd.DatetimeIndex
@@ -90,13 +93,16 @@ class DayShapes:
     zone: str
     day: dt.date
     tz: str
+    solar_cf_error_sd: np.ndarray | None = None
+    solar_error_days: int = 0
 
     @property
     def n_intervals(self) -> int:
         return int(self.load_shape.shape[0])
 
     def to_frame(self) -> pd.DataFrame:
-        """Columns ``clock_hour``, ``load_shape``, ``solar_cf`` indexed by ``time_utc``."""
+        """Columns ``clock_hour``, ``load_shape``, ``solar_cf`` (and ``solar_cf_error_sd`` for
+        a plan) indexed by ``time_utc``."""
         frame = pd.DataFrame(
             {
                 "clock_hour": self.clock_hour,
@@ -105,6 +111,8 @@ class DayShapes:
             },
             index=self.index,
         )
+        if self.solar_cf_error_sd is not None:
+            frame["solar_cf_error_sd"] = self.solar_cf_error_sd
         frame.attrs.update(
             zone=self.zone,
             day=self.day.isoformat(),
@@ -113,6 +121,7 @@ class DayShapes:
             load_column=self.load_column,
             solar_column=self.solar_column,
             solar_capacity_mw=self.solar_capacity_mw,
+            solar_error_days=self.solar_error_days,
         )
         return frame
 
@@ -262,6 +271,58 @@ def _naive_clock_mean(
     return values if np.isfinite(values).all() else None
 
 
+def _solar_plan_error(
+    frame: pd.DataFrame,
+    realised_column: str,
+    source: str,
+    the_day: dt.date,
+    index: pd.DatetimeIndex,
+    tz: str,
+    capacity_mw: float,
+    naive_days: int,
+    error_days: int,
+) -> tuple[np.ndarray, int]:
+    """Root mean square by local clock time of the solar plan's capacity-factor error on the
+    complete days ``D-1-error_days .. D-2`` (known at the cut-off): realised minus planned, each
+    above its daily floor, over ``capacity_mw``; the plan of a past day is ``source`` (a
+    forecast column) or, for ``"naive_<n>d:<column>"``, the clock-time mean of its own
+    ``naive_days`` days before its cut-off. Returns (H,) kW per kWp at the clock times of
+    ``index`` (0 where no day has that clock time) and the number of days used."""
+    local = frame.index.tz_convert(tz)
+    dates = np.asarray(local.date)
+    clock = np.asarray(local.hour * 60 + local.minute)
+    naive = source.startswith("naive_")
+    first_err = the_day - dt.timedelta(days=1 + error_days)
+    first = first_err - dt.timedelta(days=1 + naive_days) if naive else first_err
+    last = the_day - dt.timedelta(days=2)
+    rows = (dates >= first) & (dates <= last)
+    H = len(index)
+    if not rows.any():
+        return np.zeros(H), 0
+    keys = [dates[rows], clock[rows]]
+    real = frame.loc[rows, realised_column].clip(lower=0.0).groupby(keys).mean().unstack()
+    exists = pd.Series(True, index=pd.MultiIndex.from_arrays(keys)).groupby(level=[0, 1]).any()
+    exists = exists.unstack(fill_value=False).reindex_like(real).fillna(False).astype(bool)
+    if naive:
+        span = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+        full = real.reindex(span)
+        plan = full.shift(2).rolling(naive_days, min_periods=1).mean().reindex(real.index)
+    else:
+        plan = frame.loc[rows, source].clip(lower=0.0).groupby(keys).mean().unstack()
+        plan = plan.reindex_like(real)
+    err = (real.sub(real.min(axis=1), axis=0) - plan.sub(plan.min(axis=1), axis=0)) / capacity_mw
+    err = err[np.asarray(err.index) >= first_err]
+    exists = exists.loc[err.index]
+    complete = (err.notna() | ~exists).all(axis=1) & exists.any(axis=1)
+    err = err[complete]
+    if err.empty:
+        return np.zeros(H), 0
+    rms = np.sqrt((err**2).mean(axis=0))
+    loc = index.tz_convert(tz)
+    values = rms.reindex(np.asarray(loc.hour * 60 + loc.minute)).to_numpy(dtype=np.float64)
+    return np.nan_to_num(values, nan=0.0), len(err)
+
+
 def planning_profiles(
     frame: pd.DataFrame,
     realised: DayShapes,
@@ -269,6 +330,7 @@ def planning_profiles(
     load_forecast_mw: ArrayLike | None = None,
     naive_days: int = 7,
     peak_capacity_factor: float = 0.75,
+    solar_error_days: int = 28,
 ) -> DayShapes:
     """The shapes of ``realised``'s day as known at its cut-off (noon of the day before, local
     time): what agents plan and bid on, while ``realised`` (:func:`day_profiles` of the
@@ -284,15 +346,21 @@ def planning_profiles(
     fewer where the data start later), of the column the realised shapes used. The returned
     ``load_column``/``solar_column`` say which (``"student_t_mu"``, a column name, or
     ``"naive_7d:<column>"``). ``DataUnavailableError`` when not even the naive mean exists.
+
+    ``solar_cf_error_sd`` (H,) kW per kWp: the root mean square, by clock time, of the same
+    solar plan's error on the complete days among the ``solar_error_days`` before the cut-off
+    (realised minus planned capacity factor, each above its daily floor, over ``C``; 0 where
+    there is none), the spread of the error agents weigh in their risk
+    (:meth:`agents.bidding.ErrorQuadrature.from_forecast`); ``solar_error_days`` on the result
+    says how many days it rests on.
     """
     if not isinstance(realised, DayShapes):
         raise InvalidParameterError(
             f"realised must be a DayShapes (day_profiles), got {type(realised).__name__}"
         )
-    if isinstance(naive_days, bool) or not isinstance(naive_days, numbers.Integral):
-        raise InvalidParameterError(f"naive_days must be an integer >= 1, got {naive_days!r}")
-    if naive_days < 1:
-        raise InvalidParameterError(f"naive_days must be an integer >= 1, got {naive_days!r}")
+    for name, value in (("naive_days", naive_days), ("solar_error_days", solar_error_days)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise InvalidParameterError(f"{name} must be an integer >= 1, got {value!r}")
     if not 0.0 < float(peak_capacity_factor) <= 1.0:
         raise InvalidParameterError(
             f"peak_capacity_factor must be in (0, 1], got {peak_capacity_factor!r}"
@@ -332,6 +400,7 @@ def planning_profiles(
 
     solar_column = realised.solar_column
     solar_cf = np.zeros(len(idx))
+    error_sd, error_days = np.zeros(len(idx)), 0
     capacity = realised.solar_capacity_mw
     if realised.solar_column is not None and np.isfinite(realised.solar_capacity_mw):
         solar, solar_column = forecast_or_naive("solar_forecast_mw", realised.solar_column, "solar")
@@ -347,6 +416,18 @@ def planning_profiles(
             peak = max(peak, _peak_above_floor(frame.loc[past, realised.solar_column], dates[past]))
         capacity = peak / float(peak_capacity_factor)
         solar_cf = np.clip(excess / capacity, 0.0, 1.0) if capacity > 0 else np.zeros(len(idx))
+        if capacity > 0:
+            error_sd, error_days = _solar_plan_error(
+                frame,
+                realised.solar_column,
+                solar_column,
+                day,
+                idx,
+                tz,
+                capacity,
+                int(naive_days),
+                int(solar_error_days),
+            )
     return dataclasses.replace(
         realised,
         load_shape=load / load.sum(),
@@ -354,6 +435,8 @@ def planning_profiles(
         load_column=load_column,
         solar_column=solar_column,
         solar_capacity_mw=capacity,
+        solar_cf_error_sd=error_sd,
+        solar_error_days=error_days,
     )
 
 

@@ -9,8 +9,10 @@ One call of :func:`replay` runs, for every local market day of the period:
    ``max_epochs=`` :data:`FORECAST_MAX_EPOCHS` (30, early stopping on; about 6 s on one core)
    and ``random_state=seed``; its ``mu``/``sigma``/``nu`` per interval set the agents' forecast
    error (:meth:`agents.bidding.ErrorQuadrature.from_forecast`). Zones without ``load_mw``
-   (or too little history) replay without it (the idiosyncratic noise only; ``details``
-   says so).
+   (or too little history) replay without it (no load forecast error; ``details`` says so).
+   The solar plan's error enters the agents' risk too: its root mean square by clock time
+   on the :data:`PLAN_SOLAR_ERROR_DAYS` (28) complete days before the cut-off
+   (``solar_cf_error_sd`` of :func:`agents.planning_profiles`, times each agent's kWp).
    **No look-ahead**: agents plan and bid on the day as known at its cut-off (noon of the day
    before, :func:`agents.planning_profiles`; the forecaster is trained on what is known at
    the first day's cut-off; the day's wholesale price is taken as known, the local market
@@ -20,8 +22,9 @@ One call of :func:`replay` runs, for every local market day of the period:
    the cut-off. The day then happens with its actuals (:func:`agents.day_profiles`): the
    realised net demand, the finite market, the planner and the baseline use them (the
    planner and the baseline are perfect-information benchmarks). ``details`` name the plan's
-   sources (``plan_load``, ``plan_solar``); the intervals hold both shapes (``load_shape``,
-   ``load_shape_plan``, ``solar_cf``, ``solar_cf_plan``).
+   sources (``plan_load``, ``plan_solar``, ``plan_solar_error_days``); the intervals hold
+   both shapes (``load_shape``, ``load_shape_plan``, ``solar_cf``, ``solar_cf_plan``) and the
+   solar error's spread (``solar_cf_error_sd_plan``).
 2. **Population**: ``sample_population(config, agents, seed=seed)`` (the same agents every
    day); realised net demand of day ``d`` from :func:`agents.profiles.agent_net_demand` with
    the noise seed ``SeedSequence([seed, d.toordinal()])`` (independent across days, the same
@@ -107,6 +110,8 @@ _MIN_FORECAST_DAYS = 28  # less history than this: replay without the forecast
 PLAN_NAIVE_DAYS = 7
 """Days of the clock-time mean that stands in for a missing forecast of load or solar
 (:func:`agents.planning_profiles`)."""
+PLAN_SOLAR_ERROR_DAYS = 28
+"""Days before the cut-off over which the solar plan's error spread is measured."""
 _PRICE = "price_eur_per_mwh"
 _LOADS = ("load_mw", "load_forecast_mw")
 
@@ -582,7 +587,13 @@ def _plan(history: pd.DataFrame, shapes: Any, pred: pd.DataFrame | None) -> Any:
     if pred is not None:
         values = pred["mu"].reindex(shapes.index).to_numpy(dtype=np.float64)
         mu = values if np.isfinite(values).all() and (values > 0).all() else None
-    return planning_profiles(history, shapes, load_forecast_mw=mu, naive_days=PLAN_NAIVE_DAYS)
+    return planning_profiles(
+        history,
+        shapes,
+        load_forecast_mw=mu,
+        naive_days=PLAN_NAIVE_DAYS,
+        solar_error_days=PLAN_SOLAR_ERROR_DAYS,
+    )
 
 
 def _shard_agents() -> int:
@@ -750,6 +761,11 @@ def _run_day(
             "load_shape_plan": plan_shapes.load_shape,
             "solar_cf": shapes.solar_cf,
             "solar_cf_plan": plan_shapes.solar_cf,
+            "solar_cf_error_sd_plan": (
+                plan_shapes.solar_cf_error_sd
+                if plan_shapes.solar_cf_error_sd is not None
+                else np.nan
+            ),
         },
         index=pd.DatetimeIndex(shapes.index, name="time_utc"),
     ).astype(np.float64)
@@ -795,6 +811,7 @@ def _run_day(
             "forecast_used": forecast is not None,
             "plan_load": plan_shapes.load_column,
             "plan_solar": plan_shapes.solar_column,
+            "plan_solar_error_days": int(plan_shapes.solar_error_days),
             "realised_load": shapes.load_column,
             "realised_solar": shapes.solar_column,
             "equilibrium_iterations": int(eq.iterations),
@@ -871,7 +888,11 @@ class _Params:
             },
             # agents plan on the day as known at its cut-off (forecasts), the day happens
             # with its actuals (no look-ahead; before, agents planned on the actual shapes)
-            "plan": {"profiles": "cut-off forecasts", "naive_days": PLAN_NAIVE_DAYS},
+            "plan": {
+                "profiles": "cut-off forecasts",
+                "naive_days": PLAN_NAIVE_DAYS,
+                "solar_error_days": PLAN_SOLAR_ERROR_DAYS,
+            },
             # engine settings that change the results (a new default is a new run)
             "engine": {
                 "bins": dict(DEFAULT_BINS),
@@ -1056,8 +1077,8 @@ def replay(
             warnings.warn(
                 f"{zone}: no Student-t load forecast ({forecast_info.get('reason', 'not used')}): "
                 f"agents plan "
-                f"on {p.load_column} and {p.solar_column or 'no solar'}, and their risk is "
-                "their own noise only",
+                f"on {p.load_column} and {p.solar_column or 'no solar'}, and their risk "
+                "leaves out the load forecast's error",
                 UserWarning,
                 stacklevel=2,
             )

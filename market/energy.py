@@ -419,7 +419,12 @@ def _action_values(params: AgentParams, model: Any, grid: DPGrid, dt_h: float) -
 
 
 def _default_errors(
-    load: np.ndarray, pv: np.ndarray, noise: float, forecast: pd.DataFrame | None, n_nodes: int
+    load: np.ndarray,
+    pv: np.ndarray,
+    noise: float,
+    forecast: pd.DataFrame | None,
+    n_nodes: int,
+    pv_error_sd: np.ndarray | None = None,
 ) -> ErrorQuadrature:
     if forecast is None:
         H = load.shape[0]
@@ -428,7 +433,9 @@ def _default_errors(
         raise InvalidParameterError(
             f"forecast has {len(forecast)} rows, expected {load.shape[0]} intervals"
         )
-    return ErrorQuadrature.from_forecast(forecast, load, pv_kwh=pv, noise=noise, n_nodes=n_nodes)
+    return ErrorQuadrature.from_forecast(
+        forecast, load, pv_kwh=pv, noise=noise, pv_error_sd_kwh=pv_error_sd, n_nodes=n_nodes
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -654,8 +661,10 @@ def energy_game(
     mapping from type name or kind to a number of bins (types not in it: 1); None:
     :data:`DEFAULT_BINS` (a population or config), 1 (representative pairs). Forecast errors
     per block: ``errors[name]`` when given, else ``ErrorQuadrature.from_forecast(forecast, load, pv,
-    noise, n_nodes)`` (``forecast``: the zone's Student-t load forecast of the day, columns
-    ``mu``, ``sigma``, ``nu``; None: the idiosyncratic noise only, a normal quadrature);
+    noise, pv_error_sd, n_nodes)`` (``forecast``: the zone's Student-t load forecast of the day,
+    columns ``mu``, ``sigma``, ``nu``; None: no load forecast error, a normal quadrature;
+    ``pv_error_sd = pv_kwp * shapes.solar_cf_error_sd * dt_hours`` when the shapes are a plan
+    from :func:`agents.planning_profiles`, the solar forecast's error);
     noise: default the population's. profiles: ``{name: (load_kwh, pv_kwh)}`` overriding the
     expected profiles. penalty_eur: override the penalty (must exceed the computed bound).
     """
@@ -746,7 +755,12 @@ def energy_game(
             load, pv = np.array(load, dtype=np.float64), np.array(pv, dtype=np.float64)
         err = errors.get(rep.name)
         if err is None:
-            err = _default_errors(load, pv, s_noise, forecast, int(n_nodes))
+            pv_sd = (
+                None
+                if shapes.solar_cf_error_sd is None
+                else p.pv_kwp * shapes.solar_cf_error_sd * shapes.dt_hours
+            )
+            err = _default_errors(load, pv, s_noise, forecast, int(n_nodes), pv_sd)
         elif not isinstance(err, ErrorQuadrature) or err.n_intervals != H:
             raise InvalidParameterError(
                 f"errors[{rep.name!r}] must be an ErrorQuadrature of {H} intervals"

@@ -455,6 +455,18 @@ def test_error_quadrature_from_a_forecast() -> None:
     sd = math.sqrt(math.expm1(0.04) * (1.0 + 4.0) + 0.04**2 * 5 / 3)  # variance of interval 1
     scale = sd * math.sqrt(3 / 5)
     np.testing.assert_allclose(noisy.nodes[1], scale * stats.t.ppf((np.arange(8) + 0.5) / 8, 5))
+    # the solar forecast's error (kWh sd per interval) adds its variance
+    sunny = ErrorQuadrature.from_forecast(
+        pred, load, pv_kwh=[0.0, 2.0], noise=0.2, pv_error_sd_kwh=[0.0, 0.3], n_nodes=8
+    )
+    np.testing.assert_array_equal(sunny.nodes[0], noisy.nodes[0])
+    sd = math.sqrt(math.expm1(0.04) * (1.0 + 4.0) + 0.04**2 * 5 / 3 + 0.3**2)
+    np.testing.assert_allclose(
+        sunny.nodes[1], sd * math.sqrt(3 / 5) * stats.t.ppf((np.arange(8) + 0.5) / 8, 5)
+    )
+    for bad in ([0.0, -0.1], [0.1], [0.0, np.nan]):
+        with pytest.raises(InvalidParameterError, match="pv_error_sd_kwh"):
+            ErrorQuadrature.from_forecast(pred, load, pv_kwh=[0.0, 2.0], pv_error_sd_kwh=bad)
 
 
 def test_prices_and_inputs_are_checked() -> None:

@@ -190,7 +190,9 @@ def test_the_plan_uses_nothing_after_the_cut_off(es_2016: pd.DataFrame, day: str
     again = planning_profiles(moved, realised)
     np.testing.assert_array_equal(again.load_shape, plan.load_shape)
     np.testing.assert_array_equal(again.solar_cf, plan.solar_cf)
+    np.testing.assert_array_equal(again.solar_cf_error_sd, plan.solar_cf_error_sd)
     assert again.solar_capacity_mw == plan.solar_capacity_mw
+    assert again.solar_error_days == plan.solar_error_days == 28
     assert (plan.load_column, plan.solar_column) == ("load_forecast_mw", "solar_forecast_mw")
     # the TSO's forecasts of the day, as day_profiles would shape them
     fc = es_2016["load_forecast_mw"].reindex(realised.index).to_numpy()
@@ -244,3 +246,75 @@ def test_naive_plan_on_the_spring_dst_day_and_without_history(es_2016: pd.DataFr
         planning_profiles(frame, first, naive_days=0)
     with pytest.raises(InvalidParameterError, match="realised must be a DayShapes"):
         planning_profiles(frame, frame)
+
+
+def _rms_error_by_hand(
+    frame: pd.DataFrame, day: str, capacity: float, naive: bool, n_err: int = 28
+) -> tuple[np.ndarray, int]:
+    """The solar plan's error spread, one past day and one clock hour at a time: for each
+    complete day d in D-1-n_err .. D-2 (a day with a missing value is left out), realised
+    minus planned (each minus its day's minimum) over ``capacity``; the plan of d is the TSO's
+    forecast, or (``naive``) the mean of the values there are at that hour over d-8 .. d-2.
+    Hourly days only (no DST day in the window)."""
+    tz = frame.attrs["tz"]
+    local = frame.index.tz_convert(tz)
+    the_day = pd.Timestamp(day).date()
+    values: dict = {}
+    for when, real, fc in zip(local, frame["solar_mw"], frame["solar_forecast_mw"], strict=True):
+        values[(when.date(), when.hour)] = (max(real, 0.0), max(fc, 0.0))  # NaN stays NaN
+    squares: dict[int, list[float]] = {h: [] for h in range(24)}
+    used = 0
+    for back in range(2, n_err + 2):
+        d = the_day - pd.Timedelta(days=back).to_pytimedelta()
+        real = [values[(d, h)][0] for h in range(24)]
+        if naive:
+            plan = []
+            for h in range(24):
+                week = [
+                    values[(d - pd.Timedelta(days=b).to_pytimedelta(), h)][0] for b in range(2, 9)
+                ]
+                week = [v for v in week if not np.isnan(v)]
+                plan.append(sum(week) / len(week))
+        else:
+            plan = [values[(d, h)][1] for h in range(24)]
+        if np.isnan(real).any() or np.isnan(plan).any():
+            continue
+        used += 1
+        for h in range(24):
+            e = (real[h] - min(real)) - (plan[h] - min(plan))
+            squares[h].append((e / capacity) ** 2)
+    return np.array([np.sqrt(np.mean(squares[h])) for h in range(24)]), used
+
+
+@pytest.mark.parametrize("naive", [False, True])
+def test_the_solar_error_spread_by_hand(es_2016: pd.DataFrame, naive: bool) -> None:
+    """``solar_cf_error_sd``: the root mean square of the same plan's error on the 28 days
+    before the cut-off, against a loop over days and hours (the TSO's forecast as the plan,
+    and the 7-day clock-time mean when the data have no solar forecast)."""
+    day = "2016-07-20"
+    frame = es_2016.drop(columns=["solar_forecast_mw"]) if naive else es_2016
+    plan = planning_profiles(frame, day_profiles(frame, day=day))
+    assert plan.solar_column == ("naive_7d:solar_mw" if naive else "solar_forecast_mw")
+    expected, used = _rms_error_by_hand(es_2016, day, plan.solar_capacity_mw, naive)
+    assert plan.solar_error_days == used == 27  # 2016-07-09 misses an hour of solar_mw
+    np.testing.assert_allclose(plan.solar_cf_error_sd, expected, rtol=1e-9, atol=1e-15)
+    assert plan.solar_cf_error_sd.max() > 0.01  # a real error, not zeros
+    assert "solar_cf_error_sd" in plan.to_frame()
+    assert plan.to_frame().attrs["solar_error_days"] == 27
+    fewer = planning_profiles(frame, day_profiles(frame, day=day), solar_error_days=7)
+    assert fewer.solar_error_days == 7  # 07-12 .. 07-18
+    expected7, _ = _rms_error_by_hand(es_2016, day, plan.solar_capacity_mw, naive, n_err=7)
+    np.testing.assert_allclose(fewer.solar_cf_error_sd, expected7, rtol=1e-9, atol=1e-15)
+
+
+def test_the_solar_error_spread_with_little_history(es_2016: pd.DataFrame) -> None:
+    """At the start of the data the spread rests on the days there are (none: zeros, said by
+    ``solar_error_days``); a realised day carries none; bad counts are refused."""
+    early = planning_profiles(es_2016, day_profiles(es_2016, day="2016-01-12"))
+    assert early.solar_error_days == 10  # 2016-01-01 .. 01-10
+    first = planning_profiles(es_2016, day_profiles(es_2016, day="2016-01-01"))
+    assert first.solar_error_days == 0
+    np.testing.assert_array_equal(first.solar_cf_error_sd, np.zeros(24))
+    assert day_profiles(es_2016, day="2016-01-12").solar_cf_error_sd is None
+    with pytest.raises(InvalidParameterError, match="solar_error_days"):
+        planning_profiles(es_2016, day_profiles(es_2016, day="2016-01-12"), solar_error_days=0)

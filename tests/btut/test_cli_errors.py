@@ -210,7 +210,8 @@ def test_replay_says_when_it_replays_implausible_values(tmp_path: Path, capsys) 
     assert lines == [
         "btut: warning: ES price_eur_per_mwh: 1 value(s) outside the plausible range [-500, 4000]",
         "btut: warning: ES: no Student-t load forecast (only 2 day(s) of history): agents plan "
-        "on load_forecast_mw and solar_forecast_mw, and their risk is their own noise only",
+        "on load_forecast_mw and solar_forecast_mw, and their risk leaves out the load "
+        "forecast's error",
     ], err
 
 

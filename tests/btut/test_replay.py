@@ -110,6 +110,11 @@ def test_run_is_stored_and_reloadable(first_run: dict[str, Any], store_dir: Path
         frame["load_mw"].to_numpy() / frame["load_mw"].sum(), rel=1e-12
     )
     assert (frame["solar_cf_plan"] != frame["solar_cf"]).any()
+    # the solar plan's error spread the agents weighed, as planning_profiles gives it
+    assert day["plan_solar_error_days"] == 28
+    assert (frame["solar_cf_error_sd_plan"] >= 0).all()
+    noon = frame["solar_cf_plan"].idxmax()
+    assert frame.loc[noon, "solar_cf_error_sd_plan"] > 0.005
 
 
 def test_identical_rerun_reuses_the_run_and_is_reproducible(

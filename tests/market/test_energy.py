@@ -712,3 +712,35 @@ def test_quarter_hours_give_the_hourly_market(quarter_hourly) -> None:
     assert fm_q.mean_cost_eur == pytest.approx(fm_h.mean_cost_eur, rel=1e-9)
     assert plan_q == pytest.approx(plan_h, rel=1e-6)
     assert base_q == pytest.approx(base_h, rel=1e-9)
+
+
+def test_the_plans_solar_error_enters_the_pv_blocks_risk(es_day, forecast) -> None:
+    """A plan's ``solar_cf_error_sd`` (kW per kWp) becomes each block's PV error sd
+    ``pv_kwp * sd * dt`` in its quadrature; blocks without PV keep theirs."""
+    import dataclasses
+
+    price, shapes = es_day
+    sd = 0.08 * np.sqrt(shapes.solar_cf)  # kW per kWp, 0 at night
+    plan = dataclasses.replace(shapes, solar_cf_error_sd=sd, solar_error_days=28)
+    without = energy_game(PopulationConfig(), price, shapes, forecast=forecast, n_nodes=12)
+    with_sd = energy_game(PopulationConfig(), price, plan, forecast=forecast, n_nodes=12)
+    assert with_sd.block_names == without.block_names
+    grew = 0
+    for name in with_sd.block_names:
+        b, b0 = with_sd.block(name), without.block(name)
+        expected = ErrorQuadrature.from_forecast(
+            forecast,
+            b.load_kwh,
+            pv_kwh=b.pv_kwh,
+            noise=PopulationConfig().noise,
+            pv_error_sd_kwh=b.params.pv_kwp * sd * shapes.dt_hours,
+            n_nodes=12,
+        )
+        np.testing.assert_array_equal(b.errors.nodes, expected.nodes)
+        if b.params.pv_kwp == 0:
+            np.testing.assert_array_equal(b.errors.nodes, b0.errors.nodes)
+        else:
+            spread, spread0 = np.ptp(b.errors.nodes, axis=1), np.ptp(b0.errors.nodes, axis=1)
+            assert (spread >= spread0).all() and (spread > spread0 * 1.01)[sd > 0.02].all()
+            grew += 1
+    assert grew >= 2  # the pv and pv_storage blocks

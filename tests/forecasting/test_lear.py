@@ -30,6 +30,11 @@ def de() -> pd.DataFrame:
     return data.load_market_data("DE", "2016-01-04", "2016-04-10")
 
 
+# cvxpy's interior-point reference agrees with the coordinate descent (tol 1e-10..1e-12) to
+# 2.1e-7 at worst on these problems (measured); the checks allow 1e-6.
+REF_ATOL = 1e-6
+
+
 def _cvxpy_lasso(X: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
     b = cp.Variable(X.shape[1])
     n = X.shape[0]
@@ -64,7 +69,7 @@ def test_lasso_matches_cvxpy(n: int) -> None:
     B = lasso(X, Y, alphas, max_iter=200_000, tol=1e-12)
     for j in range(2):
         ref = _cvxpy_lasso(X, Y[:, j], alphas[j])
-        np.testing.assert_allclose(B[:, j], ref, atol=2e-4)
+        np.testing.assert_allclose(B[:, j], ref, atol=REF_ATOL)
 
 
 def test_lasso_aic_picks_the_grid_point_with_the_lowest_criterion() -> None:
@@ -89,7 +94,7 @@ def test_lasso_aic_picks_the_grid_point_with_the_lowest_criterion() -> None:
         best = int(np.argmin(aics))
         assert chosen[j] == pytest.approx(grid[best], rel=1e-12)
         ref = _cvxpy_lasso(Xc, Yc[:, j], grid[best])
-        np.testing.assert_allclose(B[:, j], ref, atol=1e-4)
+        np.testing.assert_allclose(B[:, j], ref, atol=REF_ATOL)
         assert b0[j] == pytest.approx(Y[:, j].mean() - X.mean(axis=0) @ B[:, j], abs=1e-12)
     assert set(np.flatnonzero(B[:, 0])) >= {0, 1, 2}  # the true inputs are kept
 
@@ -108,7 +113,7 @@ def test_unit_norm_aic_chooses_on_normalised_inputs_and_refits_on_the_raw_ones()
     _, _, on_unit = lasso_aic(Xc / norms, Yc, n_alphas=8, min_ratio=1e-2, tol=1e-10)
     np.testing.assert_array_equal(chosen, on_unit)
     for j in range(2):  # the coefficients: that penalty on the raw columns (cvxpy)
-        np.testing.assert_allclose(B[:, j], _cvxpy_lasso(Xc, Yc[:, j], chosen[j]), atol=1e-4)
+        np.testing.assert_allclose(B[:, j], _cvxpy_lasso(Xc, Yc[:, j], chosen[j]), atol=REF_ATOL)
         assert b0[j] == pytest.approx(Y[:, j].mean() - X.mean(axis=0) @ B[:, j], abs=1e-12)
     # a much weaker penalty than the raw-input AIC choice: more inputs kept
     B_aic, _, _ = lasso_aic(X, Y, n_alphas=8, min_ratio=1e-2, tol=1e-10)

@@ -208,12 +208,31 @@ def test_training_learns_and_stops_early(fitted: dict, train: pd.DataFrame) -> N
         assert model.train_loss_[-1] < model.train_loss_[0]
         assert len(model.val_loss_) == model.n_epochs_ <= TINY["max_epochs"]
         assert model.val_loss_[model.best_epoch_] == min(model.val_loss_)
-        if model.n_epochs_ < TINY["max_epochs"]:  # stopped early: patience ran out
-            assert model.n_epochs_ == model.best_epoch_ + TINY["patience"] + 1
         # best validation NLL beats a constant normal fitted to the training targets
         val = train.loc[train.index >= local(str(model.validation_start_)), target]
         const = -stats.norm.logpdf(val, model.y_mean_, model.y_scale_).mean()
         assert min(model.val_loss_) < const - 0.5
+
+
+@pytest.mark.parametrize("cls", [StudentTForecaster, GaussianForecaster])
+def test_training_stops_when_patience_runs_out(cls, train: pd.DataFrame) -> None:
+    """A short patience and a large step: training stops ``patience`` epochs after the best
+    validation loss, well before ``max_epochs``, and keeps the best epoch's weights."""
+    kw = {**TINY, "max_epochs": 100, "patience": 2, "lr": 1e-2, "random_state": 0}
+    model = cls(**kw).fit(train, target="load_mw")
+    assert model.n_epochs_ < 100
+    assert model.n_epochs_ == model.best_epoch_ + 2 + 1 == len(model.val_loss_)
+    assert min(model.val_loss_[model.best_epoch_ + 1 :]) >= model.val_loss_[model.best_epoch_]
+    # the weights kept are the best epoch's: the validation NLL recomputed from them
+    pred = model.predict(train)
+    pred = pred.loc[pred.index >= local(str(model.validation_start_))]
+    y = train["load_mw"].reindex(pred.index)
+    assert len(pred) == model.n_val_intervals_ == y.notna().sum()
+    if cls is StudentTForecaster:
+        nll = -stats.t.logpdf(y, pred["nu"], loc=pred["mu"], scale=pred["sigma"])
+    else:
+        nll = -stats.norm.logpdf(y, pred["mu"], pred["sigma"])
+    assert nll.mean() == pytest.approx(model.val_loss_[model.best_epoch_], abs=1e-4)
 
 
 def test_validation_split_is_chronological(fitted: dict, train: pd.DataFrame) -> None:

@@ -346,3 +346,42 @@ def test_single_path_drops_a_failed_direction_for_the_rest_of_the_payment(make_g
     # the failed try crossed a (0 -> 1) and stopped at b: one hop; the retry two
     assert res.latency_s == pytest.approx(3 * 0.2)
     assert sim.balance_msat[b, node1_side] == 1_000_000  # untouched
+
+
+def test_hop_latency_is_lognormal_per_hop(line):
+    """Each hop an HTLC crosses adds one lognormal(mu, sigma) sample: the log-latency of
+    one-hop payments has mean mu and sd sigma, three hops have mean 3 exp(mu + sigma^2 / 2),
+    within five standard errors (seeded)."""
+    sigma, n = 0.6, 2_000
+    sim = PaymentSimulator(line, seed=5, balance_model="half", latency_mu=MU, latency_sigma=sigma)
+    one = np.array([sim.pay(0, 1, 1_000).latency_s for _ in range(n)])
+    three = np.array([sim.pay(0, 3, 1_000).latency_s for _ in range(n)])
+    logs = np.log(one)
+    assert abs(logs.mean() - MU) <= 5 * sigma / math.sqrt(n)
+    assert abs(logs.std() - sigma) <= 5 * sigma / math.sqrt(2 * n)
+    hop_mean = math.exp(MU + sigma**2 / 2)
+    hop_var = math.expm1(sigma**2) * hop_mean**2
+    assert abs(three.mean() - 3 * hop_mean) <= 5 * math.sqrt(3 * hop_var / n)
+
+
+def test_uniform_balances_are_uniform_on_zero_to_capacity(make_graph):
+    """``balance_model="uniform"``: node1's share of each channel uniform on 0..capacity
+    (integer msat): mean capacity/2 and sd capacity/sqrt(12) within five standard errors, a
+    Kolmogorov-Smirnov test against the uniform law, the other side the rest."""
+    from scipy import stats
+
+    cap_sat = 1_000
+    rows = [(f"c{i}", i, i + 1, cap_sat, 0, 0) for i in range(3_000)]
+    graph = make_graph(rows)
+    sim = PaymentSimulator(graph, seed=11, balance_model="uniform")
+    cap = cap_sat * 1000
+    u = sim.balance_msat[:, 0] / cap
+    n = u.size
+    assert (sim.balance_msat >= 0).all()
+    np.testing.assert_array_equal(sim.balance_msat.sum(axis=1), np.full(n, cap))
+    assert abs(u.mean() - 0.5) <= 5 * math.sqrt(1 / 12 / n)
+    # SE of a sample sd: sqrt(Var(s^2)) / (2 sd), Var(s^2) = (mu4 - sd^4) / n = 1 / (180 n)
+    assert abs(u.std() - math.sqrt(1 / 12)) <= 5 * math.sqrt(1 / 180 / n) / (2 * math.sqrt(1 / 12))
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    again = PaymentSimulator(graph, seed=11, balance_model="uniform")
+    np.testing.assert_array_equal(again.balance_msat, sim.balance_msat)

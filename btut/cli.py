@@ -1096,7 +1096,7 @@ def report_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a self-contained HTML report (plots inline, no network) of a run or a backtest."""
-    from data.errors import InvalidParameterError
+    from data.errors import DataUnavailableError, InvalidParameterError
 
     if (run is None) == (backtest_id is None):
         raise InvalidParameterError("give exactly one of --run ID or --backtest ID")
@@ -1110,8 +1110,8 @@ def report_cmd(
     with _stdout_to_stderr():
         if run is not None:
             loaded = load_run(run, db=db)
-            if loaded.kind != "replay":
-                raise InvalidParameterError(
+            if loaded.kind != "replay":  # like a run id not in the store: exit 3
+                raise DataUnavailableError(
                     f"run {run} is a {loaded.kind}, not a replay: the report covers replays "
                     "(--run) and backtests (--backtest); 'btut db show' shows any run"
                 )

@@ -423,7 +423,7 @@ def test_report_cli_for_a_backtest_and_a_run(
     assert "exactly one" in fails("-o", str(tmp_path / "x.html"), code=2)
     assert "no run with id" in fails("--run", "9999", "-o", str(tmp_path / "x.html"), code=3)
     assert "backtest" in fails(
-        "--run", str(res["backtest_id"]), "-o", str(tmp_path / "x.html"), code=2
+        "--run", str(res["backtest_id"]), "-o", str(tmp_path / "x.html"), code=3
     )
     assert "not a backtest" in fails(
         "--backtest", str(run_id), "-o", str(tmp_path / "x.html"), code=3

@@ -78,7 +78,7 @@ def test_evaluation_is_stored_once_and_reads_back(
     assert sorted(r["run_id"] for r in listed) == sorted([first["run_id"], other["run_id"]])
 
     # the HTML report is for replays: a clear refusal
-    assert main(["report", "--run", str(first["run_id"]), "--db", url, "-o", "-"]) == 2
+    assert main(["report", "--run", str(first["run_id"]), "--db", url, "-o", "-"]) == 3
     err = capsys.readouterr().err
     assert "is a forecast_evaluation, not a replay" in err and err.count("\n") == 1
 

@@ -19,9 +19,10 @@ import contextlib
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
@@ -172,7 +173,8 @@ class FiniteMFG:
         )
 
 
-class BestResponse(NamedTuple):
+@dataclass(frozen=True, eq=False)
+class BestResponse:
     """Result of :func:`best_response`.
 
     ``policy``: deterministic one-hot ``(T, S, A)``; ``value``: ``J* = sum_s mu0(s) V*_0(s)``;
@@ -183,6 +185,26 @@ class BestResponse(NamedTuple):
     policy: NDArray[np.float64]
     value: float
     values: NDArray[np.float64]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (t, state), t < T: the chosen ``action`` and the optimal ``value``."""
+        T, S, _ = self.policy.shape
+        index = pd.MultiIndex.from_product([range(T), range(S)], names=["t", "state"])
+        return pd.DataFrame(
+            {
+                "action": self.policy.argmax(axis=-1).reshape(-1),
+                "value": np.asarray(self.values[:T]).reshape(-1),
+            },
+            index=index,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """``value``, the chosen action per (t, state) and ``values`` as JSON-ready lists."""
+        return {
+            "value": float(self.value),
+            "actions": self.policy.argmax(axis=-1).tolist(),
+            "values": np.asarray(self.values, dtype=np.float64).tolist(),
+        }
 
 
 # --------------------------------------------------------------------------- validation

@@ -16,9 +16,11 @@ Fictitious play converges (the game is monotone).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
@@ -114,12 +116,24 @@ def congestion_game(
     )
 
 
-class WardropEquilibrium(NamedTuple):
+@dataclass(frozen=True, eq=False)
+class WardropEquilibrium:
     """Wardrop equilibrium of linear route costs: route ``shares`` (R,) and the common
     ``cost`` of the used routes."""
 
     shares: NDArray[np.float64]
     cost: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per route: its ``share`` (the common ``cost`` in ``attrs``)."""
+        frame = pd.DataFrame({"share": np.asarray(self.shares, dtype=np.float64)})
+        frame.index.name = "route"
+        frame.attrs["cost"] = float(self.cost)
+        return frame
+
+    def to_dict(self) -> dict[str, Any]:
+        """``shares`` (list) and ``cost``."""
+        return {"shares": np.asarray(self.shares).tolist(), "cost": float(self.cost)}
 
 
 def linear_wardrop_equilibrium(

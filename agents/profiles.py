@@ -250,6 +250,16 @@ def day_profiles(
     )
 
 
+def _local_days(frame: pd.DataFrame, tz: str, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """The rows of ``frame`` on the local days ``first .. last`` (cheap: a UTC slice a day
+    wider on each side, then the local dates of those rows only)."""
+    lo = pd.Timestamp(first - dt.timedelta(days=1)).tz_localize("UTC")
+    hi = pd.Timestamp(last + dt.timedelta(days=2)).tz_localize("UTC")
+    sub = frame.loc[(frame.index >= lo) & (frame.index < hi)]
+    dates = np.asarray(sub.index.tz_convert(tz).date)
+    return sub.loc[(dates >= first) & (dates <= last)]
+
+
 def _naive_clock_mean(
     frame: pd.DataFrame, column: str, the_day: dt.date, index: pd.DatetimeIndex, tz: str, n: int
 ) -> np.ndarray | None:
@@ -258,14 +268,13 @@ def _naive_clock_mean(
     time has no value."""
     if column not in frame:
         return None
-    local = frame.index.tz_convert(tz)
-    dates = np.asarray(local.date)
     first, last = the_day - dt.timedelta(days=1 + n), the_day - dt.timedelta(days=2)
-    rows = (dates >= first) & (dates <= last)
-    if not rows.any():
+    sub = _local_days(frame, tz, first, last)
+    if sub.empty:
         return None
-    clock = local[rows].hour * 60 + local[rows].minute
-    mean = frame.loc[rows, column].groupby(np.asarray(clock)).mean()
+    local = sub.index.tz_convert(tz)
+    clock = local.hour * 60 + local.minute
+    mean = sub[column].groupby(np.asarray(clock)).mean()
     loc = index.tz_convert(tz)
     values = mean.reindex(np.asarray(loc.hour * 60 + loc.minute)).to_numpy(dtype=np.float64)
     return values if np.isfinite(values).all() else None
@@ -288,19 +297,17 @@ def _solar_plan_error(
     forecast column) or, for ``"naive_<n>d:<column>"``, the clock-time mean of its own
     ``naive_days`` days before its cut-off. Returns (H,) kW per kWp at the clock times of
     ``index`` (0 where no day has that clock time) and the number of days used."""
-    local = frame.index.tz_convert(tz)
-    dates = np.asarray(local.date)
-    clock = np.asarray(local.hour * 60 + local.minute)
     naive = source.startswith("naive_")
     first_err = the_day - dt.timedelta(days=1 + error_days)
     first = first_err - dt.timedelta(days=1 + naive_days) if naive else first_err
     last = the_day - dt.timedelta(days=2)
-    rows = (dates >= first) & (dates <= last)
+    sub = _local_days(frame, tz, first, last)
     H = len(index)
-    if not rows.any():
+    if sub.empty:
         return np.zeros(H), 0
-    keys = [dates[rows], clock[rows]]
-    real = frame.loc[rows, realised_column].clip(lower=0.0).groupby(keys).mean().unstack()
+    local = sub.index.tz_convert(tz)
+    keys = [np.asarray(local.date), np.asarray(local.hour * 60 + local.minute)]
+    real = sub[realised_column].clip(lower=0.0).groupby(keys).mean().unstack()
     exists = pd.Series(True, index=pd.MultiIndex.from_arrays(keys)).groupby(level=[0, 1]).any()
     exists = exists.unstack(fill_value=False).reindex_like(real).fillna(False).astype(bool)
     if naive:
@@ -308,7 +315,7 @@ def _solar_plan_error(
         full = real.reindex(span)
         plan = full.shift(2).rolling(naive_days, min_periods=1).mean().reindex(real.index)
     else:
-        plan = frame.loc[rows, source].clip(lower=0.0).groupby(keys).mean().unstack()
+        plan = sub[source].clip(lower=0.0).groupby(keys).mean().unstack()
         plan = plan.reindex_like(real)
     err = (real.sub(real.min(axis=1), axis=0) - plan.sub(plan.min(axis=1), axis=0)) / capacity_mw
     err = err[np.asarray(err.index) >= first_err]

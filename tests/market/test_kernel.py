@@ -1,4 +1,6 @@
-"""Gaussian-kernel sensing by binning + FFT against the direct O(N²) sum."""
+"""Gaussian-kernel sensing by binning + FFT against the direct O(N²) sum, and both against
+hand-computed values and a scipy.spatial.distance.cdist reference (the bandwidth convention
+exp(−d²/(2σ²)))."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
 
 from data.errors import InvalidParameterError
 from market.kernel import (
@@ -34,6 +37,41 @@ def _cloud(kind: str, n: int, d: int, rng: np.random.Generator) -> np.ndarray:
 
 def _max_rel_err(approx: np.ndarray, exact: np.ndarray) -> float:
     return float(np.max(np.abs(approx - exact) / np.abs(exact)))
+
+
+@pytest.mark.parametrize("sensing", [kernel_sensing_direct, kernel_sensing])
+def test_hand_values_pin_the_bandwidth_convention(sensing) -> None:
+    """S(x_i) = Σ_j exp(−|x_i − x_j|²/(2σ²)) by hand. 2-D, σ = 0.5 (2σ² = 1/2): the
+    squared distances 1, 4 and 5 give exp(−2), exp(−8), exp(−10). 1-D, σ = 0.3 (2σ² =
+    0.18): distances 0.3, 0.7, 1 give exp(−0.5), exp(−0.49/0.18), exp(−1/0.18). The direct
+    sum is exact up to round-off; the FFT path within its documented 1e-3 (measured 2.5e-5).
+    The convention exp(−d²/σ²) would give exp(−4) for exp(−2): 10 % off."""
+    rtol = 1e-14 if sensing is kernel_sensing_direct else RTOL
+    e = np.exp
+    pts = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+    hand = [1 + e(-2.0) + e(-8.0), 1 + e(-2.0) + e(-10.0), 1 + e(-8.0) + e(-10.0)]
+    np.testing.assert_allclose(sensing(pts, sigma=0.5), hand, rtol=rtol, atol=0)
+    x = np.array([0.0, 0.3, 1.0])
+    a, b, c = e(-0.5), e(-0.49 / 0.18), e(-1.0 / 0.18)
+    np.testing.assert_allclose(
+        sensing(x, sigma=0.3), [1 + a + c, 1 + a + b, 1 + b + c], rtol=rtol, atol=0
+    )
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_weighted_targets_match_a_cdist_reference(d: int) -> None:
+    """Weighted sum at separate targets against scipy's pairwise squared distances."""
+    rng = np.random.default_rng(20 + d)
+    pts = rng.normal(size=(600, d))
+    targets = rng.uniform(-1.5, 1.5, size=(200, d))
+    w = rng.uniform(0.5, 2.0, size=600)
+    sigma = 0.4
+    ref = np.exp(-cdist(targets, pts, "sqeuclidean") / (2 * sigma**2)) @ w
+    direct = kernel_sensing_direct(pts, sigma=sigma, weights=w, targets=targets)
+    # the same terms summed in another order: round-off only (relative ~1e-15 per term)
+    np.testing.assert_allclose(direct, ref, rtol=1e-12, atol=0)
+    fft = kernel_sensing(pts, sigma=sigma, weights=w, targets=targets)
+    assert _max_rel_err(fft, ref) < RTOL
 
 
 @pytest.mark.parametrize("d", [1, 2])

@@ -74,6 +74,9 @@ def variants(kappas: list[float] | None = None) -> list[tuple[str, str, dict[str
     # (e) lottery
     v.append(("(e) systematic lottery", "same", {"clear": {"lottery": "systematic"}}))
     # (f) heterogeneity: bins on every type
+    v.append(("(f) bins 1 (one block per type)", "same", {"game": {"bins": 1}}))
+    v.append(("(f) bins consumer 4, pv_storage 1", "same", {"game": {"bins": {"consumer": 4}}}))
+    v.append(("(f) bins consumer 1, pv_storage 2", "same", {"game": {"bins": {"pv_storage": 2}}}))
     v.append(("(f) bins 2 all types", "same", {"game": {"bins": 2}}))
     v.append(("(f) bins 4 all types", "same", {"game": {"bins": 4}}))
     v.append(("(f) consumer flex homogeneous", "flex_fixed", {}))

@@ -282,7 +282,7 @@ def _naive_clock_mean(
 
 def _solar_plan_error(
     frame: pd.DataFrame,
-    realised_column: str,
+    actual_column: str,
     source: str,
     the_day: dt.date,
     index: pd.DatetimeIndex,
@@ -292,36 +292,54 @@ def _solar_plan_error(
     error_days: int,
 ) -> tuple[np.ndarray, int]:
     """Root mean square by local clock time of the solar plan's capacity-factor error on the
-    complete days ``D-1-error_days .. D-2`` (known at the cut-off): realised minus planned, each
-    above its daily floor, over ``capacity_mw``; the plan of a past day is ``source`` (a
-    forecast column) or, for ``"naive_<n>d:<column>"``, the clock-time mean of its own
-    ``naive_days`` days before its cut-off. Returns (H,) kW per kWp at the clock times of
-    ``index`` (0 where no day has that clock time) and the number of days used."""
+    complete days among ``D-1-error_days .. D-2`` (known at the cut-off): the measured solar
+    ``actual_column`` minus the plan, each clipped at 0 and taken above its daily floor, over
+    ``capacity_mw``. The plan of a past day is the ``source`` column (a forecast) or, for
+    ``"naive_<n>d:<column>"``, what :func:`planning_profiles` planned then: the mean of the
+    actuals by clock time over that day's own ``naive_days`` days before its cut-off. A day
+    counts when every interval of it is present and finite (actual and forecast) and its
+    naive plan exists; a clock time twice on the autumn day is averaged. Returns (H,) kW per
+    kWp at the clock times of ``index`` (0 where no day has that clock time) and the number
+    of days used (0 and zeros when the plan is the measured column itself)."""
+    H = len(index)
     naive = source.startswith("naive_")
+    if not naive and source == actual_column:
+        return np.zeros(H), 0
     first_err = the_day - dt.timedelta(days=1 + error_days)
     first = first_err - dt.timedelta(days=1 + naive_days) if naive else first_err
     last = the_day - dt.timedelta(days=2)
     sub = _local_days(frame, tz, first, last)
-    H = len(index)
     if sub.empty:
         return np.zeros(H), 0
     local = sub.index.tz_convert(tz)
-    keys = [np.asarray(local.date), np.asarray(local.hour * 60 + local.minute)]
-    real = sub[realised_column].clip(lower=0.0).groupby(keys).mean().unstack()
-    exists = pd.Series(True, index=pd.MultiIndex.from_arrays(keys)).groupby(level=[0, 1]).any()
-    exists = exists.unstack(fill_value=False).reindex_like(real).fillna(False).astype(bool)
-    if naive:
-        span = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-        full = real.reindex(span)
-        plan = full.shift(2).rolling(naive_days, min_periods=1).mean().reindex(real.index)
+    dates = np.asarray(local.date)
+    keys = [dates, np.asarray(local.hour * 60 + local.minute)]
+    actual = sub[actual_column]
+    real = actual.clip(lower=0.0).groupby(keys).mean().unstack()
+    present = actual.groupby(keys).size().unstack().reindex_like(real).notna()
+    span = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    if naive:  # the clock-time mean of d-1-n .. d-2 (NaN skipped), then clipped
+        sums = actual.groupby(keys).sum().unstack().reindex(span).fillna(0.0)
+        counts = actual.notna().groupby(keys).sum().unstack().reindex(span).fillna(0)
+        window = {"window": naive_days, "min_periods": 1}
+        plan = sums.shift(2).rolling(**window).sum() / counts.shift(2).rolling(**window).sum()
+        plan = plan.clip(lower=0.0).reindex(real.index)
+        finite = actual.notna()
     else:
-        plan = sub[source].clip(lower=0.0).groupby(keys).mean().unstack()
-        plan = plan.reindex_like(real)
+        plan = sub[source].clip(lower=0.0).groupby(keys).mean().unstack().reindex_like(real)
+        finite = actual.notna() & sub[source].notna()
+    plan = plan.where(present)  # a clock time the day lacks (spring) is not its floor
+    # complete days: all their intervals present and finite
+    step = resolution_of(frame.index) or pd.Timedelta(hours=1)
+    n_finite = finite.groupby(dates).sum()
+    complete = []
+    for d in real.index:
+        lo = pd.Timestamp(d).tz_localize(tz)
+        hi = pd.Timestamp(d + dt.timedelta(days=1)).tz_localize(tz)
+        complete.append(d >= first_err and n_finite.get(d, 0) == round((hi - lo) / step))
     err = (real.sub(real.min(axis=1), axis=0) - plan.sub(plan.min(axis=1), axis=0)) / capacity_mw
-    err = err[np.asarray(err.index) >= first_err]
-    exists = exists.loc[err.index]
-    complete = (err.notna() | ~exists).all(axis=1) & exists.any(axis=1)
-    err = err[complete]
+    err = err[np.asarray(complete)]
+    err = err[(err.notna() == present.loc[err.index]).all(axis=1)]  # a naive plan missing
     if err.empty:
         return np.zeros(H), 0
     rms = np.sqrt((err**2).mean(axis=0))
@@ -424,9 +442,12 @@ def planning_profiles(
         capacity = peak / float(peak_capacity_factor)
         solar_cf = np.clip(excess / capacity, 0.0, 1.0) if capacity > 0 else np.zeros(len(idx))
         if capacity > 0:
+            # against the measured solar even where the day's own shapes fell back on the
+            # forecast (a gap in the actuals of the day)
+            actual = SOLAR_COLUMNS[0] if SOLAR_COLUMNS[0] in frame else realised.solar_column
             error_sd, error_days = _solar_plan_error(
                 frame,
-                realised.solar_column,
+                actual,
                 solar_column,
                 day,
                 idx,

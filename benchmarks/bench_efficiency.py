@@ -81,10 +81,17 @@ def plan_shapes(ctx: dict[str, Any], shapes: Any) -> Any:
     """The day as the agents know it at its cut-off (``btut replay``'s plan): the forecast's
     mean as load shape, the TSO's solar forecast."""
     from agents import planning_profiles
+    from btut.replaying import PLAN_NAIVE_DAYS, PLAN_SOLAR_ERROR_DAYS
 
     mu = ctx["pred"]["mu"].reindex(shapes.index).to_numpy(dtype=np.float64)
     ok = np.isfinite(mu).all() and (mu > 0).all()
-    return planning_profiles(ctx["history"], shapes, load_forecast_mw=mu if ok else None)
+    return planning_profiles(
+        ctx["history"],
+        shapes,
+        load_forecast_mw=mu if ok else None,
+        naive_days=PLAN_NAIVE_DAYS,
+        solar_error_days=PLAN_SOLAR_ERROR_DAYS,
+    )
 
 
 def run_day(

@@ -10,9 +10,12 @@ One call of :func:`replay` runs, for every local market day of the period:
    and ``random_state=seed``; its ``mu``/``sigma``/``nu`` per interval set the agents' forecast
    error (:meth:`agents.bidding.ErrorQuadrature.from_forecast`). Zones without ``load_mw``
    (or too little history) replay without it (no load forecast error; ``details`` says so).
-   The solar plan's error enters the agents' risk too: its root mean square by clock time
-   on the :data:`PLAN_SOLAR_ERROR_DAYS` (28) complete days before the cut-off
-   (``solar_cf_error_sd`` of :func:`agents.planning_profiles`, times each agent's kWp).
+   The solar plan's error enters the agents' risk too: its root mean square (bias included)
+   by clock time against the measured solar on the complete days among the
+   :data:`PLAN_SOLAR_ERROR_DAYS` (28) before the cut-off (``solar_cf_error_sd`` of
+   :func:`agents.planning_profiles`, times the kWp of each block's representative). Under
+   the one local price this shifts the agents' risk-adjusted costs, not their decisions
+   (:mod:`market.energy`).
    **No look-ahead**: agents plan and bid on the day as known at its cut-off (noon of the day
    before, :func:`agents.planning_profiles`; the forecaster is trained on what is known at
    the first day's cut-off; the day's wholesale price is taken as known, the local market
@@ -574,7 +577,12 @@ def _day_shapes(history: pd.DataFrame, days: tuple[dt.date, ...]) -> dict[dt.dat
         )
     shapes = {d: day_profiles(history, day=d) for d in days}
     for d in days:
-        planning_profiles(history, shapes[d], naive_days=PLAN_NAIVE_DAYS)
+        planning_profiles(
+            history,
+            shapes[d],
+            naive_days=PLAN_NAIVE_DAYS,
+            solar_error_days=PLAN_SOLAR_ERROR_DAYS,
+        )
     return shapes
 
 

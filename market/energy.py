@@ -170,11 +170,11 @@ pv_storage, one block for the other kinds (whose bins gain nothing measurable).
 Re-measured without look-ahead (agents planning on the cut-off forecasts; ES 2017-05-01..31,
 2,000 agents, kappa 400, exact planner, summed over the month,
 ``benchmarks/results/efficiency_gap_bins_may2017_plan.json``): this default 0.961 (25 of 31
-days >= 0.95, at most 301 iterations, 24.9 s of equilibrium and clearing for the month); one
-block per type 0.933; without the pv_storage bins 0.935; without the consumer bins 0.957;
-2 bins for every type 0.960; 4 bins for every type 0.961 (+0.0004, better on 18 of 31 days,
-at most 382 iterations, 43.7 s). The default stays: within 0.0004 of the best at 57 % of its
-time."""
+days >= 0.95, at most 301 fictitious-play iterations); one block per type 0.933; without the
+pv_storage bins 0.935; without the consumer bins 0.957; 2 bins for every type 0.960; 4 bins
+for every type 0.961 (+0.0004, better on 18 of 31 days, at most 382 iterations, 16 blocks
+instead of 8). The default stays: within 0.0004 of the best with fewer blocks and
+iterations (the study's timings were taken on a shared machine and are not quoted)."""
 
 
 def _real(value: Any, what: str) -> float:

@@ -266,21 +266,23 @@ def _rms_error_by_hand(
     values: dict = {}
     for when, real, fc in zip(local, frame["solar_mw"], frame["solar_forecast_mw"], strict=True):
         values[(when.date(), when.hour)] = (max(real, 0.0), max(fc, 0.0))  # NaN stays NaN
+    missing = (np.nan, np.nan)  # a row that is not there
     squares: dict[int, list[float]] = {h: [] for h in range(24)}
     used = 0
     for back in range(2, n_err + 2):
         d = the_day - pd.Timedelta(days=back).to_pytimedelta()
-        real = [values[(d, h)][0] for h in range(24)]
+        real = [values.get((d, h), missing)[0] for h in range(24)]
         if naive:
             plan = []
             for h in range(24):
                 week = [
-                    values[(d - pd.Timedelta(days=b).to_pytimedelta(), h)][0] for b in range(2, 9)
+                    values.get((d - pd.Timedelta(days=b).to_pytimedelta(), h), missing)[0]
+                    for b in range(2, 9)
                 ]
                 week = [v for v in week if not np.isnan(v)]
                 plan.append(sum(week) / len(week))
         else:
-            plan = [values[(d, h)][1] for h in range(24)]
+            plan = [values.get((d, h), missing)[1] for h in range(24)]
         if np.isnan(real).any() or np.isnan(plan).any():
             continue
         used += 1
@@ -322,3 +324,73 @@ def test_the_solar_error_spread_with_little_history(es_2016: pd.DataFrame) -> No
     assert day_profiles(es_2016, day="2016-01-12").solar_cf_error_sd is None
     with pytest.raises(InvalidParameterError, match="solar_error_days"):
         planning_profiles(es_2016, day_profiles(es_2016, day="2016-01-12"), solar_error_days=0)
+
+
+def test_the_solar_error_is_measured_against_the_actuals(es_2016: pd.DataFrame) -> None:
+    """2016-07-09 misses an hour of ``solar_mw``, so its own shapes fall back on the forecast;
+    the spread of its plan is still the forecast's error against the measured solar."""
+    realised = day_profiles(es_2016, day="2016-07-09")
+    assert realised.solar_column == "solar_forecast_mw"
+    plan = planning_profiles(es_2016, realised)
+    expected, used = _rms_error_by_hand(es_2016, "2016-07-09", plan.solar_capacity_mw, False)
+    assert plan.solar_error_days == used == 28
+    np.testing.assert_allclose(plan.solar_cf_error_sd, expected, rtol=1e-9, atol=1e-15)
+    # a frame without measured solar has nothing to measure the forecast against
+    only_forecast = es_2016.drop(columns=["solar_mw"])
+    blind = planning_profiles(only_forecast, day_profiles(only_forecast, day="2016-07-20"))
+    assert blind.solar_error_days == 0 and not blind.solar_cf_error_sd.any()
+
+
+@pytest.mark.parametrize("naive", [False, True])
+def test_an_incomplete_day_is_left_out_of_the_solar_error(
+    es_2016: pd.DataFrame, naive: bool
+) -> None:
+    """A row missing (2016-07-05 10:00 UTC) or one of the autumn day's two 02:00 hours
+    without a value (2016-10-30): the day is left out, never filled (against the hand
+    computation, which skips a day with a missing hour; with the TSO's plan, as if the day
+    had no measured solar at all); the DST days themselves count (23 and 25 intervals)."""
+    frame = es_2016.drop(columns=["solar_forecast_mw"]) if naive else es_2016
+    dropped = frame.drop(index=pd.Timestamp("2016-07-05 10:00", tz="UTC"))
+    realised = day_profiles(frame, day="2016-07-20")
+    whole = planning_profiles(frame, realised)
+    got = planning_profiles(dropped, realised)
+    expected, used = _rms_error_by_hand(
+        es_2016.drop(index=pd.Timestamp("2016-07-05 10:00", tz="UTC")),
+        "2016-07-20",
+        got.solar_capacity_mw,
+        naive,
+    )
+    assert got.solar_error_days == used == whole.solar_error_days - 1 == 26
+    np.testing.assert_allclose(got.solar_cf_error_sd, expected, rtol=1e-9, atol=1e-15)
+
+    autumn_day = pd.Timestamp("2016-10-30").date()
+    one_nan = frame.assign(
+        solar_mw=frame["solar_mw"].where(frame.index != pd.Timestamp("2016-10-30 01:00", tz="UTC"))
+    )
+    realised = day_profiles(frame, day="2016-11-05")
+    whole = planning_profiles(frame, realised)
+    got = planning_profiles(one_nan, realised)
+    assert whole.solar_error_days == 28  # the 25-hour day counts
+    assert got.solar_error_days == 27
+    if not naive:  # the TSO's plan: the same as a day without any measured solar
+        local_date = np.asarray(frame.index.tz_convert("Europe/Madrid").date)
+        blank = frame.assign(solar_mw=frame["solar_mw"].where(local_date != autumn_day))
+        gone = planning_profiles(blank, realised)
+        np.testing.assert_array_equal(got.solar_cf_error_sd, gone.solar_cf_error_sd)
+    spring = planning_profiles(frame, day_profiles(frame, day="2016-04-05"))
+    assert spring.solar_error_days == 28  # the 23-hour 2016-03-27 counts
+
+
+def test_the_solar_error_on_quarter_hours_is_the_hourly_one(
+    es_2016: pd.DataFrame, quarter_hourly
+) -> None:
+    """The same real days on 15-minute intervals (each hour's value on its four quarters):
+    every quarter gets its hour's spread, from the same days."""
+    hourly = es_2016.loc["2016-05-01":"2016-08-01"]
+    hourly.attrs = dict(es_2016.attrs)
+    quarters = quarter_hourly(hourly)
+    day = "2016-07-20"
+    h = planning_profiles(hourly, day_profiles(hourly, day=day))
+    q = planning_profiles(quarters, day_profiles(quarters, day=day))
+    assert q.n_intervals == 96 and q.solar_error_days == h.solar_error_days == 27
+    np.testing.assert_allclose(q.solar_cf_error_sd, np.repeat(h.solar_cf_error_sd, 4), rtol=1e-12)

@@ -744,3 +744,23 @@ def test_the_plans_solar_error_enters_the_pv_blocks_risk(es_day, forecast) -> No
             assert (spread >= spread0).all() and (spread > spread0 * 1.01)[sd > 0.02].all()
             grew += 1
     assert grew >= 2  # the pv and pv_storage blocks
+
+
+def test_the_solar_error_leaves_the_equilibrium_unchanged(es_day, forecast) -> None:
+    """Under the one local price a block's risk term does not depend on its action (module
+    doc): the same equilibrium policy, prices and iterations with and without the plan's
+    solar error, while the risk-adjusted values of the PV blocks differ."""
+    import dataclasses
+
+    price, shapes = es_day
+    plan = dataclasses.replace(shapes, solar_cf_error_sd=0.08 * np.sqrt(shapes.solar_cf))
+    config = PopulationConfig()
+    a = solve_energy_market(energy_game(config, price, shapes, forecast=forecast, n_nodes=8))
+    b = solve_energy_market(energy_game(config, price, plan, forecast=forecast, n_nodes=8))
+    np.testing.assert_array_equal(a.policy, b.policy)
+    np.testing.assert_array_equal(a.price_eur_per_mwh, b.price_eur_per_mwh)
+    assert a.iterations == b.iterations
+    assert b.exploitability_eur == pytest.approx(a.exploitability_eur, rel=1e-9)
+    risk_a, risk_b = a.by_type()["risk_cost_eur"], b.by_type()["risk_cost_eur"]
+    assert risk_b["consumer"] == pytest.approx(risk_a["consumer"], rel=1e-12)  # no PV
+    assert risk_b["pv"] > risk_a["pv"] and risk_b["pv_storage"] > risk_a["pv_storage"]

@@ -61,6 +61,9 @@ __all__ = [
     "planning_profiles",
 ]
 
+MAX_PLAN_DAYS = 36_525
+"""Largest ``naive_days``/``solar_error_days`` of :func:`planning_profiles` (100 years)."""
+
 NOISE_BLOCK = 65_536
 """Agents per noise stream: the unit of reproducible chunking."""
 
@@ -386,6 +389,10 @@ def planning_profiles(
     for name, value in (("naive_days", naive_days), ("solar_error_days", solar_error_days)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise InvalidParameterError(f"{name} must be an integer >= 1, got {value!r}")
+        if value > MAX_PLAN_DAYS:
+            raise InvalidParameterError(
+                f"{name} must be at most {MAX_PLAN_DAYS} (100 years), got {value!r}"
+            )
     if not 0.0 < float(peak_capacity_factor) <= 1.0:
         raise InvalidParameterError(
             f"peak_capacity_factor must be in (0, 1], got {peak_capacity_factor!r}"

@@ -324,6 +324,9 @@ def test_the_solar_error_spread_with_little_history(es_2016: pd.DataFrame) -> No
     assert day_profiles(es_2016, day="2016-01-12").solar_cf_error_sd is None
     with pytest.raises(InvalidParameterError, match="solar_error_days"):
         planning_profiles(es_2016, day_profiles(es_2016, day="2016-01-12"), solar_error_days=0)
+    for name in ("solar_error_days", "naive_days"):  # not an OverflowError of the dates
+        with pytest.raises(InvalidParameterError, match=f"{name} must be at most 36525"):
+            planning_profiles(es_2016, day_profiles(es_2016, day="2016-01-12"), **{name: 10**9})
 
 
 def test_the_solar_error_is_measured_against_the_actuals(es_2016: pd.DataFrame) -> None:

@@ -604,6 +604,9 @@ def _plan_section(frame: pd.DataFrame) -> str:
         )
     load, load_plan = 100.0 * cols["load_shape"], 100.0 * cols["load_shape_plan"]
     cf, cf_plan = cols["solar_cf"], cols["solar_cf_plan"]
+    sd = _col(frame, "solar_cf_error_sd_plan")  # runs stored before 2026-12-07 lack it
+    if sd is not None and not np.isfinite(sd).any():
+        sd = None
 
     def draw(fig: Figure) -> None:
         top, bottom = fig.subplots(2, 1, sharex=True)
@@ -611,6 +614,9 @@ def _plan_section(frame: pd.DataFrame) -> str:
         _stairs(top, frame.index, load_plan, color=_COLOURS["mean_field"], lw=1.6, ls="--",
                 label="planned (known at the cut-off)")  # fmt: skip
         top.set_ylabel("load (% of day)")
+        if sd is not None:
+            _band(bottom, frame.index, np.clip(cf_plan - 2 * sd, 0, None), cf_plan + 2 * sd,
+                  color=_COLOURS["mean_field"], alpha=0.18)  # fmt: skip
         _stairs(bottom, frame.index, cf, color=_COLOURS["market"], lw=2.0)
         _stairs(bottom, frame.index, cf_plan, color=_COLOURS["mean_field"], lw=1.6, ls="--")
         bottom.set_ylabel("solar (kW per kWp)")
@@ -625,6 +631,16 @@ def _plan_section(frame: pd.DataFrame) -> str:
         solar = f"the realised solar energy is {_fmt(abs(gap), 'pct')} {side} the plan's"
     else:
         solar = "no solar was planned"
+    band = ""
+    if sd is not None:
+        sunny = np.isfinite(sd) & (cf_plan > 0.05)
+        outside = int((np.abs(cf - cf_plan) > 2 * sd)[sunny].sum())
+        band = (
+            "; the shaded band is the plan ± 2 root-mean-square errors of the solar plan on the "
+            "days before each cut-off (the spread the agents weighed), and the realised solar "
+            f"lies outside it in {outside} of {int(sunny.sum())} intervals with planned solar "
+            "above 0.05"
+        )
     n_days = max(1, round(float(np.nansum(cols["load_shape"]))))
     apart = float(np.nansum(np.abs(cols["load_shape"] - cols["load_shape_plan"]))) / 2 / n_days
     caption = (
@@ -632,7 +648,7 @@ def _plan_section(frame: pd.DataFrame) -> str:
         "load forecast's shape and the solar forecast) against what happened (the actuals the "
         "market, the planner and the baseline see): load per interval as a share of the day's "
         "load (%) and solar capacity factor (kW per kWp). Over the run "
-        f"{solar}; the load shapes differ by {_fmt(apart, 'pct')} of a day's load."
+        f"{solar}; the load shapes differ by {_fmt(apart, 'pct')} of a day's load{band}."
     )
     return _figure("plot-plan", _render("plot-plan", draw, height_in=4.2), caption)
 

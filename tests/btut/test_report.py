@@ -311,6 +311,16 @@ def test_plan_plot_shows_what_agents_planned_on(run_one: LoadedRun, html_one: st
     assert caption is not None
     assert f"realised solar energy is {abs(gap):.1%} {side} the plan&#x27;s" in caption.group(1)
     assert f"the load shapes differ by {apart:.1%} of a day&#x27;s load" in caption.group(1)
+    # the spread the agents weighed: realised solar outside the plan +- 2 RMS errors
+    sd, cf, plan = frame["solar_cf_error_sd_plan"], frame["solar_cf"], frame["solar_cf_plan"]
+    sunny = plan > 0.05
+    outside = int(((cf - plan).abs() > 2 * sd)[sunny].sum())
+    assert sunny.sum() >= 10 and (sd[sunny] > 0).all()
+    assert f"outside it in {outside} of {int(sunny.sum())} intervals" in caption.group(1)
+    without = render_run_report(
+        dataclasses.replace(run_one, intervals=frame.drop(columns="solar_cf_error_sd_plan"))
+    )
+    assert "plot-plan" in PLOT_RE.findall(without) and "shaded band" not in without
     old = frame.drop(columns=["load_shape_plan", "solar_cf_plan"])
     page = render_run_report(dataclasses.replace(run_one, intervals=old))
     assert "plot-plan" not in PLOT_RE.findall(page)

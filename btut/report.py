@@ -928,6 +928,8 @@ def _forecast_section(frame: pd.DataFrame) -> str:
         )
         return "".join(parts)
     bins = 5 if n < 100 else 10 if n < 1000 else 20
+    lo = float(stats.binom.ppf(0.025, n, 1.0 / bins))
+    hi = float(stats.binom.ppf(0.975, n, 1.0 / bins))
 
     def draw_pit(fig: Figure) -> None:
         ax = fig.subplots()
@@ -940,8 +942,6 @@ def _forecast_section(frame: pd.DataFrame) -> str:
             edgecolor="#ffffff",
             label="realised load",
         )
-        lo = stats.binom.ppf(0.025, n, 1.0 / bins)
-        hi = stats.binom.ppf(0.975, n, 1.0 / bins)
         ax.axhspan(lo, hi, color="#000000", alpha=0.08, lw=0, label="95% range if calibrated")
         ax.axhline(n / bins, color="#000000", lw=1.0, ls="--", label="uniform (calibrated)")
         ax.set_xlim(0.0, 1.0)
@@ -953,7 +953,8 @@ def _forecast_section(frame: pd.DataFrame) -> str:
     pit_caption = (
         f"PIT histogram over {n} {unit} ({bins} bins): t.cdf((load - mu) / sigma, nu) of the "
         "realised load. Flat if the forecast is calibrated; U-shaped: intervals too narrow; "
-        "hump: too wide; sloped: biased."
+        "hump: too wide; sloped: biased. The grey band is the central 95% range of a bin's "
+        f"count if calibrated (binomial, {lo:.0f} to {hi:.0f})."
     )
     parts.append(
         _figure("plot-forecast-pit", _render("plot-forecast-pit", draw_pit, 2.8), pit_caption)

@@ -600,3 +600,78 @@ def test_scenarios_are_exact_up_to_n_scenarios_paths() -> None:
     assert exact.scenarios_exact and exact.n_scenarios == 4096
     sampled = best_response(*args, n_scenarios=4095)
     assert not sampled.scenarios_exact and sampled.n_scenarios == 4095
+
+
+# --------------------------------------------------------------------------------------------
+# charge limit, EV arrival, demand-response cost per hour, by hand (mutation round 4)
+# --------------------------------------------------------------------------------------------
+
+
+def test_storage_charge_steps_are_bounded_by_the_grid_side_power() -> None:
+    # E = 4 kWh on 5 levels: delta = 1 kWh; P dt = 2 kWh; eta_c = 0.8, eta_d = 1. Charging
+    # j steps draws j / 0.8 kWh <= 2: j <= 1.6, so 1 step (1.25 kWh drawn; 2 steps would draw
+    # 2.5 > 2). Discharging j steps delivers j kWh <= 2: 2 steps.
+    from agents.bidding import DP_BUILDERS
+
+    p = AgentParams(
+        "pv_storage", battery_kwh=4.0, battery_kw=2.0, eta_charge=0.8, eta_discharge=1.0
+    )
+    prices = PricePath(np.full(3, 80.0), np.full(3, 40.0))
+    model = DP_BUILDERS["pv_storage"](p, np.zeros(3), prices, DPGrid(n_soc=5))
+    grid_side = np.sort(np.unique(model.control[0][model.feasible[0]]))
+    np.testing.assert_allclose(grid_side, [-2.0, -1.0, 0.0, 1.25])
+    # the best response: buy at 10 EUR/MWh, use it at 500 EUR/MWh against a 4 kWh load.
+    # Starting empty, only 1 step can be charged in the cheap hour: draw 1.25 kWh
+    # (0.0125 EUR), deliver 1 kWh in the dear hour, import 3 kWh (1.5 EUR): 1.5125 EUR
+    # (no action: 2 EUR)
+    res = best_response(
+        p, np.array([0.0, 4.0]), PricePath.from_prices([10.0, 500.0]), grid=DPGrid(n_soc=5)
+    )
+    sched = res.to_frame()
+    np.testing.assert_allclose(sched["charge_kwh"], [1.25, 0.0], atol=1e-12)
+    np.testing.assert_allclose(sched["discharge_kwh"], [0.0, 1.0], atol=1e-12)
+    assert res.expected_cost == pytest.approx(1.5125, rel=1e-12)
+
+
+def test_ev_does_not_charge_before_it_arrives() -> None:
+    # plugged in from 18 h to 24 h, needs 3 kWh, 3 kW charger, eta 1: one full-power hour
+    # delivers the need. Night hours 0-5 cost 10 EUR/MWh but the EV is away; in its window the
+    # cheapest hour is 20 h (50 EUR/MWh): all 3 kWh there, 3 * 0.05 = 0.15 EUR (no load)
+    H = 24
+    price = np.full(H, 100.0)
+    price[:6] = 10.0
+    price[20] = 50.0
+    params = AgentParams(
+        "ev",
+        ev_need_kwh=3.0,
+        ev_max_kw=3.0,
+        eta_charge=1.0,
+        ev_arrival_hour=18.0,
+        ev_deadline_hour=24.0,
+    )
+    res = best_response(params, np.zeros(H), PricePath.from_prices(price))
+    delivered = res.to_frame()["ev_delivered_kwh"].to_numpy()
+    expected = np.zeros(H)
+    expected[20] = 3.0
+    np.testing.assert_allclose(delivered, expected, atol=1e-12)
+    assert res.terminal_cost == 0.0
+    assert res.expected_cost == pytest.approx(0.15, rel=1e-12)
+
+
+def test_demand_response_cost_is_per_hour_on_quarter_hours() -> None:
+    # dt = 0.25 h, load 1 kWh per interval, dr_max_fraction 0.5, 3 levels: r in {-0.5, 0, 0.5}
+    # kWh; flex 0.2 EUR/kWh^2 per hour: r = +-0.5 costs 0.2 * 0.25 / 0.25 = 0.2 EUR (a steady
+    # 2 kW for an hour: 0.2 * 2^2 = 0.8 EUR = 4 * 0.2).
+    params = AgentParams("consumer", flex_cost_eur_per_kwh2=0.2, dr_max_fraction=0.5, dr_levels=3)
+    load = np.full(4, 1.0)
+    # at 300 EUR/MWh curtailing saves 0.5 * 0.3 = 0.15 < 0.2 EUR: no action, 4 * 0.3 = 1.2 EUR
+    res = best_response(params, load, PricePath.from_prices(np.full(4, 300.0), dt_hours=0.25))
+    sched = res.to_frame()
+    np.testing.assert_allclose(sched["dr_kwh"], 0.0, atol=1e-12)
+    assert res.expected_cost == pytest.approx(1.2, rel=1e-12)
+    # at 1000 EUR/MWh it saves 0.5 > 0.2 EUR: curtail 0.5 kWh, 4 * (0.5 + 0.2) = 2.8 EUR
+    res = best_response(params, load, PricePath.from_prices(np.full(4, 1000.0), dt_hours=0.25))
+    sched = res.to_frame()
+    np.testing.assert_allclose(sched["dr_kwh"], 0.5, rtol=1e-12)
+    np.testing.assert_allclose(sched["extra_cost_eur"], 0.2, rtol=1e-12)
+    assert res.expected_cost == pytest.approx(2.8, rel=1e-12)

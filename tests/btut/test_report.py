@@ -277,7 +277,20 @@ def test_pit_and_quantiles_agree_with_an_independent_computation(
     np.testing.assert_allclose(q.to_numpy(), ref, rtol=1e-10)
     np.testing.assert_allclose(q[0.5], frame["load_forecast_mu_mw"], rtol=1e-12)
     # the captions state the hours and the coverage, counted independently here
-    assert f"PIT histogram over {len(frame)} hours" in html_one
+    n = len(frame)
+    assert f"PIT histogram over {n} hours (5 bins)" in html_one  # a day: 5 bins
+
+    def binomial_quantile(q: float, p: float) -> int:
+        """Smallest k with P(K <= k) >= q, K ~ Binomial(n, p), by summing the terms."""
+        total = 0.0
+        for k in range(n + 1):
+            total += math.comb(n, k) * p**k * (1 - p) ** (n - k)
+            if total >= q - 1e-12:
+                return k
+        return n
+
+    band = f"({binomial_quantile(0.025, 0.2)} to {binomial_quantile(0.975, 0.2)})"
+    assert f"count if calibrated (binomial, {band[1:]}" in html_one
     y = frame["load_mw"].to_numpy()
     lo, hi = forecast_quantiles(frame, [0.1, 0.9]).to_numpy().T
     inside = int(((y >= lo) & (y <= hi)).sum())

@@ -118,3 +118,24 @@ def test_only_frames_are_validated():
     for bad in ([1, 2], np.arange(3), None):
         with pytest.raises(InvalidParameterError, match="frame must be a pandas DataFrame"):
             validate_market_data(bad)
+
+
+def test_rows_missing_at_either_edge_of_the_window_are_counted_exactly():
+    """The window 2017-06-14 (Madrid) is 2017-06-13 22:00 .. 06-14 22:00 UTC: rows dropped
+    at its end or its start are one gap each, of exactly that many intervals."""
+    frame = load_market_data("ES", "2017-06-14", "2017-06-15")
+    assert len(frame) == 24 and validate_market_data(frame).gaps == ()
+    for cut, start, end, n in (
+        (slice(None, -1), "2017-06-14 21:00", "2017-06-14 22:00", 1),
+        (slice(None, -3), "2017-06-14 19:00", "2017-06-14 22:00", 3),
+        (slice(1, None), "2017-06-13 22:00", "2017-06-13 23:00", 1),
+        (slice(2, None), "2017-06-13 22:00", "2017-06-14 00:00", 2),
+    ):
+        part = frame.iloc[cut].copy()
+        part.attrs = dict(frame.attrs)
+        (gap,) = validate_market_data(part).gaps
+        assert (gap.start_utc, gap.end_utc, gap.missing_intervals) == (
+            pd.Timestamp(start, tz="UTC"),
+            pd.Timestamp(end, tz="UTC"),
+            n,
+        )

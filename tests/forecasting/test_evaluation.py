@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from btut.cli import main
 from data import InvalidParameterError, load_market_data
@@ -62,6 +63,15 @@ def test_scores_match_an_independent_computation(tiny_evaluation):
         )
         assert res.scores[name].crps == pytest.approx(crps.mean(), rel=1e-12)
         assert res.scores[name].mae == pytest.approx(np.abs(y - f["mu"]).mean(), rel=1e-12)
+        rmse = np.sqrt(((y - f["mu"]) ** 2).mean())  # of the median: mu (symmetric law)
+        assert res.scores[name].rmse == pytest.approx(rmse, rel=1e-12)
+        for level, got in (
+            (0.8, res.scores[name].coverage_80),
+            (0.95, res.scores[name].coverage_95),
+        ):
+            half = f["sigma"] * stats.t.ppf(0.5 + level / 2, f["nu"])  # closed central interval
+            inside = (y >= f["mu"] - half) & (y <= f["mu"] + half)
+            assert got == pytest.approx(inside.mean(), rel=1e-12)
     # DM on daily mean CRPS, one-sided
     days = y.index.tz_convert("Europe/Madrid").date
     ref = res.forecasts["student_t"].loc[y.index]
@@ -82,6 +92,27 @@ def test_scores_match_an_independent_computation(tiny_evaluation):
         "coverage_95",
         "dm_pvalue_vs_student_t",
     }
+
+
+def test_training_frames_carry_the_week_before_for_the_lags(es_frame):
+    """The models are fitted on the train period plus the week before it (the lags' history,
+    not training rows): the first row a model sees is local midnight of train start - 7 days."""
+
+    seen = []
+
+    class Spy(SeasonalNaiveForecaster):
+        def fit(self, frame, target, **kwargs):
+            seen.append(frame.index.min())
+            return super().fit(frame, target, **kwargs)
+
+    evaluate_forecasters(
+        es_frame,
+        "load_mw",
+        train=(D(2016, 1, 15), D(2016, 2, 29)),
+        test=(D(2016, 3, 1), D(2016, 3, 3)),
+        models={"seasonal_naive": Spy()},
+    )
+    assert seen == [pd.Timestamp("2016-01-08 00:00", tz="Europe/Madrid")]
 
 
 @pytest.mark.parametrize("epf", [False, True], ids=["default", "epf"])

@@ -102,6 +102,22 @@ def test_htlc_max_forces_parts(make_graph):
     assert split.amounts_msat == (1_000_000, 1_000_000, 1_000_000, 500_000)
 
 
+def test_parts_grow_only_while_theta_times_the_part_fits(make_graph):
+    # One 10,000-sat channel (10^7 msat), 8,000,000 msat, theta = 2 (a part x needs
+    # residual capacity >= 2x, also when it grows to its bottleneck):
+    # 8e6 pruned (1e7 < 1.6e7) -> part 4e6 fits, grows to min(8e6, 1e7 / 2) = 5e6;
+    # residual 5e6, remaining 3e6: 3e6 pruned (5e6 < 6e6) -> 1.5e6 fits, grows to
+    # min(3e6, 5e6 / 2) = 2.5e6; residual 2.5e6, remaining 5e5: fits (2.5e6 >= 1e6).
+    g = make_graph([(1, 0, 1, 10_000, 0, 0)])
+    split = split_payment(g, 0, 1, 8_000_000, theta=2.0)
+    check_split(g, split, 8_000_000)
+    assert split.amounts_msat == (5_000_000, 2_500_000, 500_000)
+    residual = 10_000_000
+    for part in split.amounts_msat:
+        assert residual >= 2 * part, (residual, part)
+        residual -= part
+
+
 def test_real_split_when_one_path_is_not_enough(graph):
     core = graph.largest_scc()
     degree = graph.out_degree[core] + graph.in_degree[core]

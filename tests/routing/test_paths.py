@@ -55,6 +55,13 @@ def test_cheapest_parallel_channel_that_fits(diamond):
     small = shortest_route(diamond, 0, 4, 100_000, **FEE_ONLY)
     assert big.channel_ids[1] == "e"  # e2 (500 sat) is pruned for 1000 sat
     assert small.channel_ids[1] == "e2"  # cheaper, and it fits 100 sat
+    # The search's weight must use e2 as well (the pair's minimum over both parallel
+    # channels): fees for 10^5 msat, the sender's own hop b free:
+    # e2: 0 + 10^5 * 10 / 10^6 = 1; g: 10 + 10^5 * 10 / 10^6 = 11 -> 12 (e would give 5).
+    assert small.total_weight == pytest.approx(12.0)
+    assert small.channel_ids == ("b", "e2", "g")
+    # 10^6 msat: e2 is pruned; e: 10^6 * 50 / 10^6 = 50; g: 10 + 10 = 20 -> 70.
+    assert big.total_weight == pytest.approx(70.0)
 
 
 def test_k_limits_and_laziness(diamond):
@@ -113,6 +120,32 @@ def test_weight_terms_skip_the_senders_own_fee(make_graph):
     assert rebuilt.total_weight == pytest.approx(6060.0)
     assert rebuilt.total_weight == pytest.approx(route.total_weight)
     assert rebuilt.hop_amounts_msat == route.hop_amounts_msat == (1_003_000, 1_000_000)
+
+
+def test_senders_parallel_channels_compared_without_their_fee(make_graph):
+    # The sender has two channels to node 1: A (10,000 sat, base 5000 msat, 5000 ppm) and
+    # B (2,000 sat, no fee), then 1 -> 2 (10,000 sat, no fee). Reference capacity is the
+    # largest, 10,000 sat. beta = 1000, gamma = 0, amount 10^6 msat (both fit).
+    # The sender does not pay itself, so: A = 1000 * (1 - 1) = 0; B = 1000 * (1 - 0.2) =
+    # 800; 1 -> 2 = 0. A wins with total weight 0 (with A's fee it would cost 5000 +
+    # 5000 = 10,000 and B would win).
+    g = make_graph(
+        [
+            ("A", 0, 1, 10_000, 5000, 5000),
+            ("B", 0, 1, 2_000, 0, 0),
+            ("c", 1, 2, 10_000, 0, 0),
+        ]
+    )
+    p = RoutingParams(alpha=1.0, beta=1000.0, gamma=0.0)
+    route = shortest_route(g, 0, 2, 1_000_000, params=p)
+    assert route.channel_ids == ("A", "c")
+    assert route.total_weight == pytest.approx(0.0)
+    rebuilt = build_route(g, route.edges, 1_000_000, p)
+    assert rebuilt.total_weight == pytest.approx(route.total_weight)
+    assert route.hop_fees_msat == (0, 0)
+    # k paths: only one node sequence 0-1-2 exists (parallel channels are one pair)
+    routes = list(k_shortest_paths(g, 0, 2, 1_000_000, k=5, params=p))
+    assert [r.channel_ids for r in routes] == [("A", "c")]
 
 
 def test_alpha_scales_the_proportional_fee(make_graph):

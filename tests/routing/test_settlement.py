@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from data.errors import InvalidParameterError
 from routing import eur_to_msat, route_settlement, settlement_payments
-from routing.settlement import attachment_candidates
+from routing.settlement import _balances, attachment_candidates
 
 
 def test_payment_plan_conversion_and_dust():
@@ -131,3 +132,56 @@ def test_attachment_needs_channels_both_ways_and_never_the_operator(make_graph) 
     assert g.out_degree.tolist() == [3, 3, 3, 2] and g.in_degree.tolist() == [3, 2, 3, 3]
     np.testing.assert_array_equal(attachment_candidates(g, 3, exclude=0), [2])
     np.testing.assert_array_equal(attachment_candidates(g, 3, exclude=1), [0, 2])
+
+
+def test_payers_pay_the_operator_and_the_operator_pays_receivers(make_graph) -> None:
+    """Operator 0; both agents attach to node 1, whose channel with 0 is enabled only
+    1 -> 0 (0 -> 1 disabled, so not loaded); 0 also has a channel both ways with 2, which
+    has no way to 1. The payer's path agent-0 -> 1 -> 0 exists, so it settles; the
+    operator cannot reach node 1 at all, so paying the receiver fails as disconnected."""
+    rows = [
+        ("c10", 1, 0, 1_000_000, 0, 0),
+        ("c10", 0, 1, 1_000_000, 0, 0, 40, 0, None, 1),
+        ("c02", 0, 2, 1_000_000, 0, 0),
+        ("c02", 2, 0, 1_000_000, 0, 0),
+    ]
+    g = make_graph(rows)
+    res = route_settlement(
+        g,
+        [1.0, -1.0],
+        seed=0,
+        operator=0,
+        attach_to=[1, 1],
+        balance_model="half",
+        multipart=False,
+    )
+    frame = res.to_frame()
+    assert frame["direction"].tolist() == ["pay", "receive"]
+    assert frame["leaf"].tolist() == ["agent-0", "agent-1"]
+    assert frame["success"].tolist() == [True, False]
+    assert frame["failure_reason"].tolist()[1] == "disconnected"
+    assert frame["hops"].tolist()[0] == 2  # agent-0 -> 1 -> 0
+    assert res.n_payers == 1 and res.n_payees == 1 and res.n_success == 1
+
+
+def test_uniform_balances_are_uniform_shares_of_capacity(make_graph) -> None:
+    """``balance_model="uniform"`` draws each public channel's node1 balance uniformly in
+    0..capacity (msat), so node1 share / capacity ~ U(0, 1); leaf channels stay at half."""
+    rng = np.random.default_rng(5)
+    caps = rng.integers(20_000, 5_000_000, size=400)
+    rows = [(f"c{i}", i, i + 1, int(c), 0, 0) for i, c in enumerate(caps)]
+    public = make_graph(rows)
+    full = public.with_leaf_nodes(["agent-0"], [0], 30_000, key_prefix="leaf:")
+    node1 = _balances(public, full, "uniform", np.random.default_rng(11))
+    cap = full.channel_capacity_sat * 1000
+    is_leaf = np.array([str(k).startswith("leaf:") for k in full.channel_key])
+    assert is_leaf.sum() == 1 and (~is_leaf).sum() == 400
+    share = node1[~is_leaf] / cap[~is_leaf]
+    assert ((share >= 0.0) & (share <= 1.0)).all()
+    assert not np.allclose(share, 0.5), "uniform balances must not all be half"
+    p = stats.kstest(share, "uniform").pvalue
+    assert p > 1e-3, f"node1 shares are not U(0, 1): KS p = {p:.3g}"
+    assert node1[is_leaf].tolist() == [30_000 * 1000 // 2]
+    # seeded: the same generator state gives the same balances
+    again = _balances(public, full, "uniform", np.random.default_rng(11))
+    np.testing.assert_array_equal(again, node1)

@@ -256,7 +256,8 @@ def test_mean_pinball_over_fine_grid_is_half_crps() -> None:
     y = np.array([-1.0, 0.4, 3.0])
     preds = predictive_quantile(taus, 0.0, 1.3, 4.0)[None, :]
     _, mean = mean_pinball_loss(y, np.repeat(preds, 3, axis=0), taus)
-    assert mean == pytest.approx(float(np.mean(crps_student_t(y, 0.0, 1.3, 4.0))) / 2, rel=1e-4)
+    # the midpoint rule's error on 2,000 points: measured 6.2e-7 relative
+    assert mean == pytest.approx(float(np.mean(crps_student_t(y, 0.0, 1.3, 4.0))) / 2, rel=5e-6)
 
 
 def test_mean_pinball_excludes_nan_observations() -> None:
@@ -408,8 +409,11 @@ def test_score_forecast_values_match_the_per_observation_functions() -> None:
     taus = np.array(DEFAULT_QUANTILES)
     qp = mu[:, None] + sg[:, None] * stats.t.ppf(taus, 5.0)
     assert scores["pinball"] == pytest.approx(float(np.mean(pinball_loss(yy, qp, taus))))
-    # the 19-point grid is a coarse Riemann sum of CRPS / 2
-    assert scores["pinball"] == pytest.approx(scores["crps"] / 2, rel=0.1)
+    # the 19-point grid (0.05 .. 0.95) is a coarse Riemann sum of CRPS / 2 that leaves out the
+    # tails, where the quantile score is small: the mean over it is high, by 4.4 % here
+    # (measured; 4.7 % for a t(5) forecast of its own law)
+    assert scores["pinball"] == pytest.approx(scores["crps"] / 2, rel=0.06)
+    assert scores["pinball"] > scores["crps"] / 2
 
 
 def test_score_forecast_normal_when_nu_absent_or_infinite() -> None:

@@ -534,19 +534,27 @@ def test_policy_cost_gives_the_exploitability() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _grid_side_controls(eta_charge: float, eta_discharge: float) -> np.ndarray:
+    """The feasible grid-side controls (kWh) of a 4 kWh / 2 kW battery on 5 SoC levels."""
+    from agents.bidding import DP_BUILDERS
+
+    p = AgentParams(
+        "pv_storage",
+        battery_kwh=4.0,
+        battery_kw=2.0,
+        eta_charge=eta_charge,
+        eta_discharge=eta_discharge,
+    )
+    prices = PricePath(np.full(3, 80.0), np.full(3, 40.0))
+    model = DP_BUILDERS["pv_storage"](p, np.zeros(3), prices, DPGrid(n_soc=5))
+    return np.sort(np.unique(model.control[0][model.feasible[0]]))
+
+
 def test_storage_discharge_steps_are_bounded_by_the_delivered_power() -> None:
     # E = 4 kWh on 5 levels: delta = 1 kWh; P dt = 2 kWh; eta_d = 0.8. Discharging j steps
     # delivers 0.8 j kWh <= 2: j <= 2.5, so 2 steps (1.6 kWh delivered), not 1
     # (2 * 0.8 / 1 = 1.6 would be the battery-side bound). Charging: j <= 2 (eta_c = 1).
-    from agents.bidding import DP_BUILDERS
-
-    p = AgentParams(
-        "pv_storage", battery_kwh=4.0, battery_kw=2.0, eta_charge=1.0, eta_discharge=0.8
-    )
-    prices = PricePath(np.full(3, 80.0), np.full(3, 40.0))
-    model = DP_BUILDERS["pv_storage"](p, np.zeros(3), prices, DPGrid(n_soc=5))
-    grid_side = np.sort(np.unique(model.control[0][model.feasible[0]]))
-    np.testing.assert_allclose(grid_side, [-1.6, -0.8, 0.0, 1.0, 2.0])
+    np.testing.assert_allclose(_grid_side_controls(1.0, 0.8), [-1.6, -0.8, 0.0, 1.0, 2.0])
 
 
 def test_storage_starts_at_the_nearest_level_to_soc_initial() -> None:
@@ -611,15 +619,10 @@ def test_storage_charge_steps_are_bounded_by_the_grid_side_power() -> None:
     # E = 4 kWh on 5 levels: delta = 1 kWh; P dt = 2 kWh; eta_c = 0.8, eta_d = 1. Charging
     # j steps draws j / 0.8 kWh <= 2: j <= 1.6, so 1 step (1.25 kWh drawn; 2 steps would draw
     # 2.5 > 2). Discharging j steps delivers j kWh <= 2: 2 steps.
-    from agents.bidding import DP_BUILDERS
-
+    np.testing.assert_allclose(_grid_side_controls(0.8, 1.0), [-2.0, -1.0, 0.0, 1.25])
     p = AgentParams(
         "pv_storage", battery_kwh=4.0, battery_kw=2.0, eta_charge=0.8, eta_discharge=1.0
     )
-    prices = PricePath(np.full(3, 80.0), np.full(3, 40.0))
-    model = DP_BUILDERS["pv_storage"](p, np.zeros(3), prices, DPGrid(n_soc=5))
-    grid_side = np.sort(np.unique(model.control[0][model.feasible[0]]))
-    np.testing.assert_allclose(grid_side, [-2.0, -1.0, 0.0, 1.25])
     # the best response: buy at 10 EUR/MWh, use it at 500 EUR/MWh against a 4 kWh load.
     # Starting empty, only 1 step can be charged in the cheap hour: draw 1.25 kWh
     # (0.0125 EUR), deliver 1 kWh in the dear hour, import 3 kWh (1.5 EUR): 1.5125 EUR

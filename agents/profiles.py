@@ -188,9 +188,7 @@ def day_profiles(
         raise DataUnavailableError(f"day {the_day} is not in the frame")
     sub = frame.loc[rows]
     step = resolution_of(frame.index) or pd.Timedelta(hours=1)
-    start = pd.Timestamp(the_day).tz_localize(tz)
-    end = pd.Timestamp(the_day + dt.timedelta(days=1)).tz_localize(tz)
-    expected = round((end - start) / step)
+    expected = _intervals_in_day(the_day, tz, step)
     if len(sub) != expected:
         raise DataValidationError(
             f"day {the_day} has {len(sub)} of its {expected} intervals of {step} (gaps)"
@@ -253,6 +251,19 @@ def day_profiles(
     )
 
 
+def _clock_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    """Local clock time of each timestamp in minutes after midnight."""
+    local = index.tz_convert(tz)
+    return np.asarray(local.hour * 60 + local.minute)
+
+
+def _intervals_in_day(day: dt.date, tz: str, step: pd.Timedelta) -> int:
+    """Intervals of length ``step`` in the local day (23/25 hours on DST days)."""
+    start = pd.Timestamp(day).tz_localize(tz)
+    end = pd.Timestamp(day + dt.timedelta(days=1)).tz_localize(tz)
+    return round((end - start) / step)
+
+
 def _local_days(frame: pd.DataFrame, tz: str, first: dt.date, last: dt.date) -> pd.DataFrame:
     """The rows of ``frame`` on the local days ``first .. last`` (cheap: a UTC slice a day
     wider on each side, then the local dates of those rows only)."""
@@ -275,11 +286,8 @@ def _naive_clock_mean(
     sub = _local_days(frame, tz, first, last)
     if sub.empty:
         return None
-    local = sub.index.tz_convert(tz)
-    clock = local.hour * 60 + local.minute
-    mean = sub[column].groupby(np.asarray(clock)).mean()
-    loc = index.tz_convert(tz)
-    values = mean.reindex(np.asarray(loc.hour * 60 + loc.minute)).to_numpy(dtype=np.float64)
+    mean = sub[column].groupby(_clock_minutes(sub.index, tz)).mean()
+    values = mean.reindex(_clock_minutes(index, tz)).to_numpy(dtype=np.float64)
     return values if np.isfinite(values).all() else None
 
 
@@ -291,6 +299,7 @@ def _solar_plan_error(
     index: pd.DatetimeIndex,
     tz: str,
     capacity_mw: float,
+    step: pd.Timedelta,
     naive_days: int,
     error_days: int,
 ) -> tuple[np.ndarray, int]:
@@ -301,7 +310,8 @@ def _solar_plan_error(
     ``"naive_<n>d:<column>"``, what :func:`planning_profiles` planned then: the mean of the
     actuals by clock time over that day's own ``naive_days`` days before its cut-off. A day
     counts when every interval of it is present and finite (actual and forecast) and its
-    naive plan exists; a clock time twice on the autumn day is averaged. Returns (H,) kW per
+    naive plan exists (``step``: the interval length); a clock time twice on the autumn day
+    is averaged. Returns (H,) kW per
     kWp at the clock times of ``index`` (0 where no day has that clock time) and the number
     of days used (0 and zeros when the plan is the measured column itself)."""
     H = len(index)
@@ -314,9 +324,8 @@ def _solar_plan_error(
     sub = _local_days(frame, tz, first, last)
     if sub.empty:
         return np.zeros(H), 0
-    local = sub.index.tz_convert(tz)
-    dates = np.asarray(local.date)
-    keys = [dates, np.asarray(local.hour * 60 + local.minute)]
+    dates = np.asarray(sub.index.tz_convert(tz).date)
+    keys = [dates, _clock_minutes(sub.index, tz)]
     actual = sub[actual_column]
     real = actual.clip(lower=0.0).groupby(keys).mean().unstack()
     present = actual.groupby(keys).size().unstack().reindex_like(real).notna()
@@ -333,21 +342,17 @@ def _solar_plan_error(
         finite = actual.notna() & sub[source].notna()
     plan = plan.where(present)  # a clock time the day lacks (spring) is not its floor
     # complete days: all their intervals present and finite
-    step = resolution_of(frame.index) or pd.Timedelta(hours=1)
     n_finite = finite.groupby(dates).sum()
-    complete = []
-    for d in real.index:
-        lo = pd.Timestamp(d).tz_localize(tz)
-        hi = pd.Timestamp(d + dt.timedelta(days=1)).tz_localize(tz)
-        complete.append(d >= first_err and n_finite.get(d, 0) == round((hi - lo) / step))
+    complete = [
+        d >= first_err and n_finite.get(d, 0) == _intervals_in_day(d, tz, step) for d in real.index
+    ]
     err = (real.sub(real.min(axis=1), axis=0) - plan.sub(plan.min(axis=1), axis=0)) / capacity_mw
     err = err[np.asarray(complete)]
     err = err[(err.notna() == present.loc[err.index]).all(axis=1)]  # a naive plan missing
     if err.empty:
         return np.zeros(H), 0
     rms = np.sqrt((err**2).mean(axis=0))
-    loc = index.tz_convert(tz)
-    values = rms.reindex(np.asarray(loc.hour * 60 + loc.minute)).to_numpy(dtype=np.float64)
+    values = rms.reindex(_clock_minutes(index, tz)).to_numpy(dtype=np.float64)
     return np.nan_to_num(values, nan=0.0), len(err)
 
 
@@ -460,6 +465,7 @@ def planning_profiles(
                 idx,
                 tz,
                 capacity,
+                pd.Timedelta(hours=realised.dt_hours),
                 int(naive_days),
                 int(solar_error_days),
             )

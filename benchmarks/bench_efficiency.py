@@ -44,7 +44,6 @@ import numpy as np
 ZONE = "ES"
 START, END = "2017-06-12", "2017-06-19"
 HISTORY_DAYS = 365
-MAX_EPOCHS = 30
 
 
 def _noise_seed(seed: int, day: dt.date) -> int:
@@ -58,40 +57,23 @@ def _days(start: str, end: str) -> list[dt.date]:
 
 def setup(zone: str, days: list[dt.date], agents: int, seed: int) -> dict[str, Any]:
     """History, Student-t load forecast of the days and the population, as ``btut replay``
-    (the forecaster trained on what is known at the first day's cut-off)."""
+    (:func:`btut.replaying._forecast`: trained on what is known at the first day's cut-off)."""
     from agents import sample_population
+    from btut.replaying import _forecast
     from data import load_market_data
-    from forecasting.features import cutoff_for_day, information_set
-    from forecasting.models import StudentTForecaster
 
     end = days[-1] + dt.timedelta(days=1)
     history = load_market_data(zone, days[0] - dt.timedelta(days=HISTORY_DAYS), end)
-    tz = history.attrs.get("tz") or "UTC"
-    local = np.asarray([t.date() for t in history.index.tz_convert(tz)])
-    train = information_set(history.loc[local < days[0]], cutoff_for_day(days[0], tz), tz=tz)
-    train.attrs = dict(history.attrs)
-    model = StudentTForecaster(max_epochs=MAX_EPOCHS, random_state=seed)
-    model.fit(train, target="load_mw")
-    pred = model.predict(history, days=list(days))
+    pred, _ = _forecast(history, tuple(days), seed)
     population = sample_population(None, agents, seed=seed)
     return {"history": history, "pred": pred, "population": population, "seed": seed}
 
 
 def plan_shapes(ctx: dict[str, Any], shapes: Any) -> Any:
-    """The day as the agents know it at its cut-off (``btut replay``'s plan): the forecast's
-    mean as load shape, the TSO's solar forecast."""
-    from agents import planning_profiles
-    from btut.replaying import PLAN_NAIVE_DAYS, PLAN_SOLAR_ERROR_DAYS
+    """The day as the agents know it at its cut-off (``btut replay``'s plan)."""
+    from btut.replaying import _base_plan, _plan
 
-    mu = ctx["pred"]["mu"].reindex(shapes.index).to_numpy(dtype=np.float64)
-    ok = np.isfinite(mu).all() and (mu > 0).all()
-    return planning_profiles(
-        ctx["history"],
-        shapes,
-        load_forecast_mw=mu if ok else None,
-        naive_days=PLAN_NAIVE_DAYS,
-        solar_error_days=PLAN_SOLAR_ERROR_DAYS,
-    )
+    return _plan(_base_plan(ctx["history"], shapes), ctx["pred"])
 
 
 def run_day(

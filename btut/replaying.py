@@ -67,6 +67,7 @@ idempotent on the configuration (same config -> same run id, ``created=False``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -562,11 +563,13 @@ def _forecast(
 # --------------------------------------------------------------------------------------------
 
 
-def _day_shapes(history: pd.DataFrame, days: tuple[dt.date, ...]) -> dict[dt.date, Any]:
-    """Each day's realised shapes, after checking that the plan's can be built too: a day
-    whose market cannot be built (e.g. no solar, no forecast and no history) fails here,
-    before the work."""
-    from agents import day_profiles, planning_profiles
+def _day_shapes(
+    history: pd.DataFrame, days: tuple[dt.date, ...]
+) -> tuple[dict[dt.date, Any], dict[dt.date, Any]]:
+    """Each day's realised shapes and its plan without the Student-t forecast
+    (:func:`_base_plan`): a day whose market cannot be built (e.g. no solar, no forecast and
+    no history) fails here, before the work."""
+    from agents import day_profiles
     from agents.profiles import SOLAR_COLUMNS
 
     if not any(c in history.columns for c in SOLAR_COLUMNS):
@@ -576,32 +579,29 @@ def _day_shapes(history: pd.DataFrame, days: tuple[dt.date, ...]) -> dict[dt.dat
             "need: replay a zone with solar data (btut data zones)"
         )
     shapes = {d: day_profiles(history, day=d) for d in days}
-    for d in days:
-        planning_profiles(
-            history,
-            shapes[d],
-            naive_days=PLAN_NAIVE_DAYS,
-            solar_error_days=PLAN_SOLAR_ERROR_DAYS,
-        )
-    return shapes
+    return shapes, {d: _base_plan(history, shapes[d]) for d in days}
 
 
-def _plan(history: pd.DataFrame, shapes: Any, pred: pd.DataFrame | None) -> Any:
-    """The day's shapes as known at its cut-off (module doc): the Student-t ``mu`` as the load
-    forecast when it covers the day, else :func:`agents.planning_profiles`' fallbacks."""
+def _base_plan(history: pd.DataFrame, shapes: Any) -> Any:
+    """:func:`agents.planning_profiles` of the day with the replay's settings and no
+    Student-t forecast (the TSO's load forecast, else the clock-time mean)."""
     from agents import planning_profiles
 
-    mu = None
-    if pred is not None:
-        values = pred["mu"].reindex(shapes.index).to_numpy(dtype=np.float64)
-        mu = values if np.isfinite(values).all() and (values > 0).all() else None
     return planning_profiles(
-        history,
-        shapes,
-        load_forecast_mw=mu,
-        naive_days=PLAN_NAIVE_DAYS,
-        solar_error_days=PLAN_SOLAR_ERROR_DAYS,
+        history, shapes, naive_days=PLAN_NAIVE_DAYS, solar_error_days=PLAN_SOLAR_ERROR_DAYS
     )
+
+
+def _plan(base: Any, pred: pd.DataFrame | None) -> Any:
+    """The day's shapes as known at its cut-off (module doc): ``base`` (:func:`_base_plan`)
+    with the Student-t ``mu`` as the load shape when it covers the day (what
+    ``planning_profiles(load_forecast_mw=mu)`` gives; the solar part does not depend on it)."""
+    if pred is None:
+        return base
+    mu = pred["mu"].reindex(base.index).to_numpy(dtype=np.float64)
+    if not (np.isfinite(mu).all() and (mu > 0).all()):
+        return base
+    return dataclasses.replace(base, load_shape=mu / mu.sum(), load_column="student_t_mu")
 
 
 def _shard_agents() -> int:
@@ -769,11 +769,7 @@ def _run_day(
             "load_shape_plan": plan_shapes.load_shape,
             "solar_cf": shapes.solar_cf,
             "solar_cf_plan": plan_shapes.solar_cf,
-            "solar_cf_error_sd_plan": (
-                plan_shapes.solar_cf_error_sd
-                if plan_shapes.solar_cf_error_sd is not None
-                else np.nan
-            ),
+            "solar_cf_error_sd_plan": plan_shapes.solar_cf_error_sd,
         },
         index=pd.DatetimeIndex(shapes.index, name="time_utc"),
     ).astype(np.float64)
@@ -1059,7 +1055,7 @@ def replay(
     replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
     _check_days(replayed, days, zone)
     history = _load_history(zone, days, source, replayed)
-    shapes_by_day = _day_shapes(history, days)
+    shapes_by_day, base_plans = _day_shapes(history, days)
 
     results = []
     share = 0.85 / len(days)
@@ -1079,7 +1075,7 @@ def replay(
         # -- forecast and population -------------------------------------------------------
         report("forecast", 0.02)
         pred, forecast_info = _forecast(history, days, seed)
-        plans = {d: _plan(history, shapes_by_day[d], pred) for d in days}
+        plans = {d: _plan(base_plans[d], pred) for d in days}
         if pred is None:  # said, not only in the details
             p = plans[days[0]]
             warnings.warn(

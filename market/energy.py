@@ -126,14 +126,17 @@ against the MILP planner (``benchmarks/bench_efficiency.py``; the 10^4-agent wee
 2017-06-12..18 in ``benchmarks/results/bench_efficiency.json``): with the 0.001 tolerance,
 2,000 agents, exact planner, ES 2017-06-12 / -13: kappa 50 0.882 / -, 200
 0.911 / 0.930, 1,000 0.913 / 0.955, but 1,000 needs 3-4 times the fictitious-play iterations
-(590-730, about 9 s a day) and 10^5 no longer converges in 1,000 iterations."""
+(590-730, about 9 s a day) and 10^5 no longer converges in 1,000 iterations. (The 06-12 /
+-13 figures of this paragraph were not recorded in ``benchmarks/results``; only the commit
+messages keep them.)"""
 
 DEFAULT_TOL_EUR = 0.001
 """Default equilibrium tolerance of :func:`solve_energy_market`, EUR per agent per day.
 
 0.001 (was 0.01): in this monotone (potential) game the exploitability bounds how far the
 population's cost is from the equilibrium's, and 0.01 EUR per agent per day is of the order
-of the market's whole gap to the planner (about 0.016 EUR per agent per day on 2017-06-12)."""
+of the market's whole gap to the planner (about 0.016 EUR per agent per day on 2017-06-12, when
+the tolerance was chosen; not recorded)."""
 
 BIN_PARAMETER: Mapping[str, str] = {
     "consumer": "flex_cost_eur_per_kwh2",
@@ -160,7 +163,10 @@ block the dear-to-flex consumers adjust as much as the cheap ones. Measured (2,0
 exact planner, ``benchmarks/efficiency_gap_study.py``): setting ``flex`` to its mean raises
 the efficiency by 0.007-0.010 on ES 2017-06-11/-25/-29; 4 flex bins (chosen on ES
 2017-05-01..31): +0.002 over the month at kappa 200 (better on 22 of 31 days), +0.003 at
-400 (23 of 31); 2 bins: -0.002."""
+400 (24 of 31, 23 by more than 1e-4; ``efficiency_gap_flexbins_may2017.json`` against
+``efficiency_gap_kappa_may2017.json``); 2 bins: -0.002. The single-day figures above
+(2017-06-11..-29) were measured with the same script before its results were recorded;
+only the commit messages keep them."""
 
 DEFAULT_BINS: Mapping[str, int] = MappingProxyType({"consumer": 4, "pv_storage": 2})
 """Default ``bins`` of :func:`energy_game` for a population or config: four flexibility-cost

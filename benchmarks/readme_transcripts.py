@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "commit": commit,
         "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")},
         "groups": {},
     }
     with tempfile.TemporaryDirectory(prefix="btut_readme_") as tmp:

@@ -94,6 +94,7 @@ def run_day(
         benchmark_scores,
         clear_finite_market,
         energy_game,
+        expected_load_kwh,
         plan_community,
         solve_energy_market,
     )
@@ -107,7 +108,8 @@ def run_day(
     net = agent_net_demand(population, shapes, seed=noise_seed)
 
     t0 = time.perf_counter()
-    game = energy_game(population, price, plan_shapes(ctx, shapes), forecast=forecast, **game_kw)
+    planned = plan_shapes(ctx, shapes)
+    game = energy_game(population, price, planned, forecast=forecast, **game_kw)
     eq = solve_energy_market(game, **(solve_kw or {}))
     fm = clear_finite_market(
         eq, population, net, seed=seed, keep_settlement=N > max_exact, **(clear_kw or {})
@@ -123,7 +125,12 @@ def run_day(
         "market_cost_eur": market,
         "mean_field_community_cost_eur": float(eq.community_cost_eur) * N,
     }
-    kw = {"shapes": shapes, "max_exact_agents": max_exact, "sample_seed": seed}
+    kw = {
+        "shapes": shapes,
+        "max_exact_agents": max_exact,
+        "sample_seed": seed,
+        "dr_base_kwh": expected_load_kwh(population, planned),  # the market's levels
+    }
     if benchmark is None:
         t1 = time.perf_counter()
         plan = plan_community(population, net, price, **kw)

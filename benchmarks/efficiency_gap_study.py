@@ -185,6 +185,7 @@ def run_variant(
         clear_finite_market,
         efficiency,
         energy_game,
+        expected_load_kwh,
         plan_community,
         solve_energy_market,
     )
@@ -205,7 +206,8 @@ def run_variant(
     me.BIN_PARAMETER.update(opt.get("binparam", {}))  # type: ignore[attr-defined]
     try:
         t0 = time.perf_counter()
-        game = energy_game(pop, price, be.plan_shapes(ctx, shapes), **game_kw)
+        planned = be.plan_shapes(ctx, shapes)
+        game = energy_game(pop, price, planned, **game_kw)
         eq = solve_energy_market(game, **opt.get("solve", {}))
         fm = clear_finite_market(eq, pop, net, seed=seed, **opt.get("clear", {}))
         t_m = time.perf_counter() - t0
@@ -213,7 +215,12 @@ def run_variant(
         me.BIN_PARAMETER.update(saved)  # type: ignore[attr-defined]
     market = float(fm.mean_cost_eur) * N
     key = (day, "same" if world in ("same",) else world)
-    kw = {"shapes": shapes, "max_exact_agents": N, "sample_seed": seed}
+    kw = {
+        "shapes": shapes,
+        "max_exact_agents": N,
+        "sample_seed": seed,
+        "dr_base_kwh": expected_load_kwh(pop, planned),  # the market's levels
+    }
     if key not in cache:
         plan = plan_community(pop, net, price, **kw)
         base = baseline_cost(pop, net, price, **kw)

@@ -645,6 +645,7 @@ def _run_day(
         benchmark_scores,
         clear_finite_market,
         energy_game,
+        expected_load_kwh,
         plan_community,
         solve_energy_market,
     )
@@ -726,6 +727,9 @@ def _run_day(
         "shapes": shapes,
         "max_exact_agents": max_exact_agents,
         "sample_seed": seed,
+        # demand response on the load planned on, as in the market: the planner and the
+        # baseline get exactly the market's options
+        "dr_base_kwh": expected_load_kwh(population, plan_shapes),
     }
     plan = plan_community(population, net, price, **kw)
     report("baseline", 0.85)
@@ -903,6 +907,9 @@ class _Params:
                 "bin_parameter": dict(BIN_PARAMETER),
                 "equilibrium_tol_eur": DEFAULT_TOL_EUR,
             },
+            # the planner's and the baseline's demand-response levels: on the planned load,
+            # as the market's (before 2026-12-07: on the realised load)
+            "benchmark": {"dr_base": "planned load"},
             "code_version": _code_version(),
         }
 

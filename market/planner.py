@@ -132,6 +132,7 @@ __all__ = [
     "baseline_cost",
     "benchmark_scores",
     "efficiency",
+    "expected_load_kwh",
     "plan_community",
     "price_of_anarchy",
     "stratified_sample",
@@ -1502,6 +1503,23 @@ def _run(
     )
 
 
+def expected_load_kwh(population: Population, shapes: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``f(indices) -> (len(indices), H)``: each agent's expected load in kWh per interval on
+    ``shapes`` (``load_kwh_per_day_i * load_shape_t``, a ``DayShapes``).
+
+    Pass it as ``dr_base_kwh`` with the shapes the agents planned on: the market's consumers
+    scale their demand-response levels by that load (:mod:`market.clearing`), so the planner
+    and the baseline then have exactly the market's options (the default base, the realised
+    load, gives them other levels, and a small market could beat its "optimum")."""
+    load = np.asarray(population.load_kwh_per_day, dtype=np.float64)
+    shape = np.asarray(shapes.load_shape, dtype=np.float64)
+
+    def rows(idx: np.ndarray) -> np.ndarray:
+        return load[np.asarray(idx, dtype=np.int64)][:, None] * shape[None, :]
+
+    return rows
+
+
 _COMMON_DOC = """
     population: the agents (a :class:`agents.population.Population`; slice it for a subset);
     net_demand_kwh: (N, H) realised net demand in kWh (array or memmap), or a callable
@@ -1511,7 +1529,8 @@ _COMMON_DOC = """
     (default: the population's configuration). Time: ``shapes`` (a ``DayShapes``: interval
     length, local clock hours for the EV windows, UTC index) or ``dt_hours``/``clock_hour``
     (default 1 h, ``t * dt``). ``dr_base_kwh``: (N, H) energy the consumers' demand-response
-    levels are fractions of (default the realised load ``max(x, 0)``). Solver: HiGHS with
+    levels are fractions of, or a callable as ``net_demand_kwh`` (default the realised load
+    ``max(x, 0)``; :func:`expected_load_kwh` gives the market's base). Solver: HiGHS with
     ``time_limit_s``, ``mip_rel_gap``, ``threads``; ``relax=True`` solves the LP relaxation;
     ``lp_rounding`` (default): first the LP relaxation and a rounded schedule, accepted when
     within ``mip_rel_gap`` of the LP bound, else HiGHS's branch-and-bound from it

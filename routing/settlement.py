@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.errors import InvalidParameterError
+from data.errors import InvalidParameterError, NoRouteError
 from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
 from routing.paths import DEFAULT_LATENCY_MU, DEFAULT_LATENCY_SIGMA, RoutingParams
@@ -172,7 +172,7 @@ def attachment_candidates(graph: ChannelGraph, min_channels: int, exclude: int) 
     ok = (graph.out_degree[core] >= min_channels) & (graph.in_degree[core] >= min_channels)
     cand = core[ok & (core != exclude)]
     if cand.size == 0:
-        raise InvalidParameterError(
+        raise NoRouteError(
             f"no node of the graph's largest strongly connected component has {min_channels} "
             "channels each way to attach the agents to (a graph too small for settlement?)"
         )

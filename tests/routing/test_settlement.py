@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from data.errors import InvalidParameterError
+from data.errors import InvalidParameterError, NoRouteError
 from routing import eur_to_msat, route_settlement, settlement_payments
 from routing.settlement import _balances, attachment_candidates
 
@@ -132,6 +132,9 @@ def test_attachment_needs_channels_both_ways_and_never_the_operator(make_graph) 
     assert g.out_degree.tolist() == [3, 3, 3, 2] and g.in_degree.tolist() == [3, 2, 3, 3]
     np.testing.assert_array_equal(attachment_candidates(g, 3, exclude=0), [2])
     np.testing.assert_array_equal(attachment_candidates(g, 3, exclude=1), [0, 2])
+    # none qualifies: the graph cannot route the settlement (exit 6 like `btut route`)
+    with pytest.raises(NoRouteError, match="has 4 channels each way"):
+        attachment_candidates(g, 4, exclude=0)
 
 
 def test_payers_pay_the_operator_and_the_operator_pays_receivers(make_graph) -> None:

@@ -1125,6 +1125,12 @@ def report_cmd(
                 raise InvalidParameterError(f"backtest {backtest_id} has no stored day yet")
             html = render_backtest_report(bt, bt.runs(db=db))
             subject = {"backtest_id": backtest_id, "missing_days": len(bt.missing_days)}
+            if bt.missing_days:
+                _warning_line(
+                    f"backtest {backtest_id} is incomplete: {len(bt.missing_days)} day(s) of "
+                    f"its period are not stored (first {bt.missing_days[0]}); the report "
+                    "covers the stored days and says so"
+                )
         if target is not None:
             path = write_report(html, target)
     if target is None:

@@ -1558,6 +1558,16 @@ def render_backtest_report(
     period = _period_line(frame, backtest.zone)
     if period:
         sub.append(period)
+    absent = [str(d) for d in getattr(backtest, "missing_days", ())]
+    if absent:
+        cfg = backtest.config
+        listed = ", ".join(absent) if len(absent) <= 5 else f"{absent[0]} ... {absent[-1]}"
+        sub.append(
+            f"Incomplete: {len(absent)} day(s) of the backtest's period {cfg.get('start')} to "
+            f"{cfg.get('end')} (end exclusive) are not stored ({listed}): it stopped "
+            "before them; run it again to add them. Every figure here covers the stored days "
+            "only."
+        )
 
     run_rows = []
     for r in runs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import html as htmllib
 import inspect
 import io
 import json
@@ -421,6 +422,23 @@ def test_backtest_report_plots_and_aggregates(
     ]
     assert "Backtest 41, zone ES, 3 day(s)" in html_backtest
     assert "<td>start</td><td>2017-06-14</td>" in html_backtest
+
+
+def test_an_incomplete_backtest_says_so(backtest: _Backtest, html_backtest: str) -> None:
+    """A backtest stopped before some days: the report names them (found by a CLI audit:
+    the page read as complete)."""
+    assert "Incomplete" not in html_backtest
+    stopped = _Stopped(**dataclasses.asdict(backtest) | {"runs": backtest.runs})
+    html = htmllib.unescape(render_backtest_report(stopped, stopped.runs))
+    assert (
+        "Incomplete: 2 day(s) of the backtest's period 2017-06-14 to 2017-06-17 (end "
+        "exclusive) are not stored (2017-06-17, 2017-06-18)"
+    ) in html
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stopped(_Backtest):
+    missing_days: tuple[str, ...] = ("2017-06-17", "2017-06-18")
 
 
 def test_backtest_report_rejects_bad_input(backtest: _Backtest) -> None:

@@ -317,7 +317,15 @@ def backtest(
     seconds; None = forever); progress: ``callback(days_done, days_total, message)``.
     """
     t0 = time.perf_counter()
-    from btut.replaying import _check_days, _day_shapes, _days, _load_history, _params, _save
+    from btut.replaying import (
+        _check_days,
+        _day_shapes,
+        _days,
+        _load_history,
+        _params,
+        _save,
+        _warn_if_not_converged,
+    )
 
     par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
     if start is None or end is None:
@@ -380,6 +388,8 @@ def backtest(
         tick(f"{reused} day(s) already stored" if reused else "starting")
 
         def finished(d: dt.date, result: Any) -> None:
+            if client is not None:  # a worker's warnings stay on the worker
+                _warn_if_not_converged(result.day_results[0])
             saved = _save(result, db)
             keep_record()
             done[d] = _day_from_result(d, result, saved.run_id, reused=not saved.created)

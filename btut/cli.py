@@ -79,6 +79,9 @@ SourceOpt = Annotated[
     typer.Option("--source", help="CSV path or 'entsoe' (default: bundled data)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+#: Random payments of one `btut route` (each is a k-shortest-paths search: about a second a
+#: thousand on the bundled graph).
+MAX_PAYMENTS = 10_000_000
 AgentsOpt = Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")]
 SeedOpt = Annotated[
     int, typer.Option("--seed", help=f"Random seed, 0..{MAX_SEED}.", min=0, max=MAX_SEED)
@@ -95,9 +98,31 @@ WorkersOpt = Annotated[
     int | None,
     typer.Option("--workers", help="LocalCluster worker processes (default: CPUs)."),
 ]
+
+
+def _db_url(value: str | None) -> str | None:
+    """``--db``: an in-memory SQLite database is refused (it would keep nothing)."""
+    if value is None:
+        return value
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(value)
+    except Exception:  # the store names a malformed URL itself
+        return value
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        raise typer.BadParameter(
+            f"{value!r} is an in-memory SQLite database, gone when the command ends: "
+            "give a file, e.g. sqlite:///results.sqlite"
+        )
+    return value
+
+
 DbOpt = Annotated[
     str | None,
-    typer.Option("--db", help="Database URL (default $BTUT_DB_URL or a SQLite file)."),
+    typer.Option(
+        "--db", help="Database URL (default $BTUT_DB_URL or a SQLite file).", callback=_db_url
+    ),
 ]
 CacheOpt = Annotated[
     str | None,
@@ -434,11 +459,17 @@ def forecast_evaluate(
         evaluate_forecasters,
         parse_period,
     )
+    from forecasting.features import column_kind
 
     if target not in (*CANONICAL_COLUMNS, *EXTRA_COLUMNS):
         raise InvalidParameterError(
             f"unknown --target {target!r}: a column of the market data, e.g. load_mw or "
             "price_eur_per_mwh (see 'btut data show')"
+        )
+    if column_kind(target) == "forecast":
+        raise InvalidParameterError(
+            f"--target {target} is a published day-ahead forecast, known before the day it "
+            "would forecast: forecast a measured column, e.g. load_mw or price_eur_per_mwh"
         )
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
@@ -463,9 +494,10 @@ def forecast_evaluate(
     if members > 1:
         network["n_members"] = members
     if recency_halflife is not None:
-        if not recency_halflife > 0:
+        if not 0 < recency_halflife < math.inf:
             raise InvalidParameterError(
-                f"--recency-halflife must be a positive number of days, got {recency_halflife}"
+                "--recency-halflife must be a positive finite number of days (leave it out "
+                f"for equal weights), got {recency_halflife}"
             )
         network["recency_halflife_days"] = recency_halflife
     network.update(_blend_options(location_blend, blend_weight, lear_windows))
@@ -911,8 +943,8 @@ def route_cmd(
         raise InvalidParameterError(
             f"--amount-sat must be 1..{MAX_SUPPLY_SAT} sat (21 million BTC), got {amount_sat}"
         )
-    if payments < 1:
-        raise InvalidParameterError(f"--payments must be at least 1, got {payments}")
+    if not 1 <= payments <= MAX_PAYMENTS:
+        raise InvalidParameterError(f"--payments must be 1..{MAX_PAYMENTS:,}, got {payments}")
     t0 = time.perf_counter()
     g = load_graph(graph)
     batch = simulate_random_payments(g, payments, amount_sat, seed=seed, multipart=not single_path)
@@ -1212,6 +1244,19 @@ def _main(argv: list[str] | None, debug: bool) -> int:
             markup=False,
         )
         return 2
+    except OSError as exc:
+        if not _raised_writing_output(exc):
+            return _internal_error(exc, debug)
+        # stdout is unusable: point it at /dev/null so the flush at exit does not fail again
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        if isinstance(exc, BrokenPipeError):  # a reader that stopped early (| head)
+            return 1
+        reason = exc.strerror or type(exc).__name__
+        err.print(f"btut: error: cannot write the output: {reason}", markup=False)
+        return 5
     except Exception as exc:
         if _is_usage_error(exc):  # one line, like every other error
             ctx = getattr(exc, "ctx", None)
@@ -1220,16 +1265,34 @@ def _main(argv: list[str] | None, debug: bool) -> int:
             if msg:  # empty: a group called bare, whose help was shown
                 err.print(f"btut: error: {msg}{hint}", markup=False)
             return exc.exit_code
-        # a bug, not bad input: one line, the traceback on request
-        if debug:
-            traceback.print_exc()
-        err.print(
-            f"btut: internal error: {type(exc).__name__}: {exc} "
-            "(set BTUT_DEBUG=1 for the traceback)",
-            markup=False,
-        )
-        return 70
+        return _internal_error(exc, debug)
     return 0
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    """A bug, not bad input: one line (exit 70), the traceback on request."""
+    if debug:
+        traceback.print_exception(exc)
+    err.print(
+        f"btut: internal error: {type(exc).__name__}: {exc} (set BTUT_DEBUG=1 for the traceback)",
+        markup=False,
+    )
+    return 70
+
+
+def _raised_writing_output(exc: OSError) -> bool:
+    """Whether ``exc`` came from writing a command's output (a full disk, a closed pipe):
+    raised inside rich's console or by :func:`emit_json`."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame
+        tb = tb.tb_next
+    if last is None:
+        return False
+    return last.f_code.co_name == "emit_json" or last.f_code.co_filename.endswith(
+        os.path.join("rich", "console.py")
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

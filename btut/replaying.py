@@ -104,6 +104,11 @@ DEFAULT_DAY = dt.date(2017, 6, 14)
 """Day of a bare ``btut replay``: a sunny mid-June Wednesday of the bundled ES data (real
 load, PV, wind and prices; an ordinary 24-hour day)."""
 
+MAX_AGENTS = 1_000_000_000
+"""Largest population a replay accepts (beyond 10^7, the largest measured in
+``benchmarks/bench_clearing.py``, memory decides: the population's parameters take 57 bytes an
+agent, measured on 10^6)."""
+
 FORECAST_HISTORY_DAYS = 365
 """Days of history the load forecaster is fitted on (before the first replayed day)."""
 
@@ -542,13 +547,15 @@ def _forecast(
 
     local = _local_dates(history)
     tz = history.attrs["tz"]
+    n_days = len(set(local[local < days[0]]))
+    info["history_days"] = n_days
+    if n_days < _MIN_FORECAST_DAYS:
+        return None, {**info, "used": False, "reason": f"only {n_days} day(s) of history"}
     # what is known at the first day's cut-off (noon of the day before): not that afternoon
     train = information_set(history.loc[local < days[0]], cutoff_for_day(days[0], tz), tz=tz)
     train.attrs = dict(history.attrs)
-    n_days = len(set(local[local < days[0]]))
-    info["history_days"] = n_days
-    if n_days < _MIN_FORECAST_DAYS or train["load_mw"].notna().sum() == 0:
-        return None, {**info, "used": False, "reason": f"only {n_days} day(s) of history"}
+    if train["load_mw"].notna().sum() == 0:
+        return None, {**info, "used": False, "reason": "no load_mw value in the history"}
     from forecasting.models import StudentTForecaster
 
     model = StudentTForecaster(max_epochs=FORECAST_MAX_EPOCHS, random_state=seed)
@@ -795,7 +802,7 @@ def _run_day(
     ).astype(np.float64)
 
     report("scores", 1.0)
-    return DayResult(
+    result = DayResult(
         day=day,
         intervals=frame,
         per_type=per_type,
@@ -840,6 +847,25 @@ def _run_day(
             **(_day_routing(routed) if routed is not None else {}),
         },
         routing_payments=routed,
+    )
+    _warn_if_not_converged(result)
+    return result
+
+
+def _warn_if_not_converged(day: DayResult) -> None:
+    """A ``UserWarning`` (one ``btut: warning:`` line at the CLI) when ``day``'s equilibrium
+    stopped at the iteration limit above its tolerance: its market figures are then those of
+    an approximate equilibrium (stored all the same, with ``equilibrium_converged`` false)."""
+    d = day.details
+    if d.get("equilibrium_converged", True):
+        return
+    warnings.warn(
+        f"{day.day}: the equilibrium did not converge in {d.get('equilibrium_iterations')} "
+        f"iterations (exploitability {day.exploitability_eur_per_agent:.4f} EUR/agent/day "
+        f"above the tolerance {d.get('equilibrium_tol_eur')}); its market figures are those "
+        "of an approximate equilibrium",
+        UserWarning,
+        stacklevel=2,
     )
 
 
@@ -938,7 +964,7 @@ def _params(
         raise InvalidParameterError(f"kappa must be a finite number >= 0, got {kappa!r}")
     return _Params(
         zone=zone.strip(),
-        agents=_int(agents, "agents", 1),
+        agents=_int(agents, "agents", 1, MAX_AGENTS),
         seed=_int(seed, "seed", 0, MAX_SEED),
         kappa=float(k),
         max_exact_agents=exact,

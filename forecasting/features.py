@@ -349,7 +349,7 @@ def day_ahead_features(
     the exogenous columns, ``0`` meaning day D itself. ``step``: interval length (default:
     the frame's resolution; pass it for frames of a single row).
     ``exog``: forecast columns to use as features (default: all forecast columns of
-    ``frame``); a listed column the frame lacks raises ``DataUnavailableError``.
+    ``frame`` except the target); a listed column the frame lacks raises ``DataUnavailableError``.
     """
     _check_frame_index(frame)
     tz = resolve_tz(frame, tz)
@@ -370,7 +370,8 @@ def day_ahead_features(
     for name, ks in (("lags", lags), ("exog_lags", exog_lags), ("profile_lags", profile_lags)):
         if any(k < 1 for k in ks) or len(set(ks)) != len(ks):
             raise InvalidParameterError(f"{name} must be distinct whole days >= 1, got {ks}")
-    exog = forecast_columns(frame) if exog is None else list(exog)
+    # the target is never its own input (a published forecast as target would be copied)
+    exog = [c for c in forecast_columns(frame) if c != target] if exog is None else list(exog)
     missing = [c for c in exog if c not in frame.columns]
     if missing:
         raise DataUnavailableError(f"column(s) {', '.join(missing)} not in the data")

@@ -533,7 +533,7 @@ class _NeuralForecaster(BaseForecaster):
             "validation_split": self.validation_split in ("last", "random"),
             "n_members": int(self.n_members) == self.n_members and self.n_members >= 1,
             "recency_halflife_days": self.recency_halflife_days is None
-            or self.recency_halflife_days > 0,
+            or 0 < self.recency_halflife_days < math.inf,
             "input_transform": self.input_transform in (None, "asinh"),
             "location_blend": self.location_blend is None or isinstance(self.location_blend, str),
             "blend_weight": 0.0 <= self.blend_weight <= 1.0,

@@ -272,6 +272,10 @@ def test_unknown_forecast_target_is_a_bad_parameter(capsys: pytest.CaptureFixtur
     assert "unknown --target 'laod_mw'" in _one_error_line(capsys)
     assert main(["forecast", "evaluate", "-z", "ES", "--target", "price_usd_per_mwh", *period]) == 3
     assert "no 'price_usd_per_mwh' column" in _one_error_line(capsys)
+    # a published forecast is known before its day (and was its own model input): refused
+    for column in ("price_forecast_eur_per_mwh", "load_forecast_mw"):
+        assert main(["forecast", "evaluate", "-z", "ES", "--target", column, *period]) == 2
+        assert f"--target {column} is a published day-ahead forecast" in _one_error_line(capsys)
 
 
 def test_inputs_that_crashed_with_exit_70_are_one_line_errors(
@@ -300,3 +304,36 @@ def test_inputs_that_crashed_with_exit_70_are_one_line_errors(
     assert main(["replay", "--db", db, "--config", "/dev/zero"]) == 2
     assert "is not a regular file" in _one_error_line(capsys)
     assert not (tmp_path / "store.sqlite").exists()
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["db", "runs"], ["replay", "-n", "5"]])
+def test_an_in_memory_store_is_refused(command, url, capsys) -> None:
+    """It would report 'stored as run 1' and keep nothing (found by a CLI audit)."""
+    assert main([*command, "--db", url]) == 2
+    assert "is an in-memory SQLite database" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("value", ["inf", "0", "-3", "nan"])
+def test_recency_halflife_must_be_positive_and_finite(value, capsys) -> None:
+    """'inf' reached the store before failing as 'cannot be stored as canonical JSON'."""
+    argv = ["forecast", "evaluate", "-z", "ES", "--target", "load_mw", "--no-store"]
+    period = ["--train", "2015-01-01:2015-12-31", "--test", "2016-01-01:2016-01-07"]
+    assert main([*argv, *period, "--recency-halflife", value]) == 2
+    assert "--recency-halflife must be a positive finite number" in _one_error_line(capsys)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [["data", "zones"], ["data", "zones", "--json"]])
+def test_a_full_disk_on_stdout_is_an_output_error(argv) -> None:
+    """Was 'internal error: OSError' (exit 70): now the output error of the README (exit 5)."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "btut", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert proc.returncode == 5, proc.stderr
+    assert proc.stderr == "btut: error: cannot write the output: No space left on device\n"

@@ -376,3 +376,38 @@ def test_a_zone_whose_data_started_weeks_before_uses_the_weeks_it_has() -> None:
         "naive_7d:solar_mw",
     )
     assert 0.0 < day.efficiency <= 1.05
+
+
+def test_an_equilibrium_stopped_at_its_limit_is_warned_about_and_flagged(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real solver, stopped after two iterations below any reachable tolerance: the day
+    is stored flagged, and the CLI says so in one warning line (exit 0)."""
+    import market
+
+    real = market.solve_energy_market
+    monkeypatch.setattr(
+        market, "solve_energy_market", lambda game, **kw: real(game, max_iter=2, tol_eur=1e-12)
+    )
+    url = _url(tmp_path)
+    with pytest.warns(UserWarning, match=r"^2017-06-14: the equilibrium did not converge in 2 "):
+        res = btut.replay("ES", "2017-06-14", agents=40, db=url)
+    assert res.day_results[0].details["equilibrium_converged"] is False
+    assert btut.load_run(res.run_id, db=url).days()[0]["equilibrium_converged"] is False
+
+    assert main(["replay", "--agents", "41", "--db", url]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warned = [line for line in err if "did not converge" in line]
+    assert len(warned) == 1 and warned[0].startswith("btut: warning: 2017-06-14: "), err
+
+
+def test_the_first_day_of_the_data_replays_without_a_forecast(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No day before it: no Student-t forecast (one warning naming why), agents plan on the
+    TSO's forecasts (was: 'cannot infer the resolution of a frame with < 2 rows', exit 2)."""
+    assert main(["replay", "--agents", "10", "--day", "2015-01-01", "--db", _url(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "no Student-t load forecast (only 0 day(s) of history)" in err
+    run = btut.load_run(1, db=_url(tmp_path)).days()[0]
+    assert run["plan_load"] == "load_forecast_mw" and run["forecast_used"] is False

@@ -361,3 +361,13 @@ def test_bad_inputs(es: pd.DataFrame) -> None:
             day_ahead_features(es, "load_mw", lags=bad)
     with pytest.raises(InvalidParameterError, match="exog_lags must be whole numbers"):
         day_ahead_features(es, "load_mw", exog_lags=["x"])
+
+
+def test_a_forecast_column_is_never_its_own_input(es: pd.DataFrame) -> None:
+    """By default every published forecast is an input, except the target itself: with a
+    forecast column as target (the CLI refuses it) the features must not hold the answer."""
+    feats = day_ahead_features(es, "load_forecast_mw", days=["2015-06-10"])
+    assert "load_forecast_mw" not in feats.X.columns
+    assert "solar_forecast_mw" in feats.X.columns  # the others stay
+    feats = day_ahead_features(es, "load_mw", days=["2015-06-10"])
+    assert "load_forecast_mw" in feats.X.columns

@@ -674,8 +674,9 @@ def test_recency_weighting_changes_the_fit_but_not_the_information_set(
         pd.testing.assert_frame_equal(
             clean, recent.predict(perturb_unknown(es, day), days=[day]), check_exact=True
         )
-    with pytest.raises(InvalidParameterError, match="recency_halflife_days"):
-        StudentTForecaster(recency_halflife_days=0).fit(train, "load_mw")
+    for bad in (0, -3.0, math.inf, math.nan):
+        with pytest.raises(InvalidParameterError, match="recency_halflife_days"):
+            StudentTForecaster(recency_halflife_days=bad).fit(train, "load_mw")
 
 
 def test_asinh_inputs_are_median_mad_scaled(train: pd.DataFrame, es: pd.DataFrame) -> None:

@@ -508,6 +508,33 @@ def _check_days(frame: pd.DataFrame, days: tuple[dt.date, ...], zone: str) -> No
         )
 
 
+def _check_history(history: pd.DataFrame, first_day: dt.date, zone: str) -> None:
+    """The history before ``first_day``: DataValidationError for an invalid row (an off-grid
+    or duplicate timestamp), a warning naming its gaps (left out, never filled)."""
+    from data import validate_market_data
+
+    past = history.loc[_local_dates(history) < first_day]
+    if past.empty:
+        return
+    end_utc = (
+        pd.Timestamp(first_day).tz_localize(history.attrs.get("tz") or "UTC").tz_convert("UTC")
+    )
+    past.attrs = {**history.attrs, "end": first_day.isoformat(), "end_utc": end_utc.isoformat()}
+    report = validate_market_data(past)  # its edge gaps up to first_day, not the file's end
+    if report.errors:
+        raise DataValidationError(f"{zone} history before {first_day} invalid: {report.errors[0]}")
+    if report.gaps:
+        g = report.gaps[0]
+        missing = sum(x.missing_intervals for x in report.gaps)
+        warnings.warn(
+            f"{zone} history: {len(report.gaps)} gap(s), {missing} missing interval(s), the "
+            f"first from {g.start_utc.isoformat()} to {g.end_utc.isoformat()}; the load "
+            "forecaster and the solar plan's error spread leave them out (nothing is filled)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _load_history(
     zone: str, days: tuple[dt.date, ...], source: Any, replayed: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -1088,6 +1115,7 @@ def replay(
     replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
     _check_days(replayed, days, zone)
     history = _load_history(zone, days, source, replayed)
+    _check_history(history, days[0], zone)
     shapes_by_day, base_plans = _day_shapes(history, days)
 
     results = []

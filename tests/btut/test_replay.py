@@ -411,3 +411,29 @@ def test_the_first_day_of_the_data_replays_without_a_forecast(
     assert "no Student-t load forecast (only 0 day(s) of history)" in err
     run = btut.load_run(1, db=_url(tmp_path)).days()[0]
     assert run["plan_load"] == "load_forecast_mw" and run["forecast_used"] is False
+
+
+def test_a_gap_in_the_history_is_said_and_a_bad_row_there_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The June file without 2017-06-14 12:00: replaying 06-15 warns once about that hour of
+    its history (left out, not filled); the same file with an off-grid row on 06-02 refuses
+    06-15 in one line (exit 4) and stores nothing. Both were silent before."""
+    url = _url(tmp_path)
+    gap = _gap_csv(tmp_path)
+    assert main(["replay", "-n", "20", "--source", gap, "--day", "2017-06-15", "--db", url]) == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "history: " in ln]
+    assert err == [
+        "btut: warning: ES history: 1 gap(s), 1 missing interval(s), the first from "
+        "2017-06-14T10:00:00+00:00 to 2017-06-14T11:00:00+00:00; the load forecaster and the "
+        "solar plan's error spread leave them out (nothing is filled)"
+    ]
+    lines = Path(gap).read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("2017-06-02 05:00"))
+    lines.insert(i + 1, lines[i].replace("2017-06-02 05:00", "2017-06-02 05:30", 1))
+    bad = tmp_path / "offgrid.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    before = _rows(url)
+    line = _fails(capsys, url, "-n", "20", "--source", str(bad), "--day", "2017-06-15", code=4)
+    assert "ES history before 2017-06-15 invalid: 1 timestamp(s) off the 60min grid" in line
+    assert _rows(url) == before

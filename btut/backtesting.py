@@ -12,10 +12,11 @@ a replay run in its own transaction.
   already in the store, whether from an earlier (killed) backtest or a replay, is *reused*, never
   computed or stored twice. A backtest killed at any moment (even ``kill -9``) loses at most the
   days in flight; running it again continues where it stopped.
-* **Safe from cron.** The backtest holds the store lock ``backtest <zone> <start> <end>
-  <config hash>`` (:meth:`data.store.ResultsStore.exclusive`) while it runs: a second backtest
-  of the same period on the same store exits at once with :class:`data.errors.ConcurrentRunError`
-  (exit 75), or waits with ``wait=True``. The lock dies with its holder.
+* **Safe from cron.** The backtest holds the store lock ``backtest <zone> <start> .. <end>
+  (end exclusive) <config hash>`` (:meth:`data.store.ResultsStore.exclusive`) while it runs: a
+  second backtest of the same period on the same store exits at once with
+  :class:`data.errors.ConcurrentRunError` (exit 75), or waits with ``wait=True``. The lock
+  dies with its holder.
 * **The backtest record** is a run of kind ``"backtest"`` whose configuration is the period and
   the settings (no executor: it doesn't change results); its days are found again through their
   configurations (:func:`load_backtest`).
@@ -348,8 +349,9 @@ def backtest(
 
     from data.store import ResultsStore, config_hash
 
-    bt_config = _backtest_config(par, days[0], days[-1] + dt.timedelta(days=1))
-    lock = f"backtest {par.zone} {days[0]} {days[-1]} {config_hash(bt_config)[:16]}"
+    stop = days[-1] + dt.timedelta(days=1)
+    bt_config = _backtest_config(par, days[0], stop)
+    lock = f"backtest {par.zone} {days[0]} .. {stop} (end exclusive) {config_hash(bt_config)[:16]}"
     total = len(days)
     done: dict[dt.date, BacktestDay] = {}
 

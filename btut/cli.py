@@ -485,7 +485,7 @@ def forecast_evaluate(
         from forecasting import PRICE_PARAMS
 
         network.update(PRICE_PARAMS)
-    if hidden:
+    if hidden is not None:  # "" is not the default: refused as any other bad list
         network["hidden"] = _int_list(hidden, "--hidden")
     if exog_lags:
         network["exog_lags"] = _int_list(exog_lags, "--exog-lags")
@@ -541,6 +541,7 @@ def forecast_evaluate(
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeRemainingColumn(),
+        TextColumn("left"),
     ) as bar:
         task = bar.add_task("evaluate", total=None)
         with warnings.catch_warnings(record=True) as seen:
@@ -688,7 +689,8 @@ def db_runs(
     if as_json:
         emit_json({"runs": runs.to_dict("records")})
         return
-    out().print(runs.to_string(index=False) if len(runs) else "no runs stored", markup=False)
+    shown = runs.assign(agents=[("" if a is None else a) for a in runs["agents"]])
+    out().print(shown.to_string(index=False) if len(runs) else "no runs stored", markup=False)
 
 
 @db_app.command("show")
@@ -756,7 +758,11 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
 
 
 def _fmt(value: float, spec: str = ".3f") -> str:
-    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    text = format(value, spec)
+    # a value that rounds to zero prints without its sign ("-0.000" read as a loss)
+    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
 
 
 @app.command("replay")
@@ -1022,8 +1028,9 @@ def backtest_cmd(
             TextColumn("days"),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
-            TextColumn("left"),
+            TextColumn("elapsed,"),
             TimeRemainingColumn(),
+            TextColumn("left"),
         ) as bar,
         _stdout_to_stderr(),
     ):

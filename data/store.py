@@ -296,6 +296,27 @@ def check_url(url: str | None = None) -> str:
     return _display(_parse_url(url if url is not None else default_url()))
 
 
+def _days_and_agents(config_json: str) -> tuple[str, int | None]:
+    """``(days, agents)`` of a stored configuration for listings ("" / None when absent)."""
+    try:
+        cfg = json.loads(config_json)
+    except (TypeError, ValueError):
+        return "", None
+    if not isinstance(cfg, dict):
+        return "", None
+    days = cfg.get("days")
+    if isinstance(days, list) and days:
+        text = str(days[0]) if len(days) == 1 else f"{days[0]} to {days[-1]}"
+    elif cfg.get("start") and cfg.get("end"):
+        text = f"{cfg['start']} to {cfg['end']} (excl.)"
+    elif isinstance(cfg.get("test"), str):  # a forecast evaluation: its test period
+        text = f"test {cfg['test'].replace(':', ' to ')}"
+    else:
+        text = ""
+    agents = cfg.get("agents")
+    return text, agents if isinstance(agents, int) and not isinstance(agents, bool) else None
+
+
 def _sqlite_file(url: URL) -> Path | None:
     database = url.database
     if not url.drivername.startswith("sqlite") or not database:
@@ -1067,8 +1088,13 @@ class ResultsStore:
         return None if run_id is None else self.get_run(run_id)
 
     def list_runs(self, kind: str | None = None) -> pd.DataFrame:
-        """One row per run, by id: run_id, kind, zone, config_hash, created_utc (UTC)."""
-        stmt = select(Run.id, Run.kind, Run.zone, Run.config_hash, Run.created_utc).order_by(Run.id)
+        """One row per run, by id: run_id, kind, zone, days, agents, config_hash, created_utc
+        (UTC). ``days`` and ``agents`` come from the run's configuration where it has them
+        (``days``: its first and last day, ``start`` to ``end`` exclusive, or a forecast
+        evaluation's test period; else empty)."""
+        stmt = select(
+            Run.id, Run.kind, Run.zone, Run.config_json, Run.config_hash, Run.created_utc
+        ).order_by(Run.id)
         if kind is not None:
             stmt = stmt.where(Run.kind == kind)
         try:
@@ -1076,8 +1102,11 @@ class ResultsStore:
                 rows = conn.execute(stmt).all()
         except SQLAlchemyError as exc:
             raise self._storage_error("read", exc) from self._safe_cause(exc)
-        columns = ["run_id", "kind", "zone", "config_hash", "created_utc"]
-        frame = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+        columns = ["run_id", "kind", "zone", "days", "agents", "config_hash", "created_utc"]
+        listed = [(r[0], r[1], r[2], *_days_and_agents(r[3]), r[4], r[5]) for r in rows]
+        frame = pd.DataFrame(listed, columns=columns)
+        # ints, None where the config has none (not floats with NaN)
+        frame["agents"] = pd.Series([r[4] for r in listed], index=frame.index, dtype=object)
         frame["run_id"] = frame["run_id"].astype("int64")
         frame["created_utc"] = pd.to_datetime(frame["created_utc"], utc=True)
         return frame

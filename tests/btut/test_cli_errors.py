@@ -337,3 +337,19 @@ def test_a_full_disk_on_stdout_is_an_output_error(argv) -> None:
         )
     assert proc.returncode == 5, proc.stderr
     assert proc.stderr == "btut: error: cannot write the output: No space left on device\n"
+
+
+def test_an_empty_hidden_layer_list_is_refused(capsys) -> None:
+    """'--hidden ""' quietly meant the default 64,64 (found by a CLI audit)."""
+    argv = ["forecast", "evaluate", "-z", "ES", "--target", "load_mw", "--no-store"]
+    period = ["--train", "2015-01-01:2015-12-31", "--test", "2016-01-01:2016-01-07"]
+    assert main([*argv, *period, "--hidden", ""]) == 2
+    assert "--hidden must be comma-separated integers, got ''" in _one_error_line(capsys)
+
+
+def test_numbers_that_round_to_zero_print_without_a_sign() -> None:
+    from btut.cli import _fmt
+
+    assert [_fmt(-0.0), _fmt(-0.0004), _fmt(-0.0004, ".1%")] == ["0.000", "0.000", "0.0%"]
+    assert [_fmt(-0.0006), _fmt(-2.5), _fmt(-1e-9, ".2g")] == ["-0.001", "-2.500", "-1e-09"]
+    assert _fmt(float("nan")) == "n/a"

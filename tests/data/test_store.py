@@ -232,12 +232,22 @@ def test_save_and_get_round_trip_is_exact(store, raw_engine):
     }
 
     listed = store.list_runs()
-    assert listed.columns.tolist() == ["run_id", "kind", "zone", "config_hash", "created_utc"]
+    assert listed.columns.tolist() == [
+        "run_id",
+        "kind",
+        "zone",
+        "days",
+        "agents",
+        "config_hash",
+        "created_utc",
+    ]
     assert listed.to_dict("records") == [
         {
             "run_id": saved.run_id,
             "kind": "replay",
             "zone": "DE_LU",
+            "days": "2024-03-30 to 2024-04-01 (excl.)",
+            "agents": None,  # a mapping, not a count
             "config_hash": saved.config_hash,
             "created_utc": pd.Timestamp(got.created_utc),
         }
@@ -781,3 +791,22 @@ def test_nan_metrics_are_stored_as_null():
         {"name": "c", "value": None, "text": "text"},
     ]
     assert isinstance(rows[1]["value"], float)
+
+
+def test_listing_names_each_runs_days_and_agents(store):
+    """`btut db runs` finds a day's run again without `db show` on every id."""
+    configs = [
+        {"days": ["2017-06-14"], "agents": 10_000},
+        {"days": ["2017-06-12", "2017-06-13", "2017-06-18"], "agents": 7},
+        {"test": "2017-01-01:2017-01-14", "train": "2016-01-01:2016-12-31"},
+        {"agents": True, "x": 1},
+    ]
+    for i, config in enumerate(configs):
+        store.save_run(kind="replay", config={**config, "i": i})
+    listed = store.list_runs()[["days", "agents"]].to_dict("records")
+    assert listed == [
+        {"days": "2017-06-14", "agents": 10_000},
+        {"days": "2017-06-12 to 2017-06-18", "agents": 7},
+        {"days": "test 2017-01-01 to 2017-01-14", "agents": None},
+        {"days": "", "agents": None},
+    ]

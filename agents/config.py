@@ -52,6 +52,7 @@ run's configuration); bad values raise ``InvalidParameterError`` with a one-line
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Mapping
@@ -88,6 +89,8 @@ class ParamSpec:
     """One agent parameter: unit, allowed range and the neutral value for kinds not using it.
 
     The range is ``[low, high]`` with ``low_open``/``high_open`` making an end open.
+    ``plausible_mean``: the largest mean a type of *small* prosumers may have (a config
+    beyond it is a typo or another kind of market; the range itself may be unbounded).
     """
 
     name: str
@@ -98,6 +101,7 @@ class ParamSpec:
     high_open: bool = False
     neutral: float = 0.0
     doc: str = ""
+    plausible_mean: float = math.inf
 
     def contains(self, value: float) -> bool:
         """True when ``value`` lies in the allowed range."""
@@ -117,9 +121,19 @@ class ParamSpec:
 
 
 _INF = math.inf
+#: Largest mean of a type of small prosumers (kWh/day, kWp, kWh, kW, EUR/kWh, kWh, kW).
+_PLAUSIBLE_MEAN = {
+    "load_kwh_per_day": 1e3,
+    "pv_kwp": 1e3,
+    "battery_kwh": 1e4,
+    "battery_kw": 1e4,
+    "degradation_eur_per_kwh": 10.0,
+    "ev_need_kwh": 1e3,
+    "ev_max_kw": 1e3,
+}
 PARAMETERS: Mapping[str, ParamSpec] = MappingProxyType(
     {
-        p.name: p
+        p.name: dataclasses.replace(p, plausible_mean=_PLAUSIBLE_MEAN.get(p.name, _INF))
         for p in (
             ParamSpec("load_kwh_per_day", "kWh", 0.0, _INF, high_open=True, doc="daily load"),
             ParamSpec("pv_kwp", "kWp", 0.0, _INF, high_open=True, doc="PV peak power"),
@@ -407,7 +421,13 @@ class TypeConfig:
         for pname in allowed:
             raw = self.params.get(pname, DEFAULT_PARAMS[self.kind][pname])
             dist = Dist.from_dict(raw, f"{where}: {pname}")
-            dist.check_for(PARAMETERS[pname], where)
+            spec = PARAMETERS[pname]
+            dist.check_for(spec, where)
+            if dist.mean > spec.plausible_mean:
+                raise InvalidParameterError(
+                    f"{where}: {pname} mean {dist.mean:g}{spec.unit_suffix} is beyond a small "
+                    f"prosumer's (at most {spec.plausible_mean:g}{spec.unit_suffix})"
+                )
             merged[pname] = dist
         object.__setattr__(self, "params", MappingProxyType(merged))
         self._check_settings(where)
@@ -460,6 +480,17 @@ class TypeConfig:
                     f"{lo:g}"
                 )
         object.__setattr__(self, "ev_arrival_hour", arrival)
+        if self.kind == "ev":  # some EV of the type must be able to charge the mean need
+            top = {k: d.support[1] for k, d in self.params.items()}
+            reach = top["ev_max_kw"] * (top["ev_deadline_hour"] - arrival) * top["eta_charge"]
+            need = self.params["ev_need_kwh"].mean
+            if need > reach:
+                raise InvalidParameterError(
+                    f"{where}: infeasible: the mean EV need is {need:g} kWh, but no EV of the "
+                    f"type can charge more than {reach:.4g} kWh between {arrival:g} h and its "
+                    f"deadline (at most {top['ev_max_kw']:g} kW until {top['ev_deadline_hour']:g} "
+                    f"h, efficiency at most {top['eta_charge']:g})"
+                )
         penalty = _real(self.ev_unmet_penalty_eur_per_kwh, f"{where}: ev_unmet_penalty_eur_per_kwh")
         if penalty < 0:
             raise InvalidParameterError(

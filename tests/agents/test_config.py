@@ -108,6 +108,17 @@ def test_from_dict_fills_defaults() -> None:
             "unknown key",
         ),
         (lambda: AgentParams("pv_storage", battery_kwh=-1.0), "battery_kwh must lie in"),
+        # found by a CLI audit: stored as runs with costs of -7e12 EUR / 148,000 EUR
+        (
+            lambda: TypeConfig("pv", 1.0, {"pv_kwp": Dist.lognormal(1e12, 0.3)}),
+            r"type 'pv': pv_kwp mean 1e\+12 kWp is beyond a small prosumer's \(at most 1000 kWp\)$",
+        ),
+        (
+            lambda: TypeConfig("ev", 1.0, {"ev_need_kwh": 100.0}),
+            r"type 'ev': infeasible: the mean EV need is 100 kWh, but no EV of the type can "
+            r"charge more than 94.91 kWh between 0 h and its deadline \(at most 11.1 kW until "
+            r"9 h, efficiency at most 0.95\)$",
+        ),
     ],
 )
 def test_bad_values_raise_one_line_errors(build, match) -> None:
@@ -156,3 +167,16 @@ def test_documented_defaults() -> None:
     for t in cfg.types:
         assert t.params["alpha"] == Dist.fixed(0.1)
         assert t.params["gamma"].support == (0.0, 0.6)
+
+
+def test_plausible_means_and_a_feasible_ev_at_the_edge() -> None:
+    """The plausibility bounds apply to means, not supports (a lognormal is unbounded), and
+    an EV type whose mean need equals what its fastest, latest EV can charge is feasible."""
+    TypeConfig("pv", 1.0, {"pv_kwp": Dist.lognormal(1000.0, 2.0)})  # mean at the bound
+    reach = 7.4 * (7.5 - 0.0) * 0.92
+    ev = {"ev_need_kwh": reach, "ev_max_kw": 7.4, "ev_deadline_hour": 7.5, "eta_charge": 0.92}
+    # a lognormal charger power has no upper end: never infeasible by this rule
+    TypeConfig("ev", 1.0, {**ev, "ev_need_kwh": 1e3, "ev_max_kw": Dist.lognormal(7.4, 0.2)})
+    TypeConfig("ev", 1.0, ev)
+    with pytest.raises(InvalidParameterError, match="infeasible"):
+        TypeConfig("ev", 1.0, {**ev, "ev_need_kwh": reach * (1 + 1e-9)})

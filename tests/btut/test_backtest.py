@@ -264,7 +264,7 @@ def test_the_cli_error_for_a_running_backtest_is_one_line(
     import datetime as dt
 
     cfg = _backtest_config(par, dt.date(2017, 6, 12), dt.date(2017, 6, 15))
-    name = f"backtest ES 2017-06-12 2017-06-14 {config_hash(cfg)[:16]}"
+    name = f"backtest ES 2017-06-12 .. 2017-06-15 (end exclusive) {config_hash(cfg)[:16]}"
     with ResultsStore(url) as store, store.exclusive(name):
         code = main(_bt_args(url))
     captured = capsys.readouterr()

@@ -11,11 +11,14 @@ README's figures are read from.
 
     python benchmarks/readme_transcripts.py --json benchmarks/results/readme_transcripts.json
     python benchmarks/readme_transcripts.py --only replay route     # a subset (groups below)
+    python benchmarks/readme_transcripts.py --only postgres --pg-url postgresql://...  # empty db
 
 Groups: ``replay`` (bare replay, κ 200, report of the day), ``route``, ``replay_route``,
 ``backtest`` (June 2017, local, then rerun with ``--json`` and the report), ``backtest_k200``,
-``backtest_dask`` (``--workers 2``), ``replay_2m`` (local and Dask). About 12 minutes on 2
-idle cores; run it on an idle machine, the timings are the point.
+``backtest_dask`` (``--workers 2``), ``replay_2m`` (local and Dask); ``postgres`` (the README's
+PostgreSQL session through ``BTUT_DB_URL``: ``db upgrade``, ``replay --agents 2000``, ``db
+runs``) only with ``--pg-url`` (an empty database; its password is not recorded). About 12
+minutes on 2 idle cores; run it on an idle machine, the timings are the point.
 """
 
 from __future__ import annotations
@@ -47,13 +50,17 @@ GROUPS = (
     "backtest_k200",
     "backtest_dask",
     "replay_2m",
+    "postgres",
 )
 
 
-def _run(argv: list[str], home: Path, workdir: Path) -> dict[str, Any]:
-    """Run ``btut argv`` with the store in ``home``; argv, exit code, wall time, stdout."""
+def _run(argv: list[str], home: Path, workdir: Path, db_url: str | None = None) -> dict[str, Any]:
+    """Run ``btut argv`` with the store in ``home`` (or ``BTUT_DB_URL=db_url``); argv, exit
+    code, wall time, stdout."""
     env = dict(os.environ, BTUT_HOME=str(home), COLUMNS="200", CI="true")
     env.pop("BTUT_DB_URL", None)
+    if db_url is not None:
+        env["BTUT_DB_URL"] = db_url
     t0 = time.perf_counter()
     proc = subprocess.run(
         ["btut", *argv],
@@ -74,6 +81,19 @@ def _run(argv: list[str], home: Path, workdir: Path) -> dict[str, Any]:
     if proc.returncode != 0:
         out["stderr"] = proc.stderr[-2000:]
     print(f"  {' '.join(out['argv'])}: exit {proc.returncode}, {wall:.1f} s", file=sys.stderr)
+    return out
+
+
+def _shown(argv: list[str]) -> list[str]:
+    """The arguments with a database URL's password hidden."""
+    from sqlalchemy.engine import make_url
+
+    out = []
+    for a in argv:
+        try:
+            out.append(make_url(a).render_as_string(hide_password=True) if "://" in a else a)
+        except Exception:
+            out.append(a)
     return out
 
 
@@ -115,7 +135,8 @@ def _days_equal(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS))
+    parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS[:-1]))
+    parser.add_argument("--pg-url", help="empty PostgreSQL database for the postgres group")
     parser.add_argument("--json", type=Path, help="write the record to this file")
     args = parser.parse_args(argv)
 
@@ -123,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
     record: dict[str, Any] = {
-        "command": "python benchmarks/readme_transcripts.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/readme_transcripts.py " + " ".join(_shown(sys.argv[1:])),
         "commit": commit,
         "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -168,6 +189,15 @@ def main(argv: list[str] | None = None) -> int:
                 a, b = _json_out(steps["local"]), _json_out(steps["dask"])
                 keys = ("efficiency", "market_cost_eur", "exploitability_eur_per_agent_day")
                 steps["identical"] = bool(a) and all(a.get(k) == b.get(k) for k in keys)
+            elif group == "postgres":
+                if not args.pg_url:
+                    parser.error("the postgres group needs --pg-url")
+                for name, argv_ in (
+                    ("upgrade", ["db", "upgrade"]),
+                    ("replay", ["replay", "--agents", "2000"]),
+                    ("runs", ["db", "runs"]),
+                ):
+                    steps[name] = _run(argv_, home, root, db_url=args.pg_url)
             record["groups"][group] = steps
     if "backtest" in record["groups"] and "backtest_dask" in record["groups"]:
         record["local_equals_dask_day_by_day"] = _days_equal(

@@ -101,7 +101,8 @@ hour; on hourly data, per kWh per interval).
 
 Re-measured without look-ahead (agents planning on the forecasts known at the cut-off, as
 ``btut replay`` does since 2026-12-06; ES 2017-05-01..31, 2,000 agents, exact planner, summed
-over the month, ``benchmarks/results/efficiency_gap_kappa_may2017_plan.json``): efficiency
+over the month, with the benchmarks' demand response on the realised load as before
+2026-12-07, ``benchmarks/results/efficiency_gap_kappa_may2017_plan.json``): efficiency
 kappa 200 0.947, 300 0.959, 400 0.961, 600 0.963, 1,000 0.963 (days >= 0.95: 17, 24, 25, 25,
 23 of 31; at most 160, 217, 301, 458, 553 iterations). 400 stays the default: 0.0024 below
 the best (600), at two-thirds of its iterations. The older measurements below (and those of

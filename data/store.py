@@ -198,6 +198,9 @@ class RunMetric(Base):
     text: Mapped[str | None] = mapped_column(Text)
 
 
+_STORE_TABLES = (Run, RunInterval, RunType, RunMetric)
+
+
 # --------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------
@@ -360,6 +363,10 @@ def _enable_wal(cursor: Any) -> None:
             cursor.execute("PRAGMA journal_mode")
             if str(cursor.fetchone()[0]).lower() == "wal":
                 return
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {row[0] for row in cursor.fetchall()}
+            if tables and "alembic_version" not in tables:
+                return  # another application's database: left as it is (refused later)
             cursor.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
@@ -892,6 +899,7 @@ class ResultsStore:
         if revision == head:
             return
         if revision is None:
+            self._refuse_foreign()
             raise StorageError(
                 f"{self.url_display} has no results-store schema yet; "
                 "run `btut db upgrade` to create it"
@@ -913,6 +921,7 @@ class ResultsStore:
     def upgrade(self) -> None:
         """Apply every pending Alembic migration (no-op at head); safe to run concurrently."""
         from alembic import command
+        from alembic.runtime.migration import MigrationContext
         from alembic.util import CommandError
 
         self._refuse_write("upgrade the schema")
@@ -923,6 +932,8 @@ class ResultsStore:
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                     )
+                if MigrationContext.configure(conn).get_current_revision() is None:
+                    self._refuse_foreign(conn)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except CommandError as exc:
@@ -936,6 +947,27 @@ class ResultsStore:
             raise self._storage_error("upgrade", exc) from self._safe_cause(exc)
         finally:
             cfg.attributes.pop("connection", None)
+
+    def _refuse_foreign(self, conn: Any = None) -> None:
+        """StorageError when a database without a BTUT schema version already holds a table
+        of the store's names (another application's ``runs``): not a store to migrate.
+        ``conn``: an open connection to look through (default: a new one)."""
+        from sqlalchemy import inspect
+
+        if conn is not None:
+            present = set(inspect(conn).get_table_names())
+        else:
+            try:
+                with self.engine.connect() as new:
+                    present = set(inspect(new).get_table_names())
+            except SQLAlchemyError as exc:
+                raise self._storage_error("read", exc) from self._safe_cause(exc)
+        clash = sorted(present & {m.__tablename__ for m in _STORE_TABLES})
+        if clash:
+            raise StorageError(
+                f"{self.url_display} is not a BTUT results store: it holds table(s) "
+                f"{', '.join(clash)} without a BTUT schema version; use another database"
+            )
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None if never migrated)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -810,3 +811,23 @@ def test_listing_names_each_runs_days_and_agents(store):
         {"days": "test 2017-01-01 to 2017-01-14", "agents": None},
         {"days": "", "agents": None},
     ]
+
+
+def test_another_applications_database_is_refused_and_left_as_it_is(tmp_path):
+    """A SQLite file with its own `runs` table (found by a CLI audit): `db upgrade` failed
+    on 'table runs already exists' after switching the file to WAL, and `db runs` advised
+    `db upgrade`. Now both refuse it by name and the file is byte for byte unchanged."""
+    import sqlite3
+
+    path = tmp_path / "other.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE runs (a INTEGER)")
+        conn.commit()
+    before = path.read_bytes()
+    url = f"sqlite:///{path}"
+    for read_only in (False, True):
+        with pytest.raises(StorageError, match="is not a BTUT results store: it holds table"):
+            with ResultsStore(url, read_only=read_only) as store:
+                store.upgrade() if not read_only else store.list_runs()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]

@@ -507,6 +507,10 @@ def forecast_evaluate(
         reach = (te[0] - tr[0]).days - HISTORY_DAYS
         history_days = max(HISTORY_DAYS, max(network["lear_windows"]) + HISTORY_DAYS + 1 - reach)
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, history_days)
+    from data import validate_market_data
+
+    for finding in validate_market_data(frame).range_warnings:  # used as they are, but said
+        _warning_line(f"{zone} {finding}")
     every = default_models(frame, target, random_state=seed, **network)
     chosen = every
     if models is not None:

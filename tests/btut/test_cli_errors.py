@@ -353,3 +353,31 @@ def test_numbers_that_round_to_zero_print_without_a_sign() -> None:
     assert [_fmt(-0.0), _fmt(-0.0004), _fmt(-0.0004, ".1%")] == ["0.000", "0.000", "0.0%"]
     assert [_fmt(-0.0006), _fmt(-2.5), _fmt(-1e-9, ".2g")] == ["-0.001", "-2.500", "-1e-09"]
     assert _fmt(float("nan")) == "n/a"
+
+
+def test_forecast_evaluate_says_which_values_are_implausible(tmp_path, capsys) -> None:
+    """Four loads of 1e308 MW in the history gave only 'no test interval has both a load_mw
+    value and forecasts' (found by a CLI audit): the range finding is now said first."""
+    import gzip
+
+    from data.loader import bundled_path
+
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        lines = fh.read().splitlines()
+    header = lines[0].split(",")
+    load = header.index("total load actual")
+    kept = [lines[0]]
+    for ln in lines[1:]:
+        if ln.startswith("2017-06"):
+            if ln.startswith("2017-06-02 0") and int(ln[12]) < 4:
+                cells = ln.split(",")
+                cells[load] = "1e308"
+                ln = ",".join(cells)
+            kept.append(ln)
+    path = tmp_path / "huge.csv"
+    path.write_text("\n".join(kept) + "\n")
+    argv = ["forecast", "evaluate", "-z", "ES", "--target", "load_mw", "--no-store"]
+    period = ["--train", "2017-06-08:2017-06-12", "--test", "2017-06-13:2017-06-14"]
+    main([*argv, *period, "--source", str(path), "--models", "student_t"])
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "btut: warning: ES load_mw: 4 value(s) outside the plausible range [0, 200000]"

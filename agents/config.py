@@ -482,14 +482,15 @@ class TypeConfig:
         object.__setattr__(self, "ev_arrival_hour", arrival)
         if self.kind == "ev":  # some EV of the type must be able to charge the mean need
             top = {k: d.support[1] for k, d in self.params.items()}
-            reach = top["ev_max_kw"] * (top["ev_deadline_hour"] - arrival) * top["eta_charge"]
+            hours = top["ev_deadline_hour"] - arrival
+            reach = ev_levels[-1] * top["ev_max_kw"] * hours * top["eta_charge"]
             need = self.params["ev_need_kwh"].mean
             if need > reach:
                 raise InvalidParameterError(
                     f"{where}: infeasible: the mean EV need is {need:g} kWh, but no EV of the "
                     f"type can charge more than {reach:.4g} kWh between {arrival:g} h and its "
-                    f"deadline (at most {top['ev_max_kw']:g} kW until {top['ev_deadline_hour']:g} "
-                    f"h, efficiency at most {top['eta_charge']:g})"
+                    f"deadline (at most {ev_levels[-1]:g} x {top['ev_max_kw']:g} kW until "
+                    f"{top['ev_deadline_hour']:g} h, efficiency at most {top['eta_charge']:g})"
                 )
         penalty = _real(self.ev_unmet_penalty_eur_per_kwh, f"{where}: ev_unmet_penalty_eur_per_kwh")
         if penalty < 0:

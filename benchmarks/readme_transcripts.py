@@ -90,10 +90,13 @@ def _shown(argv: list[str]) -> list[str]:
 
     out = []
     for a in argv:
-        try:
-            out.append(make_url(a).render_as_string(hide_password=True) if "://" in a else a)
-        except Exception:
-            out.append(a)
+        flag, eq, value = a.rpartition("=") if a.startswith("--") and "=" in a else ("", "", a)
+        if "://" in value:
+            try:
+                value = make_url(value).render_as_string(hide_password=True)
+            except Exception:  # unparsable: hide everything after the scheme
+                value = value.split("://", 1)[0] + "://***"
+        out.append(f"{flag}{eq}{value}")
     return out
 
 

@@ -37,6 +37,7 @@ import datetime as dt
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -269,19 +270,21 @@ def _day_from_result(day: dt.date, result: Any, run_id: int, *, reused: bool) ->
 def replay_day(par: Any, day: dt.date) -> Any:
     """Replay one day with validated parameters, without storing (the unit of work that
     executors run; module-level so that Dask can pickle it)."""
-    from btut.replaying import replay
+    from btut.replaying import HISTORY_GAPS_WARNING, replay
 
-    return replay(
-        par.zone,
-        day,
-        agents=par.agents,
-        seed=par.seed,
-        config=par.population,
-        kappa=par.kappa,
-        source=par.source,
-        max_exact_agents=par.max_exact_agents,
-        store=False,
-    )
+    with warnings.catch_warnings():  # said once for the whole backtest, before any day
+        warnings.filterwarnings("ignore", message=HISTORY_GAPS_WARNING)
+        return replay(
+            par.zone,
+            day,
+            agents=par.agents,
+            seed=par.seed,
+            config=par.population,
+            kappa=par.kappa,
+            source=par.source,
+            max_exact_agents=par.max_exact_agents,
+            store=False,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,6 +323,7 @@ def backtest(
     t0 = time.perf_counter()
     from btut.replaying import (
         _check_days,
+        _check_history,
         _day_shapes,
         _days,
         _load_history,
@@ -345,7 +349,10 @@ def backtest(
 
     frame = load_market_data(par.zone, days[0], days[-1] + dt.timedelta(days=1), source=par.source)
     _check_days(frame, days, par.zone)
-    _day_shapes(_load_history(par.zone, days, par.source, frame), days)  # e.g. no solar
+    history = _load_history(par.zone, days, par.source, frame)
+    _day_shapes(history, days)  # e.g. no solar
+    # the history of every later day is this one's or the period's: checked once, here
+    _check_history(history, days[0], par.zone)
 
     from data.store import ResultsStore, config_hash
 

@@ -101,18 +101,15 @@ WorkersOpt = Annotated[
 
 
 def _db_url(value: str | None) -> str | None:
-    """``--db``: an in-memory SQLite database is refused (it would keep nothing)."""
-    if value is None:
-        return value
-    from sqlalchemy.engine import make_url
+    """``--db`` (or ``$BTUT_DB_URL``): an in-memory SQLite database is refused (it would keep
+    nothing)."""
+    from data.store import is_in_memory
 
-    try:
-        url = make_url(value)
-    except Exception:  # the store names a malformed URL itself
-        return value
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+    url = value if value is not None else os.environ.get("BTUT_DB_URL", "").strip() or None
+    if url is not None and is_in_memory(url):
+        where = "" if value is not None else "BTUT_DB_URL "
         raise typer.BadParameter(
-            f"{value!r} is an in-memory SQLite database, gone when the command ends: "
+            f"{where}{url!r} is an in-memory SQLite database, gone when the command ends: "
             "give a file, e.g. sqlite:///results.sqlite"
         )
     return value
@@ -155,7 +152,9 @@ def emit_json(obj: Any) -> None:
             return [clean(x) for x in v]
         return _jsonable(v)
 
-    sys.stdout.write(json.dumps(clean(obj), allow_nan=False) + "\n")
+    with _closed_pipe_is_quiet():
+        sys.stdout.write(json.dumps(clean(obj), allow_nan=False) + "\n")
+        sys.stdout.flush()  # a write error (a full disk) raises here, not at exit
 
 
 @app.callback(invoke_without_command=True)
@@ -766,7 +765,9 @@ def _fmt(value: float, spec: str = ".3f") -> str:
         return "n/a"
     text = format(value, spec)
     # a value that rounds to zero prints without its sign ("-0.000" read as a loss)
-    return text[1:] if text.startswith("-") and not any(c in "123456789" for c in text) else text
+    if text.startswith("-") and not any(c in "123456789" for c in text):
+        return ("+" if spec.startswith("+") else "") + text[1:]
+    return text
 
 
 @app.command("replay")
@@ -866,7 +867,7 @@ def _print_replay(result: Any) -> None:
             t.strftime("%Y-%m-%d %H:%M"),
             f"{row.wholesale_eur_per_mwh:.2f}",
             f"{row.local_price_eur_per_mwh:.2f}",
-            f"{row.mean_position_kwh:+.3f}",
+            _fmt(row.mean_position_kwh, "+.3f"),
             f"{row.import_market_kwh:.0f}",
             f"{row.import_baseline_kwh:.0f}",
         )
@@ -1109,23 +1110,29 @@ def _read_only_store(db: str | None):
 
 
 def _write_stdout(text: str) -> None:
-    """``text`` on stdout; a write error (disk full) is a one-line error (exit 5), a reader
-    that closed the pipe early (``| head``) a quiet exit 1, as other command-line tools."""
-    from data.errors import StorageError
-
-    try:
+    """``text`` on stdout, flushed: a write error (disk full) is the one-line output error of
+    :func:`_main` (exit 5), a reader that closed the pipe early (``| head``) a quiet exit 1."""
+    with _closed_pipe_is_quiet():
         sys.stdout.write(text)
         sys.stdout.flush()
-    except OSError as exc:
-        # stdout is unusable: point it at /dev/null so the flush at exit does not fail again
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        if isinstance(exc, BrokenPipeError):
-            raise typer.Exit(1) from None
-        reason = exc.strerror or type(exc).__name__
-        raise StorageError(f"cannot write the report to stdout: {reason}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: it is unusable, and the flush at exit must not fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def _closed_pipe_is_quiet() -> Iterator[None]:
+    """A reader that closed stdout early (``| head``): a quiet exit 1, as other tools."""
+    try:
+        yield
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(1) from None
 
 
 @app.command("report")
@@ -1258,11 +1265,7 @@ def _main(argv: list[str] | None, debug: bool) -> int:
     except OSError as exc:
         if not _raised_writing_output(exc):
             return _internal_error(exc, debug)
-        # stdout is unusable: point it at /dev/null so the flush at exit does not fail again
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+        _silence_stdout()
         if isinstance(exc, BrokenPipeError):  # a reader that stopped early (| head)
             return 1
         reason = exc.strerror or type(exc).__name__
@@ -1292,18 +1295,21 @@ def _internal_error(exc: BaseException, debug: bool) -> int:
 
 
 def _raised_writing_output(exc: OSError) -> bool:
-    """Whether ``exc`` came from writing a command's output (a full disk, a closed pipe):
-    raised inside rich's console or by :func:`emit_json`."""
+    """Whether ``exc`` came from writing a command's output to stdout (a full disk, a closed
+    pipe): raised under :func:`emit_json` or :func:`_write_stdout`, or while rich's console on
+    stdout wrote its buffer."""
     tb = exc.__traceback__
-    last = None
     while tb is not None:
-        last = tb.tb_frame
+        frame = tb.tb_frame
+        name = frame.f_code.co_name
+        if name in ("emit_json", "_write_stdout"):
+            return True
+        if name in ("_write_buffer", "_check_buffer") and frame.f_code.co_filename.endswith(
+            os.path.join("rich", "console.py")
+        ):
+            return getattr(frame.f_locals.get("self"), "file", None) is sys.stdout
         tb = tb.tb_next
-    if last is None:
-        return False
-    return last.f_code.co_name == "emit_json" or last.f_code.co_filename.endswith(
-        os.path.join("rich", "console.py")
-    )
+    return False
 
 
 if __name__ == "__main__":  # pragma: no cover

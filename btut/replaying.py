@@ -508,6 +508,10 @@ def _check_days(frame: pd.DataFrame, days: tuple[dt.date, ...], zone: str) -> No
         )
 
 
+HISTORY_GAPS_WARNING = r"\S+ history: \d+ gap\(s\)"
+"""Regular expression of :func:`_check_history`'s warning (a backtest says it once)."""
+
+
 def _check_history(history: pd.DataFrame, first_day: dt.date, zone: str) -> None:
     """The history before ``first_day``: DataValidationError for an invalid row (an off-grid
     or duplicate timestamp), a warning naming its gaps (left out, never filled)."""
@@ -1115,8 +1119,8 @@ def replay(
     replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
     _check_days(replayed, days, zone)
     history = _load_history(zone, days, source, replayed)
+    shapes_by_day, base_plans = _day_shapes(history, days)  # e.g. no solar: an error first
     _check_history(history, days[0], zone)
-    shapes_by_day, base_plans = _day_shapes(history, days)
 
     results = []
     share = 0.85 / len(days)

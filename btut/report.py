@@ -1561,7 +1561,7 @@ def render_backtest_report(
     absent = [str(d) for d in getattr(backtest, "missing_days", ())]
     if absent:
         cfg = backtest.config
-        listed = ", ".join(absent) if len(absent) <= 5 else f"{absent[0]} ... {absent[-1]}"
+        listed = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
         sub.append(
             f"Incomplete: {len(absent)} day(s) of the backtest's period {cfg.get('start')} to "
             f"{cfg.get('end')} (end exclusive) are not stored ({listed}): it stopped "

@@ -343,6 +343,17 @@ def _sqlite_uri_file(url: URL) -> Path | None:
     return Path(urllib.parse.unquote(path)) if path else None
 
 
+def is_in_memory(url: str) -> bool:
+    """Whether ``url`` names an in-memory SQLite database (gone when the process ends)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # a malformed URL is the store's to report
+        return False
+    if not parsed.drivername.startswith("sqlite"):
+        return False
+    return _sqlite_file(parsed) is None and _sqlite_uri_file(parsed) is None
+
+
 def _ensure_sqlite_dir(url: URL) -> None:
     """Create the parent directory of a SQLite database file (no-op for other URLs)."""
     path = _sqlite_file(url)

@@ -575,7 +575,12 @@ class _NeuralForecaster(BaseForecaster):
             return self._fit_members(frame, target, tz)
         self.__dict__.pop("estimators_", None)
         tz = resolve_tz(frame, tz)
-        exog = forecast_columns(frame) if self.exog is None else list(self.exog)
+        # the target is never its own input (a published forecast as target would be copied)
+        exog = (
+            [c for c in forecast_columns(frame) if c != target]
+            if self.exog is None
+            else list(self.exog)
+        )
         if self.centre is not None and self.centre not in exog:
             exog = [*exog, self.centre]
         self._check_blend(target, exog)

@@ -1511,11 +1511,12 @@ def expected_load_kwh(population: Population, shapes: Any) -> Callable[[np.ndarr
     scale their demand-response levels by that load (:mod:`market.clearing`), so the planner
     and the baseline then have exactly the market's options (the default base, the realised
     load, gives them other levels, and a small market could beat its "optimum")."""
-    load = np.asarray(population.load_kwh_per_day, dtype=np.float64)
+    load = population.load_kwh_per_day  # no copy: only the asked rows are converted
     shape = np.asarray(shapes.load_shape, dtype=np.float64)
 
     def rows(idx: np.ndarray) -> np.ndarray:
-        return load[np.asarray(idx, dtype=np.int64)][:, None] * shape[None, :]
+        own = np.asarray(load[np.asarray(idx, dtype=np.int64)], dtype=np.float64)
+        return own[:, None] * shape[None, :]
 
     return rows
 

@@ -116,8 +116,8 @@ def test_from_dict_fills_defaults() -> None:
         (
             lambda: TypeConfig("ev", 1.0, {"ev_need_kwh": 100.0}),
             r"type 'ev': infeasible: the mean EV need is 100 kWh, but no EV of the type can "
-            r"charge more than 94.91 kWh between 0 h and its deadline \(at most 11.1 kW until "
-            r"9 h, efficiency at most 0.95\)$",
+            r"charge more than 94.91 kWh between 0 h and its deadline \(at most 1 x 11.1 kW "
+            r"until 9 h, efficiency at most 0.95\)$",
         ),
     ],
 )
@@ -180,3 +180,12 @@ def test_plausible_means_and_a_feasible_ev_at_the_edge() -> None:
     TypeConfig("ev", 1.0, ev)
     with pytest.raises(InvalidParameterError, match="infeasible"):
         TypeConfig("ev", 1.0, {**ev, "ev_need_kwh": reach * (1 + 1e-9)})
+    # a later arrival and a half-power top level shrink what can be charged
+    late = reach * (7.5 - 3.0) / 7.5
+    TypeConfig("ev", 1.0, {**ev, "ev_need_kwh": late}, ev_arrival_hour=3.0)
+    with pytest.raises(InvalidParameterError, match="infeasible"):
+        TypeConfig("ev", 1.0, {**ev, "ev_need_kwh": late * 1.001}, ev_arrival_hour=3.0)
+    half = {**ev, "ev_need_kwh": reach / 2 * 1.001}
+    TypeConfig("ev", 1.0, half)
+    with pytest.raises(InvalidParameterError, match=r"at most 0.5 x 7.4 kW"):
+        TypeConfig("ev", 1.0, half, ev_charge_levels=(0.0, 0.25, 0.5))

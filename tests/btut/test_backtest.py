@@ -474,3 +474,59 @@ def test_a_stored_backtest_stays_loadable_after_the_defaults_change(
     today = par.run_config((day,))
     assert _day_config(_backtest_config(par, day, day), day) == today
     assert config_hash(today) != config_hash(_day_config(before.config, day))
+
+
+def test_a_gap_before_the_period_is_said_once_and_a_bad_row_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The June file without 2017-06-14 12:00, backtested over 06-15..06-17: the gap lies in
+    every day's history and is said in one line for the whole backtest; an off-grid row on
+    06-02 refuses the backtest before it takes the lock or stores anything."""
+    url = _sqlite(tmp_path)
+    gap = _gap_csv(tmp_path)
+    args = ["backtest", "-z", "ES", "--start", "2017-06-15", "--end", "2017-06-18"]
+    assert main([*args, "--agents", "20", "--source", gap, "--db", url]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "history: " in ln]
+    assert said == [
+        "btut: warning: ES history: 1 gap(s), 1 missing interval(s), the first from "
+        "2017-06-14T10:00:00+00:00 to 2017-06-14T11:00:00+00:00; the load forecaster and the "
+        "solar plan's error spread leave them out (nothing is filled)"
+    ]
+    lines = Path(gap).read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("2017-06-02 05:00"))
+    lines.insert(i + 1, lines[i].replace("2017-06-02 05:00", "2017-06-02 05:30", 1))
+    bad = tmp_path / "offgrid.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    other = _sqlite(tmp_path, "other.sqlite")
+    assert main([*args, "--agents", "20", "--source", str(bad), "--db", other]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("btut: error: ES history before 2017-06-15 invalid: 1 timestamp(s) off")
+    assert not Path(other.removeprefix("sqlite:///")).exists()
+
+
+def test_the_report_of_a_stopped_backtest_warns_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stopped after its first day (its second fails, injected): the report is written and
+    says in one warning line which days it lacks (the page says so too)."""
+    url = _sqlite(tmp_path)
+    real = btut.backtesting.replay_day
+
+    def second_day_fails(par: Any, day: Any) -> Any:
+        if str(day) != START:
+            raise MemoryError
+        return real(par, day)
+
+    monkeypatch.setattr(btut.backtesting, "replay_day", second_day_fails)
+    args = ["backtest", "--db", url, "-z", "ES", "--start", START, "--end", END, "-n", "20"]
+    assert main(args) == 2
+    capsys.readouterr()
+    bid = int(_runs(url).query("kind == 'backtest'")["run_id"].iloc[0])
+    out = tmp_path / "stopped.html"
+    assert main(["report", "--backtest", str(bid), "--out", str(out), "--db", url]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"btut: warning: backtest {bid} is incomplete: 2 day(s) of its period are not stored "
+        "(first 2017-06-13); the report covers the stored days and says so"
+    ]
+    assert "Incomplete: 2 day(s)" in out.read_text()

@@ -306,7 +306,16 @@ def test_inputs_that_crashed_with_exit_70_are_one_line_errors(
     assert not (tmp_path / "store.sqlite").exists()
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///",
+        "sqlite:///:memory:",
+        "sqlite:///file::memory:?uri=true",
+        "sqlite:///file:x?mode=memory&uri=true",
+    ],
+)
 @pytest.mark.parametrize("command", [["db", "upgrade"], ["db", "runs"], ["replay", "-n", "5"]])
 def test_an_in_memory_store_is_refused(command, url, capsys) -> None:
     """It would report 'stored as run 1' and keep nothing (found by a CLI audit)."""
@@ -327,6 +336,7 @@ def test_recency_halflife_must_be_positive_and_finite(value, capsys) -> None:
 @pytest.mark.parametrize("argv", [["data", "zones"], ["data", "zones", "--json"]])
 def test_a_full_disk_on_stdout_is_an_output_error(argv) -> None:
     """Was 'internal error: OSError' (exit 70): now the output error of the README (exit 5)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as in CI
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
             [sys.executable, "-m", "btut", *argv],
@@ -334,6 +344,7 @@ def test_a_full_disk_on_stdout_is_an_output_error(argv) -> None:
             stderr=subprocess.PIPE,
             text=True,
             check=False,
+            env=env,
         )
     assert proc.returncode == 5, proc.stderr
     assert proc.stderr == "btut: error: cannot write the output: No space left on device\n"
@@ -353,6 +364,11 @@ def test_numbers_that_round_to_zero_print_without_a_sign() -> None:
     assert [_fmt(-0.0), _fmt(-0.0004), _fmt(-0.0004, ".1%")] == ["0.000", "0.000", "0.0%"]
     assert [_fmt(-0.0006), _fmt(-2.5), _fmt(-1e-9, ".2g")] == ["-0.001", "-2.500", "-1e-09"]
     assert _fmt(float("nan")) == "n/a"
+    assert [_fmt(-0.0001, "+.3f"), _fmt(0.0001, "+.3f"), _fmt(-0.2, "+.3f")] == [
+        "+0.000",
+        "+0.000",
+        "-0.200",
+    ]
 
 
 def test_forecast_evaluate_says_which_values_are_implausible(tmp_path, capsys) -> None:
@@ -381,3 +397,9 @@ def test_forecast_evaluate_says_which_values_are_implausible(tmp_path, capsys) -
     main([*argv, *period, "--source", str(path), "--models", "student_t"])
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "btut: warning: ES load_mw: 4 value(s) outside the plausible range [0, 200000]"
+
+
+def test_an_in_memory_store_from_the_environment_is_refused(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("BTUT_DB_URL", "sqlite://")
+    assert main(["db", "runs"]) == 2
+    assert "BTUT_DB_URL 'sqlite://' is an in-memory SQLite database" in _one_error_line(capsys)

@@ -544,7 +544,7 @@ def test_cli_report_to_stdout_that_fails_is_one_line(
 
     monkeypatch.setattr(sys, "stdout", FullStdout())
     rc, _, err = _cli_report(capsys, "--run", str(run_one.run_id), "--db", db, "-o", "-")
-    assert "cannot write the report to stdout: No space left" in _one_line_error(rc, "", err, 5)
+    assert "cannot write the output: No space left" in _one_line_error(rc, "", err, 5)
 
     class ClosedPipe(io.StringIO):
         def write(self, text: str) -> int:

@@ -852,3 +852,11 @@ def test_seasonal_naive_spread_is_fitted_hour_by_hour(fitted: dict, train: pd.Da
     scale, df = fit_zero_location_t(err.to_numpy())
     np.testing.assert_allclose(pooled.scale_by_hour_, scale, rtol=1e-9)
     np.testing.assert_allclose(pooled.df_by_hour_, df, rtol=1e-9)
+
+
+def test_a_forecast_column_as_target_is_not_its_own_input(train: pd.DataFrame) -> None:
+    """Fitting on a published forecast (the CLI refuses it; the API may do it): every other
+    forecast column is an input, the target itself never (it would be copied)."""
+    model = StudentTForecaster(**{**TINY, "max_epochs": 2}).fit(train, "load_forecast_mw")
+    assert "load_forecast_mw" not in model.feature_names_
+    assert "solar_forecast_mw" in model.feature_names_

@@ -89,12 +89,12 @@ def run_day(
 ) -> dict[str, Any]:
     """One day: market (with ``game_kw`` for :func:`market.energy_game`), planner, baseline."""
     from agents import agent_net_demand, day_profiles
+    from btut.replaying import _benchmark_kw
     from market import (
         baseline_cost,
         benchmark_scores,
         clear_finite_market,
         energy_game,
-        expected_load_kwh,
         plan_community,
         solve_energy_market,
     )
@@ -125,12 +125,7 @@ def run_day(
         "market_cost_eur": market,
         "mean_field_community_cost_eur": float(eq.community_cost_eur) * N,
     }
-    kw = {
-        "shapes": shapes,
-        "max_exact_agents": max_exact,
-        "sample_seed": seed,
-        "dr_base_kwh": expected_load_kwh(population, planned),  # the market's levels
-    }
+    kw = _benchmark_kw(population, shapes, planned, max_exact, seed)  # as btut replay
     if benchmark is None:
         t1 = time.perf_counter()
         plan = plan_community(population, net, price, **kw)

@@ -180,12 +180,12 @@ def run_variant(
     cache: dict[Any, Any],
 ) -> dict[str, Any]:
     from agents import agent_net_demand, day_profiles
+    from btut.replaying import _benchmark_kw
     from market import (
         baseline_cost,
         clear_finite_market,
         efficiency,
         energy_game,
-        expected_load_kwh,
         plan_community,
         solve_energy_market,
     )
@@ -215,12 +215,7 @@ def run_variant(
         me.BIN_PARAMETER.update(saved)  # type: ignore[attr-defined]
     market = float(fm.mean_cost_eur) * N
     key = (day, "same" if world in ("same",) else world)
-    kw = {
-        "shapes": shapes,
-        "max_exact_agents": N,
-        "sample_seed": seed,
-        "dr_base_kwh": expected_load_kwh(pop, planned),  # the market's levels
-    }
+    kw = _benchmark_kw(pop, shapes, planned, N, seed)  # as btut replay
     if key not in cache:
         plan = plan_community(pop, net, price, **kw)
         base = baseline_cost(pop, net, price, **kw)

@@ -683,7 +683,6 @@ def _run_day(
         benchmark_scores,
         clear_finite_market,
         energy_game,
-        expected_load_kwh,
         plan_community,
         solve_energy_market,
     )
@@ -761,14 +760,7 @@ def _run_day(
             return out
 
     report("planner", 0.3)
-    kw: dict[str, Any] = {
-        "shapes": shapes,
-        "max_exact_agents": max_exact_agents,
-        "sample_seed": seed,
-        # demand response on the load planned on, as in the market: the planner and the
-        # baseline get exactly the market's options
-        "dr_base_kwh": expected_load_kwh(population, plan_shapes),
-    }
+    kw = _benchmark_kw(population, shapes, plan_shapes, max_exact_agents, seed)
     plan = plan_community(population, net, price, **kw)
     report("baseline", 0.85)
     base = baseline_cost(population, net, price, **kw)
@@ -881,6 +873,22 @@ def _run_day(
     )
     _warn_if_not_converged(result)
     return result
+
+
+def _benchmark_kw(
+    population: Any, shapes: Any, plan_shapes: Any, max_exact_agents: int, seed: int
+) -> dict[str, Any]:
+    """Keywords of :func:`market.plan_community` and :func:`market.baseline_cost` for a
+    day: the realised ``shapes``, and the consumers' demand response on the load planned on
+    (``plan_shapes``), as in the market, so both benchmarks have exactly its options."""
+    from market import expected_load_kwh
+
+    return {
+        "shapes": shapes,
+        "max_exact_agents": max_exact_agents,
+        "sample_seed": seed,
+        "dr_base_kwh": expected_load_kwh(population, plan_shapes),
+    }
 
 
 def _warn_if_not_converged(day: DayResult) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,20 +47,6 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]
         text=True,
         env={**os.environ, **(env or {})},
     )
-
-
-def _gap_csv(tmp: Path) -> str:
-    """The bundled ES June 2017 rows without the hour 12:00 (local) of 2017-06-14."""
-    import gzip
-
-    from data.loader import bundled_path
-
-    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
-        header, *rows = fh.read().splitlines()
-    rows = [r for r in rows if r.startswith("2017-06") and not r.startswith("2017-06-14 12:")]
-    path = tmp / "spain_gap.csv"
-    path.write_text("\n".join([header, *rows]) + "\n")
-    return str(path)
 
 
 def _bt_args(url: str, *extra: str) -> list[str]:
@@ -275,7 +262,7 @@ def test_the_cli_error_for_a_running_backtest_is_one_line(
 
 
 def test_bad_input_is_one_line_and_stores_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_gap_csv: str
 ) -> None:
     url = _sqlite(tmp_path)
 
@@ -305,15 +292,13 @@ def test_bad_input_is_one_line_and_stores_nothing(
         "--agents",
         "50",
         "--source",
-        _gap_csv(tmp_path),
+        june_gap_csv,
         code=4,
     )
     with pytest.raises(InvalidParameterError):
         btut.backtest("ES", START, END, agents=0, db=url)
     with pytest.raises(DataValidationError):
-        btut.backtest(
-            "ES", "2017-06-13", "2017-06-16", agents=50, source=_gap_csv(tmp_path), db=url
-        )
+        btut.backtest("ES", "2017-06-13", "2017-06-16", agents=50, source=june_gap_csv, db=url)
     # a zone without solar (DE): said before any work (it stored an empty backtest record)
     assert "DE data has no solar" in fails(
         "--zone", "DE", "--start", "2017-06-01", "--end", "2017-06-02", "--agents", "20", code=3
@@ -477,26 +462,22 @@ def test_a_stored_backtest_stays_loadable_after_the_defaults_change(
 
 
 def test_a_gap_before_the_period_is_said_once_and_a_bad_row_refused_up_front(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    june_gap_csv: str,
+    offgrid_csv: Callable[[str], str],
+    history_gap_warning: str,
 ) -> None:
     """The June file without 2017-06-14 12:00, backtested over 06-15..06-17: the gap lies in
     every day's history and is said in one line for the whole backtest; an off-grid row on
     06-02 refuses the backtest before it takes the lock or stores anything."""
     url = _sqlite(tmp_path)
-    gap = _gap_csv(tmp_path)
+    gap = june_gap_csv
     args = ["backtest", "-z", "ES", "--start", "2017-06-15", "--end", "2017-06-18"]
     assert main([*args, "--agents", "20", "--source", gap, "--db", url]) == 0
     said = [ln for ln in capsys.readouterr().err.splitlines() if "history: " in ln]
-    assert said == [
-        "btut: warning: ES history: 1 gap(s), 1 missing interval(s), the first from "
-        "2017-06-14T10:00:00+00:00 to 2017-06-14T11:00:00+00:00; the load forecaster and the "
-        "solar plan's error spread leave them out (nothing is filled)"
-    ]
-    lines = Path(gap).read_text().splitlines()
-    i = next(k for k, ln in enumerate(lines) if ln.startswith("2017-06-02 05:00"))
-    lines.insert(i + 1, lines[i].replace("2017-06-02 05:00", "2017-06-02 05:30", 1))
-    bad = tmp_path / "offgrid.csv"
-    bad.write_text("\n".join(lines) + "\n")
+    assert said == [history_gap_warning]
+    bad = offgrid_csv(gap)
     other = _sqlite(tmp_path, "other.sqlite")
     assert main([*args, "--agents", "20", "--source", str(bad), "--db", other]) == 4
     err = capsys.readouterr().err

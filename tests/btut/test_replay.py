@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,18 +168,6 @@ def _config_file(tmp: Path, mutate: Any) -> str:
     return str(path)
 
 
-def _gap_csv(tmp: Path) -> str:
-    """The bundled Spanish file for June 2017 with 2017-06-14 12:00 (local) removed."""
-    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
-        lines = fh.read().splitlines()
-    kept = [lines[0]] + [
-        ln for ln in lines[1:] if ln.startswith("2017-06") and not ln.startswith("2017-06-14 12:")
-    ]
-    path = tmp / "spain_gap.csv"
-    path.write_text("\n".join(kept) + "\n")
-    return str(path)
-
-
 def _june_csv(tmp: Path, name: str, change_day: bool) -> str:
     """The bundled Spanish file for June 2017, with (``change_day``) the actual load and solar
     of 2017-06-14 (local) changed: a cloudy afternoon and a late evening peak."""
@@ -229,7 +218,7 @@ def test_agents_plan_without_the_days_actuals(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_one_line_nonzero_and_stores_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_gap_csv: str
 ) -> None:
     url = _url(tmp_path)
 
@@ -244,9 +233,7 @@ def test_bad_input_is_one_line_nonzero_and_stores_nothing(
     assert "agents" in _fails(capsys, url, "--agents", "0", code=2)
     assert "shares" in _fails(capsys, url, "--config", _config_file(tmp_path, shares), code=2)
     assert _fails(capsys, url, "--config", _config_file(tmp_path, negative), code=2)
-    assert "gap" in _fails(
-        capsys, url, "--source", _gap_csv(tmp_path), "--day", "2017-06-14", code=4
-    )
+    assert "gap" in _fails(capsys, url, "--source", june_gap_csv, "--day", "2017-06-14", code=4)
     assert not Path(url.removeprefix("sqlite:///")).exists() or _rows(url)["runs"] == 0
 
 
@@ -414,25 +401,21 @@ def test_the_first_day_of_the_data_replays_without_a_forecast(
 
 
 def test_a_gap_in_the_history_is_said_and_a_bad_row_there_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    june_gap_csv: str,
+    offgrid_csv: Callable[[str], str],
+    history_gap_warning: str,
 ) -> None:
     """The June file without 2017-06-14 12:00: replaying 06-15 warns once about that hour of
     its history (left out, not filled); the same file with an off-grid row on 06-02 refuses
     06-15 in one line (exit 4) and stores nothing. Both were silent before."""
     url = _url(tmp_path)
-    gap = _gap_csv(tmp_path)
+    gap = june_gap_csv
     assert main(["replay", "-n", "20", "--source", gap, "--day", "2017-06-15", "--db", url]) == 0
     err = [ln for ln in capsys.readouterr().err.splitlines() if "history: " in ln]
-    assert err == [
-        "btut: warning: ES history: 1 gap(s), 1 missing interval(s), the first from "
-        "2017-06-14T10:00:00+00:00 to 2017-06-14T11:00:00+00:00; the load forecaster and the "
-        "solar plan's error spread leave them out (nothing is filled)"
-    ]
-    lines = Path(gap).read_text().splitlines()
-    i = next(k for k, ln in enumerate(lines) if ln.startswith("2017-06-02 05:00"))
-    lines.insert(i + 1, lines[i].replace("2017-06-02 05:00", "2017-06-02 05:30", 1))
-    bad = tmp_path / "offgrid.csv"
-    bad.write_text("\n".join(lines) + "\n")
+    assert err == [history_gap_warning]
+    bad = offgrid_csv(gap)
     before = _rows(url)
     line = _fails(capsys, url, "-n", "20", "--source", str(bad), "--day", "2017-06-15", code=4)
     assert "ES history before 2017-06-15 invalid: 1 timestamp(s) off the 60min grid" in line

@@ -318,7 +318,9 @@ def backtest(
     only; default a ``LocalCluster`` of ``n_workers`` single-threaded worker processes, default
     the number of CPUs); wait: wait for another backtest of the same period on the same store
     instead of raising :class:`data.errors.ConcurrentRunError` (at most ``wait_timeout_s``
-    seconds; None = forever); progress: ``callback(days_done, days_total, message)``.
+    seconds; None = forever); progress: ``callback(days_done, days_total, message)``, called
+    once the stored days are found (message ``"starting"`` or ``"K day(s) already stored"``)
+    and after each day is stored (``"YYYY-MM-DD stored"``).
     """
     t0 = time.perf_counter()
     from btut.replaying import (
@@ -402,7 +404,7 @@ def backtest(
             saved = _save(result, db)
             keep_record()
             done[d] = _day_from_result(d, result, saved.run_id, reused=not saved.created)
-            tick(d.isoformat())
+            tick(f"{d.isoformat()} stored")
 
         if client is None:
             for d in todo:

@@ -1051,6 +1051,8 @@ def backtest_cmd(
             bar.update(
                 task, completed=done, total=total, description=f"backtest {message}", rate=rate
             )
+            if not err.is_terminal and message != "starting":  # cron, a log file: a line a day
+                _backtest_log_line(zone, message, done, total, now - t0, done - d0)
 
         result = backtest(
             zone,
@@ -1096,6 +1098,30 @@ def backtest_cmd(
         f"exploitability {_fmt(sc['exploitability_eur_per_agent_day'], '.4f')} EUR/agent/day "
         f"({result.elapsed_s:.1f} s)"
     )
+
+
+def _backtest_log_line(
+    zone: str, message: str, done: int, total: int, elapsed_s: float, new_days: int
+) -> None:
+    """A backtest's progress as one plain stderr line (where no bar is drawn: cron, a log
+    file): the day stored, days done of the period, time since the first new day started
+    and, from the mean time of the new days, the time left."""
+    line = f"btut: backtest {zone.upper()} {message}: {done} of {total} days"
+    if new_days > 0:
+        line += f", {_duration(elapsed_s)} elapsed"
+        if done < total:
+            line += f", about {_duration(elapsed_s / new_days * (total - done))} left"
+    err.print(line, markup=False)
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as ``42 s``, ``3 min 05 s`` or ``2 h 07 min``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 #: Kinds of run the commands store (others, saved through the library, are listed too).

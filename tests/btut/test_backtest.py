@@ -130,11 +130,33 @@ def test_rerun_reuses_every_day_and_a_longer_period_only_adds_the_new_days(
     assert again["days_run"] == 0 and again["days_reused"] == 3
     assert again["days"] == res["days"]
     assert set(again) >= {"backtest_id", "zone", "days_run", "days_reused", "days"}
+    # stderr is no terminal here (as under cron): a plain line instead of the bar
+    assert captured.err == "btut: backtest ES 3 day(s) already stored: 3 of 3 days\n"
     n_runs = len(_runs(url))
-    longer = btut.backtest("ES", START, "2017-06-16", agents=N, seed=SEED, db=url)
+    ticks: list[tuple[int, int, str]] = []
+    longer = btut.backtest(
+        "ES", START, "2017-06-16", agents=N, seed=SEED, db=url, progress=lambda *a: ticks.append(a)
+    )
     assert (longer.days_run, longer.days_reused) == (1, 3)
+    assert ticks == [(3, 4, "3 day(s) already stored"), (4, 4, "2017-06-15 stored")]
     assert longer.backtest_id != res["backtest_id"]  # another period, another record
     assert len(_runs(url)) == n_runs + 2  # one new day and the new backtest record
+
+
+def test_log_line_of_a_day_says_days_done_elapsed_and_left(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without a terminal each stored day is one stderr line; the time left is the mean time
+    of the days replayed so far times the days still to do."""
+    from btut.cli import _backtest_log_line
+
+    _backtest_log_line("es", "2017-06-13 stored", 3, 9, 130.0, 2)  # one day was reused
+    _backtest_log_line("ES", "2017-06-20 stored", 9, 9, 7625.0, 8)
+    assert capsys.readouterr().err.splitlines() == [
+        "btut: backtest ES 2017-06-13 stored: 3 of 9 days, 2 min 10 s elapsed, "
+        "about 6 min 30 s left",
+        "btut: backtest ES 2017-06-20 stored: 9 of 9 days, 2 h 07 min elapsed",
+    ]
 
 
 def test_a_rerun_never_replays_a_stored_day(

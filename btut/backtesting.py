@@ -331,7 +331,6 @@ def backtest(
         _load_history,
         _params,
         _save,
-        _warn_if_not_converged,
     )
 
     par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
@@ -399,8 +398,6 @@ def backtest(
         tick(f"{reused} day(s) already stored" if reused else "starting")
 
         def finished(d: dt.date, result: Any) -> None:
-            if client is not None:  # a worker's warnings stay on the worker
-                _warn_if_not_converged(result.day_results[0])
             saved = _save(result, db)
             keep_record()
             done[d] = _day_from_result(d, result, saved.run_id, reused=not saved.created)

@@ -24,6 +24,7 @@ import contextlib
 import numbers
 import os
 import re
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -138,8 +139,9 @@ def dask_map(
 ) -> None:
     """Run ``func(par, item)`` for each item on Dask (``client``, or one of ``dask_client
     (scheduler, n_workers)`` for the call); ``on_result(item, result)`` here, in the order
-    results arrive (module doc). Exceptions of a task propagate after the retries;
-    ``BTUTError`` keep their one-line message."""
+    results arrive (module doc). Warnings a task gave on its worker are warned again here,
+    before its ``on_result``. Exceptions of a task propagate after the retries; ``BTUTError``
+    keep their one-line message."""
     from distributed import as_completed
 
     with contextlib.ExitStack() as stack:
@@ -149,12 +151,52 @@ def dask_map(
         call = uuid.uuid4().hex[:12]
         futures = {
             client.submit(
-                func, par, item, key=f"btut-{call}-{i}-{item}", pure=False, retries=MAX_TASK_RETRIES
+                _said_on_worker,
+                func,
+                par,
+                item,
+                key=f"btut-{call}-{i}-{item}",
+                pure=False,
+                retries=MAX_TASK_RETRIES,
             ): item
             for i, item in enumerate(items)
         }
         for future in as_completed(futures):
-            on_result(futures[future], future.result())
+            result, said = future.result()
+            for category, text in said:  # said here, where the user reads, in arrival order
+                warnings.warn(text, category, stacklevel=2)
+            on_result(futures[future], result)
+
+
+_task = threading.local()  # on a worker: the warnings list of the task this thread runs
+
+
+def _said_on_worker(func: Callable[[Any, Any], Any], par: Any, item: Any) -> tuple[Any, list]:
+    """``func(par, item)`` on a worker, and the warnings it gave as ``(category, text)``, for
+    :func:`dask_map` to say them again in the caller's process (the worker's stderr is no
+    user's, and printed them raw). Per thread, so tasks on a multi-threaded worker keep their
+    own; the worker's other warnings show as before."""
+    if not getattr(warnings.showwarning, "_btut_relay", False):
+        warnings.showwarning = _relay_showwarning(warnings.showwarning)
+    _task.said = said = []
+    try:
+        return func(par, item), said
+    finally:
+        _task.said = None
+
+
+def _relay_showwarning(show: Callable[..., None]) -> Callable[..., None]:
+    """``warnings.showwarning`` that appends to the running task's list, if any, else ``show``."""
+
+    def relay(message: Any, category: Any, filename: str, lineno: int, *a: Any, **k: Any) -> None:
+        said = getattr(_task, "said", None)
+        if said is None:
+            show(message, category, filename, lineno, *a, **k)
+        elif (category, str(message)) not in said:
+            said.append((category, str(message)))
+
+    relay._btut_relay = True  # type: ignore[attr-defined]
+    return relay
 
 
 def _shard_statistics(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -394,6 +395,31 @@ def test_dask_executor_matches_local_and_survives_a_killed_worker(
     ref_url, ref = reference
     _assert_same_days(ref_url, ref["days"], url, res["days"])
     assert sorted(_runs(url)["kind"]) == ["backtest", "replay", "replay", "replay"]
+
+
+@pytest.mark.timeout(300)
+def test_a_dask_worker_s_warning_is_one_line_of_the_cli(tmp_path: Path) -> None:
+    """A day whose equilibrium stops at its iteration limit (the real solver at κ 10^4, which
+    it cannot solve to tolerance in 1,000 iterations) on a worker process of a new local
+    cluster: the CLI says it in one ``btut: warning:`` line, as the local executor does (the
+    worker printed it raw, with its file and line, and the driver said it a second time)."""
+    url = _sqlite(tmp_path)
+    args = ["backtest", "-z", "ES", "--start", "2017-06-14", "--end", "2017-06-15", "-n", "20"]
+    proc = _cli(*args, "--kappa", "10000", "--executor", "dask", "--workers", "1", "--db", url)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    assert re.fullmatch(
+        r"btut: warning: 2017-06-14: the equilibrium did not converge in 1000 iterations "
+        r"\(exploitability \d\.\d{4} EUR/agent/day above the tolerance 0\.001\); .*",
+        lines[0],
+    ), err
+    assert re.fullmatch(
+        r"btut: backtest ES 2017-06-14 stored: 1 of 1 days, \d+ s elapsed", lines[1]
+    )
+    (run_id,) = _runs(url).query("kind == 'replay'")["run_id"]
+    assert btut.load_run(int(run_id), db=url).days()[0]["equilibrium_converged"] is False
 
 
 def test_report_cli_for_a_backtest_and_a_run(

@@ -79,6 +79,7 @@ from scipy import stats
 
 from agents.config import AgentParams, PopulationConfig
 from data.errors import InvalidParameterError
+from data.seeds import check_seed
 from risk import cvar, mean_cvar
 
 __all__ = [
@@ -738,6 +739,7 @@ def best_response(
         raise InvalidParameterError(f"alpha must be in (0, 1], got {a!r}")
     g, a = float(g), float(a)
     n_scen = _positive_int(n_scenarios, "n_scenarios")
+    seed = check_seed(seed)  # None drew fresh paths: a cost_cvar no call reproduced
 
     model = DP_BUILDERS[params.kind](params, load, prices, grid)
     x = load - pv

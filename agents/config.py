@@ -67,6 +67,7 @@ __all__ = [
     "DEFAULT_SHARES",
     "KINDS",
     "KIND_PARAMETERS",
+    "MAX_NOISE",
     "PARAMETERS",
     "AgentParams",
     "Dist",
@@ -82,6 +83,11 @@ FAMILIES: tuple[str, ...] = ("fixed", "uniform", "lognormal")
 """Distribution families of :class:`Dist`."""
 
 _SHARE_TOL = 1e-9
+
+MAX_NOISE = 2.0
+"""Largest idiosyncratic noise (sd of the log factor): at 2 the median factor is already
+e^-2 = 0.14 and its sd 7.3 times its mean; far beyond, float32 factors underflow to zero
+demand (at 40 every agent's profile was zero)."""
 
 
 @dataclass(frozen=True)
@@ -563,10 +569,10 @@ class PopulationConfig:
     """A population: its ``types`` (shares summing to 1), noise and grid tariff.
 
     ``noise``: idiosyncratic relative noise of each agent's load and PV per interval (the sd of
-    the log of a mean-one lognormal factor; default 0.15). Tariff (DESIGN.md section 3): an
-    agent short of energy buys at ``p_buy = price + retail_adder_eur_per_mwh`` (default 60),
-    an agent long sells at ``p_sell = price - export_discount_eur_per_mwh`` (default 15); both
-    >= 0 so that ``p_buy >= p_sell``.
+    the log of a mean-one lognormal factor; default 0.15, at most :data:`MAX_NOISE`). Tariff
+    (DESIGN.md section 3): an agent short of energy buys at ``p_buy = price +
+    retail_adder_eur_per_mwh`` (default 60), an agent long sells at ``p_sell = price -
+    export_discount_eur_per_mwh`` (default 15); both >= 0 so that ``p_buy >= p_sell``.
     """
 
     types: tuple[TypeConfig, ...] = field(default_factory=default_types)
@@ -598,8 +604,8 @@ class PopulationConfig:
             )
         object.__setattr__(self, "types", types)
         noise = _real(self.noise, "noise")
-        if noise < 0:
-            raise InvalidParameterError(f"noise must be >= 0, got {noise:g}")
+        if not 0 <= noise <= MAX_NOISE:
+            raise InvalidParameterError(f"noise must be in [0, {MAX_NOISE:g}], got {noise:g}")
         object.__setattr__(self, "noise", noise)
         for attr in ("retail_adder_eur_per_mwh", "export_discount_eur_per_mwh"):
             value = _real(getattr(self, attr), attr)

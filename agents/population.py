@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from agents.config import (
+    _SHARE_TOL,
     KIND_PARAMETERS,
     PARAMETERS,
     AgentParams,
@@ -56,9 +57,22 @@ MAX_FRAME_ROWS = 1_000_000
 def stratified_counts(shares: np.ndarray | list[float], n: int) -> np.ndarray:
     """Exact integer counts summing to ``n`` closest to ``shares * n`` (largest remainder).
 
-    shares: (T,) non-negative, summing to 1. Ties in the remainders go to earlier entries.
+    shares: (T,) non-negative, summing to 1 (within 1e-9); n: an integer >= 0. Ties in the
+    remainders go to earlier entries. Anything else is an ``InvalidParameterError``.
     """
-    s = np.asarray(shares, dtype=np.float64)
+    try:
+        s = np.asarray(shares, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"shares must be numbers, got {shares!r}") from None
+    if s.ndim != 1 or s.size == 0 or not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise InvalidParameterError(
+            f"shares must be a non-empty 1-D array of finite numbers >= 0, got {shares!r}"
+        )
+    if abs(math.fsum(s) - 1.0) > _SHARE_TOL:
+        raise InvalidParameterError(f"shares must sum to 1, got {math.fsum(s):.6g}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise InvalidParameterError(f"n must be an integer >= 0, got {n!r}")
+    n = int(n)
     s = s / s.sum()
     raw = s * n
     counts = np.floor(raw).astype(np.int64)

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from agents.config import AgentParams
+from agents.config import MAX_NOISE, AgentParams
 from agents.population import Population
 from data.errors import (
     DataUnavailableError,
@@ -495,8 +495,12 @@ def expected_profile(params: AgentParams, shapes: DayShapes) -> tuple[np.ndarray
 
 def _check_noise(population: Population, noise: float | None) -> float:
     value = population.config.noise if noise is None else noise
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise InvalidParameterError(f"noise must be a real number >= 0, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0 <= value <= MAX_NOISE  # NaN, inf too
+    ):
+        raise InvalidParameterError(f"noise must be a number in [0, {MAX_NOISE:g}], got {value!r}")
     return float(value)
 
 

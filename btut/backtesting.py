@@ -338,6 +338,8 @@ def backtest(
         raise InvalidParameterError("a backtest needs a start and an end date (end exclusive)")
     days = _days(None, start, end)
     check_executor(executor, scheduler, n_workers)
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError(f"progress must be a callable or None, got {progress!r}")
     if wait_timeout_s is not None and not (
         isinstance(wait_timeout_s, int | float) and wait_timeout_s >= 0
     ):

@@ -993,6 +993,9 @@ def _params(
 
     if not isinstance(zone, str) or not zone.strip():
         raise InvalidParameterError(f"zone must be a zone code, got {zone!r}")
+    from data.zones import get_zone
+
+    zone = get_zone(zone).code  # "es", " ES", "de-lu": one stored configuration per zone
     exact = _int(
         DEFAULT_MAX_EXACT_AGENTS if max_exact_agents is None else max_exact_agents,
         "max_exact_agents",
@@ -1002,7 +1005,7 @@ def _params(
     if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k) or k < 0:
         raise InvalidParameterError(f"kappa must be a finite number >= 0, got {kappa!r}")
     return _Params(
-        zone=zone.strip(),
+        zone=zone,
         agents=_int(agents, "agents", 1, MAX_AGENTS),
         seed=_int(seed, "seed", 0, MAX_SEED),
         kappa=float(k),
@@ -1090,17 +1093,19 @@ def replay(
         check_url(db)
     if executor == "dask" and n <= MAX_SETTLEMENT_AGENTS:
         warnings.warn(
-            f"--executor dask shards markets of more than {MAX_SETTLEMENT_AGENTS:,} agents; "
+            "the dask executor (--executor dask) shards markets of more than "
+            f"{MAX_SETTLEMENT_AGENTS:,} agents; "
             f"these {n:,} clear in this process and no Dask cluster is used",
             UserWarning,
             stacklevel=2,
         )
 
     if graph is not None and not route:
-        raise InvalidParameterError("--graph needs --route")
+        raise InvalidParameterError("a graph (--graph) needs route=True (--route)")
     if route and n > MAX_SETTLEMENT_AGENTS:
         raise InvalidParameterError(
-            f"--route routes one payment per agent: at most {MAX_SETTLEMENT_AGENTS} agents, got {n}"
+            f"route (--route) routes one payment per agent: at most {MAX_SETTLEMENT_AGENTS} "
+            f"agents, got {n}"
         )
     channel_graph = None
     if route:
@@ -1115,6 +1120,9 @@ def replay(
 
         # a graph without nodes to attach the agents to: said now, not after the market
         attachment_candidates(channel_graph, DEFAULT_MIN_CHANNELS, default_operator(channel_graph))
+
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError(f"progress must be a callable or None, got {progress!r}")
 
     def report(stage: str, fraction: float) -> None:
         if progress is not None:

@@ -52,6 +52,7 @@ from scipy.integrate import solve_ivp
 from scipy.special import ndtr
 
 from data.errors import InvalidParameterError
+from data.seeds import check_seed
 from market.mfg import FiniteMFG
 
 Coupling = Literal["empirical", "mean_field"]
@@ -387,6 +388,8 @@ def simulate_lq(
         raise InvalidParameterError(
             f"coupling must be 'empirical' or 'mean_field', got {coupling!r}"
         )
+    if seed is not None:  # None: fresh entropy, as numpy
+        seed = check_seed(seed)
     game = solution.game
     K = game.n_types
     counts = _allocate(int(n_agents), game.array("shares"))

@@ -1836,6 +1836,12 @@ def benchmark_scores(
         and baseline_error_eur is None
         and planner_error_eur is None
     )
+    given = market_agent_cost_eur is not None or market_sample_cost_eur is not None
+    if given and not same_sample:
+        raise InvalidParameterError(  # they were ignored: the scores then pair nothing
+            "market_agent_cost_eur and market_sample_cost_eur pair the market with a sampled "
+            "benchmark: baseline and planner must be PlannerResults sampled on the same agents"
+        )
     m_used, paired = m, False
     if same_sample:
         assert isinstance(baseline, PlannerResult) and isinstance(planner, PlannerResult)

@@ -484,6 +484,9 @@ def test_prices_and_inputs_are_checked() -> None:
         best_response(params, [1.0, 2.0], prices, gamma=2.0)
     with pytest.raises(InvalidParameterError, match="errors have 3"):
         best_response(params, [1.0, 2.0], prices, ErrorQuadrature.none(3))
+    for bad in (None, -1, "x", 1.5):  # None gave a cost_cvar no second call reproduced
+        with pytest.raises(InvalidParameterError, match="seed must be an integer"):
+            best_response(params, [1.0, 2.0], prices, seed=bad)
 
 
 def test_best_response_on_a_real_dst_day() -> None:

@@ -67,6 +67,7 @@ def test_from_dict_fills_defaults() -> None:
         ),
         (lambda: PopulationConfig(types=()), "at least one type"),
         (lambda: PopulationConfig(noise=-0.1), "noise"),
+        (lambda: PopulationConfig(noise=40.0), r"noise must be in \[0, 2\], got 40"),
         (lambda: PopulationConfig(retail_adder_eur_per_mwh=-1.0), "retail_adder"),
         (lambda: TypeConfig("wind", 1.0), "kind must be one of"),
         (lambda: TypeConfig("pv", 1.2), "share must be in"),

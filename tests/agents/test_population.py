@@ -154,6 +154,27 @@ def test_stratified_counts_give_the_leftovers_to_the_largest_remainders() -> Non
     assert list(stratified_counts([0.1, 0.3, 0.6], 7)) == [1, 2, 4]
 
 
+@pytest.mark.parametrize(
+    ("shares", "n", "match"),
+    [
+        ([-0.5, 1.5], 3, "finite numbers >= 0"),  # gave [-1, 4]
+        ([0.0, 0.0], 3, "sum to 1"),  # gave [-9223372036854775807] * 2
+        ([0.2, 0.2], 10, "sum to 1"),  # gave [5, 5]
+        ([[0.5, 0.5]], 2, "1-D"),  # gave a 2-D result
+        ([], 2, "non-empty"),
+        ([0.5, float("nan")], 2, "finite"),
+        (["a", "b"], 2, "numbers"),
+        ([0.5, 0.5], -1, "n must be an integer >= 0"),  # gave [0, -1]
+        ([0.5, 0.5], 2.5, "n must be"),
+        ([0.5, 0.5], True, "n must be"),
+    ],
+)
+def test_stratified_counts_refuse_what_is_no_distribution(shares, n, match) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        stratified_counts(shares, n)
+    assert list(stratified_counts([0.5, 0.5], np.int64(3))) == [2, 1]
+
+
 def test_types_with_the_same_distribution_draw_independently() -> None:
     """Streams are keyed by the type name too: two types of one kind with identical
     distributions get independent draws, not the same sequence."""

@@ -140,8 +140,9 @@ def test_noise_is_mean_one_and_chunking_invariant(es_2016: pd.DataFrame) -> None
     sd = math.sqrt(math.expm1(0.2**2))  # sd of the mean-one lognormal factor
     assert ratio.mean() == pytest.approx(1.0, abs=5 * sd / math.sqrt(n_draws))
     assert np.log(ratio).std() == pytest.approx(0.2, abs=5 * 0.2 / math.sqrt(2 * n_draws))
-    with pytest.raises(InvalidParameterError, match="noise"):
-        agent_net_demand(pop, shapes, seed=3, noise=-1.0)
+    for bad in (-1.0, float("inf"), float("nan"), 40.0):  # inf gave NaN, 40 zero demand
+        with pytest.raises(InvalidParameterError, match="noise must be a number in"):
+            agent_net_demand(pop, shapes, seed=3, noise=bad)
 
 
 def test_fifteen_minute_day_gives_the_same_daily_energy_as_hourly(quarter_hourly) -> None:

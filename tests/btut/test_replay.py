@@ -131,6 +131,17 @@ def test_identical_rerun_reuses_the_run_and_is_reproducible(
         assert again[key] == first_run[key], key
 
 
+def test_a_zone_code_in_another_spelling_finds_the_same_run(
+    first_run: dict[str, Any], store_dir: Path
+) -> None:
+    """ " es" is ES: one stored configuration per zone (it was stored again, as zone 'es')."""
+    url = _url(store_dir)
+    before = _rows(url)
+    again = btut.replay(" es", DEFAULT_DAY.isoformat(), agents=N, db=url)
+    assert (again.run_id, again.created, again.zone) == (first_run["run_id"], False, "ES")
+    assert _rows(url) == before
+
+
 def test_python_api_on_a_dst_day(tmp_path: Path) -> None:
     result = btut.replay("ES", "2017-03-26", agents=200, seed=3, db=_url(tmp_path))
     frame = result.to_frame()
@@ -244,6 +255,10 @@ def test_bad_input_from_python_raises_before_any_work() -> None:
         btut.replay(agents=0, store=False)
     with pytest.raises(InvalidParameterError):
         btut.replay(start="2017-06-15", end="2017-06-14", store=False)
+    with pytest.raises(InvalidParameterError, match=r"^progress must be a callable"):
+        btut.replay(agents=5, store=False, progress=5)  # was a TypeError after the data loaded
+    with pytest.raises(InvalidParameterError, match=r"^progress must be a callable"):
+        btut.backtest("ES", "2017-06-14", "2017-06-15", agents=5, progress=3)
 
 
 def test_days_accept_dates_strings_and_naive_midnights_only() -> None:

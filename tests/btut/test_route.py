@@ -88,8 +88,8 @@ def test_bad_routing_input_is_one_line_and_stores_nothing(
 
     assert "not found" in fails("replay", "-n", "50", "--route", "--graph", str(tmp_path / "no"),
                                 "--db", url, code=3)  # fmt: skip
-    assert "--graph needs --route" in fails("replay", "-n", "50", "--graph", "x", "--db", url,
-                                            code=2)  # fmt: skip
+    assert "needs route=True (--route)" in fails("replay", "-n", "50", "--graph", "x", "--db", url,
+                                                 code=2)  # fmt: skip
     assert "at most" in fails("replay", "-n", "2000000", "--route", "--db", url, code=2)
     bad = tmp_path / "channels.csv"
     bad.write_text("source,target\nabc\n")

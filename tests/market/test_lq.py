@@ -379,6 +379,8 @@ def test_invalid_solver_arguments() -> None:
         simulate_lq(sol, n_agents=0)
     with pytest.raises(InvalidParameterError):
         simulate_lq(sol, n_agents=5, coupling="magic")
+    with pytest.raises(InvalidParameterError, match="seed must be an integer >= 0"):
+        simulate_lq(sol, n_agents=5, seed=-1)  # was numpy's ValueError
     with pytest.raises(InvalidParameterError):
         discretize_lq(game, n_states=2)
     with pytest.raises(InvalidParameterError):

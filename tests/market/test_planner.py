@@ -506,6 +506,8 @@ def test_benchmark_scores(es_day: tuple[Any, np.ndarray]) -> None:
     assert wide.efficiency_low == pytest.approx(2 / 5) and wide.efficiency_high == pytest.approx(
         2 / 3
     )
+    with pytest.raises(InvalidParameterError, match="pair the market with a sampled"):
+        benchmark_scores(10.0, 5.0, 2.0, market_agent_cost_eur=[1.0, 2.0])  # was ignored
     none = benchmark_scores(10.0, 9.0, 10.0)
     assert math.isnan(none.efficiency) and "no gains" in (none.efficiency_note or "")
     earn = benchmark_scores(-1.0, -2.0, -3.0)

@@ -83,7 +83,7 @@ import pandas as pd
 
 from btut import MAX_SEED
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
-from data.loader import check_day_range
+from data.loader import as_market_day
 
 __all__ = [
     "DEFAULT_DAY",
@@ -405,24 +405,8 @@ def load_run(run_id: int, db: str | None = None) -> LoadedRun:
 
 
 def _day(value: Any, what: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        # A naive midnight (e.g. pd.Timestamp("2017-06-01")) names a market day; a time of
-        # day or a UTC offset would not say which local day is meant.
-        if value.tzinfo is None and value.time() == dt.time(0):
-            return check_day_range(value.date(), what)
-        raise InvalidParameterError(
-            f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {value!r}"
-        )
-    if isinstance(value, dt.date):
-        return check_day_range(value, what)
-    if isinstance(value, str):
-        try:
-            day = dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            return check_day_range(day, what)
-    raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {value!r}")
+    """A market day as the data layer takes one (:func:`data.loader.as_market_day`)."""
+    return as_market_day(value, what)
 
 
 def _days(day: Any, start: Any, end: Any) -> tuple[dt.date, ...]:

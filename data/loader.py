@@ -52,17 +52,27 @@ def check_day_range(day: dt.date, what: str = "date") -> dt.date:
 
 
 def as_market_day(value: str | dt.date | pd.Timestamp, what: str = "date") -> dt.date:
-    """A market day from ``YYYY-MM-DD`` text, a ``date`` or a midnight ``Timestamp``."""
-    if isinstance(value, pd.Timestamp):
-        if value != value.normalize():
-            raise InvalidParameterError(f"{what} must be a day, got {value}")
-        return check_day_range(value.date(), what)
+    """A local market day from ``YYYY-MM-DD`` text, a ``date`` or a naive midnight
+    (``datetime``, ``Timestamp``, ``numpy.datetime64``). A time of day or a UTC offset does not
+    say which local day is meant, and anything else (NaT, a number) is no day: each is a
+    one-line ``InvalidParameterError``."""
+    if isinstance(value, np.datetime64):
+        value = pd.Timestamp(value)
+    if value is pd.NaT:
+        raise InvalidParameterError(f"{what} is missing (NaT), not a day")
     if isinstance(value, dt.datetime):
-        return as_market_day(pd.Timestamp(value), what)
+        ns = value.nanosecond if isinstance(value, pd.Timestamp) else 0
+        if value.tzinfo is None and value.time() == dt.time(0) and not ns:
+            return check_day_range(value.date(), what)
+        raise InvalidParameterError(
+            f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {value!r}"
+        )
     if isinstance(value, dt.date):
         return check_day_range(value, what)
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {value!r}")
     try:
-        day = dt.date.fromisoformat(str(value).strip())
+        day = dt.date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidParameterError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
     return check_day_range(day, what)
@@ -152,6 +162,10 @@ def bundled_coverage() -> dict[str, Coverage]:
 def check_index(frame: pd.DataFrame) -> None:
     """Raise ``DataValidationError`` unless the index is a UTC, strictly increasing
     ``DatetimeIndex`` without duplicates; the message names the offending timestamps."""
+    if not isinstance(frame, pd.DataFrame | pd.Series):
+        raise InvalidParameterError(
+            f"frame must be a pandas DataFrame or Series, got {type(frame).__name__}"
+        )
     idx = frame.index
     if not isinstance(idx, pd.DatetimeIndex):
         raise DataValidationError(f"index must be a DatetimeIndex, got {type(idx).__name__}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from data.errors import InvalidParameterError
-from data.schema import PRICE_COLUMNS
+from data.errors import DataValidationError, InvalidParameterError
+from data.schema import CANONICAL_COLUMNS, EXTRA_COLUMNS, PRICE_COLUMNS
+from data.zones import check_tz
 
 #: Plausible value ranges (inclusive). Prices: the SDAC harmonised clearing limits
 #: (-500 .. +4000 EUR/MWh); power: non-negative and below 200 GW.
@@ -51,6 +52,10 @@ class ValidationReport:
     out_of_range: dict[str, int]
     off_grid: tuple[pd.Timestamp, ...] = ()
     """Timestamps off the resolution's grid (a stray 09:15 row in hourly data)."""
+    infinite: dict[str, int] = field(default_factory=dict)
+    """Per numeric column, its +inf/-inf values (the loader refuses them: an error here)."""
+    non_numeric: tuple[str, ...] = ()
+    """Columns of the market schema holding text (every value column must be numeric)."""
 
     @property
     def errors(self) -> list[str]:
@@ -69,6 +74,11 @@ class ValidationReport:
                 f"{len(self.off_grid)} timestamp(s) off the {self.resolution} grid: "
                 + ", ".join(t.isoformat() for t in self.off_grid[:5])
             )
+        for col, n in self.infinite.items():
+            if n:
+                out.append(f"{col}: {n} infinite value(s)")
+        for col in self.non_numeric:
+            out.append(f"{col}: not numeric")
         return out
 
     @property
@@ -121,6 +131,8 @@ class ValidationReport:
             "missing_values": dict(self.missing_values),
             "negative_prices": dict(self.negative_prices),
             "out_of_range": dict(self.out_of_range),
+            "infinite": dict(self.infinite),
+            "non_numeric": list(self.non_numeric),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -183,8 +195,17 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
         )
     idx = frame.index
     if not isinstance(idx, pd.DatetimeIndex):
-        idx = pd.DatetimeIndex(pd.to_datetime(idx, utc=True))
+        # timestamps as text may be parsed; numbers are no timestamps (they read as ns of 1970)
+        kind = f"a {type(idx).__name__} of {idx.dtype}"
+        if pd.api.types.is_numeric_dtype(idx) or pd.api.types.is_bool_dtype(idx):
+            raise DataValidationError(f"index must hold timestamps (a DatetimeIndex), got {kind}")
+        try:
+            idx = pd.DatetimeIndex(pd.to_datetime(idx, utc=True))
+        except (ValueError, TypeError, OverflowError):
+            raise DataValidationError(f"index must hold timestamps, got {kind}") from None
     tz = tz or frame.attrs.get("tz")
+    if tz is not None:
+        tz = check_tz(tz)
     is_utc = idx.tz is not None and str(idx.tz) == "UTC"
     utc = idx if idx.tz is not None else idx.tz_localize("UTC")
     utc = utc.tz_convert("UTC").as_unit("ns")
@@ -232,11 +253,16 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
                 dst_days.append((str(day), n_expected))
 
     missing = {c: int(frame[c].isna().sum()) for c in frame.columns}
-    negative = {c: int((frame[c] < 0).sum()) for c in PRICE_COLUMNS if c in frame.columns}
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    schema = {**CANONICAL_COLUMNS, **EXTRA_COLUMNS}
+    non_numeric = tuple(c for c in frame.columns if c in schema and c not in numeric)
+    negative = {c: int((frame[c] < 0).sum()) for c in PRICE_COLUMNS if c in numeric}
+    infinite = {
+        c: int(np.isinf(frame[c].to_numpy(dtype=np.float64, na_value=np.nan)).sum())
+        for c in numeric
+    }
     out_of_range = {}
-    for c in frame.columns:
-        if not pd.api.types.is_numeric_dtype(frame[c]):
-            continue
+    for c in numeric:
         lo, hi = PLAUSIBLE_RANGES.get(c, _POWER_RANGE if c.endswith("_mw") else (-np.inf, np.inf))
         out_of_range[c] = int(((frame[c] < lo) | (frame[c] > hi)).sum())
     return ValidationReport(
@@ -252,4 +278,6 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
         negative_prices=negative,
         out_of_range=out_of_range,
         off_grid=off_grid,
+        infinite=infinite,
+        non_numeric=non_numeric,
     )

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from data.errors import DataUnavailableError
+import pandas as pd
+
+from data.errors import DataUnavailableError, InvalidParameterError
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,16 @@ def get_zone(code: str) -> Zone:
         raise DataUnavailableError(
             f"unknown zone {code!r}; `btut data zones` lists the known codes (e.g. ES, DE_LU, FR)"
         ) from None
+
+
+def check_tz(tz: Any) -> str:
+    """``tz`` as a time zone name (``str(tz)`` of a tzinfo), else ``InvalidParameterError``."""
+    if tz is None or tz == "":
+        raise InvalidParameterError(
+            f"tz must be a time zone name such as 'Europe/Madrid', got {tz!r}"
+        )
+    try:
+        pd.Timestamp(0, tz=str(tz))
+    except Exception:  # zoneinfo/pytz raise their own errors for an unknown name
+        raise InvalidParameterError(f"unknown time zone {tz!r}") from None
+    return str(tz)

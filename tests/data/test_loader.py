@@ -99,12 +99,36 @@ def test_negative_prices_kept_and_counted():
         ("ES", "2017-13-01", "2017-01-01", InvalidParameterError, "is not a date"),
         ("PL", "2017-01-01", "2017-01-02", DataUnavailableError, "no bundled data"),
         ("DE_LU", "2018-09-01", "2018-09-02", DataUnavailableError, "outside the DE_LU data"),
+        # NaT recursed without end; a UTC offset or a number named no local day but was taken
+        ("ES", pd.NaT, "2017-01-02", InvalidParameterError, "start is missing"),
+        ("ES", np.datetime64("NaT"), "2017-01-02", InvalidParameterError, "start is missing"),
+        (
+            "ES",
+            pd.Timestamp("2017-01-01", tz="America/New_York"),
+            "2017-01-02",
+            InvalidParameterError,
+            "naive midnight",
+        ),
+        ("ES", 20170101, "2017-01-02", InvalidParameterError, "must be a day YYYY-MM-DD"),
+        (
+            "ES",
+            "2017-01-01",
+            pd.Timestamp("2017-01-02 00:00:00.000000001"),
+            InvalidParameterError,
+            "naive midnight",
+        ),
     ],
 )
 def test_bad_requests_raise_one_line_errors(zone, start, end, error, message):
     with pytest.raises(error, match=message) as info:
         load_market_data(zone, start, end)
     assert "\n" not in str(info.value)
+
+
+def test_naive_midnights_of_every_kind_name_the_day():
+    want = load_market_data("ES", "2017-01-01", "2017-01-02")
+    for start in (np.datetime64("2017-01-01"), pd.Timestamp("2017-01-01"), dt.date(2017, 1, 1)):
+        pd.testing.assert_frame_equal(load_market_data("ES", start, "2017-01-02"), want)
 
 
 def test_zone_not_in_file(entsoe_dir):

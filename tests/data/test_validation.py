@@ -139,3 +139,34 @@ def test_rows_missing_at_either_edge_of_the_window_are_counted_exactly():
             pd.Timestamp(end, tz="UTC"),
             n,
         )
+
+
+def test_what_is_no_market_data_is_an_error_not_a_clean_report():
+    """An integer index read as 1970 nanoseconds gave ok=True with a gap of 1.5e18 intervals;
+    an inf was a range warning although the loader refuses it; a text price column and an
+    unknown time zone were raw TypeError and ZoneInfoNotFoundError."""
+    import pytest
+
+    from data import DataValidationError, InvalidParameterError
+    from data.loader import check_index
+
+    frame = _hourly({"price_eur_per_mwh": [30.0, 31.0, 32.0], "load_mw": [1e4, 1e4, 1e4]})
+    with pytest.raises(DataValidationError, match=r"index must hold timestamps .* RangeIndex"):
+        validate_market_data(frame.reset_index(drop=True))
+    with pytest.raises(InvalidParameterError, match="unknown time zone 'Mars/X'"):
+        validate_market_data(frame, tz="Mars/X")
+    inf = frame.copy()
+    inf.iloc[1, 1] = np.inf
+    report = validate_market_data(inf)
+    assert not report.ok and report.errors == ["load_mw: 1 infinite value(s)"]
+    assert report.to_dict()["infinite"] == {"price_eur_per_mwh": 0, "load_mw": 1}
+    text = frame.astype({"price_eur_per_mwh": str})
+    report = validate_market_data(text)
+    assert not report.ok and report.errors == ["price_eur_per_mwh: not numeric"]
+    assert validate_market_data(frame).ok  # the same frame, clean
+    as_text = frame.copy()
+    as_text.index = as_text.index.astype(str)  # timestamps as text are still read
+    assert validate_market_data(as_text).ok
+    for bad in (None, [1, 2]):  # AttributeError, and "got builtin_function_or_method"
+        with pytest.raises(InvalidParameterError, match="frame must be a pandas DataFrame"):
+            check_index(bad)

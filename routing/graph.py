@@ -250,6 +250,16 @@ class ChannelGraph:
         ``nodes`` (optional) has ``node_id`` and ``alias`` columns. Blank ``htlc_min_msat``
         -> 0, blank ``htlc_max_msat`` -> ``capacity_sat * 1000``.
         """
+        if not isinstance(channels, pd.DataFrame):
+            raise InvalidParameterError(
+                "channels must be a pandas DataFrame with columns channel_id|short_channel_id, "
+                f"{', '.join(REQUIRED_COLUMNS)}; got {type(channels).__name__}"
+            )
+        if nodes is not None and not isinstance(nodes, pd.DataFrame):
+            raise InvalidParameterError(
+                f"nodes must be a pandas DataFrame with columns node_id, alias; "
+                f"got {type(nodes).__name__}"
+            )
         df = channels
         key_col = next((k for k in KEY_COLUMNS if k in df.columns), None)
         missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]

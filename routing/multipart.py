@@ -34,6 +34,9 @@ from routing.paths import (
     _make_params,
     build_route,
     check_amount,
+    check_capacity,
+    check_count,
+    exclude_mask,
     hop_amounts,
     k_shortest_paths,
 )
@@ -100,6 +103,8 @@ def route_fits(
 ) -> bool:
     """True if every hop amount of ``route`` lies within the edge's htlc limits and is at
     most its capacity (``capacity_msat`` (m,) overrides the public capacity)."""
+    if capacity_msat is not None:
+        capacity_msat = check_capacity(graph, capacity_msat)
     return not _overflowing(graph, route, capacity_msat)
 
 
@@ -121,13 +126,8 @@ def first_fitting_route(
     excluded and the search repeats. ``NoRouteError`` (the search's reason, or
     ``"pruned"`` when every search missed).
     """
-    exclude = np.zeros(graph.n_edges, dtype=bool)
-    if exclude_edges is not None:
-        ex = np.asarray(exclude_edges)
-        if ex.dtype == bool:
-            exclude |= ex
-        elif ex.size:
-            exclude[ex.astype(np.int64)] = True
+    candidates = check_count(candidates, "candidates")
+    exclude = exclude_mask(graph, exclude_edges)
     for _ in range(candidates):
         route = next(
             k_shortest_paths(
@@ -220,8 +220,8 @@ def split_payment(
     the amount cannot be covered (every part size tried failed, or ``max_parts`` reached).
     """
     p = _make_params(params, theta, alpha, beta, gamma, hop_latency_s)
-    if isinstance(max_parts, bool) or not isinstance(max_parts, int) or max_parts < 1:
-        raise InvalidParameterError(f"max_parts must be a positive integer, got {max_parts!r}")
+    max_parts = check_count(max_parts, "max_parts")
+    candidates = check_count(candidates, "candidates")
     s, t = graph.node(source), graph.node(target)
     if s == t:
         raise InvalidParameterError("source and target must differ")
@@ -229,8 +229,9 @@ def split_payment(
     base_cap = (
         graph.capacity_sat * 1000.0
         if capacity_msat is None
-        else np.asarray(capacity_msat, dtype=np.float64)
+        else check_capacity(graph, capacity_msat).astype(np.float64)
     )
+    exclude_edges = None if exclude_edges is None else exclude_mask(graph, exclude_edges)
     residual = base_cap.copy()
     parts: list[Route] = []
     remaining = amount

@@ -61,6 +61,7 @@ _INF = math.inf
 _ASTAR_BUDGET = 150  # nodes an A* spur search may settle before it changes heuristic
 _GAVE_UP = object()  # sentinel: an A* search ran out of budget
 _CUTOFF_BUDGET = 16  # nodes the backward reachability pre-check may visit
+MAX_MSAT = int(np.iinfo(np.int64).max)  # amounts are stored as int64 msat
 
 
 @dataclass(frozen=True)
@@ -81,9 +82,8 @@ class RoutingParams:
 
     def __post_init__(self) -> None:
         for name in ("theta", "alpha", "beta", "gamma", "hop_latency_s"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise InvalidParameterError(f"{name} must be a finite number >= 0, got {value!r}")
+            value = check_number(getattr(self, name), name, minimum=0)
+            object.__setattr__(self, name, value.item() if isinstance(value, np.generic) else value)
 
     def to_dict(self) -> dict[str, float]:
         """Parameters as floats."""
@@ -157,7 +157,8 @@ class Route:
 
 
 def check_amount(amount_msat: Any) -> int:
-    """``amount_msat`` as a positive Python int, else InvalidParameterError."""
+    """``amount_msat`` as a positive Python int (at most int64's maximum), else
+    InvalidParameterError."""
     if isinstance(amount_msat, bool) or not isinstance(amount_msat, (int, np.integer)):
         if isinstance(amount_msat, (float, np.floating)) and float(amount_msat).is_integer():
             amount_msat = int(amount_msat)
@@ -165,7 +166,86 @@ def check_amount(amount_msat: Any) -> int:
             raise InvalidParameterError(f"amount_msat must be an integer, got {amount_msat!r}")
     if int(amount_msat) <= 0:
         raise InvalidParameterError(f"amount_msat must be positive, got {amount_msat}")
+    if int(amount_msat) > MAX_MSAT:
+        raise InvalidParameterError(f"amount_msat must be at most {MAX_MSAT}, got {amount_msat}")
     return int(amount_msat)
+
+
+def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as a Python int if it is an integer (numpy's too, bool refused) within
+    ``minimum..maximum``, else InvalidParameterError naming ``name``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
+        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        if maximum is not None:
+            wanted += f" and <= {maximum}"
+        raise InvalidParameterError(f"{name} must be {wanted}, got {value!r}")
+    return int(value)
+
+
+def check_number(value: Any, name: str, *, minimum: float | None = None) -> Any:
+    """``value`` if it is a finite real number (numpy's too, bool refused) >= ``minimum``,
+    else InvalidParameterError naming ``name``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or (minimum is not None and value < minimum)
+    ):
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise InvalidParameterError(f"{name} must be a finite number{bound}, got {value!r}")
+    return value
+
+
+def check_capacity(graph: ChannelGraph, capacity_msat: Any) -> np.ndarray:
+    """``capacity_msat`` as an (m,) numeric array of finite values >= 0, else
+    InvalidParameterError."""
+    cap = np.asarray(capacity_msat)
+    if cap.dtype.kind not in "iuf" or cap.shape != (graph.n_edges,):
+        raise InvalidParameterError(
+            f"capacity_msat must be numbers of shape ({graph.n_edges},), "
+            f"got {cap.dtype} of shape {cap.shape}"
+        )
+    if cap.dtype.kind == "f" and not np.isfinite(cap).all():
+        raise InvalidParameterError("capacity_msat must be finite (NaN or inf found)")
+    if (cap < 0).any():
+        raise InvalidParameterError(f"capacity_msat must be >= 0, got {cap.min()!r}")
+    return cap
+
+
+def exclude_mask(graph: ChannelGraph, exclude_edges: Any) -> np.ndarray:
+    """(m,) bool mask of the edges ``exclude_edges`` (a bool mask or edge indices) drops,
+    else InvalidParameterError."""
+    keep_shape = (graph.n_edges,)
+    mask = np.zeros(keep_shape, dtype=bool)
+    if exclude_edges is None:
+        return mask
+    ex = np.asarray(exclude_edges)
+    if ex.dtype == bool:
+        if ex.shape != keep_shape:
+            raise InvalidParameterError(
+                f"exclude_edges mask must have shape {keep_shape}, got {ex.shape}"
+            )
+        return ex.copy()
+    if not ex.size:
+        return mask
+    if ex.dtype.kind not in "iuf" or (ex.dtype.kind == "f" and not np.isfinite(ex).all()):
+        raise InvalidParameterError(
+            f"exclude_edges must be a bool mask or edge indices, got {ex.dtype} values"
+        )
+    idx = ex.astype(np.int64).ravel()
+    if ex.dtype.kind == "f" and (idx != ex.ravel()).any():
+        raise InvalidParameterError("exclude_edges holds non-integer edge indices")
+    if idx.min() < 0 or idx.max() >= graph.n_edges:
+        raise InvalidParameterError(
+            f"exclude_edges holds edge indices outside 0..{graph.n_edges - 1}"
+        )
+    mask[idx] = True
+    return mask
 
 
 def edge_fees_msat(graph: ChannelGraph, amount_msat: float) -> np.ndarray:
@@ -231,31 +311,19 @@ def prune_mask(
 ) -> np.ndarray:
     """(m,) bool, True for edges kept for ``amount_msat``.
 
-    ``capacity_msat`` (m,) overrides the public capacity (e.g. learned upper bounds);
-    ``exclude_edges`` is a bool mask or an index array of edges to drop.
+    ``capacity_msat`` (m,) overrides the public capacity (e.g. learned upper bounds; finite,
+    >= 0, see :func:`check_capacity`); ``exclude_edges`` is a bool mask or an index array of
+    edges to drop (see :func:`exclude_mask`).
     """
     amount_msat = check_amount(amount_msat)
     params = params or RoutingParams()
     st = _static_arrays(graph)
-    cap = st["cap_msat"] if capacity_msat is None else np.asarray(capacity_msat)
-    if cap.shape != (graph.n_edges,):
-        raise InvalidParameterError(f"capacity_msat must have shape ({graph.n_edges},)")
+    cap = st["cap_msat"] if capacity_msat is None else check_capacity(graph, capacity_msat)
     keep = cap >= params.theta * amount_msat
     keep &= st["hmin"] <= amount_msat
     keep &= st["hmax"] >= amount_msat
     if exclude_edges is not None:
-        ex = np.asarray(exclude_edges)
-        if ex.dtype == bool:
-            if ex.shape != keep.shape:
-                raise InvalidParameterError(f"exclude_edges mask must have shape {keep.shape}")
-            keep &= ~ex
-        elif ex.size:
-            ex = ex.astype(np.int64)
-            if ex.min() < 0 or ex.max() >= graph.n_edges:
-                raise InvalidParameterError(
-                    f"exclude_edges holds edge indices outside 0..{graph.n_edges - 1}"
-                )
-            keep[ex] = False
+        keep &= ~exclude_mask(graph, exclude_edges)
     return keep
 
 

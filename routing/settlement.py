@@ -26,7 +26,6 @@ balances.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +35,13 @@ import pandas as pd
 from data.errors import InvalidParameterError, NoRouteError
 from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
-from routing.paths import DEFAULT_LATENCY_MU, DEFAULT_LATENCY_SIGMA, RoutingParams
+from routing.paths import (
+    DEFAULT_LATENCY_MU,
+    DEFAULT_LATENCY_SIGMA,
+    RoutingParams,
+    check_count,
+    check_number,
+)
 from routing.simulator import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_PARTS,
@@ -110,11 +115,19 @@ DEFAULT_MIN_CHANNELS = 5
 """Channels each way a public node needs to have agents attached to it (module doc)."""
 
 
+def _eur_array(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float64 array, else InvalidParameterError naming ``name``."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be numbers (EUR), got {values!r:.60}") from None
+
+
 def eur_to_msat(amount_eur: np.ndarray, eur_per_btc: float) -> np.ndarray:
     """(N,) |EUR| converted to msat (int64, rounded to nearest)."""
-    if not math.isfinite(eur_per_btc) or eur_per_btc <= 0:
+    if check_number(eur_per_btc, "eur_per_btc") <= 0:
         raise InvalidParameterError(f"eur_per_btc must be positive, got {eur_per_btc!r}")
-    msat = np.rint(np.abs(np.asarray(amount_eur, dtype=np.float64)) * (MSAT_PER_BTC / eur_per_btc))
+    msat = np.rint(np.abs(_eur_array(amount_eur, "amount_eur")) * (MSAT_PER_BTC / eur_per_btc))
     if not np.isfinite(msat).all() or (msat > np.iinfo(np.int64).max).any():
         raise InvalidParameterError("amounts must be finite EUR (NaN, inf or too large found)")
     return msat.astype(np.int64)
@@ -132,20 +145,14 @@ def settlement_payments(
     "receive": operator -> agent), ``amount_eur`` (absolute), ``amount_msat``. Payers
     come first, each group in agent order.
     """
-    try:
-        x = np.asarray(agent_amounts_eur, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(
-            "agent_amounts_eur must be numbers (EUR, one per agent)"
-        ) from None
+    x = _eur_array(agent_amounts_eur, "agent_amounts_eur")
     if x.ndim != 1:
         raise InvalidParameterError("agent_amounts_eur must be a 1-D array (one per agent)")
     if not np.isfinite(x).all():
         raise InvalidParameterError("agent_amounts_eur must be finite")
-    if isinstance(dust_sat, bool) or not isinstance(dust_sat, (int, np.integer)) or dust_sat < 0:
-        raise InvalidParameterError(f"dust_sat must be an integer >= 0, got {dust_sat!r}")
+    dust_sat = check_count(dust_sat, "dust_sat", minimum=0)
     msat = eur_to_msat(x, eur_per_btc)
-    keep = (msat >= max(int(dust_sat) * 1000, 1)) & (x != 0)
+    keep = (msat >= max(dust_sat * 1000, 1)) & (x != 0)
     pay = np.flatnonzero(keep & (x > 0))
     rec = np.flatnonzero(keep & (x < 0))
     agents = np.concatenate([pay, rec]).astype(np.int64)
@@ -205,6 +212,7 @@ def route_settlement(
     is indexed like ``graph``'s channels). Everything random derives from ``seed``.
     """
     plan = settlement_payments(agent_amounts_eur, eur_per_btc=eur_per_btc, dust_sat=dust_sat)
+    min_channels = check_count(min_channels, "min_channels", minimum=0)
     x = np.asarray(agent_amounts_eur, dtype=np.float64)
     n_agents = int(x.size)
     rng = seeded_rng(seed)

@@ -29,7 +29,6 @@ One payment (:meth:`PaymentSimulator.pay`):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,10 +48,13 @@ from routing.multipart import (
 from routing.paths import (
     DEFAULT_LATENCY_MU,
     DEFAULT_LATENCY_SIGMA,
+    MAX_MSAT,
     Route,
     RoutingParams,
     _static_arrays,
     check_amount,
+    check_count,
+    check_number,
 )
 
 DEFAULT_MAX_ATTEMPTS = 10
@@ -118,7 +120,8 @@ class PaymentBatchResult:
     Summary: ``success_rate`` (share of payments), ``value_success_rate`` (share of msat),
     ``fee_pct`` (fees over settled value, %), latency percentiles over settled payments
     (None when nothing settled), ``mean_attempts`` and ``mean_hops`` over all / settled
-    payments. ``to_frame()`` gives one row per payment.
+    payments. ``frame`` and ``to_frame()`` give one row per payment (a fresh copy each
+    time, so the summary always matches the rows it was computed from).
     """
 
     n_payments: int
@@ -135,7 +138,12 @@ class PaymentBatchResult:
     mean_htlcs: float
     mean_hops: float | None
     multipart: bool
-    frame: pd.DataFrame = field(repr=False, compare=False)
+    _frame: pd.DataFrame = field(repr=False, compare=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """One row per payment (copy)."""
+        return self._frame.copy()
 
     @classmethod
     def from_results(
@@ -176,7 +184,7 @@ class PaymentBatchResult:
             mean_htlcs=float(frame["htlcs"].mean()) if n else 0.0,
             mean_hops=float(frame.loc[ok, "hops"].mean()) if ok.any() else None,
             multipart=multipart,
-            frame=frame,
+            _frame=frame,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,13 +206,13 @@ class PaymentBatchResult:
             "multipart": self.multipart,
             "failure_reasons": {
                 str(k): int(v)
-                for k, v in self.frame["failure_reason"].dropna().value_counts().items()
+                for k, v in self._frame["failure_reason"].dropna().value_counts().items()
             },
         }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per payment (copy)."""
-        return self.frame.copy()
+        return self._frame.copy()
 
 
 _FRAME_COLUMNS = [
@@ -252,23 +260,14 @@ class PaymentSimulator:
         max_parts: int = DEFAULT_MAX_PARTS,
         candidates: int = DEFAULT_CANDIDATES,
     ) -> None:
-        if not (math.isfinite(latency_mu) and math.isfinite(latency_sigma)) or latency_sigma < 0:
-            raise InvalidParameterError("latency_mu must be finite and latency_sigma >= 0")
-        for name, value in (
-            ("max_attempts", max_attempts),
-            ("max_parts", max_parts),
-            ("candidates", candidates),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(f"{name} must be a positive integer, got {value!r}")
+        self.latency_mu = float(check_number(latency_mu, "latency_mu"))
+        self.latency_sigma = float(check_number(latency_sigma, "latency_sigma", minimum=0))
+        self.max_attempts = check_count(max_attempts, "max_attempts")
+        self.max_parts = check_count(max_parts, "max_parts")
+        self.candidates = check_count(candidates, "candidates")
         self.graph = graph
         self.rng = seeded_rng(seed)
-        self.latency_mu = float(latency_mu)
-        self.latency_sigma = float(latency_sigma)
         self.params = params or RoutingParams()
-        self.max_attempts = max_attempts
-        self.max_parts = max_parts
-        self.candidates = candidates
         cap = graph.channel_capacity_sat * 1000
         if isinstance(balance_model, str):
             if balance_model == "uniform":
@@ -383,7 +382,9 @@ class PaymentSimulator:
         if s == t:
             raise InvalidParameterError("source and target must differ")
         amount = check_amount(amount_msat)
-        rounds = self.max_attempts if max_attempts is None else int(max_attempts)
+        rounds = self.max_attempts
+        if max_attempts is not None:
+            rounds = check_count(max_attempts, "max_attempts")
         if multipart:
             return self._pay_multipart(s, t, amount, rounds)
         return self._pay_single(s, t, amount, rounds)
@@ -393,12 +394,12 @@ class PaymentSimulator:
         return PaymentResult(source=str(ids[s]), target=str(ids[t]), amount_msat=amount, **kw)
 
     def _pay_single(self, s: int, t: int, amount: int, rounds: int) -> PaymentResult:
-        excluded: dict[int, int] = {}
+        excluded = np.zeros(self.graph.n_edges, dtype=bool)  # directions that failed
         latency = 0.0
         reason: str | None = "max_attempts"
         attempts = 0
         while attempts < rounds:
-            view = self._view(s, excluded, None)
+            view = self._view(s, {}, None)
             try:
                 route = first_fitting_route(
                     self.graph,
@@ -408,6 +409,7 @@ class PaymentSimulator:
                     params=self.params,
                     candidates=self.candidates,
                     capacity_msat=view,
+                    exclude_edges=excluded,
                 )
             except NoRouteError as exc:
                 reason = exc.reason if attempts == 0 else "liquidity"
@@ -431,7 +433,7 @@ class PaymentSimulator:
                     failure_reason=None,
                     routes=(route,),
                 )
-            excluded[route.edges[failed]] = -1  # -1 msat: the direction is dropped
+            excluded[route.edges[failed]] = True  # the direction is dropped
         return self._result(
             s,
             t,
@@ -532,16 +534,30 @@ class PaymentSimulator:
         max_attempts: int | None = None,
     ) -> PaymentBatchResult:
         """Run payments in row order (columns ``source``, ``target``, ``amount_msat``) and
-        summarise them. Unknown nodes raise ``NoRouteError``; other failures are recorded."""
+        summarise them. Unknown nodes raise ``NoRouteError``; other failures are recorded.
+        Amounts and ``max_attempts`` are checked before the first payment is made."""
+        if not isinstance(payments, pd.DataFrame):
+            raise InvalidParameterError(
+                "payments must be a pandas DataFrame with columns source, target, "
+                f"amount_msat, got {type(payments).__name__}"
+            )
         missing = {"source", "target", "amount_msat"} - set(payments.columns)
         if missing:
             raise InvalidParameterError(f"payments frame lacks columns {sorted(missing)}")
+        if max_attempts is not None:
+            max_attempts = check_count(max_attempts, "max_attempts")
+        amounts = []
+        for row, a in enumerate(payments["amount_msat"].tolist()):
+            try:
+                amounts.append(check_amount(a))
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(f"payments row {row}: {exc}") from None
         results = [
-            self.pay(s, t, int(a), multipart=multipart, max_attempts=max_attempts)
+            self.pay(s, t, a, multipart=multipart, max_attempts=max_attempts)
             for s, t, a in zip(
                 payments["source"].tolist(),
                 payments["target"].tolist(),
-                payments["amount_msat"].tolist(),
+                amounts,
                 strict=True,
             )
         ]
@@ -564,11 +580,8 @@ def simulate_random_payments(
 ) -> PaymentBatchResult:
     """``n_payments`` payments of ``amount_sat`` between random distinct nodes of the
     largest strongly connected component, one after another on one seeded simulator."""
-    if isinstance(n_payments, bool) or not isinstance(n_payments, int) or n_payments < 1:
-        raise InvalidParameterError(f"n_payments must be a positive integer, got {n_payments!r}")
-    if isinstance(amount_sat, bool) or not isinstance(amount_sat, (int, np.integer)):
-        raise InvalidParameterError(f"amount_sat must be an integer, got {amount_sat!r}")
-    amount = check_amount(int(amount_sat) * 1000)
+    n_payments = check_count(n_payments, "n_payments")
+    amount = check_count(amount_sat, "amount_sat", maximum=MAX_MSAT // 1000) * 1000
     rng = seeded_rng(seed)
     core = graph.largest_scc()
     if core.size < 2:

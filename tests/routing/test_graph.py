@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.errors import DataUnavailableError, DataValidationError, NoRouteError
+from data.errors import (
+    DataUnavailableError,
+    DataValidationError,
+    InvalidParameterError,
+    NoRouteError,
+)
 from routing import ChannelGraph
 
 HEADER = (
@@ -256,6 +261,19 @@ def test_malformed_files(tmp_path, lines, header, match):
     with pytest.raises(DataValidationError, match=match) as err:
         ChannelGraph.from_csv(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("bad", [[1, 2], None, "channels.csv"])
+def test_from_frame_needs_a_data_frame(bad):
+    # a list gave AttributeError: 'list' object has no attribute 'columns'
+    with pytest.raises(InvalidParameterError, match="channels must be a pandas DataFrame"):
+        ChannelGraph.from_frame(bad)
+
+
+def test_from_frame_nodes_must_be_a_data_frame(make_graph):
+    frame = make_graph([(1, 0, 1, 10_000, 1, 1)]).to_frame()
+    with pytest.raises(InvalidParameterError, match="nodes must be a pandas DataFrame"):
+        ChannelGraph.from_frame(frame, nodes=["x"])
 
 
 def test_corrupt_gzip(tmp_path):

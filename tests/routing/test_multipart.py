@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from data.errors import InvalidParameterError, NoRouteError
-from routing import ChannelGraph, SplitPayment, shortest_route, split_payment
+from routing import ChannelGraph, SplitPayment, route_fits, shortest_route, split_payment
 
 
 def check_split(graph: ChannelGraph, split: SplitPayment, amount: int) -> None:
@@ -206,3 +206,52 @@ def test_parts_sharing_an_edge_respect_its_capacity(shared_edge):
         with pytest.raises(NoRouteError) as err:
             split_payment(g, 0, 5, amount, exclude_edges=bypass, **p)
         assert err.value.reason == "pruned"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"candidates": 0}, "candidates must be a positive integer"),  # NoRouteError before
+        ({"candidates": -1}, "candidates must be a positive integer"),
+        ({"candidates": "a"}, "candidates must be a positive integer"),  # TypeError before
+        ({"max_parts": 2.0}, "max_parts must be a positive integer"),
+        ({"capacity_msat": np.full(4, np.nan)}, "capacity_msat must be finite"),
+        ({"capacity_msat": np.full(4, -1.0)}, "capacity_msat must be >= 0"),
+        ({"capacity_msat": np.ones(3)}, r"capacity_msat must be numbers of shape \(4,\)"),
+        ({"capacity_msat": ["a"] * 4}, "capacity_msat must be numbers"),
+        ({"exclude_edges": [10**9]}, "exclude_edges holds edge indices outside"),  # IndexError
+        ({"exclude_edges": np.zeros(3, bool)}, "exclude_edges mask must have shape"),
+        ({"exclude_edges": ["a"]}, "exclude_edges must be a bool mask or edge indices"),
+        ({"exclude_edges": [1.7]}, "exclude_edges holds non-integer edge indices"),
+    ],
+)
+def test_split_payment_arguments(two_paths, kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        split_payment(two_paths, 0, 3, 1000, **kwargs)
+
+
+def test_split_payment_takes_numpy_counts_and_valid_exclusions(two_paths):
+    split = split_payment(two_paths, 0, 3, 10_000_000, max_parts=np.int64(2))
+    assert split.n_parts == 2
+    assert split_payment(two_paths, 0, 3, 1000, candidates=np.int32(1)).n_parts == 1
+    cheap = two_paths.edges_between(0, 2)
+    for ex in (cheap, cheap.astype(float), np.isin(np.arange(4), cheap)):
+        assert split_payment(two_paths, 0, 3, 1000, exclude_edges=ex).parts[0].channel_ids == (
+            "a1",
+            "a2",
+        )
+
+
+@pytest.mark.parametrize(
+    ("capacity", "match"),
+    [
+        (np.ones(3), r"capacity_msat must be numbers of shape \(4,\)"),  # IndexError before
+        ("1000", "capacity_msat must be numbers"),  # UFuncTypeError before
+        (np.full(4, np.nan), "capacity_msat must be finite"),
+    ],
+)
+def test_route_fits_checks_capacity(two_paths, capacity, match):
+    route = shortest_route(two_paths, 0, 3, 1000)
+    assert route_fits(two_paths, route, capacity_msat=two_paths.capacity_sat * 1000)
+    with pytest.raises(InvalidParameterError, match=match):
+        route_fits(two_paths, route, capacity_msat=capacity)

@@ -225,6 +225,40 @@ def test_invalid_parameters(diamond, kwargs):
         k_shortest_paths(diamond, 0, 4, 1000, **kwargs)
 
 
+@pytest.mark.parametrize("value", [np.int64(1), np.float32(0.5), np.float64(2.0), 1, 0.5])
+def test_routing_params_take_numpy_numbers(diamond, value):
+    # np.int64 and np.float32 were refused while True was accepted
+    p = RoutingParams(theta=value, alpha=value, gamma=value)
+    assert p.theta == value and type(p.theta) in (int, float)
+    assert p.to_dict()["theta"] == float(value)
+    assert next(k_shortest_paths(diamond, 0, 4, 1000, params=p)).n_hops >= 1
+
+
+@pytest.mark.parametrize("name", ["theta", "alpha", "beta", "gamma", "hop_latency_s"])
+@pytest.mark.parametrize("bad", [True, False, "1", None, -1, np.float32("nan")])
+def test_routing_params_refuse_bools_and_non_numbers(name, bad):
+    with pytest.raises(InvalidParameterError, match=f"{name} must be a finite number >= 0"):
+        RoutingParams(**{name: bad})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"exclude_edges": ["a"]}, "exclude_edges must be a bool mask or edge indices"),
+        ({"exclude_edges": [1.7]}, "exclude_edges holds non-integer edge indices"),
+        ({"exclude_edges": [np.inf]}, "exclude_edges must be a bool mask or edge indices"),
+        ({"capacity_msat": np.full(9, -1.0)}, "capacity_msat must be >= 0"),
+        ({"capacity_msat": np.full(9, np.nan)}, "capacity_msat must be finite"),
+        ({"capacity_msat": np.ones(9, dtype=object)}, "capacity_msat must be numbers"),
+    ],
+)
+def test_exclusions_and_capacities_are_checked(diamond, kwargs, match):
+    # ["a"] gave numpy's ValueError, 1.7 excluded edge 1, NaN/negative capacities
+    # reported every path as pruned
+    with pytest.raises(InvalidParameterError, match=match):
+        k_shortest_paths(diamond, 0, 4, 1000, **kwargs)
+
+
 @pytest.mark.parametrize("amount", [0, -5, 1.5, "10"])
 def test_invalid_amount(diamond, amount):
     with pytest.raises(InvalidParameterError):

@@ -188,3 +188,30 @@ def test_uniform_balances_are_uniform_shares_of_capacity(make_graph) -> None:
     # seeded: the same generator state gives the same balances
     again = _balances(public, full, "uniform", np.random.default_rng(11))
     np.testing.assert_array_equal(again, node1)
+
+
+@pytest.mark.parametrize(
+    ("amounts", "eur_per_btc", "match"),
+    [
+        ([1.0], "50000", "eur_per_btc must be a finite number"),  # TypeError before
+        ([1.0], None, "eur_per_btc must be a finite number"),
+        ([1.0], True, "eur_per_btc must be a finite number"),
+        ([1.0], -5.0, "eur_per_btc must be positive"),
+        (["x"], 5e4, "amount_eur must be numbers"),  # ValueError before
+    ],
+)
+def test_eur_to_msat_arguments(amounts, eur_per_btc, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        eur_to_msat(amounts, eur_per_btc)
+
+
+def test_eur_to_msat_takes_numpy_prices():
+    assert eur_to_msat([1.0], np.float32(5e4)).tolist() == [2_000_000]
+    assert eur_to_msat([1.0], np.int64(50_000)).tolist() == [2_000_000]
+
+
+@pytest.mark.parametrize("bad", ["a", -5, 1.5, True])
+def test_route_settlement_min_channels(graph, bad):
+    # "a" gave numpy's UFuncTypeError, -5 was accepted
+    with pytest.raises(InvalidParameterError, match="min_channels must be an integer >= 0"):
+        route_settlement(graph, [1.0, -1.0], seed=0, min_channels=bad)

@@ -385,3 +385,82 @@ def test_uniform_balances_are_uniform_on_zero_to_capacity(make_graph):
     assert stats.kstest(u, "uniform").pvalue > 1e-3
     again = PaymentSimulator(graph, seed=11, balance_model="uniform")
     np.testing.assert_array_equal(again.balance_msat, sim.balance_msat)
+
+
+# ---------------------------------------------------------------- argument checks
+@pytest.mark.parametrize("bad", [0, -3, 2.7, "x", True])
+def test_pay_max_attempts_must_be_a_positive_integer(fork, bad):
+    # 0 and -3 gave a failed payment with 0 attempts, 2.7 ran 2 rounds, "x" a raw ValueError
+    sim = PaymentSimulator(fork, seed=0)
+    with pytest.raises(InvalidParameterError, match=f"max_attempts must be .*got {bad!r}"):
+        sim.pay(0, 3, 10_000, max_attempts=bad)
+    with pytest.raises(InvalidParameterError, match="max_attempts"):
+        sim.pay(0, 3, 10_000, multipart=True, max_attempts=bad)
+
+
+def test_numpy_integer_counts_are_accepted(fork):
+    sim = PaymentSimulator(
+        fork, seed=0, max_attempts=np.int64(3), max_parts=np.int32(2), candidates=np.int64(2)
+    )
+    assert sim.pay(0, 3, 10_000, max_attempts=np.int64(2)).success
+    assert sim.max_attempts == 3 and type(sim.max_attempts) is int
+    batch = simulate_random_payments(fork, np.int64(2), np.int64(10), seed=0)
+    assert batch.n_payments == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"latency_mu": "a"}, "latency_mu must be a finite number"),
+        ({"latency_mu": float("nan")}, "latency_mu must be a finite number"),
+        ({"latency_sigma": None}, "latency_sigma must be a finite number >= 0"),
+        ({"max_attempts": 0}, "max_attempts must be a positive integer"),
+        ({"max_parts": True}, "max_parts must be a positive integer"),
+        ({"candidates": 1.5}, "candidates must be a positive integer"),
+    ],
+)
+def test_simulator_settings_are_checked(fork, kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        PaymentSimulator(fork, **kwargs)
+
+
+@pytest.mark.parametrize("bad", [1.9, float("nan"), float("inf"), 0, "10"])
+def test_run_refuses_bad_amounts_naming_the_row_before_paying(fork, bad):
+    # 1.9 paid 1 msat (int() truncation) and NaN gave numpy's ValueError
+    sim = PaymentSimulator(fork, seed=0, balance_model="half")
+    before = sim.balance_msat.copy()
+    src, dst = str(fork.node_ids[0]), str(fork.node_ids[3])
+    pays = pd.DataFrame({"source": [src, src], "target": [dst, dst], "amount_msat": [1000, bad]})
+    with pytest.raises(InvalidParameterError, match="payments row 1: amount_msat"):
+        sim.run(pays)
+    np.testing.assert_array_equal(sim.balance_msat, before)  # nothing was paid
+
+
+@pytest.mark.parametrize("bad", [[1, 2], None, {"source": [0]}])
+def test_run_needs_a_data_frame(fork, bad):
+    with pytest.raises(InvalidParameterError, match="payments must be a pandas DataFrame"):
+        PaymentSimulator(fork, seed=0).run(bad)
+
+
+@pytest.mark.parametrize(
+    ("n_payments", "amount_sat", "match"),
+    [
+        (1, 2**62, "amount_sat must be .*<= "),  # OverflowError before
+        (1, 0, "amount_sat must be a positive integer"),
+        (0, 1000, "n_payments must be a positive integer"),
+        (True, 1000, "n_payments must be a positive integer"),
+    ],
+)
+def test_random_payments_arguments(fork, n_payments, amount_sat, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        simulate_random_payments(fork, n_payments, amount_sat, seed=0)
+
+
+def test_batch_frame_cannot_be_edited_behind_the_summary(fork):
+    batch = simulate_random_payments(fork, 4, 10, seed=0)
+    rate = batch.success_rate
+    frame = batch.frame
+    frame.loc[:, "success"] = ~frame["success"]
+    frame.loc[:, "failure_reason"] = "edited"
+    assert batch.frame["success"].mean() == pytest.approx(rate)
+    assert "edited" not in batch.to_dict()["failure_reasons"]

@@ -189,10 +189,19 @@ class Population:
 
     # -- views and summaries ------------------------------------------------------------
     def slice(self, start: int, stop: int) -> Population:
-        """Agents ``start:stop`` as a view (no copy); ``offset`` records where they start."""
+        """Agents ``start:stop`` as a view (no copy); ``offset`` records where they start.
+        ``0 <= start <= stop`` (integers) with ``start <= n_agents``; a ``stop`` beyond the
+        last agent ends at it (the last shard of a population)."""
         n = self.n_agents
-        start, stop, _ = slice(start, stop).indices(n)
-        stop = max(stop, start)
+        for name, v in (("start", start), ("stop", stop)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+                raise InvalidParameterError(f"slice {name} must be an integer >= 0, got {v!r}")
+        if not start <= stop or start > n:
+            raise InvalidParameterError(
+                f"slice {start}:{stop} is not a range of the {n} agents (0 <= start <= stop, "
+                f"start <= {n})"
+            )
+        start, stop = int(start), min(int(stop), n)
         arrays = {k: v[start:stop] for k, v in self.arrays().items()}
         return Population(
             type_names=self.type_names,
@@ -205,6 +214,8 @@ class Population:
 
     def agent(self, i: int) -> AgentParams:
         """Agent ``i``'s parameters and its type's settings (float64)."""
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise InvalidParameterError(f"agent index must be an integer, got {i!r}")
         if not -self.n_agents <= int(i) < self.n_agents:
             raise InvalidParameterError(f"agent index {i} out of range for {self.n_agents} agents")
         code = int(self.type_index[i])

@@ -696,6 +696,8 @@ def _check_common(equilibrium: Any, population: Any, seed: Any, redistribution: 
         raise InvalidParameterError(
             f"population must be a Population, got {type(population).__name__}"
         )
+    if population.n_agents == 0:  # a market of nobody: ZeroDivisionError in its means
+        raise InvalidParameterError("population has no agents")
     check_seed(seed)
     if redistribution not in REDISTRIBUTIONS:
         raise InvalidParameterError(

@@ -1394,6 +1394,8 @@ def _run(
     max_exact = _int(max_exact_agents, "max_exact_agents", 2)
     seed = _int(sample_seed, "sample_seed", 0)
     N = population.n_agents
+    if N == 0:  # nobody to plan for: ZeroDivisionError in the per-agent figures
+        raise InvalidParameterError("population has no agents")
     sampled = N > max_exact
     idx = stratified_sample(population.type_index, max_exact, seed=seed) if sampled else None
     if idx is None:

@@ -106,6 +106,12 @@ def test_arrays_are_read_only_and_slices_are_views(big: Population) -> None:
     assert len(part) == 10 and part.offset == 10
     assert np.shares_memory(part.gamma, big.gamma)
     assert part.agent(0) == big.agent(10)
+    assert len(big.slice(len(big) - 5, len(big) + 100)) == 5  # the last shard ends at the end
+    for lo, hi in ((5, 2), (-3, 5), (len(big) + 1, len(big) + 2), (0, 2.0)):  # gave 0 agents
+        with pytest.raises(InvalidParameterError, match="slice"):
+            big.slice(lo, hi)
+    with pytest.raises(InvalidParameterError, match="agent index must be an integer"):
+        big.agent("0")  # IndexError
 
 
 def test_representative_frame_and_summary() -> None:

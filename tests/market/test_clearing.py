@@ -576,6 +576,8 @@ def test_bad_inputs_are_rejected(es_day, default_eq) -> None:
         clear_finite_market(default_eq, pop, net, seed=0, redistribution="lottery")
     with pytest.raises(InvalidParameterError, match="seed"):
         clear_finite_market(default_eq, pop, net, seed=-1)
+    with pytest.raises(InvalidParameterError, match="population has no agents"):
+        clear_finite_market(default_eq, pop.slice(5, 5), net[:0], seed=0)  # ZeroDivisionError
     with pytest.raises(InvalidParameterError, match="does not continue"):
         clear_finite_market(default_eq, pop, iter([(10, 20, net[10:20])]), seed=0)
     with pytest.raises(InvalidParameterError, match="covered 50"):

@@ -555,6 +555,8 @@ def test_bad_input() -> None:
         plan_community(pd.DataFrame(), x, price)  # type: ignore[arg-type]
     with pytest.raises(InvalidParameterError, match="max_exact_agents"):
         plan_community(pop, x, price, max_exact_agents=1)
+    with pytest.raises(InvalidParameterError, match="population has no agents"):
+        plan_community(pop.slice(1, 1), x[:0], price)  # ZeroDivisionError
     with pytest.raises(InvalidParameterError, match="time_limit_s"):
         baseline_cost(pop, x, price, time_limit_s=0.0)
     with pytest.raises(InvalidParameterError, match="dr_base_kwh"):

@@ -162,7 +162,18 @@ def minimize_mean_cvar(
     c = _as_costs(costs)
     objective, z = mean_cvar_objective(c, alpha, gamma, weights)
     a, g = float(alpha), float(gamma)
-    problem = cp.Problem(cp.Minimize(objective), list(constraints))
+    if isinstance(constraints, cp.Constraint):
+        constraints = [constraints]
+    try:
+        constraints = list(constraints)
+    except TypeError:
+        raise InvalidParameterError(
+            f"constraints must be a sequence of cvxpy constraints, got {constraints!r:.60}"
+        ) from None
+    bad = [c for c in constraints if not isinstance(c, cp.Constraint)]
+    if bad:  # a string ("x >= 0") or a bool (a comparison of numbers) is no constraint
+        raise InvalidParameterError(f"constraints must be cvxpy constraints, got {bad[0]!r:.60}")
+    problem = cp.Problem(cp.Minimize(objective), constraints)
     if not problem.is_dcp():
         raise InvalidParameterError(
             "mean-CVaR problem is not convex: costs must be convex in the decisions "
@@ -178,6 +189,11 @@ def minimize_mean_cvar(
         raise InvalidParameterError(
             f"mean-CVaR solver failed ({' '.join(str(exc).split())}); "
             "try another solver= or rescale the costs"
+        ) from None
+    except (TypeError, ValueError) as exc:  # an option the solver does not know, a bad value
+        raise InvalidParameterError(
+            f"mean-CVaR solver {solver or 'default'} refused its options "
+            f"({' '.join(str(exc).split())})"
         ) from None
     status = problem.status
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):

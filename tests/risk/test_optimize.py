@@ -213,6 +213,22 @@ def test_invalid_arguments(kwargs: dict, match: str) -> None:
         minimize_mean_cvar(costs, alpha, gamma, constraints=[], **args)
 
 
+def test_constraints_and_solver_options_are_checked() -> None:
+    """A string or None as constraints, an option the solver does not know: ValueError,
+    TypeError and Clarabel's TypeError before."""
+    x = cp.Variable(2, name="x")
+    costs = np.random.default_rng(0).normal(size=(20, 2)) @ x
+    with pytest.raises(InvalidParameterError, match="must be cvxpy constraints, got 'x >= 0'"):
+        minimize_mean_cvar(costs, 0.1, 0.5, constraints=["x >= 0"])
+    with pytest.raises(InvalidParameterError, match="sequence of cvxpy constraints, got None"):
+        minimize_mean_cvar(costs, 0.1, 0.5, constraints=None)  # type: ignore[arg-type]
+    box = [x >= -1, x <= 1]
+    with pytest.raises(InvalidParameterError, match=r"refused its options .*'foo'"):
+        minimize_mean_cvar(costs, 0.1, 0.5, constraints=box, solver="CLARABEL", foo=1)
+    one = minimize_mean_cvar(costs, 0.1, 0.5, constraints=x == 0.5)  # one constraint, bare
+    np.testing.assert_allclose(one.values["x"], [0.5, 0.5], atol=1e-7)
+
+
 def test_non_finite_scenario_costs_are_refused() -> None:
     for bad in (float("nan"), float("inf")):
         with pytest.raises(InvalidParameterError, match="costs must be finite"):

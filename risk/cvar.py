@@ -337,8 +337,8 @@ def cvar_lp(
 
     a = _check_alpha(alpha)
     x, w = _prepare(losses, weights, 0)
-    if x.ndim != 1:
-        raise InvalidParameterError(f"cvar_lp takes 1-D losses, got shape {x.shape}")
+    if x.ndim != 1:  # the shape given (_prepare moved the scenario axis last)
+        raise InvalidParameterError(f"cvar_lp takes 1-D losses, got shape {np.shape(losses)}")
     if w is None:
         p = np.full(x.size, 1.0 / x.size)
     else:

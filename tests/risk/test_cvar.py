@@ -206,6 +206,11 @@ def test_cvar_lp_with_clarabel() -> None:
     assert cvar_lp(x, 0.1, w, solver="CLARABEL") == pytest.approx(cvar(x, 0.1, w), abs=1e-6)
 
 
+def test_cvar_lp_names_the_shape_it_was_given() -> None:
+    with pytest.raises(InvalidParameterError, match=r"1-D losses, got shape \(3, 2\)$"):
+        cvar_lp(np.ones((3, 2)), 0.1)  # said (2, 3)
+
+
 # --------------------------------------------------------------------------------------------
 # batches: 2-D / N-D with axis
 # --------------------------------------------------------------------------------------------

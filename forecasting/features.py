@@ -66,8 +66,11 @@ the end of a history frame works, with the unknown values masked.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,6 +78,7 @@ import pandas as pd
 from data.errors import DataUnavailableError, InvalidParameterError
 from data.loader import as_market_day, check_index
 from data.validation import resolution_of
+from data.zones import check_tz
 
 #: Local hour of day D−1 at which day D is forecast.
 CUTOFF_HOUR = 12
@@ -85,11 +89,60 @@ REALISED_PRICE_COLUMNS = ("price_eur_per_mwh", "price_usd_per_mwh")
 #: Oldest "last known" target value used, relative to the availability horizon.
 MAX_LAST_AGE = pd.Timedelta(days=1)
 
+#: Longest lag, season or window accepted, in days (100 years: more than any data reaches,
+#: and small enough for the nanosecond arithmetic of the lags).
+MAX_LAG_DAYS = 36_525
+
 _NS_PER_DAY = 86_400 * 10**9
+
+
+def is_number(value: Any) -> bool:
+    """True for a real number, Python or numpy, that is not a bool and not NaN."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return isinstance(value, numbers.Integral) or not math.isnan(value)
+
+
+def is_whole(value: Any, minimum: int, maximum: int | None = None) -> bool:
+    """True for a whole number (``is_number``, e.g. ``3``, ``np.int64(3)`` or ``3.0``) in
+    ``minimum .. maximum``."""
+    if not is_number(value):
+        return False
+    if not isinstance(value, numbers.Integral) and not (
+        math.isfinite(value) and int(value) == value
+    ):
+        return False
+    return minimum <= value and (maximum is None or value <= maximum)
+
+
+def check_whole(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` if ``is_whole``, else a one-line ``InvalidParameterError``
+    naming ``name`` and the value."""
+    if not is_whole(value, minimum, maximum):
+        span = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise InvalidParameterError(f"{name} must be a whole number {span}, got {value!r}")
+    return int(value)
+
+
+def column_list(columns: Any, name: str) -> list[str]:
+    """Column names as a list: one name (a ``str``) is a one-element list."""
+    if isinstance(columns, str):
+        return [columns]
+    try:
+        out = list(columns)
+    except TypeError:
+        out = None
+    if out is None or not all(isinstance(c, str) for c in out):
+        raise InvalidParameterError(
+            f"{name} must be a column name or a list of column names, got {columns!r}"
+        )
+    return out
 
 
 def column_kind(column: str) -> str:
     """``"forecast"``, ``"price"`` or ``"realised"``: which availability rule applies."""
+    if not isinstance(column, str):
+        raise InvalidParameterError(f"column must be a column name (str), got {column!r}")
     if "_forecast" in column:
         return "forecast"
     if column in REALISED_PRICE_COLUMNS:
@@ -114,22 +167,21 @@ def resolve_tz(frame: pd.DataFrame, tz: str | None = None) -> str:
         raise InvalidParameterError(
             "the frame has no attrs['tz'] (load it with data.load_market_data) and no tz= given"
         )
-    try:
-        pd.Timestamp(0, tz=str(tz))
-    except Exception:  # zoneinfo/pytz raise their own errors for an unknown name
-        raise InvalidParameterError(f"unknown time zone {tz!r}") from None
-    return str(tz)
+    return check_tz(tz)
 
 
 def _day_lags(values: Iterable[int], what: str) -> tuple[int, ...]:
-    """Lags in days as integers, or a one-line ``InvalidParameterError``."""
+    """Lags in days as integers (at most ``MAX_LAG_DAYS``), or a one-line
+    ``InvalidParameterError``."""
     try:
         lags = tuple(values)
-        if all(int(k) == k for k in lags):
-            return tuple(int(k) for k in lags)
-    except (TypeError, ValueError):
-        pass
-    raise InvalidParameterError(f"{what} must be whole numbers of days, got {values!r}")
+    except TypeError:
+        lags = None
+    if lags is None or not all(is_whole(k, -MAX_LAG_DAYS, MAX_LAG_DAYS) for k in lags):
+        raise InvalidParameterError(
+            f"{what} must be whole numbers of days (at most {MAX_LAG_DAYS}), got {values!r}"
+        )
+    return tuple(int(k) for k in lags)
 
 
 def _localize(wall: np.ndarray, tz: str) -> np.ndarray:
@@ -148,15 +200,15 @@ def _midnights_utc(days: np.ndarray, tz: str) -> np.ndarray:
 def cutoff_for_day(
     day: str | dt.date | pd.Timestamp, tz: str, *, cutoff_hour: int = CUTOFF_HOUR
 ) -> pd.Timestamp:
-    """UTC instant of the cut-off for market day ``day``: local ``cutoff_hour`` on day−1."""
+    """UTC instant of the cut-off for market day ``day``: local ``cutoff_hour`` (0..23) on
+    day−1."""
     d = np.array([np.datetime64(as_market_day(day, "day"), "D")])
-    return pd.Timestamp(_cutoffs_utc(d, tz, cutoff_hour)[0], tz="UTC")
+    return pd.Timestamp(_cutoffs_utc(d, check_tz(tz), cutoff_hour)[0], tz="UTC")
 
 
 def _cutoffs_utc(days: np.ndarray, tz: str, cutoff_hour: int) -> np.ndarray:
-    wall = (days - np.timedelta64(1, "D")).astype("datetime64[ns]") + np.timedelta64(
-        cutoff_hour, "h"
-    )
+    hour = check_whole(cutoff_hour, "cutoff_hour", 0, 23)
+    wall = (days - np.timedelta64(1, "D")).astype("datetime64[ns]") + np.timedelta64(hour, "h")
     return _localize(wall, tz)
 
 
@@ -174,14 +226,25 @@ def _horizons(kind: str, cutoffs: np.ndarray, tz: str) -> np.ndarray:
     return _midnights_utc((last_day + 1).astype("datetime64[D]"), tz)
 
 
+def _cutoff_ns(cutoff: Any) -> np.ndarray:
+    """A tz-aware instant as a one-element array of UTC ns, else ``InvalidParameterError``."""
+    try:
+        c = pd.Timestamp(cutoff)
+    except (TypeError, ValueError, OverflowError):
+        c = None
+    if c is None or pd.isna(c):
+        raise InvalidParameterError(f"cutoff must be a tz-aware timestamp, got {cutoff!r}")
+    if c.tzinfo is None:
+        raise InvalidParameterError(f"cutoff {cutoff} must be tz-aware")
+    return np.array([c.tz_convert("UTC").as_unit("ns").value], dtype=np.int64)
+
+
 def availability_horizon(column: str, cutoff: pd.Timestamp, tz: str) -> pd.Timestamp:
     """UTC instant ``h``: a value of ``column`` for interval ``[start, end)`` is known at
     ``cutoff`` iff ``end <= h`` (see the module docstring for the rule)."""
-    c = pd.Timestamp(cutoff)
-    if c.tzinfo is None:
-        raise InvalidParameterError(f"cutoff {cutoff} must be tz-aware")
-    ns = np.array([c.tz_convert("UTC").as_unit("ns").value], dtype=np.int64)
-    return pd.Timestamp(int(_horizons(column_kind(column), ns, tz)[0]), tz="UTC")
+    kind = column_kind(column)
+    ns = _cutoff_ns(cutoff)
+    return pd.Timestamp(int(_horizons(kind, ns, check_tz(tz))[0]), tz="UTC")
 
 
 def interval_step(frame: pd.DataFrame, step: pd.Timedelta | None = None) -> pd.Timedelta:
@@ -189,7 +252,13 @@ def interval_step(frame: pd.DataFrame, step: pd.Timedelta | None = None) -> pd.T
     step = step if step is not None else resolution_of(frame.index)
     if step is None:
         raise InvalidParameterError("cannot infer the resolution of a frame with < 2 rows")
-    step = pd.Timedelta(step)
+    given = step
+    try:
+        step = pd.Timedelta(step)
+    except (TypeError, ValueError, OverflowError):
+        step = None
+    if step is None or pd.isna(step):
+        raise InvalidParameterError(f"step must be a time span such as '1h', got {given!r}")
     if step <= pd.Timedelta(0) or pd.Timedelta(days=1) % step:
         raise InvalidParameterError(f"resolution {step} does not divide a day")
     return step
@@ -208,10 +277,7 @@ def available_at(
     check_index(frame)
     tz = resolve_tz(frame, tz)
     step = interval_step(frame, step)
-    c = pd.Timestamp(cutoff)
-    if c.tzinfo is None:
-        raise InvalidParameterError(f"cutoff {cutoff} must be tz-aware")
-    cut = np.array([c.tz_convert("UTC").as_unit("ns").value], dtype=np.int64)
+    cut = _cutoff_ns(cutoff)
     ends = frame.index.as_unit("ns").asi8 + step.value
     known = {col: ends <= _horizons(column_kind(str(col)), cut, tz)[0] for col in frame.columns}
     return pd.DataFrame(known, index=frame.index, columns=frame.columns)
@@ -227,6 +293,7 @@ def information_set(
 def market_days(frame: pd.DataFrame, tz: str | None = None) -> list[dt.date]:
     """Local market days with at least one row in ``frame``, in order."""
     tz = resolve_tz(frame, tz)
+    _check_frame_index(frame)
     wall = frame.index.tz_convert(tz).tz_localize(None).as_unit("ns").asi8
     days = np.unique(wall // _NS_PER_DAY).astype("datetime64[D]")
     return [d.item() for d in days]
@@ -348,8 +415,9 @@ def day_ahead_features(
     profile is a feature of every row (may be empty); ``exog_profile_lags``: the same for
     the exogenous columns, ``0`` meaning day D itself. ``step``: interval length (default:
     the frame's resolution; pass it for frames of a single row).
-    ``exog``: forecast columns to use as features (default: all forecast columns of
-    ``frame`` except the target); a listed column the frame lacks raises ``DataUnavailableError``.
+    ``exog``: forecast columns to use as features, one name or a list (default: all
+    forecast columns of ``frame`` except the target); a listed column the frame lacks
+    raises ``DataUnavailableError``.
     """
     _check_frame_index(frame)
     tz = resolve_tz(frame, tz)
@@ -371,7 +439,10 @@ def day_ahead_features(
         if any(k < 1 for k in ks) or len(set(ks)) != len(ks):
             raise InvalidParameterError(f"{name} must be distinct whole days >= 1, got {ks}")
     # the target is never its own input (a published forecast as target would be copied)
-    exog = [c for c in forecast_columns(frame) if c != target] if exog is None else list(exog)
+    if exog is None:
+        exog = [c for c in forecast_columns(frame) if c != target]
+    else:  # one column name is a list of one
+        exog = column_list(exog, "exog")
     missing = [c for c in exog if c not in frame.columns]
     if missing:
         raise DataUnavailableError(f"column(s) {', '.join(missing)} not in the data")
@@ -495,17 +566,23 @@ def day_ahead_features(
 
 __all__ = [
     "CUTOFF_HOUR",
+    "MAX_LAG_DAYS",
     "PUBLICATION_HOUR",
     "DayAheadFeatures",
     "as_days",
     "availability_horizon",
     "available_at",
+    "check_tz",
+    "check_whole",
     "column_kind",
+    "column_list",
     "cutoff_for_day",
     "day_ahead_features",
     "forecast_columns",
     "information_set",
     "interval_step",
+    "is_number",
+    "is_whole",
     "market_days",
     "resolve_tz",
     "target_intervals",

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import special, stats
 
 from data.errors import InvalidParameterError
+from forecasting.features import is_number, is_whole
 
 ArrayLike = npt.ArrayLike
 Alternative = Literal["two-sided", "less", "greater"]
@@ -81,10 +82,29 @@ def _dof(nu: ArrayLike | None) -> np.ndarray:
 
 
 def _level(level: float) -> float:
-    lv = float(level)
-    if not 0.0 < lv < 1.0:
+    if not (is_number(level) and 0.0 < level < 1.0):
         raise InvalidParameterError(f"interval level must be in (0, 1), got {level!r}")
-    return lv
+    return float(level)
+
+
+def _levels(levels: Sequence[float] | float) -> list[float]:
+    """Interval levels (one level or a sequence of them) as floats in (0, 1)."""
+    if is_number(levels):
+        return [_level(levels)]
+    if isinstance(levels, str) or not isinstance(levels, Iterable):
+        raise InvalidParameterError(
+            f"levels must be interval levels in (0, 1), e.g. (0.8, 0.95), got {levels!r}"
+        )
+    return [_level(lv) for lv in levels]
+
+
+def _move_axis(x: np.ndarray, axis: int, what: str) -> np.ndarray:
+    """``x`` with its ``axis`` moved last; a bad axis is an ``InvalidParameterError``."""
+    if not is_whole(axis, -x.ndim, x.ndim - 1):
+        raise InvalidParameterError(
+            f"bad {what} axis {axis!r}: must be a whole number in {-x.ndim}..{x.ndim - 1}"
+        )
+    return np.moveaxis(x, int(axis), -1)
 
 
 def _broadcast(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -202,10 +222,7 @@ def crps_ensemble(
     x = _floats(samples, "samples")
     if x.ndim == 0:
         raise InvalidParameterError("samples must have an ensemble axis")
-    try:
-        x = np.moveaxis(x, axis, -1)
-    except np.exceptions.AxisError as exc:
-        raise InvalidParameterError(f"bad ensemble axis: {exc}") from None
+    x = _move_axis(x, axis, "ensemble")
     m = x.shape[-1]
     if m < (2 if fair else 1):
         raise InvalidParameterError(f"need at least {2 if fair else 1} ensemble members, got {m}")
@@ -247,10 +264,7 @@ def pinball_loss(
     qp = _floats(quantile_preds, "quantile_preds")
     if qp.ndim == 0:
         raise InvalidParameterError("quantile_preds must have a quantile axis")
-    try:
-        qp = np.moveaxis(qp, axis, -1)
-    except np.exceptions.AxisError as exc:
-        raise InvalidParameterError(f"bad quantile axis: {exc}") from None
+    qp = _move_axis(qp, axis, "quantile")
     if qp.shape[-1] != tau.size:
         raise InvalidParameterError(
             f"quantile_preds has {qp.shape[-1]} quantiles along axis {axis}, grid has {tau.size}"
@@ -262,14 +276,14 @@ def pinball_loss(
     except ValueError as exc:
         raise InvalidParameterError(f"y does not broadcast against quantile_preds: {exc}") from None
     loss = diff * (np.where(diff > 0, 1.0, 0.0) - tau)  # NaN in, NaN out
-    return np.moveaxis(loss, -1, axis)
+    return np.moveaxis(loss, -1, int(axis))
 
 
 def mean_pinball_loss(
     y: ArrayLike, quantile_preds: ArrayLike, quantiles: ArrayLike, *, axis: int = -1
 ) -> tuple[np.ndarray, float]:
     """(per-quantile mean loss, shape (k,); mean over the grid), NaN observations excluded."""
-    loss = np.moveaxis(pinball_loss(y, quantile_preds, quantiles, axis=axis), axis, -1)
+    loss = np.moveaxis(pinball_loss(y, quantile_preds, quantiles, axis=axis), int(axis), -1)
     y_ = _floats(y, "y")
     observed = ~np.isnan(np.broadcast_to(y_, loss.shape[:-1]))
     if not observed.any():
@@ -414,7 +428,7 @@ def score_forecast(
     ``coverage_<100·level>`` per level (e.g. ``coverage_80``, ``coverage_95``): the fraction of
     observations inside the central interval. Alignment as in ``crps_values``.
     """
-    lvls = [_level(lv) for lv in levels]
+    lvls = _levels(levels)
     tau = _quantile_grid(quantiles)
     _, y_, mu, sigma, nu = _aligned(y, forecast)
     out: dict[str, float] = {

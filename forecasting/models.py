@@ -15,7 +15,8 @@ All four share one scikit-learn style interface:
   Each day uses only the values of ``frame`` known at its cut-off, local noon of the day
   before (rules in ``forecasting.features``). The forecast distribution of interval t is
   ``mu + sigma * T(nu)``;
-* ``sample(n, *, seed=None)``: ``(n, n_intervals)`` scenarios from the last prediction.
+* ``sample(n, *, seed=None)``: ``(n, n_intervals)`` scenarios from the last prediction
+  (at most ``MAX_SAMPLE_VALUES`` values per call).
   **Intervals are sampled independently** (no dependence across the hours of a day is
   modelled): scenario paths have the right marginals but are rougher than real ones.
 
@@ -88,10 +89,15 @@ from scipy import optimize, special, stats
 from data.errors import DataUnavailableError, InvalidParameterError, NotFittedError
 from data.seeds import check_seed, seeded_rng
 from forecasting.features import (
+    MAX_LAG_DAYS,
     DayAheadFeatures,
+    check_whole,
+    column_list,
     day_ahead_features,
     forecast_columns,
     interval_step,
+    is_number,
+    is_whole,
     market_days,
     resolve_tz,
 )
@@ -139,7 +145,9 @@ Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | N
 
 
 def quantile_column(q: float) -> str:
-    """Name of the quantile column for level ``q``: ``0.1`` → ``"q0.1"``."""
+    """Name of the quantile column for level ``q`` in (0, 1): ``0.1`` → ``"q0.1"``."""
+    if not (is_number(q) and 0.0 < q < 1.0):
+        raise InvalidParameterError(f"quantile level must lie in (0, 1), got {q!r}")
     return f"q{q:g}"
 
 
@@ -191,6 +199,17 @@ MAX_HIDDEN = 4096
 MAX_HIDDEN_LAYERS = 16
 """Largest network accepted (``hidden``): far above what the hourly data supports (64, 64 is the
 default), and small enough that a typo is an error rather than an out-of-memory crash."""
+
+#: Most torch threads accepted (``n_threads``); a typo beyond it is an error, not a crash.
+MAX_THREADS = 1024
+
+#: Largest seed torch takes (``torch.manual_seed``); member m of an ensemble uses
+#: ``random_state + m``, so ``random_state`` is at most ``MAX_TORCH_SEED - (n_members - 1)``.
+MAX_TORCH_SEED = 2**64 - 1
+
+#: Most values ``sample`` draws in one call (``n`` × intervals): 0.8 GB per float64 array,
+#: of which a call holds about four at once. Draw more in batches (``seed`` a Generator).
+MAX_SAMPLE_VALUES = 10**8
 
 
 class BlendWarning(UserWarning):
@@ -245,14 +264,23 @@ def median_mad(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return med, np.where(mad > 0, mad, np.where(sd > 0, sd, 1.0))
 
 
-def _check_quantiles(quantiles: Sequence[float] | None) -> list[float]:
+def _check_quantiles(quantiles: Sequence[float] | float | None) -> list[float]:
+    """Quantile levels (one level or a flat sequence of them, each in (0, 1)) as floats."""
     if quantiles is None:
         return []
-    qs = [float(q) for q in np.atleast_1d(np.asarray(quantiles, dtype=float))]
-    bad = [q for q in qs if not 0.0 < q < 1.0]
+    levels = [quantiles] if is_number(quantiles) else quantiles
+    try:
+        qs = list(np.asarray(levels, dtype=object).ravel()) if np.ndim(levels) <= 1 else None
+    except (TypeError, ValueError):
+        qs = None
+    if qs is None or not all(is_number(q) for q in qs):
+        raise InvalidParameterError(
+            f"quantiles must lie in (0, 1), e.g. (0.1, 0.5, 0.9), got {quantiles!r}"
+        )
+    bad = [float(q) for q in qs if not 0.0 < q < 1.0]
     if bad:
-        raise InvalidParameterError(f"quantiles must lie strictly between 0 and 1, got {bad}")
-    return qs
+        raise InvalidParameterError(f"quantiles must lie in (0, 1), got {bad}")
+    return [float(q) for q in qs]
 
 
 def student_t_quantiles(
@@ -260,9 +288,7 @@ def student_t_quantiles(
 ) -> np.ndarray:
     """(n, len(quantiles)) quantiles ``mu + sigma * t.ppf(q, nu)`` (``nu = inf``: normal);
     quantile levels in (0, 1), ``sigma > 0`` and ``nu > 0`` where known (NaN rows stay NaN)."""
-    q = np.asarray(quantiles, dtype=float)[None, :]
-    if not ((q > 0) & (q < 1)).all():
-        raise InvalidParameterError(f"quantiles must lie in (0, 1), got {q.ravel().tolist()}")
+    q = np.asarray(_check_quantiles(quantiles), dtype=float)[None, :]
     sigma, nu = np.asarray(sigma, dtype=float), np.asarray(nu, dtype=float)
     if (sigma <= 0).any() or (nu <= 0).any():
         raise InvalidParameterError("sigma and nu must be positive")
@@ -347,9 +373,12 @@ class BaseForecaster:
         pred = getattr(self, "prediction_", None)
         if pred is None:
             raise NotFittedError(f"{type(self).__name__}: call predict() before sample()")
-        if int(n) != n or n < 1:
-            raise InvalidParameterError(f"n must be a positive integer, got {n!r}")
-        n = int(n)
+        n = check_whole(n, "n", 1)
+        if n * len(pred) > MAX_SAMPLE_VALUES:
+            raise InvalidParameterError(
+                f"n={n} scenarios of {len(pred)} intervals exceed MAX_SAMPLE_VALUES "
+                f"({MAX_SAMPLE_VALUES:,} values); sample in batches"
+            )
         rng = np.random.default_rng() if seed is None else seeded_rng(seed)
         mu, sigma, nu = (pred[c].to_numpy(dtype=float) for c in ("mu", "sigma", "nu"))
         finite = np.isfinite(nu)
@@ -426,10 +455,28 @@ def combine_members(
     share ``nu`` (always for normal members, ``nu = inf``) this is exactly quantile
     averaging (Vincentization): the combined quantile at level p is the members' mean
     quantile ``mean(mu) + mean(sigma) · t⁻¹_nu(p)``. One member is returned unchanged."""
+    if len(params) == 0:
+        raise InvalidParameterError("combine_members needs at least one member, got none")
     if len(params) == 1:
         return params[0]
-    stacked = [np.stack([p[i] for p in params]) for i in range(3)]
+    try:
+        stacked = [np.stack([p[i] for p in params]) for i in range(3)]
+    except (ValueError, IndexError, TypeError):
+        raise InvalidParameterError(
+            "combine_members needs (mu, sigma, nu) arrays of one shape from every member"
+        ) from None
     return stacked[0].mean(axis=0), stacked[1].mean(axis=0), stacked[2].mean(axis=0)
+
+
+def _whole_numbers(values: Any, minimum: int, maximum: int) -> bool:
+    """True for a non-empty sequence of whole numbers in ``minimum .. maximum``."""
+    if isinstance(values, str):
+        return False
+    try:
+        values = tuple(values)
+    except TypeError:
+        return False
+    return len(values) > 0 and all(is_whole(v, minimum, maximum) for v in values)
 
 
 @contextlib.contextmanager
@@ -513,7 +560,7 @@ class _NeuralForecaster(BaseForecaster):
                 f"hidden must be a sequence of layer widths, e.g. (64, 64), got {self.hidden!r}"
             )
         hidden = tuple(self.hidden)
-        if not hidden or any(int(h) != h or h < 1 for h in hidden):
+        if not hidden or not all(is_whole(h, 1) for h in hidden):
             raise InvalidParameterError(f"hidden must be positive layer widths, got {hidden}")
         if max(hidden) > MAX_HIDDEN or len(hidden) > MAX_HIDDEN_LAYERS:
             raise InvalidParameterError(
@@ -521,28 +568,69 @@ class _NeuralForecaster(BaseForecaster):
                 f"units, got {hidden}"
             )
         check_seed(self.random_state, name="random_state")
-        checks = {
-            "dropout": 0.0 <= self.dropout < 1.0,
-            "lr": self.lr > 0,
-            "weight_decay": self.weight_decay >= 0,
-            "max_epochs": int(self.max_epochs) == self.max_epochs and self.max_epochs >= 1,
-            "patience": int(self.patience) == self.patience and self.patience >= 1,
-            "batch_size": int(self.batch_size) == self.batch_size and self.batch_size >= 1,
-            "validation_fraction": 0.0 <= self.validation_fraction < 1.0,
-            "n_threads": self.n_threads is None or int(self.n_threads) >= 1,
-            "validation_split": self.validation_split in ("last", "random"),
-            "n_members": int(self.n_members) == self.n_members and self.n_members >= 1,
-            "recency_halflife_days": self.recency_halflife_days is None
-            or 0 < self.recency_halflife_days < math.inf,
-            "input_transform": self.input_transform in (None, "asinh"),
-            "location_blend": self.location_blend is None or isinstance(self.location_blend, str),
-            "blend_weight": 0.0 <= self.blend_weight <= 1.0,
-            "lear_windows": len(tuple(self.lear_windows)) > 0
-            and all(int(w) == w and w >= 2 for w in self.lear_windows),
+        if self.exog is not None:
+            column_list(self.exog, "exog")
+        real, halflife = is_number, self.recency_halflife_days
+        checks = {  # name: (valid, what a valid value is)
+            "dropout": (real(self.dropout) and 0.0 <= self.dropout < 1.0, "a number in [0, 1)"),
+            "lr": (real(self.lr) and 0 < self.lr < math.inf, "a finite number > 0"),
+            "weight_decay": (
+                real(self.weight_decay) and 0 <= self.weight_decay < math.inf,
+                "a finite number >= 0",
+            ),
+            "max_epochs": (is_whole(self.max_epochs, 1), "a whole number >= 1"),
+            "patience": (is_whole(self.patience, 1), "a whole number >= 1"),
+            "batch_size": (is_whole(self.batch_size, 1), "a whole number >= 1"),
+            "validation_fraction": (
+                real(self.validation_fraction) and 0.0 <= self.validation_fraction < 1.0,
+                "a number in [0, 1)",
+            ),
+            "n_threads": (
+                self.n_threads is None or is_whole(self.n_threads, 1, MAX_THREADS),
+                f"None or a whole number in 1..{MAX_THREADS}",
+            ),
+            "validation_split": (
+                isinstance(self.validation_split, str)
+                and self.validation_split in ("last", "random"),
+                "'last' or 'random'",
+            ),
+            "n_members": (is_whole(self.n_members, 1), "a whole number >= 1"),
+            "recency_halflife_days": (
+                halflife is None or (real(halflife) and 0 < halflife < math.inf),
+                "None or a finite number > 0",
+            ),
+            "input_transform": (
+                self.input_transform is None
+                or (isinstance(self.input_transform, str) and self.input_transform == "asinh"),
+                "None or 'asinh'",
+            ),
+            "centre": (self.centre is None or isinstance(self.centre, str), "None or a column"),
+            "location_blend": (
+                self.location_blend is None or isinstance(self.location_blend, str),
+                "None, 'lear' or a forecast column",
+            ),
+            "blend_weight": (
+                real(self.blend_weight) and 0.0 <= self.blend_weight <= 1.0,
+                "a number in [0, 1]",
+            ),
+            "lear_windows": (
+                _whole_numbers(self.lear_windows, 2, MAX_LAG_DAYS),
+                f"whole numbers of days in 2..{MAX_LAG_DAYS}",
+            ),
+            **{
+                name: (isinstance(getattr(self, name), bool | np.bool_), "True or False")
+                for name in ("fixed_centre", "calibrate_sigma", "warm_start")
+            },
         }
-        for name, ok in checks.items():
+        for name, (ok, valid) in checks.items():
             if not ok:
-                raise InvalidParameterError(f"{name}={getattr(self, name)!r} is out of range")
+                raise InvalidParameterError(f"{name}={getattr(self, name)!r} must be {valid}")
+        last_seed = int(self.random_state) + int(self.n_members) - 1  # member m: random_state + m
+        if last_seed > MAX_TORCH_SEED:  # torch: "Overflow when unpacking long long"
+            raise InvalidParameterError(
+                f"random_state={self.random_state!r} must be at most 2**64 - n_members "
+                f"(torch seeds each of the {self.n_members} member(s) with random_state + m)"
+            )
         if self.fixed_centre and self.centre is None:
             raise InvalidParameterError("fixed_centre=True needs a centre column (centre=...)")
 
@@ -579,7 +667,7 @@ class _NeuralForecaster(BaseForecaster):
         exog = (
             [c for c in forecast_columns(frame) if c != target]
             if self.exog is None
-            else list(self.exog)
+            else column_list(self.exog, "exog")  # one column name is a list of one
         )
         if self.centre is not None and self.centre not in exog:
             exog = [*exog, self.centre]
@@ -862,8 +950,9 @@ class StudentTForecaster(_NeuralForecaster):
     Parameters: ``hidden`` layer widths, ``dropout``, Adam ``lr`` and ``weight_decay``,
     ``max_epochs``, early-stopping ``patience`` (epochs), ``batch_size``,
     ``validation_fraction`` (last share of training days; 0: no early stopping),
-    ``lags`` (days), ``exog`` (forecast columns used as features; default all the data
-    has), ``exog_lags`` (days; those columns' values as features too; default none),
+    ``lags`` (days), ``exog`` (forecast columns used as features, one name or a list;
+    default all the data has), ``exog_lags`` (days; those columns' values as features
+    too; default none),
     ``profile_lags`` (days D−k whose whole hourly target profile is a feature of every
     interval, e.g. ``(1, 2, 3, 7)`` as in the open price-forecasting benchmark; default
     none), ``exog_profile_lags`` (the same for the ``exog`` columns, 0 = day D itself),
@@ -971,8 +1060,7 @@ class _ReferenceForecaster(BaseForecaster):
         self, frame: pd.DataFrame, target: str = "load_mw", *, tz: str | None = None
     ) -> _ReferenceForecaster:
         """Fit the spread model on the errors of the centre over ``frame``."""
-        if int(self.min_errors) != self.min_errors or self.min_errors < 2:
-            raise InvalidParameterError(f"min_errors={self.min_errors!r} must be >= 2")
+        check_whole(self.min_errors, "min_errors", 2)
         tz = resolve_tz(frame, tz)
         if target not in frame.columns:
             raise DataUnavailableError(f"target column {target!r} is not in the data")
@@ -1046,9 +1134,7 @@ class SeasonalNaiveForecaster(_ReferenceForecaster):
         self.season_days = season_days
 
     def _lags_exog(self, frame: pd.DataFrame, target: str) -> tuple[tuple[int, ...], list, str]:
-        k = int(self.season_days)
-        if k != self.season_days or k < 1:
-            raise InvalidParameterError(f"season_days={self.season_days!r} must be >= 1")
+        k = check_whole(self.season_days, "season_days", 1, MAX_LAG_DAYS)
         return (k,), [], f"lag{k}d"
 
 
@@ -1065,6 +1151,8 @@ class TSOForecaster(_ReferenceForecaster):
 
     def _lags_exog(self, frame: pd.DataFrame, target: str) -> tuple[tuple[int, ...], list, str]:
         col = self.column
+        if col is not None and not isinstance(col, str):
+            raise InvalidParameterError(f"column must be None or a column name, got {col!r}")
         if col is None:
             if target not in TSO_FORECAST_COLUMNS:
                 raise InvalidParameterError(

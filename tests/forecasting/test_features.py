@@ -4,6 +4,7 @@ on real bundled ES data (Europe/Madrid; DST 2015-03-29 has 23 hours, 2015-10-25 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -61,6 +62,52 @@ def test_cutoff_is_local_noon_of_the_day_before() -> None:
     assert cutoff_for_day("2015-03-30", TZ) == pd.Timestamp("2015-03-29 10:00", tz="UTC")
 
 
+@pytest.mark.parametrize("hour", [25, -1, 24, 1.5, "12", True, None, np.nan])
+def test_cutoff_hour_must_be_an_hour_of_the_day(es: pd.DataFrame, hour: object) -> None:
+    # 25 gave 23:00 UTC of the day before, "12" and True were taken as hours, 1.5 and
+    # None were numpy's ValueError and TypeError
+    match = re.escape(f"cutoff_hour must be a whole number in 0..23, got {hour!r}")
+    with pytest.raises(InvalidParameterError, match=match):
+        cutoff_for_day("2017-06-14", TZ, cutoff_hour=hour)
+    with pytest.raises(InvalidParameterError, match=match):
+        day_ahead_features(es, "load_mw", days=["2015-06-10"], cutoff_hour=hour)
+
+
+def test_cutoff_hour_accepts_numpy_integers() -> None:
+    noon = cutoff_for_day("2017-06-14", TZ)
+    assert cutoff_for_day("2017-06-14", TZ, cutoff_hour=np.int64(12)) == noon
+    assert cutoff_for_day("2017-06-14", TZ, cutoff_hour=0) == pd.Timestamp(
+        "2017-06-12 22:00", tz="UTC"
+    )
+    assert cutoff_for_day("2017-06-14", TZ, cutoff_hour=23) == noon + pd.Timedelta(hours=11)
+
+
+@pytest.mark.parametrize(
+    ("tz", "match"),
+    [
+        ("Mars/X", "unknown time zone 'Mars/X'"),  # was zoneinfo's ZoneInfoNotFoundError
+        (None, "tz must be a time zone name such as 'Europe/Madrid', got None"),  # TypeError
+        ("", "tz must be a time zone name"),
+    ],
+)
+def test_bad_time_zone_is_a_btut_error(tz: object, match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        cutoff_for_day("2017-06-14", tz)
+    # the realised rule does not read tz: it was not checked at all
+    with pytest.raises(InvalidParameterError, match=match):
+        availability_horizon("load_mw", cutoff_for_day("2017-06-14", TZ), tz)
+
+
+@pytest.mark.parametrize("cutoff", ["garbage", None, pd.NaT, 10**30])
+def test_cutoff_must_be_a_timestamp(es: pd.DataFrame, cutoff: object) -> None:
+    # "garbage" was pandas' DateParseError
+    match = re.escape(f"cutoff must be a tz-aware timestamp, got {cutoff!r}")
+    with pytest.raises(InvalidParameterError, match=match):
+        available_at(es, cutoff)
+    with pytest.raises(InvalidParameterError, match=match):
+        availability_horizon("load_forecast_mw", cutoff, TZ)
+
+
 def test_column_kinds() -> None:
     assert column_kind("load_mw") == "realised"
     assert column_kind("wind_mw") == "realised"
@@ -68,6 +115,15 @@ def test_column_kinds() -> None:
     for col in ("load_forecast_mw", "price_forecast_eur_per_mwh", "renewables_forecast_mw"):
         assert column_kind(col) == "forecast"
     assert column_kind("something_new") == "realised"  # unknown: the conservative rule
+
+
+@pytest.mark.parametrize("column", [None, 5, ["load_mw"]])
+def test_column_kind_needs_a_column_name(column: object) -> None:
+    match = re.escape(f"column must be a column name (str), got {column!r}")  # was TypeError
+    with pytest.raises(InvalidParameterError, match=match):
+        column_kind(column)
+    with pytest.raises(InvalidParameterError, match=match):
+        availability_horizon(column, cutoff_for_day("2017-06-14", TZ), TZ)
 
 
 def test_horizons_at_noon_cutoff() -> None:
@@ -361,6 +417,48 @@ def test_bad_inputs(es: pd.DataFrame) -> None:
             day_ahead_features(es, "load_mw", lags=bad)
     with pytest.raises(InvalidParameterError, match="exog_lags must be whole numbers"):
         day_ahead_features(es, "load_mw", exog_lags=["x"])
+
+
+def test_market_days_needs_a_utc_datetime_index(es: pd.DataFrame) -> None:
+    naive = es.iloc[:48].copy()
+    naive.index = naive.index.tz_localize(None)  # was pandas' TypeError
+    numbered = es.iloc[:48].reset_index(drop=True)  # was AttributeError
+    for frame, match in ((naive, "index must be tz-aware UTC"), (numbered, "DatetimeIndex")):
+        frame.attrs = dict(es.attrs)
+        with pytest.raises(DataValidationError, match=match):
+            market_days(frame)
+
+
+@pytest.mark.parametrize("step", ["bogus", pd.NaT, object()])
+def test_step_must_be_a_time_span(es: pd.DataFrame, step: object) -> None:
+    match = re.escape(f"step must be a time span such as '1h', got {step!r}")  # ValueError
+    with pytest.raises(InvalidParameterError, match=match):
+        day_ahead_features(es, "load_mw", days=["2015-06-10"], step=step)
+    with pytest.raises(InvalidParameterError, match=match):
+        available_at(es, cutoff_for_day("2015-06-10", TZ), step=step)
+
+
+@pytest.mark.parametrize("column", ["load_forecast_mw", "solar_mw"])
+def test_one_exog_column_name_is_a_list_of_one(es: pd.DataFrame, column: str) -> None:
+    # a plain string was read letter by letter: "column(s) l, o, a, d, ... not in the data"
+    one = day_ahead_features(es, "load_mw", days=["2015-06-10"], exog=column).X
+    listed = day_ahead_features(es, "load_mw", days=["2015-06-10"], exog=[column]).X
+    pd.testing.assert_frame_equal(one, listed)
+    assert column in one.columns
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"exog": 5}, "exog must be a column name or a list of column names, got 5"),
+        ({"exog": [5]}, r"exog must be a column name or a list of column names, got \[5\]"),
+        ({"lags": (True,)}, "lags must be whole numbers of days"),  # was a lag of 1 day
+        ({"lags": (10**20,)}, "lags must be whole numbers of days"),  # was OverflowError
+    ],
+)
+def test_bad_exog_and_lags_are_btut_errors(es: pd.DataFrame, kwargs: dict, match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        day_ahead_features(es, "load_mw", days=["2015-06-10"], **kwargs)
 
 
 def test_a_forecast_column_is_never_its_own_input(es: pd.DataFrame) -> None:

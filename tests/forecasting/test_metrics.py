@@ -9,6 +9,7 @@ against a hand-computed example and a seeded Monte Carlo size check.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -203,6 +204,26 @@ def test_crps_ensemble_single_member_is_absolute_error() -> None:
         crps_ensemble(3.0, 1.5)
     with pytest.raises(InvalidParameterError, match="axis"):
         crps_ensemble(3.0, [1.0, 2.0], axis=3)
+
+
+@pytest.mark.parametrize("axis", ["a", None, 1.5, True])
+def test_ensemble_and_quantile_axis_must_be_whole_numbers(axis: object) -> None:
+    # "a" and None were numpy's TypeError; True was taken as axis 1
+    with pytest.raises(InvalidParameterError, match=re.escape(f"bad ensemble axis {axis!r}")):
+        crps_ensemble(1.0, [[1.0, 2.0]], axis=axis)
+    with pytest.raises(InvalidParameterError, match=re.escape(f"bad quantile axis {axis!r}")):
+        pinball_loss(1.0, [[1.0, 2.0]], [0.1, 0.9], axis=axis)
+
+
+def test_numpy_integer_axis_is_an_axis() -> None:
+    x = np.array([[1.0, 2.0, 4.0], [0.0, 3.0, 5.0]])
+    np.testing.assert_array_equal(
+        crps_ensemble(1.0, x, axis=np.int64(0)), crps_ensemble(1.0, x, axis=0)
+    )
+    np.testing.assert_array_equal(
+        pinball_loss([1.0, 2.0, 3.0], x, [0.1, 0.9], axis=np.int64(0)),
+        pinball_loss([1.0, 2.0, 3.0], x, [0.1, 0.9], axis=0),
+    )
 
 
 def test_crps_ensemble_large_normal_sample_matches_closed_form() -> None:
@@ -467,6 +488,31 @@ def test_score_forecast_rejects_bad_forecasts() -> None:
         score_forecast(y.to_numpy()[:-1], fc)
     with pytest.raises(InvalidParameterError, match="no non-NaN"):
         score_forecast(y * np.nan, fc)
+
+
+@pytest.mark.parametrize(
+    ("levels", "match"),
+    [
+        (["a"], "interval level must be in (0, 1), got 'a'"),  # was float()'s ValueError
+        (["0.8"], "interval level must be in (0, 1), got '0.8'"),  # was taken as 0.8
+        ([[0.8, 0.95]], "interval level must be in (0, 1), got [0.8, 0.95]"),
+        ([True], "interval level must be in (0, 1), got True"),
+        ([math.nan], "interval level must be in (0, 1), got nan"),
+        (None, "levels must be interval levels in (0, 1), e.g. (0.8, 0.95), got None"),
+        ("a", "levels must be interval levels in (0, 1), e.g. (0.8, 0.95), got 'a'"),
+    ],
+)
+def test_score_forecast_refuses_bad_levels(levels: object, match: str) -> None:
+    y, fc = _forecast_frame(24, seed=6)
+    with pytest.raises(InvalidParameterError, match=re.escape(match)):
+        score_forecast(y, fc, levels=levels)
+
+
+def test_score_forecast_takes_one_level_or_numpy_levels() -> None:
+    y, fc = _forecast_frame(24, seed=6)
+    expected = score_forecast(y, fc, levels=(0.8,))
+    assert score_forecast(y, fc, levels=0.8) == expected  # was TypeError: not iterable
+    assert score_forecast(y, fc, levels=np.array([0.8])) == expected
 
 
 # --------------------------------------------------------------------------- Diebold-Mariano

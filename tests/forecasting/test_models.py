@@ -4,6 +4,7 @@ ES data, with tiny networks and a few epochs so the whole file runs in seconds."
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 
@@ -774,6 +775,9 @@ def test_bad_api_input_is_a_btut_error() -> None:
         ({"hidden": 8}, "hidden must be a sequence"),
         ({"hidden": (8,), "random_state": 1.5}, "random_state must be an integer >= 0"),
         ({"hidden": (8,), "random_state": -1}, "random_state must be an integer >= 0"),
+        # torch's "Overflow when unpacking long long"; member m is seeded random_state + m
+        ({"hidden": (8,), "random_state": 2**64}, r"random_state=\d+ must be at most 2\*\*64"),
+        ({"hidden": (8,), "random_state": 2**64 - 2, "n_members": 3}, "at most 2\\*\\*64 - n"),
         # a typo of a width was an out-of-memory crash (exit 70 at the CLI)
         ({"hidden": (100_000_000,)}, "at most 16 layers of at most 4096 units"),
         ({"hidden": (8,) * 17}, "at most 16 layers"),
@@ -813,6 +817,191 @@ def test_bad_api_input_is_a_btut_error() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TSOForecaster().fit(df).predict(df, days=["2016-02-20"])
+
+
+def _named(name: str, value: object) -> str:
+    """The start of the one-line error naming ``name`` and its bad ``value``."""
+    return re.escape(f"{name}={value!r} must be ")
+
+
+# every __init__ parameter of the networks, checked at fit: these were TypeError/ValueError
+# from a comparison or int(), torch's overflow, or silently accepted (n_threads=1.5 ran 1
+# thread, "no" was a true calibrate_sigma, True an epoch count)
+NEURAL_BAD = [
+    ("dropout", "0.2"),
+    ("dropout", None),
+    ("lr", "a"),
+    ("lr", math.inf),
+    ("weight_decay", None),
+    ("max_epochs", None),
+    ("max_epochs", True),
+    ("patience", "a"),
+    ("batch_size", 1.5),
+    ("validation_fraction", "x"),
+    ("n_threads", "a"),
+    ("n_threads", 1.5),
+    ("n_threads", 10**30),
+    ("validation_split", None),
+    ("n_members", True),
+    ("recency_halflife_days", "a"),
+    ("input_transform", 5),
+    ("centre", 5),
+    ("location_blend", 5),
+    ("blend_weight", "x"),
+    ("lear_windows", 5),
+    ("lear_windows", ("a",)),
+    ("lear_windows", (10**20,)),
+    ("fixed_centre", "yes"),
+    ("calibrate_sigma", "no"),
+    ("warm_start", "no"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), NEURAL_BAD)
+def test_every_network_parameter_is_checked_at_fit(
+    name: str, value: object, train: pd.DataFrame
+) -> None:
+    model = StudentTForecaster(**{**TINY, name: value})  # stored as given
+    assert getattr(model, name) is value
+    with pytest.raises(InvalidParameterError, match=_named(name, value)):
+        model.fit(train)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"hidden": ("a",)}, "hidden must be positive layer widths"),
+        ({"hidden": (True,)}, "hidden must be positive layer widths"),
+        ({"exog": 5}, "exog must be a column name or a list of column names, got 5"),
+        ({"exog": [5]}, r"exog must be a column name or a list of column names, got \[5\]"),
+        ({"lags": (True,)}, "lags must be whole numbers of days"),
+        ({"lags": (10**20,)}, "lags must be whole numbers of days"),
+        ({"profile_lags": (None,)}, "profile_lags must be whole numbers of days"),
+    ],
+)
+def test_network_layers_columns_and_lags_are_checked_at_fit(
+    params: dict, match: str, train: pd.DataFrame
+) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        GaussianForecaster(**{**TINY, **params}).fit(train)
+
+
+def test_numpy_scalars_and_one_exog_name_are_valid_parameters(
+    train: pd.DataFrame, es: pd.DataFrame
+) -> None:
+    listed = StudentTForecaster(**TINY, exog=["load_forecast_mw"]).fit(train)
+    numpy_params = {
+        "hidden": (np.int64(16), np.int64(16)),
+        "max_epochs": np.int64(15),
+        "patience": np.int32(5),
+        "batch_size": np.int64(128),
+        "dropout": np.float64(0.2),
+        "lr": np.float64(1e-3),
+        "n_threads": np.int64(1),
+        "calibrate_sigma": np.bool_(False),
+    }
+    # a plain string was read letter by letter: "column(s) l, o, a, d, _, f, ... not in the data"
+    one = StudentTForecaster(**{**TINY, **numpy_params}, exog="load_forecast_mw").fit(train)
+    assert one.exog_ == ["load_forecast_mw"] and one.feature_names_ == listed.feature_names_
+    pd.testing.assert_frame_equal(
+        one.predict(es, days=DAYS), listed.predict(es, days=DAYS), check_exact=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("cls", "params", "match"),
+    [
+        (SeasonalNaiveForecaster, {"min_errors": "a"}, "min_errors must be a whole number >= 2"),
+        (SeasonalNaiveForecaster, {"min_errors": None}, "min_errors must be a whole number >= 2"),
+        (TSOForecaster, {"min_errors": True}, "min_errors must be a whole number >= 2"),
+        (SeasonalNaiveForecaster, {"season_days": "a"}, "season_days must be a whole number"),
+        (SeasonalNaiveForecaster, {"season_days": None}, "season_days must be a whole number"),
+        (SeasonalNaiveForecaster, {"season_days": 10**20}, "season_days must be a whole number"),
+        (TSOForecaster, {"column": 5}, "column must be None or a column name, got 5"),
+    ],
+)
+def test_reference_forecaster_parameters_are_checked_at_fit(
+    cls: type, params: dict, match: str, train: pd.DataFrame
+) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        cls(**params).fit(train)
+
+
+@pytest.fixture(scope="module")
+def naive_predicted(train: pd.DataFrame) -> SeasonalNaiveForecaster:
+    model = SeasonalNaiveForecaster().fit(train)
+    model.predict(train, days=["2015-02-20"])
+    return model
+
+
+@pytest.mark.parametrize("n", [None, math.inf, math.nan, True, 0, 1.5, "3"])
+def test_sample_size_must_be_a_whole_number(
+    naive_predicted: SeasonalNaiveForecaster, n: object
+) -> None:
+    # None, inf, nan were TypeError, OverflowError, ValueError; True drew one scenario
+    with pytest.raises(
+        InvalidParameterError, match=re.escape(f"n must be a whole number >= 1, got {n!r}")
+    ):
+        naive_predicted.sample(n, seed=0)
+
+
+def test_sample_size_is_capped(naive_predicted: SeasonalNaiveForecaster) -> None:
+    from forecasting.models import MAX_SAMPLE_VALUES
+
+    # was numpy's MemoryError (10**12 x 24 values)
+    with pytest.raises(InvalidParameterError, match="exceed MAX_SAMPLE_VALUES"):
+        naive_predicted.sample(10**12, seed=0)
+    with pytest.raises(InvalidParameterError, match="exceed MAX_SAMPLE_VALUES"):
+        naive_predicted.sample(MAX_SAMPLE_VALUES // 24 + 1, seed=0)
+    assert naive_predicted.sample(np.int64(3), seed=0).shape == (3, 24)
+    np.testing.assert_array_equal(
+        naive_predicted.sample(2.0, seed=1), naive_predicted.sample(2, seed=1)
+    )
+
+
+@pytest.mark.parametrize("quantiles", [["a"], [[0.1, 0.5]], "a", [True], [0.5, None]])
+def test_quantile_levels_must_be_numbers(
+    naive_predicted: SeasonalNaiveForecaster, train: pd.DataFrame, quantiles: object
+) -> None:
+    # ["a"] and "a" were float()'s ValueError, [[0.1, 0.5]] a TypeError
+    with pytest.raises(InvalidParameterError, match=r"quantiles must lie in \(0, 1\)"):
+        naive_predicted.predict(train, days=["2015-02-20"], quantiles=quantiles)
+
+
+def test_one_or_numpy_quantile_levels(
+    naive_predicted: SeasonalNaiveForecaster, train: pd.DataFrame
+) -> None:
+    for qs in (0.5, [np.float32(0.5)], np.array([0.5])):
+        pred = naive_predicted.predict(train, days=["2015-02-20"], quantiles=qs)
+        assert list(pred.columns) == ["mu", "sigma", "nu", "q0.5"]
+
+
+@pytest.mark.parametrize("q", ["a", 1.5, 0.0, 1, None, True, math.nan])
+def test_quantile_column_needs_a_level_in_0_1(q: object) -> None:
+    from forecasting import quantile_column
+
+    # 1.5 gave 'q1.5', "a" and None were format errors
+    with pytest.raises(InvalidParameterError, match=re.escape(f"must lie in (0, 1), got {q!r}")):
+        quantile_column(q)
+
+
+def test_quantile_column_names() -> None:
+    from forecasting import quantile_column
+
+    assert quantile_column(0.1) == "q0.1"
+    assert quantile_column(np.float64(0.025)) == "q0.025"
+
+
+def test_combine_members_needs_members_of_one_shape() -> None:
+    from forecasting import combine_members
+
+    with pytest.raises(InvalidParameterError, match="at least one member"):  # was ValueError
+        combine_members([])
+    one = (np.zeros(3), np.ones(3), np.full(3, 5.0))
+    two = (np.zeros(2), np.ones(2), np.full(2, 5.0))
+    with pytest.raises(InvalidParameterError, match="one shape"):
+        combine_members([one, two])
+    assert combine_members([one]) is one
 
 
 def test_median_mad_falls_back_to_the_standard_deviation_then_one() -> None:

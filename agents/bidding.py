@@ -77,7 +77,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from agents.config import AgentParams, PopulationConfig
+from agents.config import AgentParams, PopulationConfig, _real
 from data.errors import InvalidParameterError
 from data.seeds import check_seed
 from risk import cvar, mean_cvar
@@ -148,8 +148,8 @@ class PricePath:
             raise InvalidParameterError(
                 f"buy price must be >= sell price (interval {t}: {buy[t]:g} < {sell[t]:g})"
             )
-        dt_h = float(self.dt_hours)
-        if not (math.isfinite(dt_h) and dt_h > 0):
+        dt_h = _real(self.dt_hours, "dt_hours")
+        if not dt_h > 0:
             raise InvalidParameterError(f"dt_hours must be > 0, got {self.dt_hours!r}")
         clock = (
             np.arange(H) * dt_h
@@ -185,8 +185,8 @@ class PricePath:
         With both 0 the agent trades at the price path itself (a linear cost).
         """
         price = _array(price_eur_per_mwh, "price")
-        adder = float(retail_adder_eur_per_mwh)
-        discount = float(export_discount_eur_per_mwh)
+        adder = _real(retail_adder_eur_per_mwh, "retail_adder_eur_per_mwh")
+        discount = _real(export_discount_eur_per_mwh, "export_discount_eur_per_mwh")
         if not (adder >= 0 and discount >= 0):
             raise InvalidParameterError("retail adder and export discount must be >= 0")
         return cls(

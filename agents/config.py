@@ -67,6 +67,7 @@ __all__ = [
     "DEFAULT_SHARES",
     "KINDS",
     "KIND_PARAMETERS",
+    "MAX_DR_LEVELS",
     "MAX_NOISE",
     "PARAMETERS",
     "AgentParams",
@@ -83,6 +84,11 @@ FAMILIES: tuple[str, ...] = ("fixed", "uniform", "lognormal")
 """Distribution families of :class:`Dist`."""
 
 _SHARE_TOL = 1e-9
+
+MAX_DR_LEVELS = 4001
+"""Most demand-response levels of a consumer type: as many as the largest state grid the
+agents' DP accepts (``agents.bidding._MAX_STATES``, the EV grid). Nothing documents a finer
+bound; the default is 5."""
 
 MAX_NOISE = 2.0
 """Largest idiosyncratic noise (sd of the log factor): at 2 the median factor is already
@@ -381,7 +387,8 @@ class TypeConfig:
 
     * ``dr_max_fraction``: consumer demand response per interval is at most this fraction of the
       interval's expected load, up or down (default 0.2); ``dr_levels`` (odd, >= 1): number of
-      equally spaced adjustment levels in [-max, +max] the DP chooses from (default 5).
+      equally spaced adjustment levels in [-max, +max] the DP chooses from (default 5, at most
+      :data:`MAX_DR_LEVELS`).
     * ``ev_charge_levels``: EV charging levels as fractions of ``ev_max_kw``, including 0, each a
       whole multiple of the smallest positive one (default (0, 0.5, 1)); ``ev_arrival_hour``:
       local hour from which the EV is plugged in (default 0, the start of the day);
@@ -444,9 +451,13 @@ class TypeConfig:
             raise InvalidParameterError(f"{where}: dr_max_fraction must be in [0, 1], got {frac:g}")
         object.__setattr__(self, "dr_max_fraction", frac)
         levels = self.dr_levels
-        if isinstance(levels, bool) or not isinstance(levels, numbers.Integral) or levels < 1:
+        if (
+            isinstance(levels, bool)
+            or not isinstance(levels, numbers.Integral)
+            or not 1 <= levels <= MAX_DR_LEVELS
+        ):
             raise InvalidParameterError(
-                f"{where}: dr_levels must be an integer >= 1, got {levels!r}"
+                f"{where}: dr_levels must be an integer in [1, {MAX_DR_LEVELS}], got {levels!r}"
             )
         if levels % 2 == 0:
             raise InvalidParameterError(
@@ -639,8 +650,10 @@ class PopulationConfig:
         kwargs = dict(data)
         if "types" in kwargs:
             raw = kwargs["types"]
-            if isinstance(raw, Mapping) or isinstance(raw, str | bytes):
-                raise InvalidParameterError("population config: 'types' must be a list of types")
+            if isinstance(raw, Mapping | str | bytes) or not hasattr(raw, "__iter__"):
+                raise InvalidParameterError(
+                    f"population config: 'types' must be a list of types, got {raw!r}"
+                )
             kwargs["types"] = tuple(TypeConfig.from_dict(t) for t in raw)
         return cls(**kwargs)
 

@@ -34,6 +34,7 @@ import datetime as dt
 import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -504,6 +505,16 @@ def _check_noise(population: Population, noise: float | None) -> float:
     return float(value)
 
 
+def _check_dtype(dtype: Any) -> np.dtype:
+    try:
+        out = np.dtype(dtype)
+    except (TypeError, ValueError):
+        out = None
+    if out not in (np.float32, np.float64):
+        raise InvalidParameterError(f"dtype must be float32 or float64, got {dtype!r}")
+    return out
+
+
 def _apply_noise(load: np.ndarray, pv: np.ndarray, seed: int, first: int, s: float) -> None:
     """Multiply (n, H) load and PV of absolute agents ``first:first + n`` in place by their
     mean-one lognormal noise factors, one block of NOISE_BLOCK agents at a time."""
@@ -540,6 +551,7 @@ def agent_profiles(
     """
     seed = check_seed(seed)
     s = _check_noise(population, noise)
+    dtype = _check_dtype(dtype)
     n = population.n_agents
     start, stop, _ = slice(start, stop).indices(n)
     stop = max(stop, start)
@@ -590,6 +602,7 @@ def iter_net_demand(
         raise InvalidParameterError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     check_seed(seed)
     _check_noise(population, noise)
+    _check_dtype(dtype)
     for lo in range(0, population.n_agents, int(chunk_size)):
         hi = min(lo + int(chunk_size), population.n_agents)
         yield (

@@ -627,6 +627,11 @@ class _Mapper:
         return out
 
 
+def _check_real(arr: np.ndarray, what: str) -> None:
+    if arr.dtype.kind not in "biuf":  # strings, objects, complex numbers, times
+        raise InvalidParameterError(f"{what} must hold real numbers, got dtype {arr.dtype}")
+
+
 def _chunks(
     net_demand: Any, N: int, H: int, chunk_size: int
 ) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -635,6 +640,7 @@ def _chunks(
             raise InvalidParameterError(
                 f"net_demand must have shape (N, H) = ({N}, {H}), got {net_demand.shape}"
             )
+        _check_real(net_demand, "net_demand")
         for lo in range(0, N, chunk_size):
             yield lo, min(lo + chunk_size, N), net_demand[lo : lo + chunk_size]
         return
@@ -653,6 +659,7 @@ def _chunks(
                 f"net_demand chunk ({lo}, {hi}) with shape {arr.shape} does not continue at agent "
                 f"{expected} with {H} intervals"
             )
+        _check_real(arr, f"net_demand chunk ({lo}, {hi})")
         expected = hi
         yield int(lo), int(hi), arr
     if expected != N:
@@ -698,10 +705,32 @@ def _check_common(equilibrium: Any, population: Any, seed: Any, redistribution: 
         )
     if population.n_agents == 0:  # a market of nobody: ZeroDivisionError in its means
         raise InvalidParameterError("population has no agents")
+    _check_types(equilibrium.game, population)
     check_seed(seed)
     if redistribution not in REDISTRIBUTIONS:
         raise InvalidParameterError(
             f"redistribution must be one of {', '.join(REDISTRIBUTIONS)}, got {redistribution!r}"
+        )
+
+
+def _check_types(game: EnergyGame, population: Population) -> None:
+    """The population's types must be the game's, by name and kind: every type of the game
+    is one of the population's, of the same kind, and every type the population has agents
+    of has blocks in the game (a type without agents, or with no share, has no block)."""
+    game_kinds: dict[str, str] = {}
+    for b in game.blocks:
+        game_kinds.setdefault(b.type_name, b.kind)
+    pop_kinds = dict(zip(population.type_names, population.kinds, strict=True))
+    counts = population.type_counts()
+    if any(pop_kinds.get(name) != kind for name, kind in game_kinds.items()) or any(
+        n and name not in game_kinds for name, n in counts.items()
+    ):
+
+        def listed(kinds: dict[str, str]) -> str:
+            return ", ".join(f"{name} ({kind})" for name, kind in kinds.items())
+
+        raise InvalidParameterError(
+            f"the population's types {listed(pop_kinds)} are not the game's: {listed(game_kinds)}"
         )
 
 

@@ -73,7 +73,7 @@ from scipy import stats
 # The DP model builders of agents.bidding: the encoding reuses them so that the game and the
 # agents' DP are the same model by construction (tests check the identity).
 from agents.bidding import DP_BUILDERS, DPGrid, ErrorQuadrature, PricePath, ev_grid
-from agents.config import AgentParams, Dist, PopulationConfig
+from agents.config import KINDS, AgentParams, Dist, PopulationConfig
 from agents.population import Population
 from agents.profiles import DayShapes, expected_profile
 from data.errors import InvalidParameterError
@@ -317,6 +317,20 @@ def _check_bins(bins: Any) -> int | Mapping[str, int]:
     return one(bins, "bins")
 
 
+def _check_bin_keys(bins: int | Mapping[str, int], type_names: Sequence[str]) -> None:
+    """Refuse a ``bins`` key that is neither one of the population's type names nor a kind
+    (a kind the population lacks is allowed: the default bins name kinds)."""
+    if not isinstance(bins, Mapping):
+        return
+    known = [*type_names, *(k for k in KINDS if k not in type_names)]
+    unknown = sorted(set(bins) - set(known))
+    if unknown:
+        raise InvalidParameterError(
+            f"bins for unknown type(s) {', '.join(unknown)} (type names and kinds: "
+            f"{', '.join(known)})"
+        )
+
+
 def _representatives(source: Any, bins: int | Mapping[str, int] | None) -> tuple[list[_Rep], float]:
     """Block representatives and the idiosyncratic noise of the population."""
     reps: list[_Rep] = []
@@ -324,6 +338,7 @@ def _representatives(source: Any, bins: int | Mapping[str, int] | None) -> tuple
         bins = 1 if isinstance(source, Sequence) else DEFAULT_BINS
     inf = (-math.inf, math.inf)
     if isinstance(source, Population):
+        _check_bin_keys(bins, source.config.type_names)
         counts = source.type_counts()
         for tc in source.config.types:
             n_t = counts[tc.name]
@@ -360,6 +375,7 @@ def _representatives(source: Any, bins: int | Mapping[str, int] | None) -> tuple
                 )
         return reps, source.config.noise
     if isinstance(source, PopulationConfig):
+        _check_bin_keys(bins, source.type_names)
         for tc in source.types:
             if tc.share <= 0:
                 continue
@@ -407,6 +423,7 @@ def _representatives(source: Any, bins: int | Mapping[str, int] | None) -> tuple
                 reps.append(_Rep(params.name, params.name, params, share, None, inf))
         if abs(total - 1.0) > 1e-9:
             raise InvalidParameterError(f"representative shares must sum to 1, got {total:.6g}")
+        _check_bin_keys(bins, sorted(names))
         return reps, 0.0
     raise InvalidParameterError(
         "population must be a Population, a PopulationConfig or (AgentParams, share) pairs, "

@@ -57,6 +57,11 @@ VelocityFn = Callable[[np.ndarray, float], FaceVelocity]
 
 DEFAULT_CFL = 0.9
 
+MAX_CELLS = 50_000_000
+"""Most cells of a grid (all axes together): one density is then 400 MB of float64 and a
+solve holds several (face velocities, coefficients, the saved densities); the same bound as
+the node count of :func:`market.kernel.kernel_field` (``DEFAULT_MAX_NODES``)."""
+
 
 @dataclass(frozen=True)
 class FPGrid:
@@ -89,6 +94,10 @@ class FPGrid:
             raise InvalidParameterError(f"need finite lower < upper, got {lo} and {hi}")
         if min(nc) < 2:
             raise InvalidParameterError(f"need at least 2 cells per axis, got {nc}")
+        if math.prod(nc) > MAX_CELLS:
+            raise InvalidParameterError(
+                f"n_cells must total at most {MAX_CELLS} cells, got {nc}: {math.prod(nc)}"
+            )
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)
         object.__setattr__(self, "n_cells", nc)
@@ -243,6 +252,7 @@ def fokker_planck_step(
     """
     rho = _check_density(density, grid)
     sigma = _check_sigma(sigma)
+    dt = _number(dt, "dt")
     if not (math.isfinite(dt) and dt >= 0):
         raise InvalidParameterError(f"dt must be finite and >= 0, got {dt!r}")
     coeffs = _coefficients(grid, _check_velocity(velocity, grid), sigma)
@@ -294,10 +304,13 @@ def solve_fokker_planck(
         raise InvalidParameterError("times must be a non-empty 1-D array of finite numbers")
     if t_out[0] < 0 or (np.diff(t_out) < 0).any():
         raise InvalidParameterError("times must be non-negative and non-decreasing")
+    cfl = _number(cfl, "cfl")
     if not (0.0 < cfl < 1.0):
         raise InvalidParameterError(f"cfl must be in (0, 1), got {cfl!r}")
-    if dt is not None and not (math.isfinite(dt) and dt > 0):
-        raise InvalidParameterError(f"dt must be positive, got {dt!r}")
+    if dt is not None:
+        dt = _number(dt, "dt")
+        if not (math.isfinite(dt) and dt > 0):
+            raise InvalidParameterError(f"dt must be positive, got {dt!r}")
 
     dynamic = callable(velocity)
     fixed_coeffs = None if dynamic else _coefficients(grid, _check_velocity(velocity, grid), sigma)
@@ -308,7 +321,13 @@ def solve_fokker_planck(
         while t < t_next:
             remaining = t_next - t
             if dynamic:
-                v = _check_velocity(velocity(rho.copy(), t), grid)
+                raw = velocity(rho.copy(), t)
+                if raw is None:  # not "no drift": a callable must return the face velocities
+                    raise InvalidParameterError(
+                        f"velocity(density, t) returned None at t={t:g}; it must return the "
+                        "face velocities (use velocity=None for pure diffusion)"
+                    )
+                v = _check_velocity(raw, grid)
                 coeffs = _coefficients(grid, v, sigma)
             else:
                 coeffs = fixed_coeffs
@@ -351,11 +370,15 @@ def _check_density(density: np.ndarray, grid: FPGrid) -> np.ndarray:
     return rho
 
 
-def _check_sigma(sigma: float) -> float:
+def _number(value: object, name: str) -> float:
     try:
-        s = float(sigma)
+        return float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidParameterError(f"sigma must be a number, got {sigma!r}") from None
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}") from None
+
+
+def _check_sigma(sigma: float) -> float:
+    s = _number(sigma, "sigma")
     if not math.isfinite(s) or s < 0:
         raise InvalidParameterError(f"sigma must be finite and >= 0, got {sigma!r}")
     return s

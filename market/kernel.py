@@ -32,6 +32,7 @@ window do not contribute and the sensed value is ``NaN`` at targets outside it.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal
 
@@ -227,6 +228,8 @@ def kernel_sensing_direct(
     block: int = 1 << 20,
 ) -> np.ndarray:
     """The O(N·M) reference: the exact pairwise sum, in blocks of ~``block`` pairs. (M,)."""
+    if isinstance(block, bool) or not isinstance(block, numbers.Integral) or block < 1:
+        raise InvalidParameterError(f"block must be an integer >= 1, got {block!r}")
     pts = _as_points(points, "points")
     tgt = pts if targets is None else _as_points(targets, "targets", dim=pts.shape[1])
     sigma = _positive(sigma, "sigma")

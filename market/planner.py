@@ -260,19 +260,35 @@ class _Agents:
 def _rows(source: NetDemand | None, idx: np.ndarray, N: int, H: int | None, what: str) -> Any:
     if source is None:
         return None
-    if callable(source):
-        arr = np.asarray(source(idx), dtype=np.float64)
-        expected_rows = idx.shape[0]
-    else:
-        full = source
-        if not hasattr(full, "shape"):
-            full = np.asarray(full, dtype=np.float64)
-        if full.ndim != 2 or full.shape[0] != N:
-            raise InvalidParameterError(
-                f"{what} must have shape (N={N}, H), got {tuple(full.shape)}"
-            )
-        arr = np.asarray(full[idx] if idx.shape[0] < N else full, dtype=np.float64)
-        expected_rows = idx.shape[0]
+    try:
+        if callable(source):
+            raw = source(idx)
+            try:
+                arr = np.asarray(raw, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InvalidParameterError(
+                    f"{what}: the callable must return an array of real numbers, "
+                    f"got {type(raw).__name__}"
+                ) from None
+        else:
+            full = source
+            if not hasattr(full, "shape"):
+                full = np.asarray(full, dtype=np.float64)
+            if full.ndim != 2 or full.shape[0] != N:
+                raise InvalidParameterError(
+                    f"{what} must have shape (N={N}, H), got {tuple(full.shape)}"
+                )
+            arr = np.asarray(full[idx] if idx.shape[0] < N else full, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidParameterError):
+            raise
+        dtype = getattr(source, "dtype", None)
+        got = f"{type(source).__name__} of {dtype}" if dtype is not None else f"{source!r:.60}"
+        raise InvalidParameterError(
+            f"{what} must be an (N, H) array of real numbers or a callable giving its rows, "
+            f"got {got}"
+        ) from None
+    expected_rows = idx.shape[0]
     if arr.ndim != 2 or arr.shape[0] != expected_rows or (H is not None and arr.shape[1] != H):
         raise InvalidParameterError(
             f"{what} must give shape ({expected_rows}, {H}), got {tuple(arr.shape)}"
@@ -290,6 +306,10 @@ def _agents(
     H: int,
 ) -> _Agents:
     N = population.n_agents
+    if net_demand is None:
+        raise InvalidParameterError(
+            "net_demand_kwh must be an (N, H) array or a callable, got None"
+        )
     x = _rows(net_demand, idx, N, H, "net_demand_kwh")
     base = _rows(dr_base, idx, N, H, "dr_base_kwh")
     if base is None:
@@ -347,6 +367,10 @@ def stratified_sample(type_index: ArrayLike, n: int, *, seed: int) -> np.ndarray
     codes = np.asarray(type_index)
     if codes.ndim != 1:
         raise InvalidParameterError("type_index must be 1-D")
+    if codes.size and not np.issubdtype(codes.dtype, np.integer):
+        raise InvalidParameterError(f"type_index must be integer type codes, got {codes.dtype}")
+    if codes.size and codes.min() < 0:
+        raise InvalidParameterError(f"type_index must be type codes >= 0, got {codes.min()}")
     n = _int(n, "sample size", 1)
     seed = _int(seed, "seed", 0)
     N = codes.shape[0]
@@ -1515,9 +1539,16 @@ def expected_load_kwh(population: Population, shapes: Any) -> Callable[[np.ndarr
     load, gives them other levels, and a small market could beat its "optimum")."""
     load = population.load_kwh_per_day  # no copy: only the asked rows are converted
     shape = np.asarray(shapes.load_shape, dtype=np.float64)
+    N = load.shape[0]
 
     def rows(idx: np.ndarray) -> np.ndarray:
-        own = np.asarray(load[np.asarray(idx, dtype=np.int64)], dtype=np.float64)
+        arr = np.asarray(idx)
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise InvalidParameterError(f"rows must be integer agent indices, got {arr.dtype}")
+        bad = arr[(arr < 0) | (arr >= N)] if arr.size else arr
+        if bad.size:  # a negative index would wrap around to another agent
+            raise InvalidParameterError(f"rows must be agent indices in 0..{N - 1}, got {bad[0]}")
+        own = np.asarray(load[np.asarray(arr, dtype=np.int64)], dtype=np.float64)
         return own[:, None] * shape[None, :]
 
     return rows

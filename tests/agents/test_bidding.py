@@ -489,6 +489,37 @@ def test_prices_and_inputs_are_checked() -> None:
             best_response(params, [1.0, 2.0], prices, seed=bad)
 
 
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [  # found by an API audit: ValueError from float()
+        (lambda: PricePath([1.0], [1.0], dt_hours="a"), "dt_hours must be a real number, got 'a'$"),
+        (lambda: PricePath([1.0], [1.0], dt_hours=True), "dt_hours must be a real number"),
+        (lambda: PricePath([1.0], [1.0], dt_hours=float("nan")), "dt_hours must be finite"),
+        (lambda: PricePath([1.0], [1.0], dt_hours=0), "dt_hours must be > 0, got 0$"),
+        (
+            lambda: PricePath.from_prices([1.0], retail_adder_eur_per_mwh="a"),
+            "retail_adder_eur_per_mwh must be a real number, got 'a'$",
+        ),
+        (
+            lambda: PricePath.from_prices([1.0], export_discount_eur_per_mwh=None),
+            "export_discount_eur_per_mwh must be a real number, got None$",
+        ),
+    ],
+)
+def test_bad_price_path_scalars_raise_one_line_errors(build, match) -> None:
+    with pytest.raises(InvalidParameterError, match=match) as info:
+        build()
+    assert "\n" not in str(info.value)
+
+
+def test_price_path_accepts_numpy_scalars() -> None:
+    prices = PricePath.from_prices(
+        [1.0, 2.0], retail_adder_eur_per_mwh=np.float32(5), dt_hours=np.int64(2)
+    )
+    assert prices.dt_hours == 2.0
+    np.testing.assert_allclose(prices.buy_eur_per_mwh, [6.0, 7.0])
+
+
 def test_best_response_on_a_real_dst_day() -> None:
     frame = data.load_market_data("ES", "2016-03-27", "2016-03-28")
     shapes = day_profiles(frame)

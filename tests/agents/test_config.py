@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from agents.config import (
@@ -96,6 +97,17 @@ def test_from_dict_fills_defaults() -> None:
         (lambda: TypeConfig("ev", 1.0, ev_charge_levels=(0.3, 0.7)), "whole multiples"),
         (lambda: TypeConfig("ev", 1.0, ev_arrival_hour=8.0), "before the earliest deadline"),
         (lambda: TypeConfig("consumer", 1.0, dr_levels=4), "odd"),
+        # found by an API audit: 10**6 + 1 levels were accepted; None types gave a TypeError
+        (
+            lambda: TypeConfig("consumer", 1.0, dr_levels=10**6 + 1),
+            r"dr_levels must be an integer in \[1, 4001\], got 1000001$",
+        ),
+        (lambda: TypeConfig("consumer", 1.0, dr_levels=True), "dr_levels must be an integer"),
+        (
+            lambda: PopulationConfig.from_dict({"types": None}),
+            "'types' must be a list of types, got None$",
+        ),
+        (lambda: PopulationConfig.from_dict({"types": 3}), "'types' must be a list of types"),
         (lambda: Dist("fixed", 1.0, 0.5), "spread 0"),
         (lambda: Dist("lognormal", -1.0, 0.5), "mean must be > 0"),
         (lambda: Dist("beta", 1.0, 0.5), "family"),
@@ -190,3 +202,8 @@ def test_plausible_means_and_a_feasible_ev_at_the_edge() -> None:
     TypeConfig("ev", 1.0, half)
     with pytest.raises(InvalidParameterError, match=r"at most 0.5 x 7.4 kW"):
         TypeConfig("ev", 1.0, half, ev_charge_levels=(0.0, 0.25, 0.5))
+
+
+def test_dr_levels_up_to_the_bound_and_numpy_integers_are_accepted() -> None:
+    assert TypeConfig("consumer", 1.0, dr_levels=np.int64(4001)).dr_levels == 4001
+    assert type(TypeConfig("consumer", 1.0, dr_levels=np.int16(3)).dr_levels) is int

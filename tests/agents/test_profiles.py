@@ -145,6 +145,20 @@ def test_noise_is_mean_one_and_chunking_invariant(es_2016: pd.DataFrame) -> None
             agent_net_demand(pop, shapes, seed=3, noise=bad)
 
 
+@pytest.mark.parametrize("bad", [np.int8, np.int64, "bogus", object(), np.complex64, np.float16])
+def test_net_demand_refuses_a_non_float_dtype(es_2016: pd.DataFrame, bad) -> None:
+    # found by an API audit: np.int8 gave a raw UFuncTypeError
+    shapes = day_profiles(es_2016, day="2016-06-14")
+    pop = sample_population(None, 50, seed=0)
+    for call in (agent_net_demand, agent_profiles):
+        with pytest.raises(InvalidParameterError, match="dtype must be float32 or float64, got"):
+            call(pop, shapes, seed=0, dtype=bad)
+    with pytest.raises(InvalidParameterError, match="dtype must be float32 or float64"):
+        next(iter_net_demand(pop, shapes, seed=0, dtype=bad))
+    for good in (np.float32, np.float64, "float64"):
+        assert agent_net_demand(pop, shapes, seed=0, dtype=good).dtype == np.dtype(good)
+
+
 def test_fifteen_minute_day_gives_the_same_daily_energy_as_hourly(quarter_hourly) -> None:
     """PV energy is kW per kWp times the interval length: the same day on quarter-hours
     (each hour's value repeated) has four times the intervals, each a quarter as long, so

@@ -591,10 +591,55 @@ def test_bad_inputs_are_rejected(es_day, default_eq) -> None:
         100,
         seed=1,
     )
-    with pytest.raises(InvalidParameterError, match="no block"):
+    with pytest.raises(InvalidParameterError, match="are not the game's"):  # was: "no block"
         clear_finite_market(default_eq, other, agent_net_demand(other, shapes, seed=1), seed=0)
     with pytest.raises(InvalidParameterError, match="EnergyEquilibrium"):
         clear_finite_market(default_eq.game, pop, net, seed=0)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_net_demand_of_strings_is_refused(es_day, default_eq, chunked: bool) -> None:
+    # found by an API audit: a raw ValueError from the float conversion
+    _, shapes = es_day
+    pop = sample_population(None, 50, seed=1)
+    net = agent_net_demand(pop, shapes, seed=1).astype(str)
+    source = iter([(0, 50, net)]) if chunked else net
+    what = "net_demand chunk \\(0, 50\\)" if chunked else "net_demand"
+    with pytest.raises(
+        InvalidParameterError, match=f"^{what} must hold real numbers, got dtype <U"
+    ):
+        clear_finite_market(default_eq, pop, source, seed=0)
+
+
+_GAME_TYPES = "consumer \\(consumer\\), pv \\(pv\\), pv_storage \\(pv_storage\\), ev \\(ev\\)$"
+
+
+@pytest.mark.parametrize(
+    ("types", "listed"),
+    [  # found by an API audit: types were matched by name only, the kinds never compared
+        (
+            (TypeConfig("pv", 0.5, name="consumer"), TypeConfig("consumer", 0.5, name="pv")),
+            "consumer \\(pv\\), pv \\(consumer\\)",
+        ),
+        (
+            (TypeConfig("pv", 0.5), TypeConfig("consumer", 0.5)),
+            "pv \\(pv\\), consumer \\(consumer\\)",
+        ),
+        ((TypeConfig("pv", 0.5, name="a"), TypeConfig("consumer", 0.5)), "a \\(pv\\), consumer"),
+    ],
+)
+def test_a_population_of_other_types_than_the_games_is_refused(
+    es_day, default_eq, types, listed
+) -> None:
+    _, shapes = es_day
+    pop = sample_population(PopulationConfig(types), 40, seed=1)
+    net = agent_net_demand(pop, shapes, seed=1)
+    match = f"^the population's types {listed}.* are not the game's: {_GAME_TYPES}"
+    for call in (clear_finite_market, market_statistics):
+        with pytest.raises(InvalidParameterError, match=match):
+            call(default_eq, pop, net, seed=0)
+    with pytest.raises(InvalidParameterError, match=match):
+        settle_market(default_eq, pop, [], seed=0)
 
 
 def test_storage_bins_split_by_degradation_cost(es_day) -> None:

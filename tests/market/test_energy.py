@@ -553,6 +553,12 @@ def test_bad_inputs_are_rejected(es_day) -> None:
         (dict(kappa_eur_per_mwh_per_kwh=-1.0), "kappa"),
         (dict(kappa_eur_per_mwh_per_kwh=math.nan), "kappa"),
         (dict(bins=0), "bins"),
+        # found by an API audit: an unknown key was silently ignored
+        (
+            dict(bins={"bogus": 2, "pv": 1}),
+            r"bins for unknown type\(s\) bogus \(type names and kinds: consumer, pv, pv_storage, "
+            r"ev\)$",
+        ),
         (dict(errors={"nobody": None}), "unknown block"),
         (dict(errors={"pv": ErrorQuadrature.none(3)}), "ErrorQuadrature of 24"),
         (dict(forecast=pd.DataFrame({"mu": [1.0], "sigma": [0.0], "nu": [5.0]})), "forecast"),

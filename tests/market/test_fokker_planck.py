@@ -352,6 +352,11 @@ def test_solution_frames() -> None:
         ({"velocity": np.full(11, np.nan)}, "finite"),
         ({"cfl": 1.0}, "cfl"),
         ({"dt": 0.0}, "dt"),
+        # found by an API audit: a raw TypeError; a velocity returning None meant no drift
+        ({"cfl": "a"}, "cfl must be a number, got 'a'$"),
+        ({"cfl": None}, "cfl must be a number, got None$"),
+        ({"dt": "a"}, "dt must be a number, got 'a'$"),
+        ({"velocity": lambda rho, t: None}, r"velocity\(density, t\) returned None at t=0"),
     ],
 )
 def test_invalid_parameters(kwargs: dict, match: str) -> None:
@@ -368,6 +373,14 @@ def test_invalid_grids_and_densities() -> None:
         FPGrid((0.0, 0.0), (1.0, 1.0), (10,))
     with pytest.raises(InvalidParameterError):
         FPGrid(0.0, 1.0, 1)
+    # found by an API audit: 10**12 cells were accepted (the first density alone is 8 TB)
+    with pytest.raises(InvalidParameterError, match="at most 50000000 cells, got"):
+        FPGrid(0, 1, 10**12)
+    with pytest.raises(InvalidParameterError, match="at most 50000000 cells"):
+        FPGrid((0.0, 0.0), (1.0, 1.0), (10_000, 10_000))
+    assert FPGrid((0.0, 0.0), (1.0, 1.0), (5_000, 10_000)).n_cells == (5_000, 10_000)
+    with pytest.raises(InvalidParameterError, match=r"dt must be a number, got 'a'$"):
+        fokker_planck_step(np.ones(10), grid=FPGrid(0.0, 1.0, 10), velocity=None, sigma=0.1, dt="a")
     grid = FPGrid(0.0, 1.0, 10)
     with pytest.raises(InvalidParameterError, match="non-negative"):
         solve_fokker_planck(-np.ones(10), grid=grid, sigma=0.1, times=[0.1])

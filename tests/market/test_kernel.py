@@ -235,6 +235,21 @@ def test_invalid_parameters(kwargs: dict, match: str) -> None:
         kernel_sensing(pts, **kwargs)
 
 
+@pytest.mark.parametrize("block", [0, -5, 1.5, "a", None, True])
+def test_direct_sum_refuses_a_bad_block(block) -> None:
+    # found by an API audit: 0 and -5 were silently taken as 1
+    with pytest.raises(InvalidParameterError, match="block must be an integer >= 1, got"):
+        kernel_sensing_direct(np.zeros((3, 1)), sigma=1.0, block=block)
+
+
+def test_direct_sum_accepts_a_numpy_block() -> None:
+    pts = np.random.default_rng(0).normal(size=(7, 2))
+    np.testing.assert_array_equal(
+        kernel_sensing_direct(pts, sigma=1.0, block=np.int64(5)),
+        kernel_sensing_direct(pts, sigma=1.0, block=5),
+    )
+
+
 def test_invalid_points() -> None:
     with pytest.raises(InvalidParameterError, match="shape"):
         kernel_sensing(np.zeros((5, 3)), sigma=1.0)

@@ -407,6 +407,20 @@ def test_stratified_sample_is_proportional_and_seeded() -> None:
         stratified_sample(codes, 5, seed=0)
 
 
+@pytest.mark.parametrize(
+    ("codes", "match"),
+    [  # found by an API audit: a raw ValueError (negative codes) and TypeError (floats)
+        ([-1, 0, 1], "type_index must be type codes >= 0, got -1$"),
+        ([0.0, 1.0, 1.0], "type_index must be integer type codes, got float64$"),
+        (["a", "b", "c"], "type_index must be integer type codes, got <U1$"),
+    ],
+)
+def test_stratified_sample_refuses_bad_type_codes(codes, match) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        stratified_sample(codes, 2, seed=0)
+    assert stratified_sample(np.array([0, 0, 1, 1, 1], dtype=np.int8), 4, seed=0).size == 4
+
+
 def test_sampled_planner_bound_covers_the_exact_answer(es_day: tuple[Any, np.ndarray]) -> None:
     shapes, price = es_day
     N = 200
@@ -568,6 +582,23 @@ def test_bad_input() -> None:
         res.imports_kwh[0] = 1.0
     price[0] = 11.0  # the caller's arrays stay theirs
     assert res.wholesale_eur_per_mwh[0] == 10.0
+
+
+@pytest.mark.parametrize(
+    ("net", "base", "match"),
+    [  # found by an API audit: a raw ValueError / TypeError
+        ("x", None, "net_demand_kwh must be an \\(N, H\\) array of real numbers .*, got 'x'$"),
+        (None, None, "net_demand_kwh must be an \\(N, H\\) array or a callable, got None$"),
+        (np.full((2, 3), "a"), None, "net_demand_kwh must be .*, got ndarray of <U1$"),
+        (lambda idx: "x", None, "net_demand_kwh: the callable must return an array .*, got str$"),
+        (np.zeros((2, 3)), [["a"] * 3] * 2, "dr_base_kwh must be an \\(N, H\\) array"),
+    ],
+)
+def test_bad_net_demand_raises_one_line_errors(net, base, match) -> None:
+    pop = community([("pv", {}, {}), ("consumer", {}, {})])
+    with pytest.raises(InvalidParameterError, match=match) as info:
+        plan_community(pop, net, np.array([10.0, 20.0, 30.0]), dr_base_kwh=base)
+    assert "\n" not in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -779,6 +810,17 @@ def test_expected_load_is_each_agents_daily_load_on_the_shape(
     for r, i in zip(rows, (5, 0, 5), strict=True):
         for t in range(shapes.n_intervals):
             assert r[t] == pytest.approx(float(pop.load_kwh_per_day[i]) * shapes.load_shape[t])
+    assert expected_load_kwh(pop, shapes)(np.zeros(0, dtype=np.intp)).shape == (0, 24)
+    # found by an API audit: 100 gave an IndexError and -1 silently the last agent's load
+    for bad, match in ((100, "got 100$"), (-1, "got -1$"), (7, "got 7$")):
+        with pytest.raises(
+            InvalidParameterError, match=f"rows must be agent indices in 0..6, {match}"
+        ):
+            expected_load_kwh(pop, shapes)(np.array([0, bad]))
+    with pytest.raises(
+        InvalidParameterError, match="rows must be integer agent indices, got float64"
+    ):
+        expected_load_kwh(pop, shapes)(np.array([1.5]))
 
 
 @pytest.mark.parametrize("day", ["2017-06-14", "2017-06-07"])

@@ -39,6 +39,7 @@ leave (seen: −3e-322) are zeroed and their total taken from the largest cell.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -77,8 +78,13 @@ class FPGrid:
     n_cells: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        lo = tuple(float(v) for v in np.atleast_1d(np.asarray(self.lower, dtype=float)))
-        hi = tuple(float(v) for v in np.atleast_1d(np.asarray(self.upper, dtype=float)))
+        try:
+            lo = tuple(float(v) for v in np.atleast_1d(np.asarray(self.lower, dtype=float)))
+            hi = tuple(float(v) for v in np.atleast_1d(np.asarray(self.upper, dtype=float)))
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"lower and upper must be numbers, got {self.lower!r} and {self.upper!r}"
+            ) from None
         nc_arr = np.atleast_1d(np.asarray(self.n_cells))
         if not np.issubdtype(nc_arr.dtype, np.integer):
             raise InvalidParameterError(f"n_cells must be integers, got {self.n_cells!r}")
@@ -297,6 +303,8 @@ def solve_fokker_planck(
     """
     rho = _check_density(density0, grid).copy()
     sigma = _check_sigma(sigma)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+        raise InvalidParameterError(f"max_steps must be an integer >= 1, got {max_steps!r}")
     if method not in ("explicit", "implicit"):
         raise InvalidParameterError(f"method must be 'explicit' or 'implicit', got {method!r}")
     t_out = np.asarray(times, dtype=float)
@@ -371,10 +379,10 @@ def _check_density(density: np.ndarray, grid: FPGrid) -> np.ndarray:
 
 
 def _number(value: object, name: str) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"{name} must be a number, got {value!r}") from None
+    """A real number (numpy's too; not a bool, not a numeric string) as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}")
+    return float(value)
 
 
 def _check_sigma(sigma: float) -> float:

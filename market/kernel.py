@@ -301,6 +301,8 @@ def _grid(
     max_nodes: int,
 ) -> tuple[tuple[tuple[float, float], ...], tuple[float, ...], tuple[float, ...], tuple[int, ...]]:
     """Window, grid origin (with the stencil's padding), spacing and node counts per axis."""
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, numbers.Integral) or max_nodes < 1:
+        raise InvalidParameterError(f"max_nodes must be an integer >= 1, got {max_nodes!r}")
     if bounds is None:
         if pts.shape[0] == 0:
             raise InvalidParameterError("bounds are required when there are no points")

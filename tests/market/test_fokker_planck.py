@@ -356,6 +356,8 @@ def test_solution_frames() -> None:
         ({"cfl": "a"}, "cfl must be a number, got 'a'$"),
         ({"cfl": None}, "cfl must be a number, got None$"),
         ({"dt": "a"}, "dt must be a number, got 'a'$"),
+        ({"dt": "0.1"}, "dt must be a number, got '0.1'$"),  # a numeric string was taken
+        ({"max_steps": "a"}, "max_steps must be an integer >= 1, got 'a'$"),  # TypeError
         ({"velocity": lambda rho, t: None}, r"velocity\(density, t\) returned None at t=0"),
     ],
 )
@@ -379,6 +381,8 @@ def test_invalid_grids_and_densities() -> None:
     with pytest.raises(InvalidParameterError, match="at most 50000000 cells"):
         FPGrid((0.0, 0.0), (1.0, 1.0), (10_000, 10_000))
     assert FPGrid((0.0, 0.0), (1.0, 1.0), (5_000, 10_000)).n_cells == (5_000, 10_000)
+    with pytest.raises(InvalidParameterError, match="lower and upper must be numbers"):
+        FPGrid("a", 1.0, 10)  # ValueError
     with pytest.raises(InvalidParameterError, match=r"dt must be a number, got 'a'$"):
         fokker_planck_step(np.ones(10), grid=FPGrid(0.0, 1.0, 10), velocity=None, sigma=0.1, dt="a")
     grid = FPGrid(0.0, 1.0, 10)

@@ -226,6 +226,7 @@ def test_cost_is_not_quadratic() -> None:
         ({"sigma": 0.1, "bounds": (1.0, 0.0)}, "bounds"),
         ({"sigma": 0.1, "scheme": "spline"}, "scheme"),
         ({"sigma": 1e-6, "max_nodes": 1000}, "max_nodes"),
+        ({"sigma": 0.1, "max_nodes": "a"}, "max_nodes must be an integer >= 1, got 'a'"),
         ({"sigma": 0.1, "weights": np.ones(3)}, "weights"),
     ],
 )

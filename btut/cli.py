@@ -1040,6 +1040,7 @@ def backtest_cmd(
         _stdout_to_stderr(),
     ):
         task = bar.add_task("backtest", total=None, rate="")
+        result_zone = _zone_code(zone)
         started: list[tuple[float, int]] = []  # (time, days done) after the reused days
 
         def progress(done: int, total: int, message: str) -> None:
@@ -1052,7 +1053,7 @@ def backtest_cmd(
                 task, completed=done, total=total, description=f"backtest {message}", rate=rate
             )
             if not err.is_terminal and message != "starting":  # cron, a log file: a line a day
-                _backtest_log_line(zone, message, done, total, now - t0, done - d0)
+                _backtest_log_line(result_zone, message, done, total, now - t0, done - d0)
 
         result = backtest(
             zone,
@@ -1100,13 +1101,25 @@ def backtest_cmd(
     )
 
 
+def _zone_code(zone: str) -> str:
+    """The zone's code as stored (``de-lu`` is ``DE_LU``), or ``zone`` if it is unknown (the
+    command then says so)."""
+    from data.errors import BTUTError
+    from data.zones import get_zone
+
+    try:
+        return get_zone(zone).code
+    except BTUTError:
+        return zone
+
+
 def _backtest_log_line(
     zone: str, message: str, done: int, total: int, elapsed_s: float, new_days: int
 ) -> None:
     """A backtest's progress as one plain stderr line (where no bar is drawn: cron, a log
     file): the day stored, days done of the period, time since the first new day started
     and, from the mean time of the new days, the time left."""
-    line = f"btut: backtest {zone.upper()} {message}: {done} of {total} days"
+    line = f"btut: backtest {zone} {message}: {done} of {total} days"
     if new_days > 0:
         line += f", {_duration(elapsed_s)} elapsed"
         if done < total:

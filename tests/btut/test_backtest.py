@@ -149,9 +149,10 @@ def test_log_line_of_a_day_says_days_done_elapsed_and_left(
 ) -> None:
     """Without a terminal each stored day is one stderr line; the time left is the mean time
     of the days replayed so far times the days still to do."""
-    from btut.cli import _backtest_log_line
+    from btut.cli import _backtest_log_line, _zone_code
 
-    _backtest_log_line("es", "2017-06-13 stored", 3, 9, 130.0, 2)  # one day was reused
+    assert (_zone_code("de-lu"), _zone_code(" es"), _zone_code("XX")) == ("DE_LU", "ES", "XX")
+    _backtest_log_line("ES", "2017-06-13 stored", 3, 9, 130.0, 2)  # one day was reused
     _backtest_log_line("ES", "2017-06-20 stored", 9, 9, 7625.0, 8)
     assert capsys.readouterr().err.splitlines() == [
         "btut: backtest ES 2017-06-13 stored: 3 of 9 days, 2 min 10 s elapsed, "

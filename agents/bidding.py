@@ -77,7 +77,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from agents.config import AgentParams, PopulationConfig, _real
+from agents.config import AgentParams, PopulationConfig
+from data.checks import check_int, check_real
 from data.errors import InvalidParameterError
 from data.seeds import check_seed
 from risk import cvar, mean_cvar
@@ -112,12 +113,6 @@ def _array(values: ArrayLike, what: str, H: int | None = None) -> np.ndarray:
     return arr
 
 
-def _positive_int(value: Any, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidParameterError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 # --------------------------------------------------------------------------------------------
 # prices
 # --------------------------------------------------------------------------------------------
@@ -148,7 +143,7 @@ class PricePath:
             raise InvalidParameterError(
                 f"buy price must be >= sell price (interval {t}: {buy[t]:g} < {sell[t]:g})"
             )
-        dt_h = _real(self.dt_hours, "dt_hours")
+        dt_h = check_real(self.dt_hours, "dt_hours")
         if not dt_h > 0:
             raise InvalidParameterError(f"dt_hours must be > 0, got {self.dt_hours!r}")
         clock = (
@@ -185,8 +180,8 @@ class PricePath:
         With both 0 the agent trades at the price path itself (a linear cost).
         """
         price = _array(price_eur_per_mwh, "price")
-        adder = _real(retail_adder_eur_per_mwh, "retail_adder_eur_per_mwh")
-        discount = _real(export_discount_eur_per_mwh, "export_discount_eur_per_mwh")
+        adder = check_real(retail_adder_eur_per_mwh, "retail_adder_eur_per_mwh")
+        discount = check_real(export_discount_eur_per_mwh, "export_discount_eur_per_mwh")
         if not (adder >= 0 and discount >= 0):
             raise InvalidParameterError("retail adder and export discount must be >= 0")
         return cls(
@@ -299,7 +294,7 @@ class ErrorQuadrature:
     @classmethod
     def none(cls, n_intervals: int) -> ErrorQuadrature:
         """No forecast error: one node at 0 per interval."""
-        H = _positive_int(n_intervals, "n_intervals")
+        H = check_int(n_intervals, "n_intervals", 1)
         return cls(np.zeros((H, 1)), np.ones(1), "none")
 
     @classmethod
@@ -320,7 +315,7 @@ class ErrorQuadrature:
         nu_arr = np.broadcast_to(np.asarray(nu, dtype=np.float64), (H,)).copy()
         if np.isnan(nu_arr).any() or (nu_arr <= 2).any():
             raise InvalidParameterError("nu must be > 2 (or inf) in every interval")
-        K = _positive_int(n_nodes, "n_nodes")
+        K = check_int(n_nodes, "n_nodes", 1)
         if method not in ("midpoint", "bin_mean"):
             raise InvalidParameterError(f"method must be 'midpoint' or 'bin_mean', got {method!r}")
         std_nodes = np.empty((H, K))
@@ -403,8 +398,8 @@ class DPGrid:
     ev_steps: int = 24
 
     def __post_init__(self) -> None:
-        _positive_int(self.n_soc, "n_soc", 2)
-        _positive_int(self.ev_steps, "ev_steps", 1)
+        check_int(self.n_soc, "n_soc", 2)
+        check_int(self.ev_steps, "ev_steps", 1)
 
 
 @dataclass
@@ -738,7 +733,7 @@ def best_response(
     if isinstance(a, bool) or not isinstance(a, numbers.Real) or not 0.0 < a <= 1.0:
         raise InvalidParameterError(f"alpha must be in (0, 1], got {a!r}")
     g, a = float(g), float(a)
-    n_scen = _positive_int(n_scenarios, "n_scenarios")
+    n_scen = check_int(n_scenarios, "n_scenarios", 1)
     seed = check_seed(seed)  # None drew fresh paths: a cost_cvar no call reproduced
 
     model = DP_BUILDERS[params.kind](params, load, prices, grid)

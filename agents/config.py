@@ -60,6 +60,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from data.checks import check_real
 from data.errors import InvalidParameterError
 
 __all__ = [
@@ -193,15 +194,6 @@ KIND_PARAMETERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 """The parameters each kind uses (the others are stored at their neutral value)."""
 
 
-def _real(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{what} must be a real number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise InvalidParameterError(f"{what} must be finite, got {out!r}")
-    return out
-
-
 def _check_keys(data: Mapping[str, Any], allowed: set[str], what: str) -> None:
     if not isinstance(data, Mapping):
         raise InvalidParameterError(f"{what} must be a mapping, got {type(data).__name__}")
@@ -236,8 +228,8 @@ class Dist:
             raise InvalidParameterError(
                 f"distribution family must be one of {', '.join(FAMILIES)}, got {self.family!r}"
             )
-        mean = _real(self.mean, f"{self.family} mean")
-        spread = _real(self.spread, f"{self.family} spread")
+        mean = check_real(self.mean, f"{self.family} mean")
+        spread = check_real(self.spread, f"{self.family} spread")
         if spread < 0:
             raise InvalidParameterError(f"{self.family} spread must be >= 0, got {spread:g}")
         if self.family == "fixed" and spread != 0:
@@ -417,7 +409,7 @@ class TypeConfig:
             raise InvalidParameterError(f"type name must be a non-empty string, got {name!r}")
         object.__setattr__(self, "name", name)
         where = f"type {name!r}"
-        share = _real(self.share, f"{where}: share")
+        share = check_real(self.share, f"{where}: share")
         if not 0.0 <= share <= 1.0:
             raise InvalidParameterError(f"{where}: share must be in [0, 1], got {share:g}")
         object.__setattr__(self, "share", share)
@@ -446,7 +438,7 @@ class TypeConfig:
         self._check_settings(where)
 
     def _check_settings(self, where: str) -> None:
-        frac = _real(self.dr_max_fraction, f"{where}: dr_max_fraction")
+        frac = check_real(self.dr_max_fraction, f"{where}: dr_max_fraction")
         if not 0.0 <= frac <= 1.0:
             raise InvalidParameterError(f"{where}: dr_max_fraction must be in [0, 1], got {frac:g}")
         object.__setattr__(self, "dr_max_fraction", frac)
@@ -465,7 +457,9 @@ class TypeConfig:
             )
         object.__setattr__(self, "dr_levels", int(levels))
         try:
-            ev_levels = tuple(_real(v, f"{where}: ev_charge_levels") for v in self.ev_charge_levels)
+            ev_levels = tuple(
+                check_real(v, f"{where}: ev_charge_levels") for v in self.ev_charge_levels
+            )
         except TypeError:
             raise InvalidParameterError(
                 f"{where}: ev_charge_levels must be a sequence of fractions"
@@ -484,7 +478,7 @@ class TypeConfig:
                     f"level {step:g}, got {list(ev_levels)}"
                 )
         object.__setattr__(self, "ev_charge_levels", ev_levels)
-        arrival = _real(self.ev_arrival_hour, f"{where}: ev_arrival_hour")
+        arrival = check_real(self.ev_arrival_hour, f"{where}: ev_arrival_hour")
         if not 0.0 <= arrival < 24.0:
             raise InvalidParameterError(
                 f"{where}: ev_arrival_hour must be in [0, 24), got {arrival:g}"
@@ -509,7 +503,9 @@ class TypeConfig:
                     f"deadline (at most {ev_levels[-1]:g} x {top['ev_max_kw']:g} kW until "
                     f"{top['ev_deadline_hour']:g} h, efficiency at most {top['eta_charge']:g})"
                 )
-        penalty = _real(self.ev_unmet_penalty_eur_per_kwh, f"{where}: ev_unmet_penalty_eur_per_kwh")
+        penalty = check_real(
+            self.ev_unmet_penalty_eur_per_kwh, f"{where}: ev_unmet_penalty_eur_per_kwh"
+        )
         if penalty < 0:
             raise InvalidParameterError(
                 f"{where}: ev_unmet_penalty_eur_per_kwh must be >= 0, got {penalty:g}"
@@ -614,12 +610,12 @@ class PopulationConfig:
                 f"({', '.join(f'{t.name}={t.share:g}' for t in types)})"
             )
         object.__setattr__(self, "types", types)
-        noise = _real(self.noise, "noise")
+        noise = check_real(self.noise, "noise")
         if not 0 <= noise <= MAX_NOISE:
             raise InvalidParameterError(f"noise must be in [0, {MAX_NOISE:g}], got {noise:g}")
         object.__setattr__(self, "noise", noise)
         for attr in ("retail_adder_eur_per_mwh", "export_discount_eur_per_mwh"):
-            value = _real(getattr(self, attr), attr)
+            value = check_real(getattr(self, attr), attr)
             if value < 0:
                 raise InvalidParameterError(f"{attr} must be >= 0, got {value:g}")
             object.__setattr__(self, attr, value)
@@ -701,7 +697,7 @@ class AgentParams:
             )
         object.__setattr__(self, "name", self.name or self.kind)
         for pname, spec in PARAMETERS.items():
-            value = _real(getattr(self, pname), f"agent {self.name!r}: {pname}")
+            value = check_real(getattr(self, pname), f"agent {self.name!r}: {pname}")
             if not spec.contains(value):
                 raise InvalidParameterError(
                     f"agent {self.name!r}: {pname} must lie in "

@@ -82,6 +82,7 @@ import numpy as np
 import pandas as pd
 
 from btut import MAX_SEED
+from data.checks import check_int
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.loader import as_market_day
 
@@ -421,14 +422,6 @@ def _days(day: Any, start: Any, end: Any) -> tuple[dt.date, ...]:
     if d1 <= d0:
         raise InvalidParameterError(f"end ({d1}) must be after start ({d0}); end is exclusive")
     return tuple(d0 + dt.timedelta(days=k) for k in range((d1 - d0).days))
-
-
-def _int(value: Any, what: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidParameterError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise InvalidParameterError(f"{what} must be at most {maximum}, got {value!r}")
-    return int(value)
 
 
 def _population_config(config: Any) -> Any:
@@ -980,7 +973,7 @@ def _params(
     from data.zones import get_zone
 
     zone = get_zone(zone).code  # "es", " ES", "de-lu": one stored configuration per zone
-    exact = _int(
+    exact = check_int(
         DEFAULT_MAX_EXACT_AGENTS if max_exact_agents is None else max_exact_agents,
         "max_exact_agents",
         1,
@@ -990,8 +983,8 @@ def _params(
         raise InvalidParameterError(f"kappa must be a finite number >= 0, got {kappa!r}")
     return _Params(
         zone=zone,
-        agents=_int(agents, "agents", 1, MAX_AGENTS),
-        seed=_int(seed, "seed", 0, MAX_SEED),
+        agents=check_int(agents, "agents", 1, MAX_AGENTS),
+        seed=check_int(seed, "seed", 0, MAX_SEED),
         kappa=float(k),
         max_exact_agents=exact,
         source=None if source is None else str(source),

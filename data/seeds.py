@@ -7,19 +7,16 @@ parameter, instead of numpy's ``ValueError`` from deep inside ``default_rng``.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from data.errors import InvalidParameterError
+from data.checks import check_int
 
 
 def check_seed(seed: Any, *, name: str = "seed") -> int:
     """``seed`` as an ``int`` if it is an integer >= 0, else ``InvalidParameterError``."""
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidParameterError(f"{name} must be an integer >= 0, got {seed!r}")
-    return int(seed)
+    return check_int(seed, name, 0)
 
 
 def seeded_rng(seed: Any, *, name: str = "seed") -> np.random.Generator:

@@ -76,6 +76,7 @@ from agents.bidding import DP_BUILDERS, DPGrid, ErrorQuadrature, PricePath, ev_g
 from agents.config import KINDS, AgentParams, Dist, PopulationConfig
 from agents.population import Population
 from agents.profiles import DayShapes, expected_profile
+from data.checks import check_real
 from data.errors import InvalidParameterError
 from market.mfg import FiniteMFG, best_response, mean_field
 from market.solvers import METHODS, MFGSolution, solve
@@ -187,15 +188,6 @@ pv_storage bins 0.935; without the consumer bins 0.957; 2 bins for every type 0.
 for every type 0.961 (+0.0004, better on 18 of 31 days, at most 382 iterations, 16 blocks
 instead of 8). The default stays: within 0.0004 of the best with fewer blocks and
 iterations (the study's timings were taken on a shared machine and are not quoted)."""
-
-
-def _real(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{what} must be a real number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise InvalidParameterError(f"{what} must be finite, got {out!r}")
-    return out
 
 
 def _readonly(*arrays: np.ndarray) -> None:
@@ -412,7 +404,7 @@ def _representatives(source: Any, bins: int | Mapping[str, int] | None) -> tuple
             ):
                 raise InvalidParameterError("representatives must be (AgentParams, share) pairs")
             params, share = item
-            share = _real(share, f"share of {params.name!r}")
+            share = check_real(share, f"share of {params.name!r}")
             if share < 0:
                 raise InvalidParameterError(f"share of {params.name!r} must be >= 0")
             if params.name in names:
@@ -722,7 +714,7 @@ def energy_game(
         )
     if not np.isfinite(pi).all():
         raise InvalidParameterError("price_eur_per_mwh must be finite (found NaN or infinity)")
-    kappa = _real(kappa_eur_per_mwh_per_kwh, "kappa_eur_per_mwh_per_kwh")
+    kappa = check_real(kappa_eur_per_mwh_per_kwh, "kappa_eur_per_mwh_per_kwh")
     if kappa < 0:
         raise InvalidParameterError(f"kappa_eur_per_mwh_per_kwh must be >= 0, got {kappa:g}")
     grid = DPGrid() if grid is None else grid
@@ -754,13 +746,13 @@ def energy_game(
     )
     tariff = PricePath.from_prices(
         pi,
-        retail_adder_eur_per_mwh=_real(adder, "retail_adder_eur_per_mwh"),
-        export_discount_eur_per_mwh=_real(discount, "export_discount_eur_per_mwh"),
+        retail_adder_eur_per_mwh=check_real(adder, "retail_adder_eur_per_mwh"),
+        export_discount_eur_per_mwh=check_real(discount, "export_discount_eur_per_mwh"),
         dt_hours=shapes.dt_hours,
         clock_hour=shapes.clock_hour,
         index=shapes.index,
     )
-    s_noise = pop_noise if noise is None else _real(noise, "noise")
+    s_noise = pop_noise if noise is None else check_real(noise, "noise")
     if s_noise < 0:
         raise InvalidParameterError(f"noise must be >= 0, got {s_noise:g}")
     errors = dict(errors or {})
@@ -879,7 +871,7 @@ def energy_game(
     if penalty_eur is None:
         penalty = needed
     else:
-        penalty = _real(penalty_eur, "penalty_eur")
+        penalty = check_real(penalty_eur, "penalty_eur")
         if penalty < needed:
             raise InvalidParameterError(
                 f"penalty_eur must be >= {needed:.6g} (twice the bound on a day's cost spread + 1)"
@@ -1103,7 +1095,7 @@ def solve_energy_market(
         raise InvalidParameterError(f"game must be an EnergyGame, got {type(game).__name__}")
     if method not in METHODS:
         raise InvalidParameterError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
-    tol = _real(tol_eur, "tol_eur")
+    tol = check_real(tol_eur, "tol_eur")
     if tol < 0:
         raise InvalidParameterError(f"tol_eur must be >= 0, got {tol:g}")
     start = time.perf_counter()

@@ -123,6 +123,7 @@ from scipy import sparse, stats
 
 from agents.config import PARAMETERS, PopulationConfig
 from agents.population import Population, stratified_counts
+from data.checks import check_int, check_real
 from data.errors import BTUTError, InvalidParameterError
 
 __all__ = [
@@ -155,21 +156,6 @@ NetDemand = np.ndarray | Callable[[np.ndarray], np.ndarray]
 # --------------------------------------------------------------------------------------------
 # inputs
 # --------------------------------------------------------------------------------------------
-
-
-def _real(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{what} must be a real number, got {value!r}")
-    out = float(value)
-    if not math.isfinite(out):
-        raise InvalidParameterError(f"{what} must be finite, got {out!r}")
-    return out
-
-
-def _int(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise InvalidParameterError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _vector(values: ArrayLike, what: str, H: int | None = None) -> np.ndarray:
@@ -215,8 +201,8 @@ def _tariff(
     H = price.shape[0]
     adder = config.retail_adder_eur_per_mwh if retail_adder is None else retail_adder
     discount = config.export_discount_eur_per_mwh if export_discount is None else export_discount
-    adder = _real(adder, "retail_adder_eur_per_mwh")
-    discount = _real(discount, "export_discount_eur_per_mwh")
+    adder = check_real(adder, "retail_adder_eur_per_mwh")
+    discount = check_real(discount, "export_discount_eur_per_mwh")
     if adder < 0 or discount < 0:
         raise InvalidParameterError("retail_adder_eur_per_mwh and export discount must be >= 0")
     index: pd.Index = pd.RangeIndex(H, name="interval")
@@ -228,7 +214,7 @@ def _tariff(
         dt_hours = shapes.dt_hours if dt_hours is None else dt_hours
         clock_hour = shapes.clock_hour if clock_hour is None else clock_hour
         index = shapes.index
-    dt_h = _real(1.0 if dt_hours is None else dt_hours, "dt_hours")
+    dt_h = check_real(1.0 if dt_hours is None else dt_hours, "dt_hours")
     if dt_h <= 0:
         raise InvalidParameterError(f"dt_hours must be > 0, got {dt_h:g}")
     clock = np.arange(H) * dt_h if clock_hour is None else _vector(clock_hour, "clock_hour", H)
@@ -371,8 +357,8 @@ def stratified_sample(type_index: ArrayLike, n: int, *, seed: int) -> np.ndarray
         raise InvalidParameterError(f"type_index must be integer type codes, got {codes.dtype}")
     if codes.size and codes.min() < 0:
         raise InvalidParameterError(f"type_index must be type codes >= 0, got {codes.min()}")
-    n = _int(n, "sample size", 1)
-    seed = _int(seed, "seed", 0)
+    n = check_int(n, "sample size", 1)
+    seed = check_int(seed, "seed", 0)
     N = codes.shape[0]
     if n >= N:
         return np.arange(N)
@@ -1409,14 +1395,14 @@ def _run(
         clock_hour,
         shapes,
     )
-    time_limit_s = _real(time_limit_s, "time_limit_s")
-    mip_rel_gap = _real(mip_rel_gap, "mip_rel_gap")
-    z_score = _real(z_score, "z_score")
+    time_limit_s = check_real(time_limit_s, "time_limit_s")
+    mip_rel_gap = check_real(mip_rel_gap, "mip_rel_gap")
+    z_score = check_real(z_score, "z_score")
     if time_limit_s <= 0 or mip_rel_gap < 0 or z_score < 0:
         raise InvalidParameterError("time_limit_s must be > 0, mip_rel_gap and z_score >= 0")
-    threads = _int(threads, "threads", 1)
-    max_exact = _int(max_exact_agents, "max_exact_agents", 2)
-    seed = _int(sample_seed, "sample_seed", 0)
+    threads = check_int(threads, "threads", 1)
+    max_exact = check_int(max_exact_agents, "max_exact_agents", 2)
+    seed = check_int(sample_seed, "sample_seed", 0)
     N = population.n_agents
     if N == 0:  # nobody to plan for: ZeroDivisionError in the per-agent figures
         raise InvalidParameterError("population has no agents")
@@ -1816,7 +1802,7 @@ def _stratified_sum(values: np.ndarray, result: PlannerResult) -> float:
 
 def _error(value: Any, given: float | None) -> float:
     if given is not None:
-        out = _real(given, "error bound")
+        out = check_real(given, "error bound")
     elif isinstance(value, PlannerResult):
         out = value.cost_error_bound_eur
     else:

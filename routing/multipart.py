@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import check_int
 from data.errors import InvalidParameterError, NoRouteError
 from routing.graph import ChannelGraph
 from routing.paths import (
@@ -35,7 +36,6 @@ from routing.paths import (
     build_route,
     check_amount,
     check_capacity,
-    check_count,
     exclude_mask,
     hop_amounts,
     k_shortest_paths,
@@ -126,7 +126,7 @@ def first_fitting_route(
     excluded and the search repeats. ``NoRouteError`` (the search's reason, or
     ``"pruned"`` when every search missed).
     """
-    candidates = check_count(candidates, "candidates")
+    candidates = check_int(candidates, "candidates", 1)
     exclude = exclude_mask(graph, exclude_edges)
     for _ in range(candidates):
         route = next(
@@ -220,8 +220,8 @@ def split_payment(
     the amount cannot be covered (every part size tried failed, or ``max_parts`` reached).
     """
     p = _make_params(params, theta, alpha, beta, gamma, hop_latency_s)
-    max_parts = check_count(max_parts, "max_parts")
-    candidates = check_count(candidates, "candidates")
+    max_parts = check_int(max_parts, "max_parts", 1)
+    candidates = check_int(candidates, "candidates", 1)
     s, t = graph.node(source), graph.node(target)
     if s == t:
         raise InvalidParameterError("source and target must differ")

@@ -171,22 +171,6 @@ def check_amount(amount_msat: Any) -> int:
     return int(amount_msat)
 
 
-def check_count(value: Any, name: str, minimum: int = 1, maximum: int | None = None) -> int:
-    """``value`` as a Python int if it is an integer (numpy's too, bool refused) within
-    ``minimum..maximum``, else InvalidParameterError naming ``name``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        if maximum is not None:
-            wanted += f" and <= {maximum}"
-        raise InvalidParameterError(f"{name} must be {wanted}, got {value!r}")
-    return int(value)
-
-
 def check_number(value: Any, name: str, *, minimum: float | None = None) -> Any:
     """``value`` if it is a finite real number (numpy's too, bool refused) >= ``minimum``,
     else InvalidParameterError naming ``name``."""

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import check_int
 from data.errors import InvalidParameterError, NoRouteError
 from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
@@ -39,7 +40,6 @@ from routing.paths import (
     DEFAULT_LATENCY_MU,
     DEFAULT_LATENCY_SIGMA,
     RoutingParams,
-    check_count,
     check_number,
 )
 from routing.simulator import (
@@ -150,7 +150,7 @@ def settlement_payments(
         raise InvalidParameterError("agent_amounts_eur must be a 1-D array (one per agent)")
     if not np.isfinite(x).all():
         raise InvalidParameterError("agent_amounts_eur must be finite")
-    dust_sat = check_count(dust_sat, "dust_sat", minimum=0)
+    dust_sat = check_int(dust_sat, "dust_sat", 0)
     msat = eur_to_msat(x, eur_per_btc)
     keep = (msat >= max(dust_sat * 1000, 1)) & (x != 0)
     pay = np.flatnonzero(keep & (x > 0))
@@ -212,7 +212,7 @@ def route_settlement(
     is indexed like ``graph``'s channels). Everything random derives from ``seed``.
     """
     plan = settlement_payments(agent_amounts_eur, eur_per_btc=eur_per_btc, dust_sat=dust_sat)
-    min_channels = check_count(min_channels, "min_channels", minimum=0)
+    min_channels = check_int(min_channels, "min_channels", 0)
     x = np.asarray(agent_amounts_eur, dtype=np.float64)
     n_agents = int(x.size)
     rng = seeded_rng(seed)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import check_int
 from data.errors import InvalidParameterError, NoRouteError
 from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
@@ -53,7 +54,6 @@ from routing.paths import (
     RoutingParams,
     _static_arrays,
     check_amount,
-    check_count,
     check_number,
 )
 
@@ -262,9 +262,9 @@ class PaymentSimulator:
     ) -> None:
         self.latency_mu = float(check_number(latency_mu, "latency_mu"))
         self.latency_sigma = float(check_number(latency_sigma, "latency_sigma", minimum=0))
-        self.max_attempts = check_count(max_attempts, "max_attempts")
-        self.max_parts = check_count(max_parts, "max_parts")
-        self.candidates = check_count(candidates, "candidates")
+        self.max_attempts = check_int(max_attempts, "max_attempts", 1)
+        self.max_parts = check_int(max_parts, "max_parts", 1)
+        self.candidates = check_int(candidates, "candidates", 1)
         self.graph = graph
         self.rng = seeded_rng(seed)
         self.params = params or RoutingParams()
@@ -384,7 +384,7 @@ class PaymentSimulator:
         amount = check_amount(amount_msat)
         rounds = self.max_attempts
         if max_attempts is not None:
-            rounds = check_count(max_attempts, "max_attempts")
+            rounds = check_int(max_attempts, "max_attempts", 1)
         if multipart:
             return self._pay_multipart(s, t, amount, rounds)
         return self._pay_single(s, t, amount, rounds)
@@ -545,7 +545,7 @@ class PaymentSimulator:
         if missing:
             raise InvalidParameterError(f"payments frame lacks columns {sorted(missing)}")
         if max_attempts is not None:
-            max_attempts = check_count(max_attempts, "max_attempts")
+            max_attempts = check_int(max_attempts, "max_attempts", 1)
         amounts = []
         for row, a in enumerate(payments["amount_msat"].tolist()):
             try:
@@ -580,8 +580,8 @@ def simulate_random_payments(
 ) -> PaymentBatchResult:
     """``n_payments`` payments of ``amount_sat`` between random distinct nodes of the
     largest strongly connected component, one after another on one seeded simulator."""
-    n_payments = check_count(n_payments, "n_payments")
-    amount = check_count(amount_sat, "amount_sat", maximum=MAX_MSAT // 1000) * 1000
+    n_payments = check_int(n_payments, "n_payments", 1)
+    amount = check_int(amount_sat, "amount_sat", 1, MAX_MSAT // 1000) * 1000
     rng = seeded_rng(seed)
     core = graph.largest_scc()
     if core.size < 2:

@@ -211,10 +211,10 @@ def test_parts_sharing_an_edge_respect_its_capacity(shared_edge):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"candidates": 0}, "candidates must be a positive integer"),  # NoRouteError before
-        ({"candidates": -1}, "candidates must be a positive integer"),
-        ({"candidates": "a"}, "candidates must be a positive integer"),  # TypeError before
-        ({"max_parts": 2.0}, "max_parts must be a positive integer"),
+        ({"candidates": 0}, "candidates must be an integer >= 1"),  # NoRouteError before
+        ({"candidates": -1}, "candidates must be an integer >= 1"),
+        ({"candidates": "a"}, "candidates must be an integer >= 1"),  # TypeError before
+        ({"max_parts": 2.0}, "max_parts must be an integer >= 1"),
         ({"capacity_msat": np.full(4, np.nan)}, "capacity_msat must be finite"),
         ({"capacity_msat": np.full(4, -1.0)}, "capacity_msat must be >= 0"),
         ({"capacity_msat": np.ones(3)}, r"capacity_msat must be numbers of shape \(4,\)"),

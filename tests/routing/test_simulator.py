@@ -414,9 +414,9 @@ def test_numpy_integer_counts_are_accepted(fork):
         ({"latency_mu": "a"}, "latency_mu must be a finite number"),
         ({"latency_mu": float("nan")}, "latency_mu must be a finite number"),
         ({"latency_sigma": None}, "latency_sigma must be a finite number >= 0"),
-        ({"max_attempts": 0}, "max_attempts must be a positive integer"),
-        ({"max_parts": True}, "max_parts must be a positive integer"),
-        ({"candidates": 1.5}, "candidates must be a positive integer"),
+        ({"max_attempts": 0}, "max_attempts must be an integer >= 1"),
+        ({"max_parts": True}, "max_parts must be an integer >= 1"),
+        ({"candidates": 1.5}, "candidates must be an integer >= 1"),
     ],
 )
 def test_simulator_settings_are_checked(fork, kwargs, match):
@@ -445,10 +445,10 @@ def test_run_needs_a_data_frame(fork, bad):
 @pytest.mark.parametrize(
     ("n_payments", "amount_sat", "match"),
     [
-        (1, 2**62, "amount_sat must be .*<= "),  # OverflowError before
-        (1, 0, "amount_sat must be a positive integer"),
-        (0, 1000, "n_payments must be a positive integer"),
-        (True, 1000, "n_payments must be a positive integer"),
+        (1, 2**62, "amount_sat must be at most "),  # OverflowError before
+        (1, 0, "amount_sat must be an integer >= 1"),
+        (0, 1000, "n_payments must be an integer >= 1"),
+        (True, 1000, "n_payments must be an integer >= 1"),
     ],
 )
 def test_random_payments_arguments(fork, n_payments, amount_sat, match):

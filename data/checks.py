@@ -1,0 +1,35 @@
+"""Scalar arguments, checked once for every package.
+
+An integer is a Python or numpy integer (``bool`` is refused although Python counts it as
+one); a real number is a Python or numpy real that is finite. Anything else is a one-line
+:class:`~data.errors.InvalidParameterError` naming the parameter and the value.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from data.errors import InvalidParameterError
+
+__all__ = ["check_int", "check_real"]
+
+
+def check_int(value: Any, name: str, minimum: int = 0, maximum: int | None = None) -> int:
+    """``value`` as an ``int`` if it is an integer in ``minimum .. maximum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise InvalidParameterError(f"{name} must be at most {maximum}, got {value!r}")
+    return int(value)
+
+
+def check_real(value: Any, name: str) -> float:
+    """``value`` as a ``float`` if it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidParameterError(f"{name} must be a real number, got {value!r}")
+    out = float(value)
+    if not math.isfinite(out):
+        raise InvalidParameterError(f"{name} must be finite, got {out!r}")
+    return out

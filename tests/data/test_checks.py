@@ -1,0 +1,39 @@
+"""data.checks: the scalar checks every package shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data.checks import check_int, check_real
+from data.errors import InvalidParameterError
+
+
+def test_integers_numpy_ones_too_within_their_bounds() -> None:
+    assert check_int(np.int64(3), "n", 1) == 3 and type(check_int(np.int64(3), "n", 1)) is int
+    assert check_int(0, "n") == 0
+    assert check_int(10, "n", 1, 10) == 10
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (0, r"^n must be an integer >= 1, got 0$"),
+        (True, r"^n must be an integer >= 1, got True$"),
+        (2.0, r"^n must be an integer >= 1, got 2.0$"),
+        ("3", r"^n must be an integer >= 1, got '3'$"),
+        (11, r"^n must be at most 10, got 11$"),
+    ],
+)
+def test_what_is_no_integer_in_range_is_refused(value, match) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        check_int(value, "n", 1, 10)
+
+
+def test_reals_are_finite_numbers() -> None:
+    assert check_real(np.float32(0.5), "x") == 0.5 and type(check_real(1, "x")) is float
+    for bad, match in ((True, "real number"), ("1", "real number"), (np.inf, "finite")):
+        with pytest.raises(InvalidParameterError, match=f"^x must be (a )?{match}"):
+            check_real(bad, "x")
+    with pytest.raises(InvalidParameterError, match=r"^x must be finite, got nan$"):
+        check_real(float("nan"), "x")

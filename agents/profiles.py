@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike
 
 from agents.config import MAX_NOISE, AgentParams
 from agents.population import Population
+from data.checks import check_real
 from data.errors import (
     DataUnavailableError,
     DataValidationError,
@@ -50,6 +51,7 @@ from data.errors import (
 from data.loader import as_market_day, check_index
 from data.seeds import check_seed
 from data.validation import resolution_of
+from data.zones import check_tz
 
 __all__ = [
     "NOISE_BLOCK",
@@ -167,9 +169,10 @@ def day_profiles(
     tz = tz or frame.attrs.get("tz")
     if not tz:
         raise InvalidParameterError("the frame has no attrs['tz']; pass tz= (the zone's time zone)")
+    tz = check_tz(tz)
     if frame.empty:
         raise DataUnavailableError("the frame holds no intervals")
-    if not 0.0 < float(peak_capacity_factor) <= 1.0:
+    if not 0.0 < check_real(peak_capacity_factor, "peak_capacity_factor") <= 1.0:
         raise InvalidParameterError(
             f"peak_capacity_factor must be in (0, 1], got {peak_capacity_factor!r}"
         )
@@ -190,9 +193,17 @@ def day_profiles(
     sub = frame.loc[rows]
     step = resolution_of(frame.index) or pd.Timedelta(hours=1)
     expected = _intervals_in_day(the_day, tz, step)
+    minutes = f"{step / pd.Timedelta(minutes=1):g} min"
     if len(sub) != expected:
         raise DataValidationError(
-            f"day {the_day} has {len(sub)} of its {expected} intervals of {step} (gaps)"
+            f"day {the_day} has {len(sub)} of its {expected} intervals of {minutes} (gaps)"
+        )
+    midnight = pd.Timestamp(the_day).tz_localize(tz).tz_convert("UTC")
+    off = sub.index != midnight + np.arange(expected) * step  # as many rows, not the grid
+    if off.any():
+        raise DataValidationError(
+            f"day {the_day} has timestamp(s) off its {minutes} grid from local midnight: "
+            f"first {sub.index[off][0].isoformat()}"
         )
     dt_hours = step / pd.Timedelta(hours=1)
 
@@ -203,7 +214,7 @@ def day_profiles(
             f"no complete load on {the_day}: need one of {', '.join(LOAD_COLUMNS)}"
             + (f" ({', '.join(have)} incomplete)" if have else " (none in the data)")
         )
-    load = sub[load_column].to_numpy(dtype=np.float64)
+    load = _numeric(sub[load_column], the_day)
     if (load < 0).any() or load.sum() <= 0:
         raise DataValidationError(f"{load_column} on {the_day} is negative or sums to zero")
     load_shape = load / load.sum()
@@ -221,11 +232,11 @@ def day_profiles(
         solar_cf = np.zeros(H)
         capacity = float("nan")
     else:
-        solar = np.clip(sub[solar_column].to_numpy(dtype=np.float64), 0.0, None)
+        solar = np.clip(_numeric(sub[solar_column], the_day), 0.0, None)
         excess = solar - solar.min()
         if solar_capacity_mw is not None:
-            capacity = float(solar_capacity_mw)
-            if not np.isfinite(capacity) or capacity <= 0:
+            capacity = check_real(solar_capacity_mw, "solar_capacity_mw")
+            if capacity <= 0:
                 raise InvalidParameterError(
                     f"solar_capacity_mw must be > 0, got {solar_capacity_mw!r}"
                 )
@@ -250,6 +261,13 @@ def day_profiles(
         day=the_day,
         tz=str(tz),
     )
+
+
+def _numeric(column: pd.Series, day: dt.date) -> np.ndarray:
+    """A column's values on ``day`` as float64 (``DataValidationError`` for text)."""
+    if not pd.api.types.is_numeric_dtype(column):
+        raise DataValidationError(f"{column.name} on {day} is not numeric ({column.dtype})")
+    return column.to_numpy(dtype=np.float64)
 
 
 def _clock_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
@@ -423,18 +441,26 @@ def planning_profiles(
         return values, f"{naive}:{realised_column}"
 
     if load_forecast_mw is not None:
-        load = np.asarray(load_forecast_mw, dtype=np.float64)
-        if load.shape != (len(idx),) or not np.isfinite(load).all():
+        try:
+            load = np.asarray(load_forecast_mw, dtype=np.float64)
+        except (TypeError, ValueError):
             raise InvalidParameterError(
-                f"load_forecast_mw must be {len(idx)} finite values for {day}, got shape "
-                f"{load.shape}"
+                f"load_forecast_mw must be numbers, got {load_forecast_mw!r:.60}"
+            ) from None
+        if load.shape != (len(idx),):
+            raise InvalidParameterError(
+                f"load_forecast_mw must be {len(idx)} values for {day}, got shape {load.shape}"
             )
+        if not np.isfinite(load).all():
+            raise InvalidParameterError(f"load_forecast_mw for {day} holds NaN or inf")
         load_column = "student_t_mu"
     else:
         load, load_column = forecast_or_naive("load_forecast_mw", realised.load_column, "load")
     load = np.clip(load, 0.0, None)
     if load.sum() <= 0:
-        raise DataValidationError(f"the load forecast for {day} sums to zero")
+        raise DataValidationError(
+            f"the load forecast for {day} is nowhere positive (negative values count as zero)"
+        )
 
     solar_column = realised.solar_column
     solar_cf = np.zeros(len(idx))
@@ -484,6 +510,10 @@ def planning_profiles(
 
 def expected_profile(params: AgentParams, shapes: DayShapes) -> tuple[np.ndarray, np.ndarray]:
     """(load_kwh, pv_kwh), each (H,) float64: one agent's expected energy per interval."""
+    if not isinstance(params, AgentParams):
+        raise InvalidParameterError(f"params must be AgentParams, got {type(params).__name__}")
+    if not isinstance(shapes, DayShapes):
+        raise InvalidParameterError(f"shapes must be DayShapes, got {type(shapes).__name__}")
     load = params.load_kwh_per_day * shapes.load_shape
     pv = params.pv_kwp * shapes.solar_cf * shapes.dt_hours
     return load, pv

@@ -96,6 +96,21 @@ def test_bad_frames(es_2016: pd.DataFrame) -> None:
         day_profiles(es_2016)
     with pytest.raises(DataUnavailableError, match="not in the frame"):
         day_profiles(frame, day="2016-06-25")
+    # found by an API audit: a row moved to 05:30 gave clock hour 5.5 (24 rows, no gap); a
+    # tz of 5 gave UTC clock hours; text and a bad tz were raw ValueError/ZoneInfoNotFoundError
+    moved = frame.rename(index={frame.index[5]: frame.index[5] + pd.Timedelta(minutes=30)})
+    with pytest.raises(DataValidationError, match=r"off its 60 min grid .* first 2016-06-21T03:30"):
+        day_profiles(moved)
+    for tz in (5, "Mars/X"):
+        with pytest.raises(InvalidParameterError, match="unknown time zone"):
+            day_profiles(frame, tz=tz)
+    with pytest.raises(DataValidationError, match="load_mw on 2016-06-21 is not numeric"):
+        day_profiles(frame.astype({"load_mw": str}))
+    for kw in ({"peak_capacity_factor": "a"}, {"solar_capacity_mw": "a"}):
+        with pytest.raises(InvalidParameterError, match="must be a real number"):
+            day_profiles(frame, **kw)
+    with pytest.raises(InvalidParameterError, match="params must be AgentParams"):
+        expected_profile("x", day_profiles(frame))  # type: ignore[arg-type]
 
 
 def test_agent_profiles_scale_the_shapes(es_2016: pd.DataFrame) -> None:
@@ -259,8 +274,13 @@ def test_naive_plan_on_the_spring_dst_day_and_without_history(es_2016: pd.DataFr
     first = day_profiles(frame, day="2016-01-01")
     with pytest.raises(DataUnavailableError, match="no load forecast for 2016-01-01"):
         planning_profiles(frame, first)
-    with pytest.raises(InvalidParameterError, match="load_forecast_mw must be 24 finite"):
+    with pytest.raises(InvalidParameterError, match=r"must be 24 values .* got shape \(23,\)"):
         planning_profiles(frame, first, load_forecast_mw=np.ones(23))
+    # the message gave the shape for a NaN, and "sums to zero" for a sum of -24
+    with pytest.raises(InvalidParameterError, match="load_forecast_mw for 2016-01-01 holds NaN"):
+        planning_profiles(frame, first, load_forecast_mw=np.full(24, np.nan))
+    with pytest.raises(DataValidationError, match="is nowhere positive"):
+        planning_profiles(frame, first, load_forecast_mw=-np.ones(24))
     with pytest.raises(InvalidParameterError, match="naive_days"):
         planning_profiles(frame, first, naive_days=0)
     with pytest.raises(InvalidParameterError, match="realised must be a DayShapes"):

@@ -440,7 +440,7 @@ def load_backtest(backtest_id: int, db: str | None = None) -> LoadedBacktest:
         run = store.get_run(backtest_id)
         if run.kind != "backtest":
             raise DataUnavailableError(
-                f"run {backtest_id} is a {run.kind}, not a backtest (see btut db runs)"
+                f"run {backtest_id} is of kind {run.kind!r}, not a backtest (see btut db runs)"
             )
         cfg = run.config
         stored, missing = [], []

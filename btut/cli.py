@@ -1201,8 +1201,8 @@ def report_cmd(
             loaded = load_run(run, db=db)
             if loaded.kind != "replay":  # like a run id not in the store: exit 3
                 raise DataUnavailableError(
-                    f"run {run} is a {loaded.kind}, not a replay: the report covers replays "
-                    "(--run) and backtests (--backtest); 'btut db show' shows any run"
+                    f"run {run} is of kind {loaded.kind!r}, not a replay: the report covers "
+                    "replays (--run) and backtests (--backtest); 'btut db show' shows any run"
                 )
             html = render_run_report(loaded)
             subject = {"run_id": run}

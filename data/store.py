@@ -271,6 +271,11 @@ _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "sslpassword"})
 
 
 def _parse_url(url: str | URL) -> URL:
+    if not isinstance(url, str | URL):  # a Path, a number: nothing secret to hide
+        raise InvalidParameterError(
+            f"the database URL must be a string such as sqlite:///PATH or "
+            f"postgresql://USER@HOST/DB, got a {type(url).__name__}"
+        )
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError, TypeError):
@@ -602,7 +607,12 @@ def _prepare_metrics(metrics: Mapping[str, float | str]) -> list[dict[str, Any]]
         if isinstance(value, str):
             rows.append({"name": name, "value": None, "text": value})
         elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
-            number = float(value)
+            try:
+                number = float(value)
+            except OverflowError:  # an int beyond float (10**400)
+                raise InvalidParameterError(
+                    f"metric {name!r} is too large for a float, got {value!r:.40}"
+                ) from None
             rows.append(
                 {"name": name, "value": None if math.isnan(number) else number, "text": None}
             )
@@ -822,6 +832,14 @@ class ResultsStore:
         if not isinstance(name, str) or not name.strip():
             raise InvalidParameterError(f"lock name must be a non-empty string, got {name!r}")
         self._refuse_write("take a lock")
+        if timeout_s is not None and (
+            isinstance(timeout_s, bool)
+            or not isinstance(timeout_s, numbers.Real)
+            or not timeout_s >= 0  # NaN too
+        ):
+            raise InvalidParameterError(
+                f"timeout_s must be a number of seconds >= 0 or None, got {timeout_s!r}"
+            )
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
         deadline = None if timeout_s is None else time.monotonic() + float(timeout_s)
 
@@ -1139,6 +1157,8 @@ class ResultsStore:
             Run.id, Run.kind, Run.zone, Run.config_json, Run.config_hash, Run.created_utc
         ).order_by(Run.id)
         if kind is not None:
+            if not isinstance(kind, str):  # a list was a StorageError, 123 no rows
+                raise InvalidParameterError(f"kind must be a string, got {kind!r}")
             stmt = stmt.where(Run.kind == kind)
         try:
             with self.engine.connect() as conn:

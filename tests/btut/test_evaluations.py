@@ -80,7 +80,7 @@ def test_evaluation_is_stored_once_and_reads_back(
     # the HTML report is for replays: a clear refusal
     assert main(["report", "--run", str(first["run_id"]), "--db", url, "-o", "-"]) == 3
     err = capsys.readouterr().err
-    assert "is a forecast_evaluation, not a replay" in err and err.count("\n") == 1
+    assert "is of kind 'forecast_evaluation', not a replay" in err and err.count("\n") == 1
 
 
 def test_text_output_names_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -794,6 +794,21 @@ def test_nan_metrics_are_stored_as_null():
     assert isinstance(rows[1]["value"], float)
 
 
+def test_odd_arguments_are_one_line_parameter_errors(store, tmp_path):
+    """Found by an API audit: OverflowError, ValueError, a StorageError about parameter
+    binding (and no rows for kind=123), and 'could not parse ... (value hidden)' for a Path."""
+    with pytest.raises(InvalidParameterError, match="metric 'a' is too large for a float"):
+        store_module._prepare_metrics({"a": 10**400})
+    with pytest.raises(InvalidParameterError, match="timeout_s must be a number of seconds"):
+        with store.exclusive("job", wait=True, timeout_s="x"):
+            pass
+    for kind in (["replay"], 123):
+        with pytest.raises(InvalidParameterError, match="kind must be a string"):
+            store.list_runs(kind=kind)
+    with pytest.raises(InvalidParameterError, match="must be a string such as sqlite:///PATH"):
+        ResultsStore(tmp_path / "runs.sqlite")  # type: ignore[arg-type]
+
+
 def test_listing_names_each_runs_days_and_agents(store):
     """`btut db runs` finds a day's run again without `db show` on every id."""
     configs = [

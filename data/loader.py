@@ -250,6 +250,12 @@ def load_market_data(
         raise InvalidParameterError(
             f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}"
         )
+    is_api = isinstance(source, str) and source.lower() == "entsoe"
+    if resolution != "native" and not is_api:  # a file has its own resolution: never resampled
+        raise InvalidParameterError(
+            f"resolution={resolution!r} is for source='entsoe' only; bundled data and files "
+            "come at their own resolution (resolution='native')"
+        )
     t0, t1 = local_day_bounds_utc(z, d0, d1)
 
     if source is None:

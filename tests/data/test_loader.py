@@ -125,6 +125,13 @@ def test_bad_requests_raise_one_line_errors(zone, start, end, error, message):
     assert "\n" not in str(info.value)
 
 
+def test_a_resolution_is_asked_of_the_api_only():
+    """resolution='15min' on the bundled data returned hourly rows without a word."""
+    with pytest.raises(InvalidParameterError, match="is for source='entsoe' only"):
+        load_market_data("ES", "2017-01-01", "2017-01-02", resolution="15min")
+    assert len(load_market_data("ES", "2017-01-01", "2017-01-02", resolution="native")) == 24
+
+
 def test_naive_midnights_of_every_kind_name_the_day():
     want = load_market_data("ES", "2017-01-01", "2017-01-02")
     for start in (np.datetime64("2017-01-01"), pd.Timestamp("2017-01-01"), dt.date(2017, 1, 1)):

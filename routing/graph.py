@@ -22,11 +22,17 @@ Missing values, per direction:
 
 Extreme fees (the 2021 snapshot has base fees up to 4.2e9 msat and rates up to 3.3e9 ppm)
 are kept as they are; they only make those edges expensive.
+
+Refused as malformed (``DataValidationError`` naming the file, and the column and row where
+there is one): a column name given twice; sat, msat, ppm and cltv values that are not whole
+numbers, negative or >= 2**62; a ``last_update`` outside the BOLT 7 range 0..2**32-1 (unix
+seconds); endpoints and ``node_id`` values that are not 33-byte hex pubkeys.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -59,6 +65,10 @@ REQUIRED_COLUMNS = (
 )
 _PUBKEY_PATTERN = r"0[23][0-9a-fA-F]{64}"
 _INT_LIMIT = 2**62  # keeps every per-edge value and msat product well inside int64 / Python int
+# Whole-number columns (the BOLT 7 fields are integers): a fraction would be cut off silently.
+_WHOLE_COLUMNS = REQUIRED_COLUMNS[2:-1]  # capacity_sat ... htlc_max_msat (disabled is 0/1)
+_TIMESTAMP_LIMIT = 2**32  # channel_update timestamps are u32 unix seconds (BOLT 7)
+_MANGLED = re.compile(r".+\.\d+")  # pandas renames a repeated column "x" to "x.1", "x.2", ...
 
 
 @dataclass(frozen=True)
@@ -221,19 +231,18 @@ class ChannelGraph:
         if not channels_path.is_file():
             raise DataUnavailableError(f"channel snapshot not found: {channels_path}")
         frame = _read_csv(channels_path, dtype={"channel_id": str, "short_channel_id": str})
+        _restore_header(channels_path, frame)
         nodes_path = channels_path.parent / NODES_FILE
         nodes = None
         if nodes_path.is_file() and nodes_path != channels_path:
             nodes = _read_csv(nodes_path, dtype=str, keep_default_na=False)
-            if "node_id" not in nodes.columns:
-                raise DataValidationError(f"{nodes_path}: no 'node_id' column")
-            if "alias" not in nodes.columns:
-                nodes["alias"] = ""
-        return cls.from_frame(
+            _restore_header(nodes_path, nodes)
+        return cls._build(
             frame,
             nodes=nodes,
             include_disabled=include_disabled,
             source_name=str(channels_path),
+            nodes_name=str(nodes_path),
         )
 
     @classmethod
@@ -260,13 +269,36 @@ class ChannelGraph:
                 f"nodes must be a pandas DataFrame with columns node_id, alias; "
                 f"got {type(nodes).__name__}"
             )
-        df = channels
+        return cls._build(
+            channels,
+            nodes=nodes,
+            include_disabled=include_disabled,
+            source_name=source_name,
+            nodes_name=f"{source_name} (nodes)",
+        )
+
+    @classmethod
+    def _build(
+        cls,
+        df: pd.DataFrame,
+        *,
+        nodes: pd.DataFrame | None,
+        include_disabled: bool,
+        source_name: str,
+        nodes_name: str,
+    ) -> ChannelGraph:
+        """:meth:`from_frame` after the type checks; ``nodes_name`` labels the nodes' errors."""
         key_col = next((k for k in KEY_COLUMNS if k in df.columns), None)
         missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
         if key_col is None:
             missing.insert(0, "channel_id|short_channel_id")
         if missing:
             raise DataValidationError(f"{source_name}: missing columns {', '.join(missing)}")
+        _check_unique_columns(df, source_name)
+        if nodes is not None:
+            if "node_id" not in nodes.columns:
+                raise DataValidationError(f"{nodes_name}: no 'node_id' column")
+            _check_unique_columns(nodes, nodes_name)
         if len(df) == 0:
             raise DataValidationError(f"{source_name}: no channel rows")
         src = df["source"].astype(str).to_numpy()
@@ -275,13 +307,7 @@ class ChannelGraph:
         if df[key_col].isna().any():
             raise DataValidationError(f"{source_name}: empty {key_col}")
         for col, values in (("source", src), ("target", dst)):
-            unique = pd.Series(pd.unique(values), dtype=object)  # check each pubkey once
-            bad = unique[~unique.str.fullmatch(_PUBKEY_PATTERN).astype(bool)]
-            if len(bad):
-                row = int(np.flatnonzero(values == bad.iloc[0])[0])
-                raise DataValidationError(
-                    f"{source_name}: row {row + 2}: {col} is not a 33-byte hex pubkey"
-                )
+            _check_pubkeys(values, col, source_name)
         if (src == dst).any():
             row = int(np.flatnonzero(src == dst)[0])
             raise DataValidationError(f"{source_name}: row {row + 2}: self-loop channel")
@@ -309,22 +335,48 @@ class ChannelGraph:
             finite = vals[~np.isnan(vals)]
             if (finite < 0).any() or (finite >= _INT_LIMIT).any():
                 raise DataValidationError(f"{source_name}: {col} out of range")
+        for col in _WHOLE_COLUMNS:
+            vals = num[col]
+            frac = vals != np.floor(vals)  # NaN (blank) compares unequal: drop it below
+            frac &= ~np.isnan(vals)
+            if frac.any():
+                row = int(np.flatnonzero(frac)[0])
+                raise DataValidationError(
+                    f"{source_name}: row {row + 2} (channel {str(key[row])!r}): {col} "
+                    f"{float(vals[row])!r} is not a whole number"
+                )
         cap_i = cap.astype(np.int64)
         htlc_min = np.where(np.isnan(num["htlc_min_msat"]), 0, num["htlc_min_msat"])
         htlc_max = np.where(np.isnan(num["htlc_max_msat"]), cap_i * 1000, num["htlc_max_msat"])
         last_update = None
         if "last_update" in df.columns:
             lu = _numeric(df, "last_update", source_name)
+            bad_lu = (lu < 0) | (lu >= _TIMESTAMP_LIMIT)  # NaN (blank) is neither
+            if bad_lu.any():
+                row = int(np.flatnonzero(bad_lu)[0])
+                raise DataValidationError(
+                    f"{source_name}: row {row + 2} (channel {str(key[row])!r}): last_update "
+                    f"{float(lu[row])!r} is out of range (unix seconds 0..{_TIMESTAMP_LIMIT - 1})"
+                )
             last_update = np.where(np.isnan(lu), -1, lu).astype(np.int64)
 
         keep = np.ones(len(df), dtype=bool) if include_disabled else ~disabled
         node_list: list[str] = []
         aliases: list[str] = []
         if nodes is not None:
-            node_list = nodes["node_id"].astype(str).tolist()
-            aliases = nodes["alias"].fillna("").astype(str).tolist()
+            node_ids = nodes["node_id"].astype(str).to_numpy()
+            _check_pubkeys(node_ids, "node_id", nodes_name)
+            node_list = node_ids.tolist()
+            aliases = (
+                nodes["alias"].fillna("").astype(str).tolist()
+                if "alias" in nodes.columns
+                else [""] * len(node_list)
+            )
             if len(set(node_list)) != len(node_list):
-                raise DataValidationError(f"{source_name}: nodes file lists a node twice")
+                row = int(np.flatnonzero(pd.Series(node_ids).duplicated().to_numpy())[0])
+                raise DataValidationError(
+                    f"{nodes_name}: row {row + 2}: nodes file lists a node twice"
+                )
         known = set(node_list)
         extra = sorted((set(src) | set(dst)) - known)
         node_list += extra
@@ -653,6 +705,38 @@ def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     except (OSError, ValueError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataValidationError(f"{path}: cannot read CSV ({first})") from exc
+
+
+def _restore_header(path: Path, frame: pd.DataFrame) -> None:
+    """Give ``frame`` the file's own column names, repeats included (checked later).
+
+    pandas renames a repeated column ("x" -> "x.1"), so the raw header is read again, only
+    when a column name looks renamed.
+    """
+    if not any(_MANGLED.fullmatch(str(c)) for c in frame.columns):
+        return
+    header = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+    if len(header) and header.shape[1] == frame.shape[1]:
+        frame.columns = pd.Index(header.iloc[0].astype(str).tolist())
+
+
+def _check_unique_columns(frame: pd.DataFrame, source_name: str) -> None:
+    dup = frame.columns[frame.columns.duplicated()].unique()
+    if len(dup):
+        raise DataValidationError(
+            f"{source_name}: duplicate column names: {', '.join(map(str, dup))}"
+        )
+
+
+def _check_pubkeys(values: np.ndarray, col: str, source_name: str) -> None:
+    """DataValidationError naming the first row whose value is no 33-byte hex pubkey."""
+    unique = pd.Series(pd.unique(values), dtype=object)  # check each pubkey once
+    bad = unique[~unique.str.fullmatch(_PUBKEY_PATTERN).astype(bool)]
+    if len(bad):
+        row = int(np.flatnonzero(values == bad.iloc[0])[0])
+        raise DataValidationError(
+            f"{source_name}: row {row + 2}: {col} is not a 33-byte hex pubkey"
+        )
 
 
 def _numeric(df: pd.DataFrame, col: str, source_name: str) -> np.ndarray:

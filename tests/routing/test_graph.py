@@ -263,6 +263,130 @@ def test_malformed_files(tmp_path, lines, header, match):
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
+def assert_refused(path: Path, match: str, *, folder: Path | None = None) -> str:
+    """Loading ``folder`` (or ``path``) gives a one-line DataValidationError naming ``path``."""
+    with pytest.raises(DataValidationError, match=match) as err:
+        ChannelGraph.from_csv(path if folder is None else folder)
+    message = str(err.value)
+    assert str(path) in message and "\n" not in message
+    return message
+
+
+GOOD = [f"7,{A},{B},5000,1000,10,40,1,5000000,0", f"7,{B},{A},5000,0,1,40,2000,3000000,0"]
+
+
+@pytest.mark.parametrize(
+    ("col", "value"),
+    [
+        ("capacity_sat", "5000.7"),
+        ("base_fee_msat", "0.5"),
+        ("fee_rate_ppm", "1.25"),
+        ("cltv_delta", "40.1"),
+        ("htlc_min_msat", "2000.001"),
+        ("htlc_max_msat", "1.5e-3"),
+    ],
+)
+def test_fractional_amounts_are_refused(tmp_path, col, value):
+    # 5000.7 sat used to load as 5000: amounts are whole sat / msat (and ppm, blocks)
+    fields = HEADER.split(",")
+    row = GOOD[1].split(",")
+    row[fields.index(col)] = value
+    lines = [GOOD[0], ",".join(row)]
+    if col == "capacity_sat":  # both directions carry the channel's capacity
+        first = GOOD[0].split(",")
+        first[fields.index(col)] = value
+        lines[0] = ",".join(first)
+    path = write_channels(tmp_path / "channels.csv.gz", lines)
+    message = assert_refused(path, "not a whole number")
+    row_no = 2 if col == "capacity_sat" else 3
+    assert f"row {row_no} (channel '7'): {col} {float(value)!r}" in message
+
+
+def test_whole_numbers_in_float_notation_still_load(tmp_path):
+    path = write_channels(
+        tmp_path / "channels.csv.gz",
+        [f"7,{A},{B},5000.0,1e3,10,40,1,5e6,0", f"7,{B},{A},5000,0,1,40,2000,,0"],
+    )
+    g = ChannelGraph.from_csv(path)
+    e = g.edges_between(A, B)[0]
+    assert g.capacity_sat[e] == 5000 and g.base_fee_msat[e] == 1000
+    assert g.htlc_max_msat[e] == 5_000_000
+
+
+def test_duplicate_column_names_are_refused(tmp_path):
+    # pandas reads the repeat as "capacity_sat.1" and the first column silently won
+    path = write_channels(
+        tmp_path / "channels.csv.gz",
+        [line + ",5" for line in GOOD],
+        header=HEADER + ",capacity_sat",
+    )
+    message = assert_refused(path, "duplicate column names: capacity_sat$")
+    assert message.count("capacity_sat") == 1
+    # the same for a frame (it used to say 'column capacity_sat is not numeric') ...
+    frame = pd.read_csv(path, dtype={"channel_id": str})
+    frame.columns = [*HEADER.split(","), "capacity_sat"]
+    with pytest.raises(DataValidationError, match="duplicate column names: capacity_sat"):
+        ChannelGraph.from_frame(frame)
+    # ... and for the nodes file
+    write_channels(tmp_path / "ok" / "channels.csv.gz", GOOD)
+    nodes = write_channels(tmp_path / "ok" / "nodes.csv.gz", [f"{A},a,x"], "node_id,alias,alias")
+    assert_refused(nodes, "duplicate column names: alias", folder=tmp_path / "ok")
+    # a column whose own name looks renamed is no repeat
+    write_channels(
+        tmp_path / "v" / "channels.csv.gz", [line + ",1" for line in GOOD], HEADER + ",v.1"
+    )
+    assert ChannelGraph.from_csv(tmp_path / "v").n_edges == 2
+
+
+@pytest.mark.parametrize("value", ["1e30", "-5", "4294967296", "inf"])
+def test_last_update_out_of_range_is_refused(tmp_path, value):
+    # 1e30 used to become -9223372036854775808 with only a numpy RuntimeWarning
+    header = HEADER.replace("channel_id", "short_channel_id") + ",last_update"
+    path = write_channels(
+        tmp_path / "channels.csv.gz",
+        [f"1x2x3,{A},{B},5000,1,1,40,0,5000000,0,17", f"1x2x3,{B},{A},5000,1,1,40,0,,0,{value}"],
+        header=header,
+    )
+    message = assert_refused(path, "last_update")
+    assert f"row 3 (channel '1x2x3'): last_update {float(value)!r} is out of range" in message
+
+
+def test_last_update_at_the_u32_limit_loads(tmp_path):
+    header = HEADER.replace("channel_id", "short_channel_id") + ",last_update"
+    path = write_channels(
+        tmp_path / "channels.csv.gz",
+        [f"1x2x3,{A},{B},5000,1,1,40,0,,0,0", f"1x2x3,{B},{A},5000,1,1,40,0,,0,4294967295"],
+        header=header,
+    )
+    assert sorted(ChannelGraph.from_csv(path).last_update.tolist()) == [0, 4294967295]
+
+
+@pytest.mark.parametrize("node", ["notapubkey", "", "04" + "a" * 64, "02" + "g" * 64, A + "00"])
+def test_node_ids_must_be_pubkeys(tmp_path, node):
+    # these used to become graph nodes (the 2026 nodes file has 17,324 valid ids)
+    write_channels(tmp_path / "channels.csv.gz", GOOD)
+    nodes = write_channels(tmp_path / "nodes.csv.gz", [f"{A},a", f'"{node}",b'], "node_id,alias")
+    message = assert_refused(nodes, "node_id is not a 33-byte hex pubkey", folder=tmp_path)
+    assert "nodes.csv.gz: row 3: node_id" in message
+    # the same check for a nodes frame
+    with pytest.raises(DataValidationError, match=r"\(nodes\): row 3: node_id is not a 33-byte"):
+        ChannelGraph.from_frame(
+            pd.read_csv(tmp_path / "channels.csv.gz", dtype={"channel_id": str}),
+            nodes=pd.DataFrame({"node_id": [A, node], "alias": ["a", "b"]}),
+        )
+
+
+def test_nodes_file_repeat_names_the_nodes_file(tmp_path):
+    write_channels(tmp_path / "channels.csv.gz", GOOD)
+    lines = [f"{A},a", f"{C},c", f"{A},b"]
+    nodes = write_channels(tmp_path / "nodes.csv.gz", lines, "node_id,alias")
+    assert_refused(nodes, "row 4: nodes file lists a node twice", folder=tmp_path)
+    # valid nodes file: listed nodes (also those without channels) and aliases load
+    write_channels(tmp_path / "nodes.csv.gz", [f"{A},a", f"{C},c"], "node_id,alias")
+    g = ChannelGraph.from_csv(tmp_path)
+    assert g.n_nodes == 3 and list(g.aliases) == ["a", "c", ""]
+
+
 @pytest.mark.parametrize("bad", [[1, 2], None, "channels.csv"])
 def test_from_frame_needs_a_data_frame(bad):
     # a list gave AttributeError: 'list' object has no attribute 'columns'

@@ -11,9 +11,11 @@ day, horizon 1), so the strong dependence between the hours of one day does not 
 the statistic; its p-value is one-sided, for the alternative "Student-t has the lower
 expected CRPS" (small p-values favour the Student-t model).
 
-Recalibration: ``recalibrate=None`` fits once on the training period. ``recalibrate=k``
-refits every ``k`` test days on an expanding window (training start to the day before),
-as the open-access price-forecasting benchmark does daily (``k=1``); neural models then
+Recalibration: the first fit uses the training period only (and the week before it, for
+the lags), whatever lies between the training end and the test start. ``recalibrate=None``
+fits once. ``recalibrate=k`` refits every ``k`` test days on an expanding window (training
+start to everything known at the block's cut-off, noon of the day before), as the
+open-access price-forecasting benchmark does daily (``k=1``); neural models then
 warm-start from their previous weights for at most ``warm_epochs`` epochs, so a daily
 refit stays cheap.
 """
@@ -21,6 +23,7 @@ refit stays cheap.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -30,8 +33,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import check_int
 from data.errors import DataUnavailableError, InvalidParameterError
 from data.loader import as_market_day, check_day_range
+from data.seeds import check_seed
 from forecasting.features import cutoff_for_day, information_set, market_days, resolve_tz
 from forecasting.metrics import crps_values, diebold_mariano, score_forecast
 from forecasting.models import (
@@ -157,7 +162,67 @@ def _period(value: Any, what: str) -> tuple[dt.date, dt.date]:
         raise InvalidParameterError(
             f"{what} must be (first day, last day), got {value!r}"
         ) from None
-    return as_market_day(first, f"{what} start"), as_market_day(last, f"{what} end")
+    first, last = as_market_day(first, f"{what} start"), as_market_day(last, f"{what} end")
+    if last < first:
+        raise InvalidParameterError(f"{what} {first}:{last} ends before it starts")
+    return first, last
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` if it is one short line, else the type's name."""
+    text = repr(value)
+    if "\n" in text or len(text) > 80:
+        return f"a {type(value).__name__}"
+    return text
+
+
+def network_parameters() -> frozenset[str]:
+    """The parameters ``network`` may set: those of both neural models' ``__init__``."""
+    names = [
+        {p for p in inspect.signature(cls.__init__).parameters if p != "self"}
+        for cls in (StudentTForecaster, GaussianForecaster)
+    ]
+    return frozenset.intersection(*map(frozenset, names))
+
+
+def _check_models(models: Any) -> dict[str, BaseForecaster] | None:
+    if models is None:
+        return None
+    if not isinstance(models, Mapping):
+        raise InvalidParameterError(
+            f"models must be a mapping of names to forecasters (or None for the default "
+            f"models), got {_shown(models)}"
+        )
+    if not models:
+        raise InvalidParameterError(
+            "models must name at least one forecaster (or be None for the default models)"
+        )
+    for name, model in models.items():
+        if not isinstance(name, str):
+            raise InvalidParameterError(f"models must be keyed by name (str), got {name!r}")
+        if not isinstance(model, BaseForecaster):
+            raise InvalidParameterError(
+                f"models[{name!r}] must be a forecaster (a BaseForecaster with fit and "
+                f"predict), got {_shown(model)}"
+            )
+    return dict(models)
+
+
+def _check_network(network: Any) -> dict[str, Any]:
+    if network is None:
+        return {}
+    if not isinstance(network, Mapping):
+        raise InvalidParameterError(
+            f"network must be a mapping of network parameters (e.g. {{'hidden': (64, 64)}}) "
+            f"or None, got {_shown(network)}"
+        )
+    known = network_parameters()
+    for key in network:
+        if key not in known:
+            raise InvalidParameterError(
+                f"network has no parameter {key!r}; known: {', '.join(sorted(known))}"
+            )
+    return dict(network)
 
 
 def evaluate_forecasters(
@@ -180,33 +245,67 @@ def evaluate_forecasters(
     parameters for the two neural models); the Diebold-Mariano tests need a ``student_t``
     model among them (otherwise their p-values are None). ``progress(done, total)`` is
     called after each test day block. The test period must start after the training
-    period ends.
+    period ends; the first fit uses the training period only (see the module docstring for
+    the refits). Arguments of the wrong type or range are ``InvalidParameterError``; periods
+    without market days in ``frame`` are ``DataUnavailableError``.
     """
     t_start = time.perf_counter()
+    # every argument is checked before any work
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidParameterError(
+            f"frame must be a pandas DataFrame of market data (data.load_market_data), "
+            f"got {_shown(frame)}"
+        )
+    if not isinstance(target, str):
+        raise InvalidParameterError(
+            f"target must be a column name (str), e.g. 'load_mw', got {_shown(target)}"
+        )
     train = _period(train, "train")
     test = _period(test, "test")
+    if recalibrate is not None:
+        recalibrate = check_int(recalibrate, "recalibrate", 1)
+    warm_epochs = check_int(warm_epochs, "warm_epochs", 1)
+    random_state = check_seed(random_state, name="random_state")
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError(
+            f"progress must be a callable progress(done, total) or None, got {_shown(progress)}"
+        )
+    models = _check_models(models)
+    network = _check_network(network)
+    if models is None and network.get("random_state", random_state) != random_state:
+        raise InvalidParameterError(
+            f"network['random_state'] {network['random_state']!r} differs from random_state "
+            f"{random_state!r}: give the seed as random_state only"
+        )
     if target not in frame.columns:
         raise DataUnavailableError(f"the data has no {target!r} column")
     if test[0] <= train[1]:
         raise InvalidParameterError(f"test {test[0]} must start after the training end {train[1]}")
-    if recalibrate is not None and recalibrate < 1:
-        raise InvalidParameterError(f"recalibrate must be >= 1 day, got {recalibrate}")
     tz = resolve_tz(frame, None)
+    every = market_days(frame, tz)  # checks the index too
     local_day = pd.Series(frame.index.tz_convert(tz).date, index=frame.index)
-    days = [d for d in market_days(frame, tz) if test[0] <= d <= test[1]]
+    if not every:
+        raise DataUnavailableError("the data has no rows")
+    span = f"{every[0]}..{every[-1]}"
+    if not any(train[0] <= d <= train[1] for d in every):
+        raise DataUnavailableError(
+            f"no market days of the training period {train[0]}..{train[1]} in the data, "
+            f"which spans {span}"
+        )
+    days = [d for d in every if test[0] <= d <= test[1]]
     if not days:
         raise DataUnavailableError(
-            f"no market days of the test period {test[0]}..{test[1]} in the data"
+            f"no market days of the test period {test[0]}..{test[1]} in the data, "
+            f"which spans {span}"
         )
     # every day of the test period within the data's span: a day without rows is a gap too
-    every = market_days(frame, tz)
     first, last = max(test[0], every[0]), min(test[1], every[-1])
     _warn_missing(
         frame[target], [first + dt.timedelta(k) for k in range((last - first).days + 1)], tz
     )
-    models = dict(
-        models or default_models(frame, target, random_state=random_state, **(network or {}))
-    )
+    if models is None:
+        seeded = {k: v for k, v in network.items() if k != "random_state"}
+        models = default_models(frame, target, random_state=random_state, **seeded)
 
     fit_s = dict.fromkeys(models, 0.0)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
@@ -221,8 +320,10 @@ def evaluate_forecasters(
     }
     try:
         for i, block in enumerate(blocks):
-            # fit on what was known at the first block day's cut-off (expanding window)
-            past = frame[(local_day >= first) & (local_day < block[0])]
+            # the first fit: the training period only; refits: everything known at the
+            # first block day's cut-off (expanding window)
+            end = train[1] if i == 0 else block[0] - dt.timedelta(days=1)
+            past = frame[(local_day >= first) & (local_day <= end)]
             known = information_set(past, cutoff_for_day(block[0], tz), tz=tz)
             upto = frame[local_day <= block[-1]]
             for name, model in models.items():
@@ -248,7 +349,7 @@ def evaluate_forecasters(
         scores=scores,
         recalibrate=recalibrate,
         elapsed_s=time.perf_counter() - t_start,
-        network={k: list(v) if isinstance(v, tuple) else v for k, v in (network or {}).items()},
+        network={k: list(v) if isinstance(v, tuple) else v for k, v in network.items()},
         forecasts=forecasts,
         observed=observed,
     )

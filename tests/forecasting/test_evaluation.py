@@ -200,6 +200,107 @@ def test_bad_periods():
         )
 
 
+def test_the_first_fit_ends_at_the_training_end(es_frame):
+    """With days between the training end and the test start, the first fit sees the
+    training period only (the old code fitted up to the day before the test); refits expand
+    to everything known at their block's cut-off."""
+
+    seen = []
+
+    class Spy(SeasonalNaiveForecaster):
+        def fit(self, frame, target, **kwargs):
+            local = frame.index.tz_convert("Europe/Madrid")
+            seen.append((local.min(), local.max().date()))
+            return super().fit(frame, target, **kwargs)
+
+    train, test = ("2016-01-08", "2016-01-15"), ("2016-03-01", "2016-03-05")
+    res = evaluate_forecasters(es_frame, "load_mw", train=train, test=test, models={"n": Spy()})
+    assert res.train == (D(2016, 1, 8), D(2016, 1, 15))
+    assert seen == [(pd.Timestamp("2016-01-01 00:00", tz="Europe/Madrid"), D(2016, 1, 15))]
+    seen.clear()
+    evaluate_forecasters(
+        es_frame, "load_mw", train=train, test=test, models={"n": Spy()}, recalibrate=2
+    )
+    assert [last for _, last in seen] == [D(2016, 1, 15), D(2016, 3, 2), D(2016, 3, 4)]
+    assert {first for first, _ in seen} == {pd.Timestamp("2016-01-01", tz="Europe/Madrid")}
+
+
+def test_reversed_and_empty_periods_are_refused(es_frame):
+    from data import DataUnavailableError
+
+    models = {"n": SeasonalNaiveForecaster()}
+    test = ("2016-03-01", "2016-03-05")
+    with pytest.raises(InvalidParameterError, match=r"^train 2016-02-29:2016-01-08 ends before"):
+        evaluate_forecasters(
+            es_frame, "load_mw", train=("2016-02-29", "2016-01-08"), test=test, models=models
+        )
+    with pytest.raises(InvalidParameterError, match=r"^test 2016-03-05:2016-03-01 ends before"):
+        evaluate_forecasters(
+            es_frame,
+            "load_mw",
+            train=("2016-01-08", "2016-02-29"),
+            test=("2016-03-05", "2016-03-01"),
+            models=models,
+        )
+    with pytest.raises(DataUnavailableError) as info:
+        evaluate_forecasters(
+            es_frame, "load_mw", train=("2010-01-01", "2010-12-31"), test=test, models=models
+        )
+    message = str(info.value)
+    assert "training period 2010-01-01..2010-12-31" in message
+    assert "the data, which spans 2016-01-01..2016-03-14" in message and "\n" not in message
+
+
+class _NeverFitted(SeasonalNaiveForecaster):
+    def fit(self, frame, target, **kwargs):
+        raise AssertionError("fitted before the arguments were checked")
+
+
+_BAD_ARGUMENTS = [
+    ({"frame": None}, ["frame", "DataFrame", "None"]),
+    ({"target": ["load_mw"]}, ["target", "str", "['load_mw']"]),
+    ({"recalibrate": "7"}, ["recalibrate", "integer >= 1", "'7'"]),
+    ({"recalibrate": 2.5}, ["recalibrate", "integer >= 1", "2.5"]),
+    ({"recalibrate": 0}, ["recalibrate", "integer >= 1", "0"]),
+    ({"warm_epochs": -1}, ["warm_epochs", "integer >= 1", "-1"]),
+    ({"warm_epochs": "5"}, ["warm_epochs", "integer >= 1", "'5'"]),
+    ({"random_state": -1}, ["random_state", "integer >= 0", "-1"]),
+    ({"random_state": 1.5}, ["random_state", "integer >= 0", "1.5"]),
+    ({"models": [TSOForecaster()]}, ["models", "mapping", "TSOForecaster("]),
+    ({"models": {"a": 5}}, ["models['a']", "forecaster", "5"]),
+    ({"models": {}}, ["models", "at least one"]),
+    ({"progress": 5}, ["progress", "callable", "5"]),
+    ({"network": {"bogus": 1}}, ["network", "'bogus'", "hidden", "max_epochs"]),
+    ({"network": 5}, ["network", "mapping", "5"]),
+    ({"network": {"random_state": 3}, "models": None}, ["random_state", "3"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"), _BAD_ARGUMENTS, ids=[repr(bad)[:40] for bad, _ in _BAD_ARGUMENTS]
+)
+def test_bad_arguments_are_one_line_errors_before_any_work(es_frame, bad, words):
+    """Arguments of the wrong type or range are one-line InvalidParameterErrors naming the
+    argument and the value, raised before anything is fitted (an AttributeError, a TypeError
+    or, for warm_epochs, an error after the first fit naming max_epochs before)."""
+    kw = {
+        "frame": es_frame,
+        "target": "load_mw",
+        "train": (D(2016, 1, 8), D(2016, 2, 29)),
+        "test": (D(2016, 3, 1), D(2016, 3, 3)),
+        "models": {"n": _NeverFitted()},
+        "recalibrate": 1,
+        **bad,
+    }
+    frame, target = kw.pop("frame"), kw.pop("target")
+    with pytest.raises(InvalidParameterError) as info:
+        evaluate_forecasters(frame, target, **kw)
+    message = str(info.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message, (word, message)
+
+
 def _evaluate_args(zone: str, target: str, train: str, test: str, *, as_json: bool = True) -> list:
     """``btut forecast evaluate`` arguments."""
     args = ["forecast", "evaluate", "--zone", zone, "--target", target]

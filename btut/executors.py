@@ -164,8 +164,17 @@ def dask_map(
         for future in as_completed(futures):
             result, said = future.result()
             for category, text in said:  # said here, where the user reads, in arrival order
-                warnings.warn(text, category, stacklevel=2)
+                _warn_again(category, text)
             on_result(futures[future], result)
+
+
+def _warn_again(category: type[Warning], text: str) -> None:
+    """A worker's warning, warned in this process (as a ``UserWarning`` when its class
+    cannot be built from its text alone)."""
+    try:
+        warnings.warn(text, category, stacklevel=3)
+    except TypeError:
+        warnings.warn(text, UserWarning, stacklevel=3)
 
 
 _task = threading.local()  # on a worker: the warnings list of the task this thread runs
@@ -175,27 +184,35 @@ def _said_on_worker(func: Callable[[Any, Any], Any], par: Any, item: Any) -> tup
     """``func(par, item)`` on a worker, and the warnings it gave as ``(category, text)``, for
     :func:`dask_map` to say them again in the caller's process (the worker's stderr is no
     user's, and printed them raw). Per thread, so tasks on a multi-threaded worker keep their
-    own; the worker's other warnings show as before."""
+    own; the worker's other warnings show as before. A task that raises shows its warnings
+    on the worker, as without the relay (they may explain the error)."""
     if not getattr(warnings.showwarning, "_btut_relay", False):
         warnings.showwarning = _relay_showwarning(warnings.showwarning)
     _task.said = said = []
     try:
-        return func(par, item), said
+        result = func(par, item)
+    except BaseException:
+        for message, category, filename, lineno in said:
+            warnings.showwarning._btut_show(message, category, filename, lineno)  # type: ignore[attr-defined]
+        raise
     finally:
         _task.said = None
+    return result, [(category, str(message)) for message, category, _, _ in said]
 
 
 def _relay_showwarning(show: Callable[..., None]) -> Callable[..., None]:
-    """``warnings.showwarning`` that appends to the running task's list, if any, else ``show``."""
+    """``warnings.showwarning`` that appends ``(message, category, filename, lineno)`` to the
+    running task's list, if any (each text once), else ``show``."""
 
     def relay(message: Any, category: Any, filename: str, lineno: int, *a: Any, **k: Any) -> None:
         said = getattr(_task, "said", None)
         if said is None:
             show(message, category, filename, lineno, *a, **k)
-        elif (category, str(message)) not in said:
-            said.append((category, str(message)))
+        elif all((c, str(m)) != (category, str(message)) for m, c, _, _ in said):
+            said.append((message, category, filename, lineno))
 
     relay._btut_relay = True  # type: ignore[attr-defined]
+    relay._btut_show = show  # type: ignore[attr-defined]
     return relay
 
 

@@ -29,7 +29,10 @@ def check_real(value: Any, name: str) -> float:
     """``value`` as a ``float`` if it is a finite real number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidParameterError(f"{name} must be a real number, got {value!r}")
-    out = float(value)
+    try:
+        out = float(value)
+    except OverflowError:  # an int beyond float (10**400)
+        out = math.inf if value > 0 else -math.inf
     if not math.isfinite(out):
         raise InvalidParameterError(f"{name} must be finite, got {out!r}")
     return out

@@ -610,8 +610,9 @@ def _prepare_metrics(metrics: Mapping[str, float | str]) -> list[dict[str, Any]]
             try:
                 number = float(value)
             except OverflowError:  # an int beyond float (10**400)
+                digits = len(str(abs(value)))
                 raise InvalidParameterError(
-                    f"metric {name!r} is too large for a float, got {value!r:.40}"
+                    f"metric {name!r} is too large for a float: an integer of {digits} digits"
                 ) from None
             rows.append(
                 {"name": name, "value": None if math.isnan(number) else number, "text": None}

@@ -264,7 +264,8 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
     out_of_range = {}
     for c in numeric:
         lo, hi = PLAUSIBLE_RANGES.get(c, _POWER_RANGE if c.endswith("_mw") else (-np.inf, np.inf))
-        out_of_range[c] = int(((frame[c] < lo) | (frame[c] > hi)).sum())
+        finite = ~np.isinf(frame[c].to_numpy(dtype=np.float64, na_value=np.nan))  # inf: an error
+        out_of_range[c] = int((((frame[c] < lo) | (frame[c] > hi)) & finite).sum())
     return ValidationReport(
         n_rows=len(frame),
         resolution=_fmt(step),

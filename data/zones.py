@@ -8,6 +8,7 @@ the zone's time zone; everything inside BTUT is UTC.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -67,11 +68,17 @@ def get_zone(code: str) -> Zone:
 
 
 def check_tz(tz: Any) -> str:
-    """``tz`` as a time zone name (``str(tz)`` of a tzinfo), else ``InvalidParameterError``."""
+    """``tz`` as a time zone name, else ``InvalidParameterError``. A tzinfo gives its IANA
+    name (zoneinfo's ``key``, pytz's ``zone``, dateutil's file name) or ``str(tz)``."""
     if tz is None or tz == "":
         raise InvalidParameterError(
             f"tz must be a time zone name such as 'Europe/Madrid', got {tz!r}"
         )
+    if isinstance(tz, dt.tzinfo):
+        names = (getattr(tz, a, None) for a in ("key", "zone", "_filename"))
+        name = next((n for n in names if isinstance(n, str) and n), None)
+        # dateutil's is a path: /usr/share/zoneinfo/Europe/Madrid
+        tz = tz if name is None else name.split("zoneinfo/")[-1]
     try:
         pd.Timestamp(0, tz=str(tz))
     except Exception:  # zoneinfo/pytz raise their own errors for an unknown name

@@ -246,17 +246,17 @@ class _Agents:
 def _rows(source: NetDemand | None, idx: np.ndarray, N: int, H: int | None, what: str) -> Any:
     if source is None:
         return None
-    try:
-        if callable(source):
-            raw = source(idx)
-            try:
-                arr = np.asarray(raw, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise InvalidParameterError(
-                    f"{what}: the callable must return an array of real numbers, "
-                    f"got {type(raw).__name__}"
-                ) from None
-        else:
+    if callable(source):
+        raw = source(idx)  # its own errors are its own (a DataValidationError stays one)
+        try:
+            arr = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"{what}: the callable must return an array of real numbers, "
+                f"got {type(raw).__name__}"
+            ) from None
+    else:
+        try:
             full = source
             if not hasattr(full, "shape"):
                 full = np.asarray(full, dtype=np.float64)
@@ -265,15 +265,15 @@ def _rows(source: NetDemand | None, idx: np.ndarray, N: int, H: int | None, what
                     f"{what} must have shape (N={N}, H), got {tuple(full.shape)}"
                 )
             arr = np.asarray(full[idx] if idx.shape[0] < N else full, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InvalidParameterError):
-            raise
-        dtype = getattr(source, "dtype", None)
-        got = f"{type(source).__name__} of {dtype}" if dtype is not None else f"{source!r:.60}"
-        raise InvalidParameterError(
-            f"{what} must be an (N, H) array of real numbers or a callable giving its rows, "
-            f"got {got}"
-        ) from None
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, InvalidParameterError):
+                raise
+            dtype = getattr(source, "dtype", None)
+            got = f"{type(source).__name__} of {dtype}" if dtype is not None else f"{source!r:.60}"
+            raise InvalidParameterError(
+                f"{what} must be an (N, H) array of real numbers or a callable giving its "
+                f"rows, got {got}"
+            ) from None
     expected_rows = idx.shape[0]
     if arr.ndim != 2 or arr.shape[0] != expected_rows or (H is not None and arr.shape[1] != H):
         raise InvalidParameterError(

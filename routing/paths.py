@@ -174,15 +174,20 @@ def check_amount(amount_msat: Any) -> int:
 def check_number(value: Any, name: str, *, minimum: float | None = None) -> Any:
     """``value`` if it is a finite real number (numpy's too, bool refused) >= ``minimum``,
     else InvalidParameterError naming ``name``."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or (minimum is not None and value < minimum)
-    ):
-        bound = "" if minimum is None else f" >= {minimum:g}"
-        raise InvalidParameterError(f"{name} must be a finite number{bound}, got {value!r}")
-    return value
+    bound = "" if minimum is None else f" >= {minimum:g}"
+    if not isinstance(value, bool) and isinstance(value, numbers.Real):
+        try:
+            if math.isfinite(value) and (minimum is None or value >= minimum):
+                return value
+        except OverflowError:  # an int beyond float (10**400)
+            pass
+    raise InvalidParameterError(f"{name} must be a finite number{bound}, got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, or its start and length when it is long (a 400-digit int)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
 
 
 def check_capacity(graph: ChannelGraph, capacity_msat: Any) -> np.ndarray:

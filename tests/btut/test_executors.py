@@ -128,3 +128,49 @@ def test_check_executor_rejects_non_integer_workers_and_non_string_schedulers(
 ) -> None:
     with pytest.raises(InvalidParameterError, match=match):
         check_executor("dask", scheduler, n_workers)
+
+
+def test_a_task_s_warnings_are_kept_for_the_caller_and_shown_when_it_fails() -> None:
+    """The worker side of dask_map's relay, in this thread: a task that succeeds hands its
+    warnings back (each text once) and shows none; one that raises shows them where it ran,
+    as without the relay (they were lost); a class that needs more than its text is warned
+    again as a UserWarning (it was a TypeError that dropped the day's result)."""
+    import warnings
+
+    from btut.executors import _said_on_worker, _warn_again
+
+    shown: list[str] = []
+    saved = warnings.showwarning
+    try:
+        warnings.showwarning = lambda message, *a, **k: shown.append(str(message))
+
+        def ok(par: int, item: int) -> int:
+            warnings.warn("gap on day 1", UserWarning, stacklevel=1)
+            warnings.warn("gap on day 1", UserWarning, stacklevel=1)
+            return par + item
+
+        def fails(par: int, item: int) -> int:
+            warnings.warn("not converged", UserWarning, stacklevel=1)
+            raise ValueError("day failed")
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            assert _said_on_worker(ok, 1, 2) == (3, [(UserWarning, "gap on day 1")])
+            assert shown == []
+            with pytest.raises(ValueError, match="day failed"):
+                _said_on_worker(fails, 1, 2)
+            assert shown == ["not converged"]
+            warnings.warn("outside a task", UserWarning, stacklevel=1)  # shown as before
+            assert shown == ["not converged", "outside a task"]
+    finally:
+        warnings.showwarning = saved
+
+    class Fussy(UserWarning):
+        def __init__(self, text: str, day: str) -> None:
+            super().__init__(text)
+
+    with pytest.warns(UserWarning, match="^blend on 06-14$") as record:
+        _warn_again(Fussy, "blend on 06-14")
+    assert record[0].category is UserWarning
+    with pytest.warns(RuntimeWarning, match="^overflow$"):
+        _warn_again(RuntimeWarning, "overflow")

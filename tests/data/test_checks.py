@@ -37,3 +37,27 @@ def test_reals_are_finite_numbers() -> None:
             check_real(bad, "x")
     with pytest.raises(InvalidParameterError, match=r"^x must be finite, got nan$"):
         check_real(float("nan"), "x")
+
+
+def test_an_integer_beyond_float_is_not_finite() -> None:
+    """10**400 was a raw OverflowError (found by a review)."""
+    for big in (10**400, -(10**400)):
+        with pytest.raises(InvalidParameterError, match=r"^x must be finite, got -?inf$"):
+            check_real(big, "x")
+
+
+def test_time_zone_objects_give_their_names() -> None:
+    """dateutil's zone was refused once validate_market_data and day_profiles checked tz
+    (found by a review): its str() is tzfile('/usr/share/zoneinfo/...')."""
+    import datetime as dt
+    import zoneinfo
+
+    import dateutil.tz
+
+    from data.zones import check_tz
+
+    for tz in (dateutil.tz.gettz("Europe/Madrid"), zoneinfo.ZoneInfo("Europe/Madrid")):
+        assert check_tz(tz) == "Europe/Madrid"
+    assert check_tz(dt.UTC) == "UTC"
+    with pytest.raises(InvalidParameterError, match="unknown time zone 'Mars/X'"):
+        check_tz("Mars/X")

@@ -159,6 +159,7 @@ def test_what_is_no_market_data_is_an_error_not_a_clean_report():
     inf.iloc[1, 1] = np.inf
     report = validate_market_data(inf)
     assert not report.ok and report.errors == ["load_mw: 1 infinite value(s)"]
+    assert report.range_warnings == []  # said once, as an error (it was a range warning too)
     assert report.to_dict()["infinite"] == {"price_eur_per_mwh": 0, "load_mw": 1}
     text = frame.astype({"price_eur_per_mwh": str})
     report = validate_market_data(text)

@@ -616,7 +616,8 @@ _GAME_TYPES = "consumer \\(consumer\\), pv \\(pv\\), pv_storage \\(pv_storage\\)
 
 @pytest.mark.parametrize(
     ("types", "listed"),
-    [  # found by an API audit: types were matched by name only, the kinds never compared
+    [  # found by an API audit: types were matched by name only, the kinds never compared;
+        # a population lacking some of the game's types (the second case) cleared too
         (
             (TypeConfig("pv", 0.5, name="consumer"), TypeConfig("consumer", 0.5, name="pv")),
             "consumer \\(pv\\), pv \\(consumer\\)",

@@ -601,6 +601,20 @@ def test_bad_net_demand_raises_one_line_errors(net, base, match) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_net_demand_callable_keeps_its_own_errors() -> None:
+    """A review found its DataValidationError (exit 4) turned into 'must be an (N, H) array'
+    (exit 2) once the call sat inside the conversion's try."""
+    from data.errors import DataValidationError
+
+    pop = community([("pv", {}, {}), ("consumer", {}, {})])
+
+    def gap(idx: np.ndarray) -> np.ndarray:
+        raise DataValidationError("day 2017-06-14 has 23 of its 24 intervals (gaps)")
+
+    with pytest.raises(DataValidationError, match="23 of its 24 intervals"):
+        plan_community(pop, gap, np.array([10.0, 20.0, 30.0]))
+
+
 # --------------------------------------------------------------------------------------------
 # second mutation round: EV window and levels, marginal prices, solver gap, sampling bound
 # --------------------------------------------------------------------------------------------

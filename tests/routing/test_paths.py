@@ -235,7 +235,7 @@ def test_routing_params_take_numpy_numbers(diamond, value):
 
 
 @pytest.mark.parametrize("name", ["theta", "alpha", "beta", "gamma", "hop_latency_s"])
-@pytest.mark.parametrize("bad", [True, False, "1", None, -1, np.float32("nan")])
+@pytest.mark.parametrize("bad", [True, False, "1", None, -1, np.float32("nan"), 10**400])
 def test_routing_params_refuse_bools_and_non_numbers(name, bad):
     with pytest.raises(InvalidParameterError, match=f"{name} must be a finite number >= 0"):
         RoutingParams(**{name: bad})

@@ -402,8 +402,9 @@ def forecast_evaluate(
         ),
     ] = None,
     warm_epochs: Annotated[
-        int, typer.Option("--warm-epochs", help="Epochs of each warm-started refit.", min=1)
-    ] = 5,
+        int | None,
+        typer.Option("--warm-epochs", help="Epochs of each warm-started refit (5).", min=1),
+    ] = None,
     members: Annotated[
         int,
         typer.Option(
@@ -473,6 +474,15 @@ def forecast_evaluate(
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
         raise InvalidParameterError(f"--test must start after --train ends ({tr[1]})")
+    if warm_epochs is not None and recalibrate is None:  # options without effect: said
+        _warning_line("--warm-epochs has no effect without --recalibrate (one fit)")
+    test_days = (te[1] - te[0]).days + 1
+    if recalibrate is not None and recalibrate >= test_days:
+        _warning_line(
+            f"--recalibrate {recalibrate} is at least the test period's {test_days} day(s): "
+            "one fit, as without it"
+        )
+    warm_epochs = 5 if warm_epochs is None else warm_epochs
     if no_store and db is not None:
         raise InvalidParameterError("--db names the store to save in: drop it or --no-store")
     if not no_store:  # a URL that cannot be parsed: said before anything else
@@ -979,7 +989,7 @@ def route_cmd(
     )
     con.print(
         f"success rate {_fmt(batch.success_rate)} (by value {_fmt(batch.value_success_rate)}), "
-        f"fees {_fmt(batch.fee_pct, '.4f')} % of value, latency p50 "
+        f"fees {_fee_text(batch.fee_pct)}, latency p50 "
         f"{_fmt(batch.latency_p50_s, '.2f')} s / p95 {_fmt(batch.latency_p95_s, '.2f')} s, "
         f"{_fmt(batch.mean_attempts, '.2f')} attempts per payment ({info['elapsed_s']:.1f} s)"
     )
@@ -1137,8 +1147,13 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def _fee_text(fee_pct: float | None) -> str:
+    """Fees as a share of the settled value, or ``n/a`` when nothing settled."""
+    return "n/a (nothing settled)" if fee_pct is None else f"{_fmt(fee_pct, '.4f')} % of value"
+
+
 #: Kinds of run the commands store (others, saved through the library, are listed too).
-RUN_KINDS = ("backtest", "replay")
+RUN_KINDS = ("backtest", "forecast_evaluation", "replay")
 
 
 def _read_only_store(db: str | None):

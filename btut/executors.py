@@ -79,7 +79,9 @@ def check_executor(executor: str, scheduler: str | None, n_workers: int | None) 
     if n_workers is not None and (
         isinstance(n_workers, bool) or not isinstance(n_workers, numbers.Integral) or n_workers < 1
     ):
-        raise InvalidParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+        raise InvalidParameterError(
+            f"n_workers (--workers) must be an integer >= 1, got {n_workers!r}"
+        )
     if scheduler is not None and (not isinstance(scheduler, str) or not _ADDRESS.match(scheduler)):
         raise InvalidParameterError(
             f"the scheduler must be a Dask address such as tcp://host:8786, got {scheduler!r}"
@@ -101,7 +103,9 @@ def dask_client(
             "the dask executor needs Dask: pip install 'btut[dask]'"
         ) from None
     if n_workers is not None and (isinstance(n_workers, bool) or int(n_workers) < 1):
-        raise InvalidParameterError(f"n_workers must be an integer >= 1, got {n_workers!r}")
+        raise InvalidParameterError(
+            f"n_workers (--workers) must be an integer >= 1, got {n_workers!r}"
+        )
     cluster = None
     if scheduler is not None:
         try:

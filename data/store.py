@@ -280,7 +280,10 @@ def _parse_url(url: str | URL) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError, TypeError):
         # The parser's message quotes the whole URL, password included: never show it.
-        raise InvalidParameterError("could not parse the database URL (value hidden)") from None
+        raise InvalidParameterError(
+            "could not parse the database URL (value hidden); give one such as "
+            "sqlite:///PATH or postgresql://USER@HOST/DB"
+        ) from None
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed

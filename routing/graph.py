@@ -358,6 +358,13 @@ class ChannelGraph:
                     f"{source_name}: row {row + 2} (channel {str(key[row])!r}): last_update "
                     f"{float(lu[row])!r} is out of range (unix seconds 0..{_TIMESTAMP_LIMIT - 1})"
                 )
+            fractional = (lu != np.floor(lu)) & ~np.isnan(lu)  # BOLT 7: whole seconds
+            if fractional.any():
+                row = int(np.flatnonzero(fractional)[0])
+                raise DataValidationError(
+                    f"{source_name}: row {row + 2} (channel {str(key[row])!r}): last_update "
+                    f"{float(lu[row])!r} is not a whole number of seconds"
+                )
             last_update = np.where(np.isnan(lu), -1, lu).astype(np.int64)
 
         keep = np.ones(len(df), dtype=bool) if include_disabled else ~disabled
@@ -731,11 +738,16 @@ def _check_unique_columns(frame: pd.DataFrame, source_name: str) -> None:
 def _check_pubkeys(values: np.ndarray, col: str, source_name: str) -> None:
     """DataValidationError naming the first row whose value is no 33-byte hex pubkey."""
     unique = pd.Series(pd.unique(values), dtype=object)  # check each pubkey once
-    bad = unique[~unique.str.fullmatch(_PUBKEY_PATTERN).astype(bool)]
+    # a blank cell is NaN, and fullmatch of NaN is NaN, which astype(bool) counted as valid
+    ok = unique.str.fullmatch(_PUBKEY_PATTERN).fillna(False).astype(bool)
+    bad = unique[~ok.to_numpy()]
     if len(bad):
-        row = int(np.flatnonzero(values == bad.iloc[0])[0])
+        first, column = bad.iloc[0], pd.Series(values, dtype=object)
+        rows = column.isna() if not isinstance(first, str) else column == first
+        row = int(np.flatnonzero(rows.to_numpy())[0])
+        blank = "" if isinstance(first, str) else " (blank)"
         raise DataValidationError(
-            f"{source_name}: row {row + 2}: {col} is not a 33-byte hex pubkey"
+            f"{source_name}: row {row + 2}: {col} is not a 33-byte hex pubkey{blank}"
         )
 
 

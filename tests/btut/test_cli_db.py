@@ -137,9 +137,11 @@ def test_runs_kind_must_be_a_known_kind(db_url, capsys):
     for bad in ("bogus", "REPLAY", "", "replay "):
         err = _fails(capsys, ["db", "runs", "--kind", bad, "--db", db_url], 2)
         assert f"unknown run kind {bad!r}" in err
-        assert "valid kinds: backtest, data-check, replay" in err
-    assert main(["db", "runs", "--kind", "replay", "--db", db_url]) == 0
-    assert capsys.readouterr().out.strip() == "no runs stored"
+        assert "valid kinds: backtest, data-check, forecast_evaluation, replay" in err
+    # the README's --kind forecast_evaluation on a store without any (it was exit 2)
+    for kind in ("replay", "forecast_evaluation"):
+        assert main(["db", "runs", "--kind", kind, "--db", db_url]) == 0
+        assert capsys.readouterr().out.strip() == "no runs stored"
     assert main(["db", "runs", "--kind", "data-check", "--db", db_url, "--json"]) == 0
     assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]] == [run_id]
 

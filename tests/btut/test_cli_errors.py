@@ -86,8 +86,8 @@ def test_executor_options() -> None:
         (("local", "tcp://h:1", None), r"a scheduler \(--scheduler\) needs the dask executor"),
         (("local", None, 2), r"n_workers \(--workers\) needs the dask executor"),
         (("dask", "tcp://h:1", 2), "brings its own workers"),
-        (("dask", None, 0), "n_workers must be an integer >= 1"),
-        (("dask", None, True), "n_workers must be an integer >= 1"),
+        (("dask", None, 0), r"n_workers \(--workers\) must be an integer >= 1"),
+        (("dask", None, True), r"n_workers \(--workers\) must be an integer >= 1"),
         (("dask", "not a url", None), "must be a Dask address"),
         (("dask", "", None), "must be a Dask address"),
     ]:

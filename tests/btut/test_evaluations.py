@@ -89,6 +89,29 @@ def test_text_output_names_the_run(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "stored as run 1 (btut db show 1)" in capsys.readouterr().out
 
 
+def test_options_without_effect_are_said(capsys: pytest.CaptureFixture[str]) -> None:
+    """--warm-epochs without --recalibrate, and a --recalibrate of at least the test
+    period's days, change nothing: one warning line each (they were silent, found by a CLI
+    audit), and the scores equal the plain run's."""
+    plain = _evaluate(capsys, "--no-store")
+    assert main([*ARGS, *SMALL, "--no-store", "--warm-epochs", "3", "--recalibrate", "9"]) == 0
+    captured = capsys.readouterr()
+    said = [ln for ln in captured.err.splitlines() if ln.startswith("btut: warning:")]
+    assert said == [
+        "btut: warning: --recalibrate 9 is at least the test period's 4 day(s): one fit, as "
+        "without it"
+    ]
+    keys = ("crps", "mae", "coverage_80", "coverage_95", "dm_pvalue_vs_student_t")
+
+    def scores(result: dict) -> dict:  # all but the timings
+        return {m: {k: s[k] for k in keys} for m, s in result["models"].items()}
+
+    assert scores(json.loads(captured.out)) == scores(plain)
+    assert main([*ARGS, *SMALL, "--no-store", "--warm-epochs", "3"]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("btut: warning:")]
+    assert said == ["btut: warning: --warm-epochs has no effect without --recalibrate (one fit)"]
+
+
 def test_no_store_and_bad_input_store_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -117,8 +117,12 @@ def test_bad_shard_sizes_and_schedulers_are_one_line_errors(day_market) -> None:
 @pytest.mark.parametrize(
     ("scheduler", "n_workers", "match"),
     [
-        (None, 2.5, "n_workers must be an integer >= 1, got 2.5"),  # not silently int(2.5)
-        (None, "2", "n_workers must be an integer >= 1, got '2'"),
+        (
+            None,
+            2.5,
+            r"n_workers \(--workers\) must be an integer >= 1, got 2.5",
+        ),  # not silently int(2.5)
+        (None, "2", r"n_workers \(--workers\) must be an integer >= 1, got '2'"),
         (8786, None, "must be a Dask address such as tcp://host:8786, got 8786"),
         (b"tcp://h:8786", None, "must be a Dask address"),
     ],

@@ -99,3 +99,11 @@ def test_bad_routing_input_is_one_line_and_stores_nothing(
     assert not Path(url.removeprefix("sqlite:///")).exists() or (
         ResultsStore(url).count_rows()["runs"] == 0
     )
+
+
+def test_fees_of_a_batch_where_nothing_settled_read_na() -> None:
+    """'fees n/a % of value' was printed when no payment succeeded (a CLI audit)."""
+    from btut.cli import _fee_text
+
+    assert _fee_text(None) == "n/a (nothing settled)"
+    assert _fee_text(0.0415) == "0.0415 % of value"

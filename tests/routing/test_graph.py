@@ -351,6 +351,18 @@ def test_last_update_out_of_range_is_refused(tmp_path, value):
     assert f"row 3 (channel '1x2x3'): last_update {float(value)!r} is out of range" in message
 
 
+def test_a_fractional_last_update_is_refused_and_a_blank_is_none(tmp_path):
+    """1618565632.5 was cut to whole seconds silently (a CLI audit); blank stays -1."""
+    header = HEADER.replace("channel_id", "short_channel_id") + ",last_update"
+    rows = [f"1x2x3,{A},{B},5000,1,1,40,0,5000000,0,", f"1x2x3,{B},{A},5000,1,1,40,0,,0,16.5"]
+    path = write_channels(tmp_path / "channels.csv.gz", rows, header=header)
+    message = assert_refused(path, "last_update")
+    assert "row 3 (channel '1x2x3'): last_update 16.5 is not a whole number of seconds" in message
+    rows[1] = rows[1].replace("16.5", "16")
+    path = write_channels(tmp_path / "channels.csv.gz", rows, header=header)
+    assert sorted(ChannelGraph.from_csv(path).last_update.tolist()) == [-1, 16]
+
+
 def test_last_update_at_the_u32_limit_loads(tmp_path):
     header = HEADER.replace("channel_id", "short_channel_id") + ",last_update"
     path = write_channels(
@@ -374,6 +386,16 @@ def test_node_ids_must_be_pubkeys(tmp_path, node):
             pd.read_csv(tmp_path / "channels.csv.gz", dtype={"channel_id": str}),
             nodes=pd.DataFrame({"node_id": [A, node], "alias": ["a", "b"]}),
         )
+
+
+@pytest.mark.parametrize("column", ["source", "target"])
+def test_a_blank_channel_endpoint_is_refused(tmp_path, column):
+    """A blank cell read as NaN passed the pubkey check and crashed later (exit 70: '<' not
+    supported between float and str), found by a CLI audit."""
+    rows = [f"7,{A},{B},5000,1000,10,40,1,5000000,0", f"8,{B},{A},5000,0,1,40,2000,3000000,0"]
+    rows[1] = rows[1].replace(B, "", 1) if column == "source" else rows[1].replace(A, "", 1)
+    path = write_channels(tmp_path / "channels.csv.gz", rows)
+    assert_refused(path, f"row 3: {column} is not a 33-byte hex pubkey \\(blank\\)")
 
 
 def test_nodes_file_repeat_names_the_nodes_file(tmp_path):

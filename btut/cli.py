@@ -474,14 +474,7 @@ def forecast_evaluate(
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
         raise InvalidParameterError(f"--test must start after --train ends ({tr[1]})")
-    if warm_epochs is not None and recalibrate is None:  # options without effect: said
-        _warning_line("--warm-epochs has no effect without --recalibrate (one fit)")
-    test_days = (te[1] - te[0]).days + 1
-    if recalibrate is not None and recalibrate >= test_days:
-        _warning_line(
-            f"--recalibrate {recalibrate} is at least the test period's {test_days} day(s): "
-            "one fit, as without it"
-        )
+    idle_warm_epochs = warm_epochs is not None and recalibrate is None
     warm_epochs = 5 if warm_epochs is None else warm_epochs
     if no_store and db is not None:
         raise InvalidParameterError("--db names the store to save in: drop it or --no-store")
@@ -549,6 +542,15 @@ def forecast_evaluate(
             seed=seed,
         )
         ResultsStore(db).close()
+    # options without effect: said once the input is known good (an error stays one line)
+    if idle_warm_epochs:
+        _warning_line("--warm-epochs has no effect without --recalibrate (one fit)")
+    test_days = (te[1] - te[0]).days + 1
+    if recalibrate is not None and recalibrate >= test_days:
+        _warning_line(
+            f"--recalibrate {recalibrate} is at least the test period's {test_days} day(s): "
+            "one fit, as without it"
+        )
     with _progress(
         TextColumn("forecast days"),
         BarColumn(),

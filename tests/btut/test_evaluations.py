@@ -110,6 +110,10 @@ def test_options_without_effect_are_said(capsys: pytest.CaptureFixture[str]) -> 
     assert main([*ARGS, *SMALL, "--no-store", "--warm-epochs", "3"]) == 0
     said = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("btut: warning:")]
     assert said == ["btut: warning: --warm-epochs has no effect without --recalibrate (one fit)"]
+    # bad input with it: the one error line only
+    assert main([*ARGS[:2], "-z", "XX", *ARGS[4:], *SMALL, "--no-store", "--warm-epochs", "3"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("btut: error: unknown zone 'XX'") and err.count("\n") == 1
 
 
 def test_no_store_and_bad_input_store_nothing(

@@ -85,6 +85,7 @@ from btut import MAX_SEED
 from data.checks import check_int
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.loader import as_market_day
+from data.zones import get_zone
 
 __all__ = [
     "DEFAULT_DAY",
@@ -970,8 +971,6 @@ def _params(
 
     if not isinstance(zone, str) or not zone.strip():
         raise InvalidParameterError(f"zone must be a zone code, got {zone!r}")
-    from data.zones import get_zone
-
     zone = get_zone(zone).code  # "es", " ES", "de-lu": one stored configuration per zone
     exact = check_int(
         DEFAULT_MAX_EXACT_AGENTS if max_exact_agents is None else max_exact_agents,

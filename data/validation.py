@@ -257,15 +257,13 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
     schema = {**CANONICAL_COLUMNS, **EXTRA_COLUMNS}
     non_numeric = tuple(c for c in frame.columns if c in schema and c not in numeric)
     negative = {c: int((frame[c] < 0).sum()) for c in PRICE_COLUMNS if c in numeric}
-    infinite = {
-        c: int(np.isinf(frame[c].to_numpy(dtype=np.float64, na_value=np.nan)).sum())
-        for c in numeric
-    }
-    out_of_range = {}
+    infinite, out_of_range = {}, {}
     for c in numeric:
+        values = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+        inf = np.isinf(values)  # an error, so not counted out of range too
         lo, hi = PLAUSIBLE_RANGES.get(c, _POWER_RANGE if c.endswith("_mw") else (-np.inf, np.inf))
-        finite = ~np.isinf(frame[c].to_numpy(dtype=np.float64, na_value=np.nan))  # inf: an error
-        out_of_range[c] = int((((frame[c] < lo) | (frame[c] > hi)) & finite).sum())
+        infinite[c] = int(inf.sum())
+        out_of_range[c] = int((((values < lo) | (values > hi)) & ~inf).sum())
     return ValidationReport(
         n_rows=len(frame),
         resolution=_fmt(step),

@@ -969,8 +969,6 @@ def _params(
     """Validate replay parameters (one-line ``InvalidParameterError``), before any work."""
     from market import DEFAULT_KAPPA, DEFAULT_MAX_EXACT_AGENTS
 
-    if not isinstance(zone, str) or not zone.strip():
-        raise InvalidParameterError(f"zone must be a zone code, got {zone!r}")
     zone = get_zone(zone).code  # "es", " ES", "de-lu": one stored configuration per zone
     exact = check_int(
         DEFAULT_MAX_EXACT_AGENTS if max_exact_agents is None else max_exact_agents,

@@ -54,10 +54,11 @@ def zones() -> dict[str, Zone]:
 def get_zone(code: str) -> Zone:
     """Look up a zone by code (case-insensitive, ``-`` accepted for ``_``).
 
-    Raises ``DataUnavailableError`` for an unknown code.
+    Raises ``InvalidParameterError`` for a blank or non-text code and
+    ``DataUnavailableError`` for an unknown one.
     """
     if not isinstance(code, str) or not code.strip():
-        raise DataUnavailableError(f"zone must be a non-empty code such as 'ES', got {code!r}")
+        raise InvalidParameterError(f"zone must be a non-empty code such as 'ES', got {code!r}")
     key = code.strip().upper().replace("-", "_")
     try:
         return zones()[key]

@@ -403,3 +403,27 @@ def test_an_in_memory_store_from_the_environment_is_refused(monkeypatch, capsys)
     monkeypatch.setenv("BTUT_DB_URL", "sqlite://")
     assert main(["db", "runs"]) == 2
     assert "BTUT_DB_URL 'sqlite://' is an in-memory SQLite database" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["replay", "-z", " "],
+        ["backtest", "-z", "", "--start", "2017-06-12", "--end", "2017-06-13"],
+        ["data", "show", "-z", "", "--start", "2017-06-12", "--end", "2017-06-13"],
+        ["data", "validate", "-z", "", "--start", "2017-06-12", "--end", "2017-06-13"],
+        ["data", "fetch", "-z", "", "--start", "2017-06-12", "--end", "2017-06-13"],
+        ["forecast", "evaluate", "-z", "", "--target", "load_mw",
+         "--train", "2016-01-01:2016-02-01", "--test", "2016-02-02:2016-02-05"],  # fmt: skip
+    ],
+)
+def test_a_blank_zone_is_the_same_bad_parameter_everywhere(
+    argv, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # a blank code is a bad parameter (exit 2) in every command, an unknown one is data
+    # unavailable (exit 3); replay said exit 2 and data show exit 3 for the same ''
+    monkeypatch.setenv("BTUT_DB_URL", f"sqlite:///{tmp_path / 'runs.db'}")
+    monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
+    assert main(argv) == 2
+    assert "zone must be a non-empty code such as 'ES'" in _one_error_line(capsys)
+    assert not (tmp_path / "runs.db").exists()

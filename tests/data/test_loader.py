@@ -170,7 +170,7 @@ def test_zone_codes_are_trimmed_case_insensitive_and_dashed():
     for code in ("de-lu", " DE_LU ", "\tDe-Lu\n"):
         assert get_zone(code) == de_lu, code
     for code in ("", "   ", None, 5):
-        with pytest.raises(DataUnavailableError, match="non-empty code such as 'ES'"):
+        with pytest.raises(InvalidParameterError, match="non-empty code such as 'ES'"):
             get_zone(code)
 
 

@@ -413,8 +413,18 @@ def test_an_in_memory_store_from_the_environment_is_refused(monkeypatch, capsys)
         ["data", "show", "-z", "", "--start", "2017-06-12", "--end", "2017-06-13"],
         ["data", "validate", "-z", "", "--start", "2017-06-12", "--end", "2017-06-13"],
         ["data", "fetch", "-z", "", "--start", "2017-06-12", "--end", "2017-06-13"],
-        ["forecast", "evaluate", "-z", "", "--target", "load_mw",
-         "--train", "2016-01-01:2016-02-01", "--test", "2016-02-02:2016-02-05"],  # fmt: skip
+        [
+            "forecast",
+            "evaluate",
+            "-z",
+            "",
+            "--target",
+            "load_mw",
+            "--train",
+            "2016-01-01:2016-02-01",
+            "--test",
+            "2016-02-02:2016-02-05",
+        ],
     ],
 )
 def test_a_blank_zone_is_the_same_bad_parameter_everywhere(

@@ -264,12 +264,29 @@ def data_show(
     end: EndOpt,
     source: SourceOpt = None,
     as_json: JsonOpt = False,
+    as_csv: Annotated[
+        bool,
+        typer.Option(
+            "--csv",
+            help="Print CSV in BTUT's own layout (time_utc, zone, columns), which --source "
+            "reads back.",
+        ),
+    ] = False,
 ) -> None:
     """Show a zone's market data for local market days [START, END)."""
-    from data import validate_market_data
+    from data import InvalidParameterError, get_zone, validate_market_data
 
+    if as_json and as_csv:
+        raise InvalidParameterError("--json and --csv are two outputs: give one of them")
     frame = _load(zone, start, end, source)
     report = validate_market_data(frame)
+    if as_csv:
+        # full precision (pandas writes each float's shortest exact repr): read back equal
+        table = frame.copy()
+        table.insert(0, "zone", get_zone(zone).code)
+        _write_stdout(table.to_csv(date_format="%Y-%m-%dT%H:%M:%SZ"))
+        _print_findings(report)
+        return
     if as_json:
         emit_json(
             {**_summary(frame, report), "validation": report.to_dict(), "rows": _frame_rows(frame)}

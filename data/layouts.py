@@ -33,6 +33,13 @@ Layouts (detected from the header line):
     definition, also when a value lacks the ``Z``); columns are
     ``<AREA>_<variable>`` for several areas (AT, CH, FR, DE, DE_LU, the four German TSO
     control areas).
+``btut``
+    BTUT's own columns, as ``btut data show --csv`` writes them: ``time_utc`` (interval
+    start, ISO 8601; UTC, also when a value has no offset; an offset is converted), an
+    optional ``zone`` column, then any of the canonical columns (``data.schema``). Without a
+    ``zone`` column the file is the data of whichever zone it is read for (market days are
+    that zone's local days). A column that is not one of these is refused by name, so a
+    misspelt ``load_MW`` is not dropped without a word.
 """
 
 from __future__ import annotations
@@ -52,8 +59,8 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
-from data.schema import INDEX_NAME, order_columns
-from data.zones import get_zone
+from data.schema import CANONICAL_COLUMNS, EXTRA_COLUMNS, INDEX_NAME, order_columns
+from data.zones import get_zone, zones
 
 
 @dataclass(frozen=True)
@@ -453,12 +460,54 @@ def _read_opsd(path: Path) -> SourceFile:
     return SourceFile("opsd", str(path), frames)
 
 
+# --- btut ----------------------------------------------------------------------------------
+
+#: Key of the one frame of a ``btut`` file without a ``zone`` column: any zone asked.
+ANY_ZONE = "*"
+
+
+def _is_btut(header: list[str]) -> bool:
+    return bool(header) and header[0] == INDEX_NAME
+
+
+def _read_btut(path: Path, header: list[str]) -> SourceFile:
+    known = (*CANONICAL_COLUMNS, *EXTRA_COLUMNS)
+    unknown = [c for c in header[1:] if c not in known and c != "zone"]
+    if unknown:
+        raise DataValidationError(
+            f"{path.name}: column(s) {', '.join(map(repr, unknown))} are not BTUT columns "
+            f"(the btut layout is time_utc, an optional zone, then any of: {', '.join(known)})"
+        )
+    values = [c for c in header[1:] if c != "zone"]
+    if not values:
+        raise DataValidationError(f"{path.name}: btut layout without any data column")
+    raw = _read_csv(path)
+    index = _utc_index(raw, INDEX_NAME, naive_is_utc=True)
+    cols = {c: _numeric(raw, c) for c in values}
+    if "zone" not in raw.frame.columns:
+        return SourceFile("btut", str(path), {ANY_ZONE: _frame(index, cols)})
+    text = raw.frame["zone"]
+    codes = text.fillna("").str.strip().str.upper().str.replace("-", "_")
+    frames = {}
+    for code in codes.unique():
+        row = int(np.flatnonzero((codes == code).to_numpy())[0])
+        if code not in zones():
+            raise DataValidationError(
+                f"malformed CSV {path.name}: line {raw.line(row)} has "
+                + (f"unknown zone {text.iloc[row]!r}" if code else "no zone")
+            )
+        rows = (codes == code).to_numpy()
+        frames[code] = _frame(index[rows], {c: v[rows] for c, v in cols.items()})
+    return SourceFile("btut", str(path), frames)
+
+
 # --- detection ------------------------------------------------------------------------------------
 
 _LAYOUTS: tuple[tuple[str, Callable[[list[str]], bool]], ...] = (
     ("spain", _is_spain),
     ("epftoolbox", lambda h: _epf_kind(h) is not None),
     ("opsd", _is_opsd),
+    ("btut", _is_btut),
 )
 
 
@@ -502,7 +551,8 @@ def detect_layout(path: str | os.PathLike) -> str:
     shown = f"header starts {','.join(header[:4])[:80]!r}" if len(header) > 1 else "no CSV header"
     raise DataValidationError(
         f"unknown CSV layout in {path.name} ({shown}); known layouts: "
-        "spain (energy_dataset.csv), epftoolbox (DE/BE/NP/PJM), opsd (time_series_60min)"
+        "spain (energy_dataset.csv), epftoolbox (DE/BE/NP/PJM), opsd (time_series_60min), "
+        "btut (time_utc and BTUT's columns, as 'btut data show --csv' writes)"
     )
 
 
@@ -514,6 +564,8 @@ def _read_cached(path: str, mtime_ns: int, size: int) -> SourceFile:
         parsed = _read_spain(p)
     elif layout == "epftoolbox":
         parsed = _read_epftoolbox(p, _read_header(p))
+    elif layout == "btut":
+        parsed = _read_btut(p, _read_header(p))
     else:
         parsed = _read_opsd(p)
     for frame in parsed.frames.values():

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
-from data.layouts import read_source_file
+from data.layouts import ANY_ZONE, read_source_file
 from data.schema import INDEX_NAME, RESOLUTIONS, order_columns
 from data.validation import resolution_of
 from data.zones import Zone, get_zone
@@ -138,6 +138,8 @@ def coverage(frame: pd.DataFrame, zone: Zone) -> Coverage:
 
 def _zone_frame_from_file(zone: Zone, path: Path, *, bundled: bool) -> pd.DataFrame:
     parsed = read_source_file(path)
+    if ANY_ZONE in parsed.frames:  # a btut file without a zone column: the zone asked
+        return parsed.frames[ANY_ZONE]
     if zone.code not in parsed.frames:
         have = ", ".join(sorted(parsed.frames))
         where = "bundled file" if bundled else "file"
@@ -231,7 +233,7 @@ def load_market_data(
         epftoolbox German file.
     start, end : market days in the zone's local time; ``end`` is exclusive.
     source : ``None`` for the bundled data, a path to a CSV in a known layout (spain,
-        epftoolbox, opsd; detected from the header), or ``"entsoe"`` for the ENTSO-E
+        epftoolbox, opsd, btut; detected from the header), or ``"entsoe"`` for the ENTSO-E
         Transparency API (key from ``ENTSOE_API_KEY``, responses cached on disk).
     cache_dir : API cache directory (default ``$BTUT_CACHE_DIR`` or ``~/.cache/btut``).
     resolution : API only: ``"native"``, ``"60min"`` or ``"15min"`` (see ``data.entsoe_api``).

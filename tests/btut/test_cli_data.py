@@ -214,3 +214,34 @@ def test_a_row_off_the_hourly_grid_is_an_error(tmp_path, capsys):
     assert captured.err == f"btut: error: {expected}\n"
     assert main(["replay", "--agents", "20", "--day", "2017-06-11", "--source", str(csv)]) == 4
     assert expected in capsys.readouterr().err
+
+
+def test_show_csv_is_read_back_by_source_and_replays_the_same_day(tmp_path, capsys):
+    """An analyst exports a zone's data (`data show --csv`), may edit it, and replays on it:
+    unedited, the replay is the bundled replay but for the source it names."""
+    window = ["--zone", "ES", "--start", "2016-06-01", "--end", "2017-06-15"]
+    assert main(["data", "show", *window, "--csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("time_utc,zone,price_eur_per_mwh,")
+    assert "btut: warning: load_mw: 2 missing value(s)" in captured.err  # gaps still said
+    csv = tmp_path / "es.csv"
+    csv.write_text(captured.out)
+    runs = []
+    for source in ([], ["--source", str(csv)]):
+        argv = ["replay", "-n", "300", "--json", "--db", f"sqlite:///{tmp_path / 'r.db'}"]
+        assert main([*argv, *source]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[1]["details"]["config"].pop("source") == str(csv)
+    assert runs[0]["details"]["config"].pop("source") is None
+    for run in runs:
+        for key in ("run_id", "elapsed_s"):
+            run.pop(key)
+        run["details"].pop("config_hash")
+    assert runs[1] == runs[0]
+
+
+def test_show_csv_and_json_are_two_outputs(capsys):
+    argv = ["data", "show", "-z", "ES", "--start", "2017-06-14", "--end", "2017-06-15"]
+    assert main([*argv, "--csv", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert err == "btut: error: --json and --csv are two outputs: give one of them\n"

@@ -734,7 +734,7 @@ class AgentParams:
         unknown = sorted(set(values) - set(PARAMETERS))
         if unknown:
             raise InvalidParameterError(f"unknown agent parameter(s): {', '.join(unknown)}")
-        params.update({k: float(v) for k, v in values.items()})
+        params.update(values)  # checked as numbers by __post_init__, as any AgentParams
         return cls(kind=type_config.kind, name=type_config.name, **params, **_settings(type_config))
 
     def to_dict(self) -> dict[str, Any]:

@@ -305,7 +305,15 @@ def _periods_of(root: ET.Element) -> list[_Period]:
     for series in root.iter():
         if _local(series.tag) != "TimeSeries":
             continue
-        psr = next((el.text.strip() for el in series.iter() if _local(el.tag) == "psrType"), None)
+        # an empty <psrType/> has no text: no production type, as when the element is absent
+        psr = next(
+            (
+                (el.text or "").strip() or None
+                for el in series.iter()
+                if _local(el.tag) == "psrType"
+            ),
+            None,
+        )
         for period in series:
             if _local(period.tag) != "Period":
                 continue
@@ -769,6 +777,10 @@ def fetch_entsoe(
         )
     if isinstance(zone, str):
         zone = get_zone(zone)
+    if not isinstance(zone, Zone):
+        raise InvalidParameterError(
+            f"zone must be a zone code such as 'ES' or a data.zones.Zone, got {zone!r}"
+        )
     if not zone.on_entsoe:
         raise DataUnavailableError(
             f"zone {zone.code} is not served by the ENTSO-E Transparency API (no EIC code)"

@@ -200,7 +200,11 @@ def _check_models(models: Any) -> dict[str, BaseForecaster] | None:
     for name, model in models.items():
         if not isinstance(name, str):
             raise InvalidParameterError(f"models must be keyed by name (str), got {name!r}")
-        if not isinstance(model, BaseForecaster):
+        if not (
+            isinstance(model, BaseForecaster)
+            and callable(getattr(model, "fit", None))
+            and callable(getattr(model, "predict", None))
+        ):  # the base class itself has neither
             raise InvalidParameterError(
                 f"models[{name!r}] must be a forecaster (a BaseForecaster with fit and "
                 f"predict), got {_shown(model)}"

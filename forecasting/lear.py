@@ -266,6 +266,13 @@ def lear_forecasts(
     ``frame`` with a week of history; each a day of the frame, whose forecast columns are
     inputs): a DataFrame indexed by ``time_utc`` with one column ``w{W}`` per window length
     and ``mean`` (their average; NaN where any is NaN). Price targets only."""
+    lengths = (
+        None if isinstance(windows, str) or not isinstance(windows, Iterable) else list(windows)
+    )
+    if not lengths:  # no window would give a 'mean' of nothing: NaN everywhere, without a word
+        raise InvalidParameterError(
+            f"windows must be one or more window lengths in days, e.g. (56, 84), got {windows!r}"
+        )
     X, Y, feats = lear_design(frame, target, tz=tz)
     target_days = X.index.to_numpy() if days is None else as_days(days)
     outside = target_days[~np.isin(target_days, X.index.to_numpy())]
@@ -278,7 +285,7 @@ def lear_forecasts(
     rows = np.isin(feats.day, target_days)  # the intervals of the forecast days
     pos = np.searchsorted(target_days, feats.day[rows])
     out = {}
-    for w in windows:
+    for w in lengths:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             by_day = lear_day_forecasts(

@@ -89,6 +89,8 @@ def _level(level: float) -> float:
 
 def _levels(levels: Sequence[float] | float) -> list[float]:
     """Interval levels (one level or a sequence of them) as floats in (0, 1)."""
+    if isinstance(levels, np.ndarray) and levels.ndim == 0:  # np.array(0.8): one level
+        levels = levels.item()
     if is_number(levels):
         return [_level(levels)]
     if isinstance(levels, str) or not isinstance(levels, Iterable):

@@ -303,7 +303,13 @@ class BaseForecaster:
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The ``__init__`` parameters and their current values."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        params = inspect.signature(type(self).__init__).parameters.values()
+        # *args/**kwargs (object.__init__'s, for a class without its own) are no parameters
+        names = [
+            p.name
+            for p in params
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
         return {name: getattr(self, name) for name in names}
 
     def set_params(self, **params: Any) -> BaseForecaster:

@@ -149,13 +149,16 @@ class FPGrid:
         component is taken at each face centre.
         """
         if self.dim == 1:
-            return np.asarray(field(self.faces(0)), dtype=float) * np.ones(self.n_cells[0] + 1)
-        vx = np.asarray(field(*self.face_mesh(0))[0], dtype=float)
-        vy = np.asarray(field(*self.face_mesh(1))[1], dtype=float)
-        return (
-            np.broadcast_to(vx, (self.n_cells[0] + 1, self.n_cells[1])).copy(),
-            np.broadcast_to(vy, (self.n_cells[0], self.n_cells[1] + 1)).copy(),
-        )
+            return _on_faces(field(self.faces(0)), (self.n_cells[0] + 1,), "field(x)")
+        parts = []
+        for axis in (0, 1):
+            value = field(*self.face_mesh(axis))
+            if not isinstance(value, tuple | list) or len(value) != 2:
+                got = len(value) if isinstance(value, tuple | list) else type(value).__name__
+                raise InvalidParameterError(f"a 2-D field must return a pair (vx, vy), got {got}")
+            shape = tuple(n + (a == axis) for a, n in enumerate(self.n_cells))
+            parts.append(_on_faces(value[axis], shape, "vx" if axis == 0 else "vy"))
+        return parts[0], parts[1]
 
     def mass(self, density: np.ndarray) -> float:
         """Total mass ∫μ = Σ density · cell volume."""
@@ -390,6 +393,22 @@ def _check_sigma(sigma: float) -> float:
     if not math.isfinite(s) or s < 0:
         raise InvalidParameterError(f"sigma must be finite and >= 0, got {sigma!r}")
     return s
+
+
+def _on_faces(value: object, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """``value`` (a number or an array of the face shape) as a float array of ``shape``."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"{what} must be numbers at the faces, got {type(value).__name__}"
+        ) from None
+    if arr.shape not in ((), shape):
+        raise InvalidParameterError(f"{what} must have the face shape {shape}, got {arr.shape}")
+    if not np.isfinite(arr).all():  # None reads as NaN
+        got = "None" if value is None else "NaN or inf"
+        raise InvalidParameterError(f"{what} must be finite numbers at the faces, got {got}")
+    return np.broadcast_to(arr, shape).copy()
 
 
 def _check_velocity(velocity: FaceVelocity | None, grid: FPGrid) -> tuple[np.ndarray, ...]:

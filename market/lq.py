@@ -41,7 +41,7 @@ as a ``market.mfg.FiniteMFG``, for testing the generic solvers against the close
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -51,6 +51,7 @@ import scipy.sparse as sp
 from scipy.integrate import solve_ivp
 from scipy.special import ndtr
 
+from data.checks import check_real
 from data.errors import InvalidParameterError
 from data.seeds import check_seed
 from market.mfg import FiniteMFG
@@ -121,14 +122,20 @@ class TypedLQGame:
             raise InvalidParameterError(f"r must be positive for every type, got {self.r}")
         if min(self.sigma) < 0 or min(self.var0) < 0:
             raise InvalidParameterError("sigma and var0 must be non-negative")
-        horizon = float(self.horizon)
-        if not (math.isfinite(horizon) and horizon > 0):
+        horizon = check_real(self.horizon, "horizon")
+        if not horizon > 0:
             raise InvalidParameterError(f"horizon must be positive, got {self.horizon!r}")
         object.__setattr__(self, "horizon", horizon)
         names = self.type_names
         if names is None:
             names = tuple(f"type{i}" for i in range(k))
-        names = tuple(str(n) for n in names)
+        if isinstance(names, str) or not isinstance(names, Iterable):  # "ab" is not two names
+            raise InvalidParameterError(
+                f"type_names must be a sequence of names, one per type ({k}), got {names!r}"
+            )
+        names = tuple(names)
+        if not all(isinstance(n, str) and n for n in names):
+            raise InvalidParameterError(f"type_names must be non-empty texts, got {names}")
         if len(names) != k or len(set(names)) != k:
             raise InvalidParameterError(f"type_names must be {k} distinct names, got {names}")
         object.__setattr__(self, "type_names", names)

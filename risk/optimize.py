@@ -179,6 +179,12 @@ def minimize_mean_cvar(
             "mean-CVaR problem is not convex: costs must be convex in the decisions "
             "and constraints DCP-compliant"
         )
+    unset = [par.name() for par in problem.parameters() if par.value is None]
+    if unset:
+        raise InvalidParameterError(
+            f"the costs or constraints use cvxpy Parameter(s) without a value: "
+            f"{', '.join(unset)} (set .value before solving)"
+        )
     if solver is None and "CLARABEL" in cp.installed_solvers() and not problem.is_mixed_integer():
         solver = (
             "CLARABEL"  # interior point: accurate on LP/QP/SOCP (cvxpy would pick OSQP for QPs)

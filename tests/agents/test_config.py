@@ -207,3 +207,19 @@ def test_plausible_means_and_a_feasible_ev_at_the_edge() -> None:
 def test_dr_levels_up_to_the_bound_and_numpy_integers_are_accepted() -> None:
     assert TypeConfig("consumer", 1.0, dr_levels=np.int64(4001)).dr_levels == 4001
     assert type(TypeConfig("consumer", 1.0, dr_levels=np.int16(3)).dr_levels) is int
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        ("3", "pv_kwp must be a real number, got '3'"),  # was taken as 3.0
+        (True, "pv_kwp must be a real number, got True"),  # was taken as 1.0
+        (None, "pv_kwp must be a real number, got None"),  # was float()'s TypeError
+        ("abc", "pv_kwp must be a real number, got 'abc'"),  # was float()'s ValueError
+        pytest.param(10**400, "pv_kwp must be finite", id="10**400"),  # was OverflowError
+    ],
+)
+def test_agent_params_from_type_checks_values_as_the_constructor_does(value, match) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        AgentParams.from_type(TypeConfig.default("pv"), pv_kwp=value)
+    assert AgentParams.from_type(TypeConfig.default("pv"), pv_kwp=3).pv_kwp == 3.0

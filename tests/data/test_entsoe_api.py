@@ -874,3 +874,22 @@ def test_clean_sorts_keeps_the_first_duplicate_and_drops_the_end():
     expected = pd.Series([1.0, 2.0, 3.0], index=pd.DatetimeIndex([start, start + H, start + 2 * H]))
     pd.testing.assert_series_equal(got, expected, check_freq=False, check_index_type=False)
     assert str(got.index.tz) == "UTC"
+
+
+def test_an_empty_psr_type_is_no_production_type(api, samples, tmp_path):
+    """``<psrType/>`` (no text) failed the whole query: "unreadable response (AttributeError:
+    'NoneType' object has no attribute 'strip')"; entsoe-py reads the document."""
+    start = pd.Timestamp("2024-01-01", tz="UTC")
+    doc = gl_doc(samples, "A65", "A16", start, [(None, "PT60M", [1.0, 2.0, 3.0, 4.0])])
+    assert "<curveType>" in doc
+    api.route(LOAD, doc.replace("<curveType>", "<MktPSRType><psrType/></MktPSRType><curveType>"))
+    frame = fetch(start, start + 4 * H, tmp_path)
+    assert frame["load_mw"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+@pytest.mark.parametrize("zone", [5, None])
+def test_a_zone_that_is_no_code_is_a_bad_parameter(api, rsps, tmp_path, zone):
+    t0 = pd.Timestamp("2024-01-01T00:00Z")
+    with pytest.raises(InvalidParameterError, match="zone must be a zone code such as 'ES'"):
+        fetch_entsoe(zone, t0, t0 + H, api_key=KEY, cache_dir=tmp_path)
+    assert len(rsps.calls) == 0

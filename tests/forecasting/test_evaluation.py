@@ -17,6 +17,7 @@ from forecasting import SeasonalNaiveForecaster, StudentTForecaster, TSOForecast
 from forecasting.evaluation import evaluate_forecasters, parse_period
 from forecasting.features import cutoff_for_day
 from forecasting.metrics import crps_student_t, diebold_mariano
+from forecasting.models import BaseForecaster
 
 D = dt.date
 
@@ -533,3 +534,22 @@ def test_test_gaps_are_reported_and_a_single_day_has_no_dm_test(es_frame):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         evaluate(es_frame, D(2016, 3, 2))
+
+
+@pytest.mark.parametrize(
+    ("models", "match"),
+    [
+        ([StudentTForecaster()], "models must be a mapping of names to forecasters"),
+        ({}, "models must name at least one forecaster"),
+        ({1: StudentTForecaster()}, r"models must be keyed by name \(str\), got 1"),
+        ({"a": "student_t"}, r"models\['a'\] must be a forecaster"),
+        # the base class has neither fit nor predict: an AttributeError on 'args' before
+        ({"b": BaseForecaster()}, r"models\['b'\] must be a forecaster .* got BaseForecaster\(\)"),
+    ],
+)
+def test_models_that_are_no_forecasters_are_refused(es_frame, models, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        evaluate_forecasters(
+            es_frame, "load_mw", train=("2016-01-08", "2016-02-28"),
+            test=("2016-02-29", "2016-03-01"), models=models,
+        )  # fmt: skip

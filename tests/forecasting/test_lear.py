@@ -208,6 +208,18 @@ def test_days_outside_the_data_and_other_targets_are_refused(de: pd.DataFrame) -
         lear_design(data.load_market_data("ES", "2016-01-04", "2016-02-10"), "load_mw")
 
 
+@pytest.mark.parametrize("windows", [(), [], 14, "14"])
+def test_no_window_is_refused(de: pd.DataFrame, windows) -> None:
+    # () gave a 'mean' column of NaN without a word; 14 a raw TypeError
+    with pytest.raises(InvalidParameterError, match="windows must be one or more window"):
+        lear_forecasts(de, days=["2016-03-15"], windows=windows)
+
+
+def test_windows_may_be_any_iterable(de: pd.DataFrame) -> None:
+    fc = lear_forecasts(de, days=["2016-03-15"], windows=(w for w in (14, 21)))
+    assert list(fc.columns) == ["w14", "w21", "mean"] and fc.notna().all().all()
+
+
 # --- the networks' location blend with LEAR ------------------------------------------
 
 TINY = {"hidden": (16, 16), "max_epochs": 10, "patience": 5, "batch_size": 128}

@@ -513,6 +513,7 @@ def test_score_forecast_takes_one_level_or_numpy_levels() -> None:
     expected = score_forecast(y, fc, levels=(0.8,))
     assert score_forecast(y, fc, levels=0.8) == expected  # was TypeError: not iterable
     assert score_forecast(y, fc, levels=np.array([0.8])) == expected
+    assert score_forecast(y, fc, levels=np.array(0.8)) == expected  # was "iteration over 0-d"
 
 
 # --------------------------------------------------------------------------- Diebold-Mariano

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -444,3 +445,34 @@ def test_explicit_steps_never_exceed_the_positivity_limit_whatever_dt() -> None:
     assert (big.densities >= 0).all()
     np.testing.assert_array_equal(big.densities, default.densities)
     assert big.n_steps == default.n_steps
+
+
+@pytest.mark.parametrize(
+    ("dim", "field", "match"),
+    [
+        # a scalar field on a 2-D grid: vx came from its row 0 and vy from its row 1
+        (2, lambda x, y: 10 * x + y, "a 2-D field must return a pair (vx, vy), got ndarray"),
+        (2, lambda x, y: 0.0, "a 2-D field must return a pair (vx, vy), got float"),
+        (2, lambda x, y: None, "a 2-D field must return a pair (vx, vy), got NoneType"),
+        (2, lambda x, y: (x, y, x), "a 2-D field must return a pair (vx, vy), got 3"),
+        (2, lambda x, y: ("a", "b"), "vx must be numbers at the faces, got str"),
+        (1, lambda x: np.zeros(3), "field(x) must have the face shape (5,), got (3,)"),
+        (1, lambda x: (x, x), "field(x) must have the face shape (5,), got (2, 5)"),
+        (1, lambda x: None, "field(x) must be finite numbers at the faces, got None"),
+        (1, lambda x: np.nan * x, "field(x) must be finite numbers at the faces, got NaN or inf"),
+    ],
+)
+def test_velocity_from_a_field_of_the_wrong_shape_is_refused(dim, field, match) -> None:
+    grid = FPGrid((0.0,), (1.0,), (4,)) if dim == 1 else FPGrid((0.0, 0.0), (1.0, 1.0), (3, 4))
+    with pytest.raises(InvalidParameterError, match=re.escape(match)):
+        grid.velocity_from_field(field)
+
+
+def test_velocity_from_a_field_takes_constants_and_the_normal_component() -> None:
+    grid = FPGrid((0.0, 0.0), (1.0, 1.0), (3, 4))
+    vx, vy = grid.velocity_from_field(lambda x, y: (1.0, -2.0))
+    assert vx.shape == (4, 4) and vy.shape == (3, 5)
+    assert (vx == 1.0).all() and (vy == -2.0).all()
+    vx, vy = grid.velocity_from_field(lambda x, y: (x, 10 * y))
+    np.testing.assert_array_equal(vx[:, 0], grid.faces(0))  # x at the x-faces
+    np.testing.assert_array_equal(vy[0], 10 * grid.faces(1))  # 10 y at the y-faces

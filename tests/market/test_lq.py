@@ -359,6 +359,12 @@ def test_solution_frames_and_controls() -> None:
         ({"horizon": 0.0}, "horizon"),
         ({"q": float("nan")}, "finite"),
         ({"shares": (0.5, 0.5), "type_names": ("x", "x")}, "distinct"),
+        # a text was split into letters ("ab": two types a and b); 5 a raw TypeError
+        ({"shares": (0.5, 0.5), "type_names": "ab"}, "sequence of names, one per type"),
+        ({"type_names": 5}, "sequence of names, one per type"),
+        ({"type_names": (None,)}, "non-empty texts"),
+        ({"horizon": None}, "horizon must be a real number"),  # a raw TypeError before
+        ({"horizon": "2"}, "horizon must be a real number"),  # taken as 2.0 before
     ],
 )
 def test_invalid_games(kwargs: dict, match: str) -> None:

@@ -229,6 +229,16 @@ def test_constraints_and_solver_options_are_checked() -> None:
     np.testing.assert_allclose(one.values["x"], [0.5, 0.5], atol=1e-7)
 
 
+def test_a_parameter_without_a_value_is_named() -> None:
+    # cvxpy's raw ParameterError before
+    q = cp.Variable(name="q", nonneg=True)
+    price = cp.Parameter(3, name="price")
+    with pytest.raises(InvalidParameterError, match=r"Parameter.* without a value: price"):
+        minimize_mean_cvar(q * price, 0.5, 0.5, constraints=[q <= 5])
+    price.value = np.array([1.0, 2.0, 3.0])
+    assert minimize_mean_cvar(q * price, 0.5, 0.5, constraints=[q <= 5]).values["q"] < 1e-6
+
+
 def test_non_finite_scenario_costs_are_refused() -> None:
     for bad in (float("nan"), float("inf")):
         with pytest.raises(InvalidParameterError, match="costs must be finite"):

@@ -15,7 +15,8 @@ README's figures are read from.
 
 Groups: ``replay`` (bare replay, κ 200, report of the day), ``route``, ``replay_route``,
 ``backtest`` (June 2017, local, then rerun with ``--json`` and the report), ``backtest_k200``,
-``backtest_dask`` (``--workers 2``), ``replay_2m`` (local and Dask); ``postgres`` (the README's
+``backtest_dask`` (``--workers 2``), ``replay_2m`` (local and Dask), ``compare`` (June at
+κ 400 and 200 in one store, then ``btut compare``); ``postgres`` (the README's
 PostgreSQL session through ``BTUT_DB_URL``: ``db upgrade``, ``replay --agents 2000``, ``db
 runs``) only with ``--pg-url`` (an empty database; its password is not recorded). About 12
 minutes on 2 idle cores; run it on an idle machine, the timings are the point.
@@ -50,6 +51,7 @@ GROUPS = (
     "backtest_k200",
     "backtest_dask",
     "replay_2m",
+    "compare",
     "postgres",
 )
 
@@ -192,6 +194,17 @@ def main(argv: list[str] | None = None) -> int:
                 a, b = _json_out(steps["local"]), _json_out(steps["dask"])
                 keys = ("efficiency", "market_cost_eur", "exploitability_eur_per_agent_day")
                 steps["identical"] = bool(a) and all(a.get(k) == b.get(k) for k in keys)
+            elif group == "compare":
+                # one store: June at the default kappa (A) and at 200 (B), then the comparison
+                steps["backtest_a"] = run("backtest", *JUNE, "--json")
+                steps["backtest_b"] = run("backtest", *JUNE, "--kappa", "200", "--json")
+                ids = [
+                    str(_json_out(steps[k]).get("backtest_id", 0))
+                    for k in ("backtest_a", "backtest_b")
+                ]
+                steps["compare"] = run("compare", *ids)
+                steps["compare_json"] = run("compare", *ids, "--json")
+                steps["compare_json"]["result"] = _json_out(steps["compare_json"])
             elif group == "postgres":
                 if not args.pg_url:
                     parser.error("the postgres group needs --pg-url")

@@ -1,15 +1,15 @@
 """BTUT application layer: the ``btut`` command line, replays, backtests and reports.
 
 ``btut.replay(...)``, ``btut.load_run(...)`` (:mod:`btut.replaying`), ``btut.backtest(...)`` and
-``btut.load_backtest(...)`` (:mod:`btut.backtesting`) are imported lazily, so ``import btut``
-stays light.
+``btut.load_backtest(...)`` (:mod:`btut.backtesting`) and ``btut.compare_backtests(...)``
+(:mod:`btut.comparing`) are imported lazily, so ``import btut`` stays light.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MAX_SEED", "backtest", "load_backtest", "load_run", "replay"]
+__all__ = ["MAX_SEED", "backtest", "compare_backtests", "load_backtest", "load_run", "replay"]
 
 #: Largest random seed the commands accept (seeds are 0..2**32 - 1, numpy's legacy range;
 #: torch, which seeds the forecasters, overflows above 2**63).
@@ -20,6 +20,7 @@ _LAZY = {
     "load_run": "btut.replaying",
     "backtest": "btut.backtesting",
     "load_backtest": "btut.backtesting",
+    "compare_backtests": "btut.comparing",
 }
 
 

@@ -1266,6 +1266,76 @@ def report_cmd(
         out().print(f"wrote {path} ({info['bytes'] / 1000:.0f} kB)", markup=False)
 
 
+@app.command("compare")
+def compare_cmd(
+    a: Annotated[
+        int, typer.Argument(metavar="A", help="Backtest id of scenario A (the reference).")
+    ],
+    b: Annotated[int, typer.Argument(metavar="B", help="Backtest id of scenario B.")],
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Two stored backtests on their common days: settings that differ, paired scores."""
+    from btut.comparing import compare_backtests
+
+    cmp = compare_backtests(a, b, db=db)
+    for this, other in ((cmp.a, cmp.b), (cmp.b, cmp.a)):
+        extra = len(this.days) - len(cmp.days)
+        if extra:
+            _warning_line(
+                f"backtest {this.backtest_id} has {extra} stored day(s) that backtest "
+                f"{other.backtest_id} lacks; the comparison covers the {len(cmp.days)} common "
+                "day(s)"
+            )
+    if as_json:
+        emit_json(cmp.to_dict())
+        return
+    con = out()
+    con.print(
+        f"[bold]BTUT compare[/] {cmp.a.zone}: backtest {cmp.a.backtest_id} (A) and "
+        f"{cmp.b.backtest_id} (B) on {len(cmp.days)} common day(s), "
+        f"{cmp.days[0]} .. {cmp.days[-1]}"
+    )
+    if cmp.changes:
+        con.print("settings that differ (A -> B):", markup=False)
+        for key, (va, vb) in cmp.changes.items():
+            con.print(f"  {key}: {json.dumps(va)} -> {json.dumps(vb)}", markup=False)
+    else:
+        con.print("no setting differs (other code versions or stores)", markup=False)
+    table = Table("day", "run A", "run B", "efficiency A", "efficiency B", "change (B - A)")
+    frame = cmp.to_frame()
+    for day, row in frame.iterrows():
+        table.add_row(
+            str(day),
+            str(int(row["run_id_a"])),
+            str(int(row["run_id_b"])),
+            _fmt(row["efficiency_a"]),
+            _fmt(row["efficiency_b"]),
+            _fmt(row["efficiency_change"], "+.3f"),
+        )
+    con.print(table)
+    sc = cmp.scores()
+    interval = (
+        f" (95 % interval {_fmt(sc['daily_efficiency_change_low95'], '+.4f')} .. "
+        f"{_fmt(sc['daily_efficiency_change_high95'], '+.4f')})"
+        if math.isfinite(sc["daily_efficiency_change_low95"])
+        else ""
+    )
+    con.print(
+        f"over the common days: efficiency A {_fmt(sc['efficiency_a'])}, B "
+        f"{_fmt(sc['efficiency_b'])} (change {_fmt(sc['efficiency_change'], '+.3f')}); mean "
+        f"daily change {_fmt(sc['daily_efficiency_change_mean'], '+.4f')}{interval}",
+        markup=False,
+    )
+    con.print(
+        f"B higher on {sc['days_b_higher']}, lower on {sc['days_b_lower']}, equal on "
+        f"{sc['days_equal']} day(s); exploitability A "
+        f"{_fmt(sc['exploitability_eur_per_agent_day_a'], '.4f')}, B "
+        f"{_fmt(sc['exploitability_eur_per_agent_day_b'], '.4f')} EUR/agent/day",
+        markup=False,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``btut`` console script; returns the exit code."""
     debug = os.environ.get("BTUT_DEBUG") == "1"

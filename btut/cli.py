@@ -216,9 +216,24 @@ def data_zones(
 
 
 def _load(zone: str, start: str, end: str, source: str | None, cache_dir: str | None = None):
+    """``load_market_data``; an ENTSO-E download draws a bar of its queries on a terminal."""
     from data import load_market_data
 
-    return load_market_data(zone, start, end, source=source, cache_dir=cache_dir)
+    if not (isinstance(source, str) and source.lower() == "entsoe"):
+        return load_market_data(zone, start, end, source=source, cache_dir=cache_dir)
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    with _progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    ) as bar:
+        task = bar.add_task(f"ENTSO-E {zone}: querying", total=None)
+
+        def said(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"ENTSO-E {zone}: {what} in")
+
+        return load_market_data(
+            zone, start, end, source="entsoe", cache_dir=cache_dir, progress=said
+        )
 
 
 def _frame_rows(frame) -> list[dict[str, Any]]:

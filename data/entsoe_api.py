@@ -741,6 +741,7 @@ def fetch_entsoe(
     api_key: str | None = None,
     session: requests.Session | None = None,
     resolution: str = "native",
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Market data of ``zone`` for ``[start_utc, end_utc)`` from the ENTSO-E API.
 
@@ -752,6 +753,9 @@ def fetch_entsoe(
     api_key : ENTSO-E security token (default ``$ENTSOE_API_KEY``).
     session : ``requests.Session`` to use (default: a new one, closed afterwards).
     resolution : ``"native"``, ``"60min"`` or ``"15min"`` (module docstring).
+    progress : ``callback(done, total, what)`` after each of the API's queries (prices,
+        load, load forecast, generation, wind and solar forecast; each one or more
+        requests, or none when cached): a long download says where it is.
 
     Returns
     -------
@@ -800,8 +804,10 @@ def fetch_entsoe(
     )
     columns: dict[str, list[_Part]] = {}
     try:
-        for query in _QUERIES:
+        for done, query in enumerate(_QUERIES, start=1):
             result = _run_query(client, query, area, start, end, key)
+            if progress is not None:
+                progress(done, len(_QUERIES), query.label)
             if result is None:
                 continue
             periods = client.periods.get(query.label, [])

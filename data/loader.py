@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -224,6 +225,7 @@ def load_market_data(
     source: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     resolution: str = "native",
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """Market data of ``zone`` for local market days ``start`` (incl.) to ``end`` (excl.).
 
@@ -237,6 +239,8 @@ def load_market_data(
         Transparency API (key from ``ENTSOE_API_KEY``, responses cached on disk).
     cache_dir : API cache directory (default ``$BTUT_CACHE_DIR`` or ``~/.cache/btut``).
     resolution : API only: ``"native"``, ``"60min"`` or ``"15min"`` (see ``data.entsoe_api``).
+    progress : API only: ``callback(done, total, what)`` after each API query (see
+        ``data.entsoe_api.fetch_entsoe``); files and bundled data load at once.
 
     Returns
     -------
@@ -271,7 +275,9 @@ def load_market_data(
     elif isinstance(source, str) and source.lower() == "entsoe":
         from data.entsoe_api import fetch_entsoe  # lazy: pulls in entsoe-py and requests
 
-        full = order_columns(fetch_entsoe(z, t0, t1, cache_dir=cache_dir, resolution=resolution))
+        full = order_columns(
+            fetch_entsoe(z, t0, t1, cache_dir=cache_dir, resolution=resolution, progress=progress)
+        )
         label = "entsoe"
         if full.empty or full.dropna(how="all").empty:
             raise DataUnavailableError(f"ENTSO-E returned no data for {z.code} {d0}..{d1}")

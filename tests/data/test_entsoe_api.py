@@ -7,6 +7,7 @@ read from the XML served, not hard-coded.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -893,3 +894,55 @@ def test_a_zone_that_is_no_code_is_a_bad_parameter(api, rsps, tmp_path, zone):
     with pytest.raises(InvalidParameterError, match="zone must be a zone code such as 'ES'"):
         fetch_entsoe(zone, t0, t0 + H, api_key=KEY, cache_dir=tmp_path)
     assert len(rsps.calls) == 0
+
+
+def test_a_download_says_each_query_done(api, rsps, samples, tmp_path, monkeypatch):
+    """``progress(done, total, what)`` after each of the five queries, in order, also when
+    the responses come from the cache; files and bundled data never call it."""
+    from data import load_market_data
+
+    _serve_day(api, samples)
+    monkeypatch.setenv("ENTSOE_API_KEY", KEY)
+    for _ in range(2):  # the second from the cache
+        said: list[tuple[int, int, str]] = []
+        load_market_data(
+            "CZ", "2025-10-15", "2025-10-16", source="entsoe", cache_dir=tmp_path / "c",
+            progress=lambda *a, said=said: said.append(a),
+        )  # fmt: skip
+        assert said == [
+            (i + 1, 5, label)
+            for i, label in enumerate(
+                (
+                    "day-ahead prices",
+                    "actual total load",
+                    "day-ahead total load forecast",
+                    "actual generation per type",
+                    "wind and solar forecast",
+                )
+            )
+        ]
+    never: list = []
+    load_market_data("ES", "2017-06-14", "2017-06-15", progress=never.append)
+    assert never == []
+
+
+def test_the_cli_draws_the_download_s_queries_on_a_terminal(
+    api, rsps, samples, tmp_path, monkeypatch, capsys
+):
+    import io
+
+    from rich.console import Console
+
+    import btut.cli
+
+    _serve_day(api, samples)
+    monkeypatch.setenv("ENTSOE_API_KEY", KEY)
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        btut.cli, "err", Console(file=screen, force_terminal=True, width=120, highlight=False)
+    )
+    argv = ["data", "fetch", "-z", "CZ", "--start", "2025-10-15", "--end", "2025-10-16"]
+    assert btut.cli.main([*argv, "--cache-dir", str(tmp_path / "c"), "--json"]) == 0
+    drawn = screen.getvalue()
+    assert "ENTSO-E CZ: wind and solar forecast in" in drawn and "5/5" in drawn
+    assert json.loads(capsys.readouterr().out)["zone"] == "CZ"  # stdout: the JSON only

@@ -1342,9 +1342,12 @@ def compare_cmd(
         f"daily change {_fmt(sc['daily_efficiency_change_mean'], '+.4f')}{interval}",
         markup=False,
     )
+    undefined = sc["days_undefined"]
     con.print(
         f"B higher on {sc['days_b_higher']}, lower on {sc['days_b_lower']}, equal on "
-        f"{sc['days_equal']} day(s); exploitability A "
+        f"{sc['days_equal']} day(s)"
+        + (f", undefined on {undefined} (left out of the interval)" if undefined else "")
+        + "; exploitability A "
         f"{_fmt(sc['exploitability_eur_per_agent_day_a'], '.4f')}, B "
         f"{_fmt(sc['exploitability_eur_per_agent_day_b'], '.4f')} EUR/agent/day",
         markup=False,

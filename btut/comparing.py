@@ -117,8 +117,9 @@ class BacktestComparison:
     def scores(self) -> dict[str, float]:
         """Over the common days: each side's period efficiency (summed costs) and mean
         exploitability, the change of the period efficiency, the mean daily efficiency change
-        with its 95 % Student-t interval (days with an undefined efficiency left out), and
-        on how many days B's efficiency is higher, lower or equal."""
+        with its 95 % Student-t interval, and on how many days B's efficiency is higher,
+        lower or equal; ``days_undefined`` days (an efficiency undefined on either side) are
+        in none of these counts and not in the interval."""
         sa, sb = _period_scores(self._common(self.a)), _period_scores(self._common(self.b))
         change = self.to_frame()["efficiency_change"].to_numpy(dtype=float)
         finite = change[np.isfinite(change)]
@@ -134,6 +135,7 @@ class BacktestComparison:
             "days_b_higher": int((finite > 0).sum()),
             "days_b_lower": int((finite < 0).sum()),
             "days_equal": int((finite == 0).sum()),
+            "days_undefined": int(len(change) - len(finite)),
             "exploitability_eur_per_agent_day_a": sa["exploitability_eur_per_agent_day"],
             "exploitability_eur_per_agent_day_b": sb["exploitability_eur_per_agent_day"],
         }

@@ -1,7 +1,8 @@
 """Scalar arguments, checked once for every package.
 
 An integer is a Python or numpy integer (``bool`` is refused although Python counts it as
-one); a real number is a Python or numpy real that is finite. Anything else is a one-line
+one); a real number is a Python or numpy real that is finite; a 0-d numpy array counts as
+the scalar it holds. Anything else is a one-line
 :class:`~data.errors.InvalidParameterError` naming the parameter and the value.
 """
 
@@ -11,13 +12,21 @@ import math
 import numbers
 from typing import Any
 
+import numpy as np
+
 from data.errors import InvalidParameterError
 
 __all__ = ["check_int", "check_real"]
 
 
+def _scalar(value: Any) -> Any:
+    """A 0-d numpy array (``np.array(2.0)``, what numpy reductions may give) as its scalar."""
+    return value.item() if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
 def check_int(value: Any, name: str, minimum: int = 0, maximum: int | None = None) -> int:
     """``value`` as an ``int`` if it is an integer in ``minimum .. maximum``."""
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if maximum is not None and value > maximum:
@@ -27,6 +36,7 @@ def check_int(value: Any, name: str, minimum: int = 0, maximum: int | None = Non
 
 def check_real(value: Any, name: str) -> float:
     """``value`` as a ``float`` if it is a finite real number."""
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidParameterError(f"{name} must be a real number, got {value!r}")
     try:

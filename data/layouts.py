@@ -38,8 +38,10 @@ Layouts (detected from the header line):
     start, ISO 8601; UTC, also when a value has no offset; an offset is converted), an
     optional ``zone`` column, then any of the canonical columns (``data.schema``). Without a
     ``zone`` column the file is the data of whichever zone it is read for (market days are
-    that zone's local days). A column that is not one of these is refused by name, so a
-    misspelt ``load_MW`` is not dropped without a word.
+    that zone's local days). A zone's frame holds the columns its rows fill: a column empty
+    in all of them is one the zone lacks (absent, as in every layout; so another zone's
+    columns never become its inputs). A column that is not one of these is
+    refused by name, so a misspelt ``load_MW`` is not dropped without a word.
 """
 
 from __future__ import annotations
@@ -190,6 +192,9 @@ def _read_csv(path: Path) -> _Raw:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataValidationError(f"malformed CSV {path.name}: {first}") from None
+    # the names as the layout detection read them (``_read_header``): "time_utc, load_mw"
+    # names the column load_mw
+    frame.columns = [str(c).strip() for c in frame.columns]
     return _Raw(frame, lines, path)
 
 
@@ -389,7 +394,6 @@ def _read_epftoolbox(path: Path, header: list[str]) -> SourceFile:
     assert kind is not None
     zone_code, mapping = _EPF_KINDS[kind]
     raw = _read_csv(path)
-    raw.frame.columns = [c.strip() for c in raw.frame.columns]
     time_col = raw.frame.columns[0]
     # naive local market time by the publisher's convention (see the module docstring)
     naive = _parse_times(raw, time_col, "first column", format="%Y-%m-%d %H:%M:%S")
@@ -485,7 +489,8 @@ def _read_btut(path: Path, header: list[str]) -> SourceFile:
     index = _utc_index(raw, INDEX_NAME, naive_is_utc=True)
     cols = {c: _numeric(raw, c) for c in values}
     if "zone" not in raw.frame.columns:
-        return SourceFile("btut", str(path), {ANY_ZONE: _frame(index, cols)})
+        filled = {c: v for c, v in cols.items() if v.notna().any()}
+        return SourceFile("btut", str(path), {ANY_ZONE: _frame(index, filled)})
     text = raw.frame["zone"]
     codes = text.fillna("").str.strip().str.upper().str.replace("-", "_")
     frames = {}
@@ -497,7 +502,11 @@ def _read_btut(path: Path, header: list[str]) -> SourceFile:
                 + (f"unknown zone {text.iloc[row]!r}" if code else "no zone")
             )
         rows = (codes == code).to_numpy()
-        frames[code] = _frame(index[rows], {c: v[rows] for c, v in cols.items()})
+        # a column none of the zone's rows fills is one the zone lacks (absent, never NaN):
+        # another zone's columns must not become this zone's inputs
+        frames[code] = _frame(
+            index[rows], {c: v[rows] for c, v in cols.items() if v[rows].notna().any()}
+        )
     return SourceFile("btut", str(path), frames)
 
 

@@ -145,14 +145,17 @@ class FPGrid:
     def velocity_from_field(self, field: Callable[..., object]) -> FaceVelocity:
         """Face velocities from a vector field given at points.
 
-        1-D: ``field(x) -> v``; 2-D: ``field(x, y) -> (vx, vy)`` (array-valued); the normal
-        component is taken at each face centre.
+        1-D: ``field(x) -> v``; 2-D: ``field(x, y) -> (vx, vy)`` (array-valued, numbers, or
+        one array stacking the two); the normal component is taken at each face centre. A
+        field of the wrong shape (a scalar field on a 2-D grid) is an InvalidParameterError.
         """
         if self.dim == 1:
             return _on_faces(field(self.faces(0)), (self.n_cells[0] + 1,), "field(x)")
         parts = []
         for axis in (0, 1):
             value = field(*self.face_mesh(axis))
+            if isinstance(value, np.ndarray) and value.ndim in (1, 3) and len(value) == 2:
+                value = (value[0], value[1])  # np.array([vx, vy]) or np.stack([vx, vy])
             if not isinstance(value, tuple | list) or len(value) != 2:
                 got = len(value) if isinstance(value, tuple | list) else type(value).__name__
                 raise InvalidParameterError(f"a 2-D field must return a pair (vx, vy), got {got}")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 from scipy import stats
 
 import btut
+from btut.backtesting import BacktestDay, LoadedBacktest
 from btut.cli import main
-from btut.comparing import config_changes, paired_interval
+from btut.comparing import BacktestComparison, config_changes, paired_interval
 from data import load_market_data
 from data.errors import DataUnavailableError, InvalidParameterError
 
@@ -165,3 +167,59 @@ def test_backtests_without_a_common_day_are_refused(store: dict, tmp_path: Path)
         btut.compare_backtests(store["a"].backtest_id, later.backtest_id, db=url)
     with pytest.raises(InvalidParameterError, match="a must be an integer >= 1"):
         btut.compare_backtests(0, later.backtest_id, db=url)
+
+
+def _day(day: str, run_id: int, efficiency: float) -> BacktestDay:
+    return BacktestDay(
+        day=dt.date.fromisoformat(day),
+        run_id=run_id,
+        reused=True,
+        efficiency=efficiency,
+        exploitability_eur_per_agent_day=0.001,
+        price_of_anarchy=1.0,
+        baseline_cost_eur=100.0,
+        market_cost_eur=60.0,
+        planner_cost_eur=50.0,
+        market_cost_used_eur=60.0,
+    )
+
+
+def _loaded(backtest_id: int, days: list[str], efficiencies: list[float]) -> LoadedBacktest:
+    stored = tuple(
+        _day(d, 10 * backtest_id + i, e)
+        for i, (d, e) in enumerate(zip(days, efficiencies, strict=True))
+    )
+    return LoadedBacktest(backtest_id, "ES", {}, stored, ())
+
+
+def test_a_day_with_an_undefined_efficiency_is_counted_apart() -> None:
+    # the header said 4 common days while the counts and the interval covered 3
+    days = ["2017-06-12", "2017-06-13", "2017-06-14", "2017-06-15"]
+    a = _loaded(1, days, [0.90, 0.95, math.nan, 0.92])
+    b = _loaded(2, days, [0.91, 0.94, 0.93, 0.92])
+    sc = BacktestComparison(a, b, tuple(d.day for d in a.days), {}).scores()
+    assert sc["days"] == 4 and sc["days_undefined"] == 1
+    assert (sc["days_b_higher"], sc["days_b_lower"], sc["days_equal"]) == (1, 1, 1)
+    mean, low, high = paired_interval([0.91 - 0.90, 0.94 - 0.95, 0.0])
+    assert sc["daily_efficiency_change_mean"] == mean
+    assert (sc["daily_efficiency_change_low95"], sc["daily_efficiency_change_high95"]) == (
+        low,
+        high,
+    )
+
+
+def test_the_table_says_the_undefined_days(monkeypatch, capsys) -> None:
+    import btut.comparing
+
+    days = ["2017-06-12", "2017-06-13", "2017-06-14"]
+    a = _loaded(1, days, [0.90, math.nan, 0.92])
+    b = _loaded(2, days, [0.91, 0.94, 0.90])
+    cmp = BacktestComparison(a, b, tuple(d.day for d in a.days), {"seed": (0, 1)})
+    monkeypatch.setattr(btut.comparing, "compare_backtests", lambda *args, **kw: cmp)
+    assert main(["compare", "1", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "B higher on 1, lower on 1, equal on 0 day(s), undefined on 1 (left out" in out
+    assert "seed: 0 -> 1" in out
+    assert main(["compare", "1", "2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["days_undefined"] == 1 and data["per_day"][1]["efficiency_a"] is None

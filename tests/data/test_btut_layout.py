@@ -54,9 +54,9 @@ def test_a_zone_column_splits_the_file_and_names_the_zones(tmp_path: Path):
     parsed = read_source_file(path)
     assert set(parsed.frames) == {"ES", "AT"}
     back = load_market_data("AT", "2018-06-12", "2018-06-14", source=path)
-    # the AT rows: no ES column leaks in, the file's empty cells for them are NaN columns
+    # the AT rows, and only AT's columns: ES's (empty in every AT row) are not AT's inputs
+    assert list(back.columns) == ["price_eur_per_mwh", "load_mw"]
     assert back["price_eur_per_mwh"].equals(at["price_eur_per_mwh"])
-    assert back["solar_mw"].isna().all()
     with pytest.raises(DataUnavailableError, match=r"zone FR is not in file two.csv \(btut"):
         load_market_data("FR", "2018-06-12", "2018-06-14", source=path)
 
@@ -108,3 +108,36 @@ def test_duplicate_timestamps_in_a_btut_file_are_refused(tmp_path: Path):
     pd.concat([frame, frame.iloc[[5]]]).sort_index().to_csv(path)
     with pytest.raises(DataValidationError, match="1 duplicate timestamps: 2017-06-14T03:00"):
         load_market_data("ES", "2017-06-14", "2017-06-15", source=path)
+
+
+def test_a_zone_reads_the_same_from_its_own_file_and_a_shared_one(tmp_path: Path):
+    """DE alone and DE beside ES in one file: the same frame. DE gained ES's six columns
+    as NaN before, and its Student-t forecasts took them as (empty) inputs."""
+    de = load_market_data("DE", "2016-01-04", "2016-03-01")
+    es = load_market_data("ES", "2016-01-04", "2016-03-01")
+    alone, shared = tmp_path / "de.csv", tmp_path / "both.csv"
+    de.to_csv(alone)
+    pd.concat([de.assign(zone="DE"), es.assign(zone="ES")]).to_csv(shared)
+    a = load_market_data("DE", "2016-01-04", "2016-03-01", source=alone)
+    b = load_market_data("DE", "2016-01-04", "2016-03-01", source=shared)
+    pd.testing.assert_frame_equal(b, a, check_exact=True, check_freq=False)
+    assert list(a.columns) == list(de.columns)
+
+
+@pytest.mark.parametrize(
+    "header", ["time_utc, zone, load_mw", " time_utc,zone ,load_mw", '"time_utc","zone","load_mw"']
+)
+def test_spaces_or_quotes_around_names_name_the_same_columns(tmp_path: Path, header):
+    # "time_utc, load_mw" crashed with KeyError (exit 70); "time_utc, zone,..." read FR rows
+    # as any zone's, the zone column unseen
+    path = tmp_path / "spaced.csv"
+    path.write_text(f"{header}\n2017-06-13 22:00,FR,1\n2017-06-13 23:00,FR,2\n")
+    assert set(read_source_file(path).frames) == {"FR"}
+    with pytest.raises(DataUnavailableError, match=r"zone ES is not in file spaced\.csv"):
+        load_market_data("ES", "2017-06-14", "2017-06-15", source=path)
+
+
+def test_a_column_no_row_fills_is_absent(tmp_path: Path):
+    path = tmp_path / "empty_col.csv"
+    path.write_text("time_utc,load_mw,solar_mw\n2017-06-13 22:00,1,\n2017-06-13 23:00,2,\n")
+    assert list(read_source_file(path).frames["*"].columns) == ["load_mw"]

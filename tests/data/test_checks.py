@@ -61,3 +61,14 @@ def test_time_zone_objects_give_their_names() -> None:
     assert check_tz(dt.UTC) == "UTC"
     with pytest.raises(InvalidParameterError, match="unknown time zone 'Mars/X'"):
         check_tz("Mars/X")
+
+
+def test_a_0d_array_is_the_scalar_it_holds() -> None:
+    # np.array(2.0) was refused by check_real where float() had taken it (TypedLQGame's
+    # horizon, AgentParams.from_type)
+    assert check_real(np.array(2.5), "x") == 2.5 and type(check_real(np.array(2.5), "x")) is float
+    assert check_int(np.array(3), "n", 1) == 3
+    with pytest.raises(InvalidParameterError, match="got True"):
+        check_real(np.array(True), "x")
+    with pytest.raises(InvalidParameterError, match=r"got array\(\[3\]\)"):
+        check_int(np.array([3]), "n")

@@ -476,3 +476,9 @@ def test_velocity_from_a_field_takes_constants_and_the_normal_component() -> Non
     vx, vy = grid.velocity_from_field(lambda x, y: (x, 10 * y))
     np.testing.assert_array_equal(vx[:, 0], grid.faces(0))  # x at the x-faces
     np.testing.assert_array_equal(vy[0], 10 * grid.faces(1))  # 10 y at the y-faces
+    # one array stacking the two, as before: np.stack([vx, vy]) or a constant np.array
+    stacked = grid.velocity_from_field(lambda x, y: np.stack([x, 10 * y]))
+    np.testing.assert_array_equal(stacked[0], vx)
+    np.testing.assert_array_equal(stacked[1], vy)
+    const = grid.velocity_from_field(lambda x, y: np.array([1.0, -2.0]))
+    assert (const[0] == 1.0).all() and (const[1] == -2.0).all()

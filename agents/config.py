@@ -302,7 +302,10 @@ class Dist:
         _check_keys(data, {"family", "mean", "spread"}, what)
         if "mean" not in data:
             raise InvalidParameterError(f"{what}: 'mean' is required")
-        return cls(str(data.get("family", "fixed")), data["mean"], data.get("spread", 0.0))
+        try:
+            return cls(str(data.get("family", "fixed")), data["mean"], data.get("spread", 0.0))
+        except InvalidParameterError as exc:  # say whose distribution it is
+            raise InvalidParameterError(f"{what}: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------

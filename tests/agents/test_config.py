@@ -223,3 +223,23 @@ def test_agent_params_from_type_checks_values_as_the_constructor_does(value, mat
     with pytest.raises(InvalidParameterError, match=match):
         AgentParams.from_type(TypeConfig.default("pv"), pv_kwp=value)
     assert AgentParams.from_type(TypeConfig.default("pv"), pv_kwp=3).pv_kwp == 3.0
+
+
+@pytest.mark.parametrize(
+    ("dist", "message"),
+    [
+        (
+            {"family": "normal", "mean": 3},
+            "type 'pv': pv_kwp: distribution family must be one of fixed, uniform, lognormal, "
+            "got 'normal'",
+        ),
+        ({"family": "lognormal", "mean": -3}, "type 'pv': pv_kwp: a lognormal mean must be > 0"),
+        ({"family": "uniform", "mean": "3"}, "type 'pv': pv_kwp: uniform mean must be a real"),
+    ],
+)
+def test_a_bad_distribution_in_a_config_names_its_type_and_parameter(dist, message) -> None:
+    # the message said only "distribution family must be one of ...", not whose
+    config = {"types": [{"kind": "pv", "share": 1.0, "params": {"pv_kwp": dist}}]}
+    with pytest.raises(InvalidParameterError) as info:
+        PopulationConfig.from_dict(config)
+    assert str(info.value).startswith(message)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from data import load_market_data, validate_market_data
 from data.errors import DataUnavailableError, DataValidationError
@@ -141,3 +143,33 @@ def test_a_column_no_row_fills_is_absent(tmp_path: Path):
     path = tmp_path / "empty_col.csv"
     path.write_text("time_utc,load_mw,solar_mw\n2017-06-13 22:00,1,\n2017-06-13 23:00,2,\n")
     assert list(read_source_file(path).frames["*"].columns) == ["load_mw"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(allow_nan=True, allow_infinity=False, width=64), min_size=1, max_size=30
+    ),
+    minutes=st.sampled_from([15, 60]),
+)
+def test_any_finite_or_missing_float_reads_back_bit_for_bit(values, minutes) -> None:
+    # subnormals, -0.0, 1.7976931348623157e308: pandas writes each float's shortest repr,
+    # and the reader parses it back to the same double
+    import tempfile
+
+    index = pd.date_range("2017-06-13 22:00", periods=len(values), freq=f"{minutes}min",
+                          tz="UTC", name="time_utc")  # fmt: skip
+    frame = pd.DataFrame({"load_mw": values, "solar_mw": 1.0}, index=index)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "floats.csv"
+        frame.to_csv(path)
+        back = read_source_file(path).frames["*"]
+    if np.isnan(values).all():  # a column no row fills is absent
+        assert list(back.columns) == ["solar_mw"]
+        return
+    got, want = back["load_mw"].to_numpy(), np.asarray(values, dtype=float)
+    missing = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), missing)
+    # the same bits (-0.0 stays -0.0); a NaN's payload is not data
+    np.testing.assert_array_equal(got[~missing].view(np.int64), want[~missing].view(np.int64))
+    assert back.index.equals(index)

@@ -1230,14 +1230,19 @@ def report_cmd(
     backtest_id: Annotated[
         int | None, typer.Option("--backtest", help="A stored backtest id.")
     ] = None,
+    compare: Annotated[
+        tuple[int, int] | None,
+        typer.Option("--compare", metavar="A B", help="Two stored backtest ids to compare."),
+    ] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a self-contained HTML report (plots inline, no network) of a run or a backtest."""
+    """Write a self-contained HTML report (plots inline, no network) of a run, a backtest or
+    two backtests compared."""
     from data.errors import DataUnavailableError, InvalidParameterError
 
-    if (run is None) == (backtest_id is None):
-        raise InvalidParameterError("give exactly one of --run ID or --backtest ID")
+    if sum(x is not None for x in (run, backtest_id, compare)) != 1:
+        raise InvalidParameterError("give exactly one of --run ID, --backtest ID or --compare A B")
     from btut.replaying import load_run
     from btut.report import render_backtest_report, render_run_report, report_target, write_report
 
@@ -1255,6 +1260,13 @@ def report_cmd(
                 )
             html = render_run_report(loaded)
             subject = {"run_id": run}
+        elif compare is not None:
+            from btut.comparing import compare_backtests
+            from btut.report import render_comparison_report
+
+            cmp = compare_backtests(*compare, db=db)
+            html = render_comparison_report(cmp)
+            subject = {"compare": list(compare), "days": len(cmp.days)}
         else:
             from btut.backtesting import load_backtest
 

@@ -2,7 +2,9 @@
 
 :func:`render_run_report` turns one stored replay (:class:`btut.replaying.LoadedRun`, one or
 several days) into one HTML document; :func:`render_backtest_report` does the same for a
-backtest and its stored runs; :func:`write_report` writes the document atomically.
+backtest and its stored runs, :func:`render_comparison_report` for two backtests compared
+(:func:`btut.comparing.compare_backtests`); :func:`write_report` writes the document
+atomically.
 
 The document needs no network and no JavaScript: every plot is a matplotlib figure embedded
 as inline SVG (text as paths, so it renders the same everywhere), styles are inline, and a
@@ -23,7 +25,9 @@ id="plot-...">`` with a ``<figcaption>``):
   happened: load shape (share of the day's load per interval) and solar capacity factor;
 * ``plot-routing``: payment success, fees and latency, only when the run has ``routing_*``
   metrics (and/or a ``routing_json`` text metric with per-payment lists);
-* ``plot-daily-cost`` (backtests): baseline/market/planner cost per day (EUR).
+* ``plot-daily-cost`` (backtests): baseline/market/planner cost per day (EUR);
+* ``plot-compare`` (comparisons): both backtests' efficiency per day, and B − A per day with
+  the mean and its 95 % interval.
 
 Then a headline table of the metrics (``data-metric``/``data-value`` attributes hold the
 exact floats), a per-day table and the run's configuration (flattened, HTML-escaped).
@@ -1626,6 +1630,171 @@ def render_backtest_report(
     if _has_routing(stored):
         sections.append(("routing", "Payment routing", _routing_section(stored)))
     sections.append(("configuration", "Configuration", _config_table(dict(backtest.config))))
+    return _document(title, sub, sections)
+
+
+# --------------------------------------------------------------------------------------------
+# two backtests compared
+# --------------------------------------------------------------------------------------------
+
+
+def _compare_plot_section(frame: pd.DataFrame, scores: Mapping[str, Any]) -> str:
+    """Efficiency per day of A and B, and the daily change with its mean and 95 % interval."""
+    days = [str(d) for d in frame.index]
+    eff_a = frame["efficiency_a"].to_numpy(dtype=float)
+    eff_b = frame["efficiency_b"].to_numpy(dtype=float)
+    change = frame["efficiency_change"].to_numpy(dtype=float)
+    mean = float(scores["daily_efficiency_change_mean"])
+    low = float(scores["daily_efficiency_change_low95"])
+    high = float(scores["daily_efficiency_change_high95"])
+
+    def draw(fig: Figure) -> None:
+        ax1, ax2 = fig.subplots(1, 2)
+        x = np.arange(len(days))
+        style = "o-" if len(days) > 1 else "o"
+        ax1.plot(x, eff_a, style, color=_COLOURS["market"], ms=4, label="A")
+        ax1.plot(x, eff_b, style, color=_COLOURS["mean_field"], ms=4, label="B")
+        from matplotlib.ticker import PercentFormatter
+
+        # close efficiencies (0.955 and 0.962): as many decimals as the ticks need
+        ax1.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+        ax1.set_ylabel("efficiency (share of the planner's savings)")
+        ax1.set_title("efficiency per day")
+        ax1.legend(loc="best", framealpha=0.85)
+        colours = [
+            _COLOURS["planner"] if c > 0 else _COLOURS["baseline"] for c in np.nan_to_num(change)
+        ]
+        ax2.bar(x, 100.0 * np.nan_to_num(change), 0.6, color=colours)
+        ax2.axhline(0.0, color="#000000", lw=0.8)
+        if math.isfinite(mean):
+            ax2.axhline(100.0 * mean, color=_COLOURS["forecast"], lw=1.2, ls="--", label="mean")
+        if math.isfinite(low) and math.isfinite(high):
+            ax2.axhspan(100.0 * low, 100.0 * high, color=_COLOURS["forecast"], alpha=0.15,
+                        label="95 % interval of the mean")  # fmt: skip
+        ax2.set_ylabel("B - A (efficiency points, %)")
+        ax2.set_title("change per day")
+        if math.isfinite(mean):
+            ax2.legend(loc="best", framealpha=0.85)
+        pos, labels = _day_labels(days)
+        for ax in (ax1, ax2):
+            ax.set_xticks(
+                pos,
+                labels,
+                rotation=30 if len(days) > 3 else 0,
+                ha="right" if len(days) > 3 else "center",
+            )
+            pad = max(0.0, (3 - len(days)) * 0.5)
+            ax.set_xlim(-0.6 - pad, len(days) - 0.4 + pad)
+            ax.grid(axis="x", visible=False)
+
+    interval = (
+        f" (95 % interval {_fmt(low, 'ratio')} to {_fmt(high, 'ratio')})"
+        if math.isfinite(low)
+        else " (one day: no interval)"
+    )
+    undefined = int(scores["days_undefined"])
+    caption = (
+        "Left: each scenario's efficiency per day, (baseline cost - market cost) / (baseline "
+        "cost - planner cost). Right: B's efficiency minus A's on each day (green where B does "
+        f"better), the mean over the days and its Student-t 95 % interval. Mean daily change "
+        f"{_fmt(mean, 'ratio')}{interval}; B higher on {scores['days_b_higher']}, lower on "
+        f"{scores['days_b_lower']}, equal on {scores['days_equal']} of {len(days)} day(s)"
+        + (f", undefined on {undefined}" if undefined else "")
+        + "."
+    )
+    return _figure("plot-compare", _render("plot-compare", draw), caption)
+
+
+_COMPARE_SCORES: tuple[tuple[str, str, str], ...] = (
+    ("efficiency_a", "efficiency A (over the common days)", "pct"),
+    ("efficiency_b", "efficiency B (over the common days)", "pct"),
+    ("efficiency_change", "change of the period efficiency, B - A", "ratio"),
+    ("daily_efficiency_change_mean", "mean daily change, B - A", "ratio"),
+    ("daily_efficiency_change_low95", "its 95 % interval: low", "ratio"),
+    ("daily_efficiency_change_high95", "its 95 % interval: high", "ratio"),
+    ("days_b_higher", "days B higher", "int"),
+    ("days_b_lower", "days B lower", "int"),
+    ("days_equal", "days equal", "int"),
+    ("days_undefined", "days undefined (left out)", "int"),
+    ("exploitability_eur_per_agent_day_a", "exploitability A (EUR per agent per day)", "g"),
+    ("exploitability_eur_per_agent_day_b", "exploitability B (EUR per agent per day)", "g"),
+)
+
+
+def render_comparison_report(comparison: Any, *, title: str | None = None) -> str:
+    """The complete HTML document of two backtests compared on their common days
+    (:func:`btut.comparing.compare_backtests`): scores, the settings that differ, the
+    efficiency per day and its change, the per-day table, and A's whole configuration."""
+    for attr in ("a", "b", "days", "changes", "scores", "to_frame"):
+        if not hasattr(comparison, attr):
+            raise InvalidParameterError(
+                "comparison must be a BacktestComparison (btut.compare_backtests); "
+                f"{type(comparison).__name__} has no {attr}"
+            )
+    a, b = comparison.a, comparison.b
+    frame, scores = comparison.to_frame(), comparison.scores()
+    days = [str(d) for d in frame.index]
+    span = _span(days)
+    if title is None:
+        title = f"BTUT compare: backtests {a.backtest_id} and {b.backtest_id}, {a.zone}, {span}"
+    sub = [
+        f"A is backtest {a.backtest_id} ({len(a.days)} stored day(s)), B is backtest "
+        f"{b.backtest_id} ({len(b.days)}); compared on the {len(days)} day(s) both have "
+        f"stored: {span}. Each day gives one difference, so the interval is over days "
+        "(paired)."
+    ]
+    common = set(comparison.days)
+    for side, bt in (("A", a), ("B", b)):
+        only = [d.day.isoformat() for d in bt.days if d.day not in common]
+        if only:
+            sub.append(
+                f"{side} has {len(only)} stored day(s) the other lacks ({_span(only)}): left "
+                "out of every figure here."
+            )
+    rows = [
+        [f"<td>{_e(label)}</td>", _num_cell(scores[key], kind, key)]
+        for key, label, kind in _COMPARE_SCORES
+    ]
+    summary = _table(("score", "value"), rows, table_id="compare-table")
+    if comparison.changes:
+        change_rows = [
+            [
+                f"<td>{_e(k)}</td>",
+                f"<td>{_e(json.dumps(va))}</td>",
+                f"<td>{_e(json.dumps(vb))}</td>",
+            ]
+            for k, (va, vb) in comparison.changes.items()
+        ]
+        settings = _table(("setting", "A", "B"), change_rows, table_id="changes-table")
+    else:
+        settings = _note("No setting differs (other code versions or stores).", "note-no-changes")
+    day_rows = []
+    for day, rec in frame.iterrows():
+        day_rows.append(
+            [
+                f"<td>{_e(day)}</td>",
+                _num_cell(int(rec["run_id_a"]), "int"),
+                _num_cell(int(rec["run_id_b"]), "int"),
+                _num_cell(rec["efficiency_a"], "pct"),
+                _num_cell(rec["efficiency_b"], "pct"),
+                _num_cell(rec["efficiency_change"], "ratio"),
+                _num_cell(rec["market_cost_eur_a"], "eur"),
+                _num_cell(rec["market_cost_eur_b"], "eur"),
+            ]
+        )
+    days_table = _table(
+        ("day", "run A", "run B", "efficiency A", "efficiency B", "change", "market A (EUR)",
+         "market B (EUR)"),
+        day_rows,
+        table_id="compare-days-table",
+    )  # fmt: skip
+    sections = [
+        ("summary", "Scores over the common days", summary),
+        ("changes", "Settings that differ", settings),
+        ("days", "Efficiency per day and its change", _compare_plot_section(frame, scores)),
+        ("day-table", "Per day", days_table),
+        ("configuration", "Configuration of A", _config_table(dict(a.config))),
+    ]
     return _document(title, sub, sections)
 
 

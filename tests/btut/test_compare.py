@@ -223,3 +223,27 @@ def test_the_table_says_the_undefined_days(monkeypatch, capsys) -> None:
     assert main(["compare", "1", "2", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["days_undefined"] == 1 and data["per_day"][1]["efficiency_a"] is None
+
+
+def test_report_of_a_comparison(store: dict, tmp_path: Path, capsys) -> None:
+    a, b, url = store["a"].backtest_id, store["b"].backtest_id, store["url"]
+    target = tmp_path / "compare.html"
+    argv = ["report", "--compare", str(a), str(b), "--db", url, "--out", str(target), "--json"]
+    assert main(argv) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info == {
+        "compare": [a, b],
+        "days": 2,
+        "path": str(target),
+        "bytes": target.stat().st_size,
+    }
+    page = target.read_text()
+    assert 'id="plot-compare"' in page and "kappa_eur_per_mwh_per_kwh" in page
+    # exactly one subject, and a bad pair writes nothing
+    assert main(["report", "--compare", str(a), str(a), "--db", url, "-o", "x.html"]) == 2
+    assert (
+        main(["report", "--run", "1", "--compare", str(a), str(b), "--db", url, "-o", "x.html"])
+        == 2
+    )
+    assert "give exactly one of --run ID, --backtest ID or --compare A B" in capsys.readouterr().err
+    assert not Path("x.html").exists()

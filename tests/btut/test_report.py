@@ -26,7 +26,9 @@ from scipy import stats
 
 import btut
 import btut.report as report_module
+from btut.backtesting import BacktestDay, LoadedBacktest
 from btut.cli import main
+from btut.comparing import BacktestComparison
 from btut.replaying import LoadedRun
 from btut.report import (
     BACKTEST_PLOT_IDS,
@@ -35,6 +37,7 @@ from btut.report import (
     forecast_quantiles,
     pit_values,
     render_backtest_report,
+    render_comparison_report,
     render_run_report,
     write_report,
 )
@@ -815,3 +818,68 @@ def test_period_line_ends_at_the_end_of_the_last_interval() -> None:
     assert report_module._period_line(frame, "ES") == (
         f"Period: 2017-06-14 02:00 to 2017-06-15 02:00 Europe/Madrid ({utc})."
     )
+
+
+# --------------------------------------------------------------------------------------------
+# two backtests compared (no store needed: the comparison of two loaded backtests)
+# --------------------------------------------------------------------------------------------
+
+
+def _stored_day(day: str, run_id: int, efficiency: float, market: float) -> BacktestDay:
+    return BacktestDay(
+        day=pd.Timestamp(day).date(),
+        run_id=run_id,
+        reused=True,
+        efficiency=efficiency,
+        exploitability_eur_per_agent_day=0.001,
+        price_of_anarchy=1.01,
+        baseline_cost_eur=100.0,
+        market_cost_eur=market,
+        planner_cost_eur=50.0,
+        market_cost_used_eur=market,
+    )
+
+
+def _backtest(backtest_id: int, efficiencies: list[float], kappa: float) -> LoadedBacktest:
+    days = [f"2017-06-{d:02d}" for d in range(1, len(efficiencies) + 1)]
+    stored = tuple(
+        _stored_day(d, 10 * backtest_id + i, e, 60.0 + i)
+        for i, (d, e) in enumerate(zip(days, efficiencies, strict=True))
+    )
+    return LoadedBacktest(backtest_id, "ES", {"kappa": kappa, "agents": 100}, stored, ())
+
+
+def _comparison() -> BacktestComparison:
+    """A 7-day backtest and an 8-day one (B's last day is B's alone)."""
+    a = _backtest(1, [0.96, 0.95, 0.97, 0.84, 0.96, 0.95, 0.97], 400.0)
+    b = _backtest(9, [0.95, 0.94, 0.95, 0.90, 0.94, 0.93, 0.96, 0.90], 200.0)
+    return BacktestComparison(a, b, tuple(d.day for d in a.days), {"kappa": (400.0, 200.0)})
+
+
+def test_comparison_report_holds_the_scores_changes_and_plot() -> None:
+    cmp = _comparison()
+    page = render_comparison_report(cmp)
+    assert PLOT_RE.findall(page) == ["plot-compare"]
+    for sid in ("summary", "changes", "days", "day-table", "configuration"):
+        assert f'<section id="{sid}">' in page
+    cells = {m: float(v) for m, v, _ in CELL_RE.findall(page)}
+    for key, value in cmp.scores().items():
+        if key in cells:
+            assert cells[key] == value, key
+    assert {"efficiency_a", "daily_efficiency_change_low95", "days_b_lower"} <= set(cells)
+    # the setting that differs, and the day only B has, said in the subtitle
+    assert "<td>kappa</td><td>400.0</td><td>200.0</td>" in page
+    assert "B has 1 stored day(s) the other lacks (2017-06-08)" in page
+    assert _external_refs(page) == [] and "<script" not in page.lower()
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))
+    assert render_comparison_report(cmp) == page  # deterministic
+    with pytest.raises(InvalidParameterError, match="comparison must be a BacktestComparison"):
+        render_comparison_report(object())
+
+
+@pytest.mark.timeout(120)
+def test_comparison_report_renders_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
+    page = write_report(render_comparison_report(_comparison()), tmp_path / "compare.html")
+    log = _check_page(browser, page, ["plot-compare"])
+    assert [e for e in log if e.get("level") == "SEVERE"] == []

@@ -711,6 +711,22 @@ def _day_labels(days: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     return pos, [str(days[i]) for i in pos]
 
 
+def _day_axes(axes: Sequence[Axes], days: Sequence[str]) -> None:
+    """Per-day x axes: at most about 12 date labels, slanted beyond three days; one or two
+    days get narrower bars."""
+    pos, labels = _day_labels(days)
+    for ax in axes:
+        ax.set_xticks(
+            pos,
+            labels,
+            rotation=30 if len(days) > 3 else 0,
+            ha="right" if len(days) > 3 else "center",
+        )
+        pad = max(0.0, (3 - len(days)) * 0.5)
+        ax.set_xlim(-0.6 - pad, len(days) - 0.4 + pad)
+        ax.grid(axis="x", visible=False)
+
+
 def _days_section(daily: pd.DataFrame) -> str:
     """Efficiency and exploitability per day from a frame indexed by day (ISO strings)."""
     if daily.empty or not {"efficiency", "exploitability_eur_per_agent_day"} & set(daily.columns):
@@ -775,17 +791,7 @@ def _days_section(daily: pd.DataFrame) -> str:
         ax2.set_ylim(bottom=0.0)
         ax2.set_ylabel("exploitability (EUR per agent per day)")
         ax2.set_title("exploitability per day")
-        pos, labels = _day_labels(days)
-        for ax in (ax1, ax2):
-            ax.set_xticks(
-                pos,
-                labels,
-                rotation=30 if len(days) > 3 else 0,
-                ha="right" if len(days) > 3 else "center",
-            )
-            pad = max(0.0, (3 - len(days)) * 0.5)  # one or two days: narrower bars
-            ax.set_xlim(-0.6 - pad, len(days) - 0.4 + pad)
-            ax.grid(axis="x", visible=False)
+        _day_axes((ax1, ax2), days)
         ax2.legend(loc="best", framealpha=0.85)
 
     caption = (
@@ -1675,17 +1681,7 @@ def _compare_plot_section(frame: pd.DataFrame, scores: Mapping[str, Any]) -> str
         ax2.set_title("change per day")
         if math.isfinite(mean):
             ax2.legend(loc="best", framealpha=0.85)
-        pos, labels = _day_labels(days)
-        for ax in (ax1, ax2):
-            ax.set_xticks(
-                pos,
-                labels,
-                rotation=30 if len(days) > 3 else 0,
-                ha="right" if len(days) > 3 else "center",
-            )
-            pad = max(0.0, (3 - len(days)) * 0.5)
-            ax.set_xlim(-0.6 - pad, len(days) - 0.4 + pad)
-            ax.grid(axis="x", visible=False)
+        _day_axes((ax1, ax2), days)
 
     interval = (
         f" (95 % interval {_fmt(low, 'ratio')} to {_fmt(high, 'ratio')})"

@@ -297,15 +297,18 @@ class Dist:
         """From ``{"family", "mean", "spread"}`` (spread optional) or a bare number (fixed)."""
         if isinstance(data, Dist):
             return data
-        if isinstance(data, numbers.Real) and not isinstance(data, bool):
-            return cls.fixed(float(data))
-        _check_keys(data, {"family", "mean", "spread"}, what)
-        if "mean" not in data:
-            raise InvalidParameterError(f"{what}: 'mean' is required")
         try:
+            if isinstance(data, numbers.Real) and not isinstance(data, bool):
+                return cls.fixed(float(data))
+            _check_keys(data, {"family", "mean", "spread"}, what)
+            if "mean" not in data:
+                raise InvalidParameterError(f"{what}: 'mean' is required")
             return cls(str(data.get("family", "fixed")), data["mean"], data.get("spread", 0.0))
-        except InvalidParameterError as exc:  # say whose distribution it is
-            raise InvalidParameterError(f"{what}: {exc}") from None
+        except InvalidParameterError as exc:  # say whose distribution it is (once)
+            text = str(exc)
+            raise InvalidParameterError(
+                text if text.startswith(what) else f"{what}: {text}"
+            ) from None
 
 
 # --------------------------------------------------------------------------------------------

@@ -223,13 +223,19 @@ def _load(zone: str, start: str, end: str, source: str | None, cache_dir: str | 
         return load_market_data(zone, start, end, source=source, cache_dir=cache_dir)
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+    from data.loader import check_window
+
+    code = check_window(zone, start, end)[0].code  # a bad zone is its one line, not a bar
     with _progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
     ) as bar:
-        task = bar.add_task(f"ENTSO-E {zone}: querying", total=None)
+        task = bar.add_task(f"ENTSO-E {code}: querying", total=None)
 
         def said(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"ENTSO-E {zone}: {what} in")
+            bar.update(task, completed=done, total=total, description=f"ENTSO-E {code}: {what} in")
 
         return load_market_data(
             zone, start, end, source="entsoe", cache_dir=cache_dir, progress=said
@@ -1237,8 +1243,7 @@ def report_cmd(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a self-contained HTML report (plots inline, no network) of a run, a backtest or
-    two backtests compared."""
+    """Write a self-contained HTML report (inline plots, no network): run, backtest, comparison."""
     from data.errors import DataUnavailableError, InvalidParameterError
 
     if sum(x is not None for x in (run, backtest_id, compare)) != 1:

@@ -1667,33 +1667,41 @@ def _compare_plot_section(frame: pd.DataFrame, scores: Mapping[str, Any]) -> str
         ax1.set_ylabel("efficiency (share of the planner's savings)")
         ax1.set_title("efficiency per day")
         ax1.legend(loc="best", framealpha=0.85)
-        colours = [
-            _COLOURS["planner"] if c > 0 else _COLOURS["baseline"] for c in np.nan_to_num(change)
-        ]
-        ax2.bar(x, 100.0 * np.nan_to_num(change), 0.6, color=colours)
+        defined = np.isfinite(change)
+        colours = [_COLOURS["planner"] if c > 0 else _COLOURS["baseline"] for c in change]
+        # in the units of the tables (efficiency, a share): -0.015 is 1.5 points below
+        ax2.bar(x[defined], change[defined], 0.6, color=[colours[i] for i in x[defined]])
+        for i in x[~defined]:  # an undefined day is marked, not drawn as an equal one
+            ax2.annotate("n/a", (i, 0.0), ha="center", va="bottom", fontsize=7,
+                         color=_COLOURS["baseline"])  # fmt: skip
         ax2.axhline(0.0, color="#000000", lw=0.8)
         if math.isfinite(mean):
-            ax2.axhline(100.0 * mean, color=_COLOURS["forecast"], lw=1.2, ls="--", label="mean")
+            ax2.axhline(mean, color=_COLOURS["forecast"], lw=1.2, ls="--", label="mean")
         if math.isfinite(low) and math.isfinite(high):
-            ax2.axhspan(100.0 * low, 100.0 * high, color=_COLOURS["forecast"], alpha=0.15,
+            ax2.axhspan(low, high, color=_COLOURS["forecast"], alpha=0.15,
                         label="95 % interval of the mean")  # fmt: skip
-        ax2.set_ylabel("B - A (efficiency points, %)")
+        ax2.set_ylabel("B - A (efficiency)")
         ax2.set_title("change per day")
         if math.isfinite(mean):
             ax2.legend(loc="best", framealpha=0.85)
         _day_axes((ax1, ax2), days)
 
-    interval = (
-        f" (95 % interval {_fmt(low, 'ratio')} to {_fmt(high, 'ratio')})"
-        if math.isfinite(low)
-        else " (one day: no interval)"
-    )
     undefined = int(scores["days_undefined"])
+    n_defined = len(days) - undefined
+    if n_defined == 0:
+        change_text = "No day has a defined change (efficiency undefined on every day)"
+    else:
+        interval = (
+            f" (95 % interval {_fmt(low, 'ratio')} to {_fmt(high, 'ratio')})"
+            if math.isfinite(low)
+            else " (one day with a defined change: no interval)"
+        )
+        change_text = f"Mean daily change {_fmt(mean, 'ratio')}{interval}"
     caption = (
         "Left: each scenario's efficiency per day, (baseline cost - market cost) / (baseline "
         "cost - planner cost). Right: B's efficiency minus A's on each day (green where B does "
-        f"better), the mean over the days and its Student-t 95 % interval. Mean daily change "
-        f"{_fmt(mean, 'ratio')}{interval}; B higher on {scores['days_b_higher']}, lower on "
+        f"better; n/a where either is undefined), the mean over the days and its Student-t "
+        f"95 % interval. {change_text}; B higher on {scores['days_b_higher']}, lower on "
         f"{scores['days_b_lower']}, equal on {scores['days_equal']} of {len(days)} day(s)"
         + (f", undefined on {undefined}" if undefined else "")
         + "."

@@ -235,6 +235,11 @@ def test_agent_params_from_type_checks_values_as_the_constructor_does(value, mat
         ),
         ({"family": "lognormal", "mean": -3}, "type 'pv': pv_kwp: a lognormal mean must be > 0"),
         ({"family": "uniform", "mean": "3"}, "type 'pv': pv_kwp: uniform mean must be a real"),
+        # a bare number (json.load reads NaN and Infinity) lost the prefix
+        (float("nan"), "type 'pv': pv_kwp: fixed mean must be finite, got nan"),
+        (float("inf"), "type 'pv': pv_kwp: fixed mean must be finite, got inf"),
+        ({"mean": 1, "bogus": 2}, "type 'pv': pv_kwp: unknown key(s) bogus"),
+        ("x", "type 'pv': pv_kwp must be a mapping, got str"),
     ],
 )
 def test_a_bad_distribution_in_a_config_names_its_type_and_parameter(dist, message) -> None:

@@ -240,10 +240,8 @@ def test_report_of_a_comparison(store: dict, tmp_path: Path, capsys) -> None:
     page = target.read_text()
     assert 'id="plot-compare"' in page and "kappa_eur_per_mwh_per_kwh" in page
     # exactly one subject, and a bad pair writes nothing
-    assert main(["report", "--compare", str(a), str(a), "--db", url, "-o", "x.html"]) == 2
-    assert (
-        main(["report", "--run", "1", "--compare", str(a), str(b), "--db", url, "-o", "x.html"])
-        == 2
-    )
+    bad = str(tmp_path / "x.html")
+    assert main(["report", "--compare", str(a), str(a), "--db", url, "-o", bad]) == 2
+    assert main(["report", "--run", "1", "--compare", str(a), str(b), "--db", url, "-o", bad]) == 2
     assert "give exactly one of --run ID, --backtest ID or --compare A B" in capsys.readouterr().err
-    assert not Path("x.html").exists()
+    assert not Path(bad).exists()

@@ -883,3 +883,23 @@ def test_comparison_report_renders_in_headless_chromium(browser: Any, tmp_path: 
     page = write_report(render_comparison_report(_comparison()), tmp_path / "compare.html")
     log = _check_page(browser, page, ["plot-compare"])
     assert [e for e in log if e.get("level") == "SEVERE"] == []
+
+
+@pytest.mark.parametrize(
+    ("eff_a", "said"),
+    [
+        ([0.9, 0.8, 0.7], "Mean daily change 0.0333 (95 % interval"),
+        ([math.nan, 0.8, math.nan], "Mean daily change 0.0000 (one day with a defined change: "),
+        ([math.nan] * 3, "No day has a defined change (efficiency undefined on every day); B "),
+    ],
+)
+def test_comparison_caption_says_how_many_days_the_change_rests_on(eff_a, said) -> None:
+    # it said "(one day: no interval)" for three days of which none or one was defined
+    a = _backtest(1, eff_a, 400.0)
+    b = _backtest(2, [0.9, 0.8, 0.8], 200.0)
+    cmp = BacktestComparison(a, b, tuple(d.day for d in a.days), {})
+    page = htmllib.unescape(render_comparison_report(cmp))
+    assert said in page
+    undefined = sum(math.isnan(e) for e in eff_a)
+    assert ("undefined on" in page) == (undefined > 0)
+    assert page.count(">n/a<") >= undefined  # the marked days (SVG text is paths: the table)

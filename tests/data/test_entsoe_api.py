@@ -946,3 +946,21 @@ def test_the_cli_draws_the_download_s_queries_on_a_terminal(
     drawn = screen.getvalue()
     assert "ENTSO-E CZ: wind and solar forecast in" in drawn and "5/5" in drawn
     assert json.loads(capsys.readouterr().out)["zone"] == "CZ"  # stdout: the JSON only
+
+
+def test_a_zone_with_markup_is_one_line_on_a_terminal(monkeypatch, tmp_path):
+    # '[/]' reached the bar's description before the zone check: rich's MarkupError, exit 70
+    import io
+
+    from rich.console import Console
+
+    import btut.cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        btut.cli, "err", Console(file=screen, force_terminal=True, width=120, highlight=False)
+    )
+    monkeypatch.setenv("ENTSOE_API_KEY", KEY)
+    argv = ["data", "show", "-z", "[/]", "--start", "2025-10-15", "--end", "2025-10-16"]
+    assert btut.cli.main([*argv, "--source", "entsoe"]) == 3
+    assert "unknown zone '[/]'" in screen.getvalue()

@@ -319,8 +319,9 @@ def backtest(
     the number of CPUs); wait: wait for another backtest of the same period on the same store
     instead of raising :class:`data.errors.ConcurrentRunError` (at most ``wait_timeout_s``
     seconds; None = forever); progress: ``callback(days_done, days_total, message)``, called
-    once the stored days are found (message ``"starting"`` or ``"K day(s) already stored"``)
-    and after each day is stored (``"YYYY-MM-DD stored"``).
+    after each query of an ENTSO-E download (``source="entsoe"``; message ``"load data:
+    ENTSO-E <query> in (i of n)"``), once the stored days are found (``"starting"`` or ``"K
+    day(s) already stored"``) and after each day is stored (``"YYYY-MM-DD stored"``).
     """
     t0 = time.perf_counter()
     from btut.replaying import (
@@ -350,9 +351,15 @@ def backtest(
     # every day's data is checked before any work (one-line errors, nothing stored)
     from data import load_market_data
 
-    frame = load_market_data(par.zone, days[0], days[-1] + dt.timedelta(days=1), source=par.source)
+    def downloading(done: int, total: int, what: str) -> None:  # the live API only
+        if progress is not None:
+            progress(0, len(days), f"load data: ENTSO-E {what} in ({done} of {total})")
+
+    frame = load_market_data(
+        par.zone, days[0], days[-1] + dt.timedelta(days=1), source=par.source, progress=downloading
+    )
     _check_days(frame, days, par.zone)
-    history = _load_history(par.zone, days, par.source, frame)
+    history = _load_history(par.zone, days, par.source, frame, progress=downloading)
     _day_shapes(history, days)  # e.g. no solar
     # the history of every later day is this one's or the period's: checked once, here
     _check_history(history, days[0], par.zone)

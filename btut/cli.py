@@ -1094,6 +1094,11 @@ def backtest_cmd(
         started: list[tuple[float, int]] = []  # (time, days done) after the reused days
 
         def progress(done: int, total: int, message: str) -> None:
+            if message.startswith("load data"):  # an ENTSO-E download, before any day
+                bar.update(task, description=f"backtest {message}")
+                if not err.is_terminal:
+                    err.print(f"btut: backtest {result_zone} {message}", markup=False)
+                return
             now = time.monotonic()
             if not started:
                 started.append((now, done))

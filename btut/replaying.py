@@ -518,24 +518,33 @@ def _check_history(history: pd.DataFrame, first_day: dt.date, zone: str) -> None
 
 
 def _load_history(
-    zone: str, days: tuple[dt.date, ...], source: Any, replayed: pd.DataFrame | None = None
+    zone: str,
+    days: tuple[dt.date, ...],
+    source: Any,
+    replayed: pd.DataFrame | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> pd.DataFrame:
     """The replayed days with up to FORECAST_HISTORY_DAYS of history before them: as much as
     the source has (a file's first day), else (the live API) the longest of 365, 56 or 28
-    days it serves. ``replayed``: the replayed days' frame when already loaded."""
+    days it serves. ``replayed``: the replayed days' frame when already loaded; ``progress``:
+    the API download's (``load_market_data``)."""
     from data import load_market_data
 
     end = days[-1] + dt.timedelta(days=1)
     want = days[0] - dt.timedelta(days=FORECAST_HISTORY_DAYS)
     if replayed is None:
-        replayed = load_market_data(zone, days[0], end, source=source)
+        replayed = load_market_data(zone, days[0], end, source=source, progress=progress)
     first = replayed.attrs.get("first_day")
     if first is not None:  # a file: its coverage is known
         start = max(want, dt.date.fromisoformat(first))
-        return load_market_data(zone, start, end, source=source) if start < days[0] else replayed
+        if start >= days[0]:
+            return replayed
+        return load_market_data(zone, start, end, source=source, progress=progress)
     for back in (FORECAST_HISTORY_DAYS, 2 * _MIN_FORECAST_DAYS, _MIN_FORECAST_DAYS):
         try:
-            return load_market_data(zone, days[0] - dt.timedelta(days=back), end, source=source)
+            return load_market_data(
+                zone, days[0] - dt.timedelta(days=back), end, source=source, progress=progress
+            )
         except DataUnavailableError:
             continue
     return replayed
@@ -1041,7 +1050,8 @@ def replay(
     and forecaster; config: a :class:`agents.PopulationConfig`, its ``to_dict()`` or None
     (defaults); kappa: price sensitivity in EUR/MWh per kW of mean position per agent
     (default :data:`market.DEFAULT_KAPPA`); source: ``data.load_market_data``'s (None: the
-    bundled data; a CSV path); max_exact_agents: planner exact up to this N (default 2,000),
+    bundled data; a CSV path; ``"entsoe"``: the live API, its download said query by query in
+    the stage ``"load data: ..."``); max_exact_agents: planner exact up to this N (default 2,000),
     sampled above; db: results store URL; store: save the run (one transaction, after
     everything succeeded); progress: ``callback(stage, fraction)`` with ``fraction`` in [0, 1]
     of the whole replay; executor: ``"local"`` or ``"dask"``: with ``"dask"`` and more than
@@ -1105,10 +1115,15 @@ def replay(
     report("load data", 0.0)
     from data import load_market_data
 
+    def downloading(done: int, total: int, what: str) -> None:  # the live API only
+        report(f"load data: ENTSO-E {what} in ({done} of {total})", 0.0)
+
     first, stop = days[0], days[-1] + dt.timedelta(days=1)
-    replayed = load_market_data(zone, first, stop, source=source)  # DataUnavailableError
+    replayed = load_market_data(  # DataUnavailableError
+        zone, first, stop, source=source, progress=downloading
+    )
     _check_days(replayed, days, zone)
-    history = _load_history(zone, days, source, replayed)
+    history = _load_history(zone, days, source, replayed, progress=downloading)
     shapes_by_day, base_plans = _day_shapes(history, days)  # e.g. no solar: an error first
     _check_history(history, days[0], zone)
 

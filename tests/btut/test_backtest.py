@@ -560,3 +560,34 @@ def test_the_report_of_a_stopped_backtest_warns_in_one_line(
         "(first 2017-06-13); the report covers the stored days and says so"
     ]
     assert "Incomplete: 2 day(s)" in out.read_text()
+
+
+def test_a_download_before_the_days_is_said_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A backtest on the live API downloads the period and its history first; without a
+    terminal each query is one line before the days' lines. The bundled data stands in for
+    the API (mocked downloads: tests/data/test_entsoe_api.py), each load saying one query."""
+    import data
+
+    real = data.load_market_data
+    calls: list[int] = []
+
+    def load(zone, start, end, *, source=None, progress=None, **kw):
+        if progress is not None:
+            calls.append(1)
+            progress(len(calls), 5, "day-ahead prices")
+        return real(zone, start, end, source=source, **kw)
+
+    monkeypatch.setattr(data, "load_market_data", load)
+    argv = ["backtest", "-z", "ES", "--start", "2017-06-13", "--end", "2017-06-14", "-n", "20"]
+    assert main([*argv, "--db", _sqlite(tmp_path), "--json"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    downloads = [ln for ln in lines if "load data" in ln]
+    assert downloads[0] == "btut: backtest ES load data: ENTSO-E day-ahead prices in (1 of 5)"
+    # the period, then its history (each day's replay loads again, from the API's cache)
+    assert downloads[1] == "btut: backtest ES load data: ENTSO-E day-ahead prices in (2 of 5)"
+    assert len(downloads) == 2
+    # the day's line comes after the download's
+    assert lines[-1].startswith("btut: backtest ES 2017-06-13 stored: 1 of 1 days, ")
+    assert lines.index(downloads[-1]) < len(lines) - 1

@@ -446,3 +446,29 @@ def test_a_small_replay_never_beats_its_planner() -> None:
     assert not day.planner_sampled and day.planner_mip_gap <= 1e-4
     assert res.planner_cost_eur <= res.market_cost_eur + day.planner_error_bound_eur + 1e-9
     assert res.planner_cost_eur <= res.baseline_cost_eur + 1e-9
+
+
+def test_a_download_s_queries_show_in_the_load_data_stage(monkeypatch) -> None:
+    """The replay hands the API download a progress callback and shows each query in its
+    ``load data`` stage (a year of history from ENTSO-E is the longest wait of a replay). The
+    download itself is tested with the network mocked (tests/data/test_entsoe_api.py); here
+    the bundled data stands in for it, and each load says one query."""
+    import data
+
+    real = data.load_market_data
+    loads: list[Any] = []
+
+    def load(zone, start, end, *, source=None, progress=None, **kw):
+        loads.append(progress)
+        if progress is not None:
+            progress(len(loads), 5, "actual total load")
+        return real(zone, start, end, source=source, **kw)
+
+    monkeypatch.setattr(data, "load_market_data", load)
+    stages: list[tuple[str, float]] = []
+    btut.replay("ES", agents=20, store=False, progress=lambda s, f: stages.append((s, f)))
+    assert loads and all(callable(p) for p in loads)  # every load of the replay got one
+    said = [s for s, _ in stages if s.startswith("load data: ")]
+    assert said[0] == "load data: ENTSO-E actual total load in (1 of 5)"
+    assert len(said) == len(loads)
+    assert stages[0] == ("load data", 0.0)

@@ -97,9 +97,20 @@ class BacktestComparison:
     days: tuple[dt.date, ...]
     changes: Mapping[str, tuple[Any, Any]]
 
+    def __post_init__(self) -> None:
+        days = tuple(sorted(set(self.days)))
+        for bt in (self.a, self.b):
+            lacking = sorted(set(days) - {d.day for d in bt.days})
+            if lacking:
+                raise InvalidParameterError(
+                    f"backtest {bt.backtest_id} has no stored day {lacking[0]} to compare"
+                )
+        object.__setattr__(self, "days", days)
+
     def _common(self, bt: LoadedBacktest) -> list[BacktestDay]:
-        keep = set(self.days)
-        return [d for d in bt.days if d.day in keep]
+        """``bt``'s stored days of :attr:`days`, in the same order (the rows pair by day)."""
+        by_day = {d.day: d for d in bt.days}
+        return [by_day[day] for day in self.days]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per common day (index ``day``, ISO date): run ids, each of

@@ -245,3 +245,17 @@ def test_report_of_a_comparison(store: dict, tmp_path: Path, capsys) -> None:
     assert main(["report", "--run", "1", "--compare", str(a), str(b), "--db", url, "-o", bad]) == 2
     assert "give exactly one of --run ID, --backtest ID or --compare A B" in capsys.readouterr().err
     assert not Path(bad).exists()
+
+
+def test_rows_pair_by_day_whatever_order_the_days_come_in() -> None:
+    days = ["2017-06-12", "2017-06-13", "2017-06-14"]
+    a = _loaded(1, days, [0.90, 0.95, 0.97])
+    b = _loaded(2, list(reversed(days)), [0.93, 0.96, 0.91])  # B stored 06-14 first
+    cmp = BacktestComparison(a, b, tuple(reversed([d.day for d in a.days])), {})
+    assert [d.isoformat() for d in cmp.days] == days  # ascending
+    frame = cmp.to_frame()
+    assert frame["efficiency_b"].tolist() == [0.91, 0.96, 0.93]
+    assert frame["run_id_b"].tolist() == [22, 21, 20]
+    short = _loaded(2, days[:2], [0.9, 0.9])
+    with pytest.raises(InvalidParameterError, match="backtest 2 has no stored day 2017-06-14"):
+        BacktestComparison(a, short, (a.days[2].day,), {})

@@ -62,7 +62,7 @@ import pandas as pd
 
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.schema import CANONICAL_COLUMNS, EXTRA_COLUMNS, INDEX_NAME, order_columns
-from data.zones import get_zone, zones
+from data.zones import get_zone
 
 
 @dataclass(frozen=True)
@@ -488,25 +488,27 @@ def _read_btut(path: Path, header: list[str]) -> SourceFile:
     raw = _read_csv(path)
     index = _utc_index(raw, INDEX_NAME, naive_is_utc=True)
     cols = {c: _numeric(raw, c) for c in values}
+
+    def filled(rows: np.ndarray | slice) -> pd.DataFrame:
+        # a column none of the rows fills is one the zone lacks (absent, never NaN): another
+        # zone's columns must not become this zone's inputs
+        return _frame(index[rows], {c: v[rows] for c, v in cols.items() if v[rows].notna().any()})
+
     if "zone" not in raw.frame.columns:
-        filled = {c: v for c, v in cols.items() if v.notna().any()}
-        return SourceFile("btut", str(path), {ANY_ZONE: _frame(index, filled)})
-    text = raw.frame["zone"]
-    codes = text.fillna("").str.strip().str.upper().str.replace("-", "_")
-    frames = {}
-    for code in codes.unique():
-        row = int(np.flatnonzero((codes == code).to_numpy())[0])
-        if code not in zones():
+        return SourceFile("btut", str(path), {ANY_ZONE: filled(slice(None))})
+    text = raw.frame["zone"].fillna("")
+    code_of = {}
+    for written in text.unique():  # get_zone's spellings: "es", " DE-LU "
+        try:
+            code_of[written] = get_zone(written).code
+        except (InvalidParameterError, DataUnavailableError):
+            row = int(np.flatnonzero((text == written).to_numpy())[0])
             raise DataValidationError(
                 f"malformed CSV {path.name}: line {raw.line(row)} has "
-                + (f"unknown zone {text.iloc[row]!r}" if code else "no zone")
-            )
-        rows = (codes == code).to_numpy()
-        # a column none of the zone's rows fills is one the zone lacks (absent, never NaN):
-        # another zone's columns must not become this zone's inputs
-        frames[code] = _frame(
-            index[rows], {c: v[rows] for c, v in cols.items() if v[rows].notna().any()}
-        )
+                + (f"unknown zone {written!r}" if written.strip() else "no zone")
+            ) from None
+    codes = text.map(code_of).to_numpy()
+    frames = {code: filled(codes == code) for code in dict.fromkeys(codes)}
     return SourceFile("btut", str(path), frames)
 
 

@@ -1,14 +1,16 @@
-"""Files shared by the replay and backtest tests: the bundled ES June 2017 rows with a gap,
-and a copy of a file with an off-grid row."""
+"""Shared by the replay, backtest, comparison and report tests: the bundled ES June 2017 rows
+with a gap, a copy of a file with an off-grid row, and backtests built without a store."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from btut.backtesting import BacktestDay, LoadedBacktest
 from data.loader import bundled_path
 
 #: The one warning line a replay or backtest after 2017-06-14 gives for ``june_gap_csv``.
@@ -48,3 +50,36 @@ def offgrid_csv(tmp_path: Path) -> Callable[[str], str]:
         return str(bad)
 
     return copy
+
+
+@pytest.fixture
+def make_backtest() -> Callable[..., LoadedBacktest]:
+    """``f(backtest_id, efficiencies, days=None, config=None)``: a backtest read back as if
+    from a store, one stored day per efficiency (days from 2017-06-01 unless given; run ids
+    ``10 * backtest_id + i``; costs EUR: baseline 100, planner 50, market ``60 + i``)."""
+
+    def make(
+        backtest_id: int,
+        efficiencies: list[float],
+        days: list[str] | None = None,
+        config: dict | None = None,
+    ) -> LoadedBacktest:
+        days = days or [f"2017-06-{d:02d}" for d in range(1, len(efficiencies) + 1)]
+        stored = tuple(
+            BacktestDay(
+                day=dt.date.fromisoformat(day),
+                run_id=10 * backtest_id + i,
+                reused=True,
+                efficiency=eff,
+                exploitability_eur_per_agent_day=0.001,
+                price_of_anarchy=1.01,
+                baseline_cost_eur=100.0,
+                market_cost_eur=60.0 + i,
+                planner_cost_eur=50.0,
+                market_cost_used_eur=60.0 + i,
+            )
+            for i, (day, eff) in enumerate(zip(days, efficiencies, strict=True))
+        )
+        return LoadedBacktest(backtest_id, "ES", config or {}, stored, ())
+
+    return make

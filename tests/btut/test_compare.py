@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from scipy import stats
 
 import btut
-from btut.backtesting import BacktestDay, LoadedBacktest
 from btut.cli import main
 from btut.comparing import BacktestComparison, config_changes, paired_interval
 from data import load_market_data
@@ -169,34 +167,11 @@ def test_backtests_without_a_common_day_are_refused(store: dict, tmp_path: Path)
         btut.compare_backtests(0, later.backtest_id, db=url)
 
 
-def _day(day: str, run_id: int, efficiency: float) -> BacktestDay:
-    return BacktestDay(
-        day=dt.date.fromisoformat(day),
-        run_id=run_id,
-        reused=True,
-        efficiency=efficiency,
-        exploitability_eur_per_agent_day=0.001,
-        price_of_anarchy=1.0,
-        baseline_cost_eur=100.0,
-        market_cost_eur=60.0,
-        planner_cost_eur=50.0,
-        market_cost_used_eur=60.0,
-    )
-
-
-def _loaded(backtest_id: int, days: list[str], efficiencies: list[float]) -> LoadedBacktest:
-    stored = tuple(
-        _day(d, 10 * backtest_id + i, e)
-        for i, (d, e) in enumerate(zip(days, efficiencies, strict=True))
-    )
-    return LoadedBacktest(backtest_id, "ES", {}, stored, ())
-
-
-def test_a_day_with_an_undefined_efficiency_is_counted_apart() -> None:
+def test_a_day_with_an_undefined_efficiency_is_counted_apart(make_backtest) -> None:
     # the header said 4 common days while the counts and the interval covered 3
     days = ["2017-06-12", "2017-06-13", "2017-06-14", "2017-06-15"]
-    a = _loaded(1, days, [0.90, 0.95, math.nan, 0.92])
-    b = _loaded(2, days, [0.91, 0.94, 0.93, 0.92])
+    a = make_backtest(1, [0.90, 0.95, math.nan, 0.92], days)
+    b = make_backtest(2, [0.91, 0.94, 0.93, 0.92], days)
     sc = BacktestComparison(a, b, tuple(d.day for d in a.days), {}).scores()
     assert sc["days"] == 4 and sc["days_undefined"] == 1
     assert (sc["days_b_higher"], sc["days_b_lower"], sc["days_equal"]) == (1, 1, 1)
@@ -208,12 +183,12 @@ def test_a_day_with_an_undefined_efficiency_is_counted_apart() -> None:
     )
 
 
-def test_the_table_says_the_undefined_days(monkeypatch, capsys) -> None:
+def test_the_table_says_the_undefined_days(make_backtest, monkeypatch, capsys) -> None:
     import btut.comparing
 
     days = ["2017-06-12", "2017-06-13", "2017-06-14"]
-    a = _loaded(1, days, [0.90, math.nan, 0.92])
-    b = _loaded(2, days, [0.91, 0.94, 0.90])
+    a = make_backtest(1, [0.90, math.nan, 0.92], days)
+    b = make_backtest(2, [0.91, 0.94, 0.90], days)
     cmp = BacktestComparison(a, b, tuple(d.day for d in a.days), {"seed": (0, 1)})
     monkeypatch.setattr(btut.comparing, "compare_backtests", lambda *args, **kw: cmp)
     assert main(["compare", "1", "2"]) == 0
@@ -247,15 +222,15 @@ def test_report_of_a_comparison(store: dict, tmp_path: Path, capsys) -> None:
     assert not Path(bad).exists()
 
 
-def test_rows_pair_by_day_whatever_order_the_days_come_in() -> None:
+def test_rows_pair_by_day_whatever_order_the_days_come_in(make_backtest) -> None:
     days = ["2017-06-12", "2017-06-13", "2017-06-14"]
-    a = _loaded(1, days, [0.90, 0.95, 0.97])
-    b = _loaded(2, list(reversed(days)), [0.93, 0.96, 0.91])  # B stored 06-14 first
+    a = make_backtest(1, [0.90, 0.95, 0.97], days)
+    b = make_backtest(2, [0.93, 0.96, 0.91], list(reversed(days)))  # B stored 06-14 first
     cmp = BacktestComparison(a, b, tuple(reversed([d.day for d in a.days])), {})
     assert [d.isoformat() for d in cmp.days] == days  # ascending
     frame = cmp.to_frame()
     assert frame["efficiency_b"].tolist() == [0.91, 0.96, 0.93]
     assert frame["run_id_b"].tolist() == [22, 21, 20]
-    short = _loaded(2, days[:2], [0.9, 0.9])
+    short = make_backtest(2, [0.9, 0.9], days[:2])
     with pytest.raises(InvalidParameterError, match="backtest 2 has no stored day 2017-06-14"):
         BacktestComparison(a, short, (a.days[2].day,), {})

@@ -15,7 +15,7 @@ import re
 import shutil
 import stat
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from scipy import stats
 
 import btut
 import btut.report as report_module
-from btut.backtesting import BacktestDay, LoadedBacktest
+from btut.backtesting import LoadedBacktest
 from btut.cli import main
 from btut.comparing import BacktestComparison
 from btut.replaying import LoadedRun
@@ -825,39 +825,19 @@ def test_period_line_ends_at_the_end_of_the_last_interval() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _stored_day(day: str, run_id: int, efficiency: float, market: float) -> BacktestDay:
-    return BacktestDay(
-        day=pd.Timestamp(day).date(),
-        run_id=run_id,
-        reused=True,
-        efficiency=efficiency,
-        exploitability_eur_per_agent_day=0.001,
-        price_of_anarchy=1.01,
-        baseline_cost_eur=100.0,
-        market_cost_eur=market,
-        planner_cost_eur=50.0,
-        market_cost_used_eur=market,
-    )
+KAPPA_400 = {"kappa": 400.0, "agents": 100}
+KAPPA_200 = {"kappa": 200.0, "agents": 100}
 
 
-def _backtest(backtest_id: int, efficiencies: list[float], kappa: float) -> LoadedBacktest:
-    days = [f"2017-06-{d:02d}" for d in range(1, len(efficiencies) + 1)]
-    stored = tuple(
-        _stored_day(d, 10 * backtest_id + i, e, 60.0 + i)
-        for i, (d, e) in enumerate(zip(days, efficiencies, strict=True))
-    )
-    return LoadedBacktest(backtest_id, "ES", {"kappa": kappa, "agents": 100}, stored, ())
-
-
-def _comparison() -> BacktestComparison:
+def _comparison(make_backtest: Callable[..., LoadedBacktest]) -> BacktestComparison:
     """A 7-day backtest and an 8-day one (B's last day is B's alone)."""
-    a = _backtest(1, [0.96, 0.95, 0.97, 0.84, 0.96, 0.95, 0.97], 400.0)
-    b = _backtest(9, [0.95, 0.94, 0.95, 0.90, 0.94, 0.93, 0.96, 0.90], 200.0)
+    a = make_backtest(1, [0.96, 0.95, 0.97, 0.84, 0.96, 0.95, 0.97], config=KAPPA_400)
+    b = make_backtest(9, [0.95, 0.94, 0.95, 0.90, 0.94, 0.93, 0.96, 0.90], config=KAPPA_200)
     return BacktestComparison(a, b, tuple(d.day for d in a.days), {"kappa": (400.0, 200.0)})
 
 
-def test_comparison_report_holds_the_scores_changes_and_plot() -> None:
-    cmp = _comparison()
+def test_comparison_report_holds_the_scores_changes_and_plot(make_backtest) -> None:
+    cmp = _comparison(make_backtest)
     page = render_comparison_report(cmp)
     assert PLOT_RE.findall(page) == ["plot-compare"]
     for sid in ("summary", "changes", "days", "day-table", "configuration"):
@@ -879,8 +859,12 @@ def test_comparison_report_holds_the_scores_changes_and_plot() -> None:
 
 
 @pytest.mark.timeout(120)
-def test_comparison_report_renders_in_headless_chromium(browser: Any, tmp_path: Path) -> None:
-    page = write_report(render_comparison_report(_comparison()), tmp_path / "compare.html")
+def test_comparison_report_renders_in_headless_chromium(
+    browser: Any, tmp_path: Path, make_backtest
+) -> None:
+    page = write_report(
+        render_comparison_report(_comparison(make_backtest)), tmp_path / "compare.html"
+    )
     log = _check_page(browser, page, ["plot-compare"])
     assert [e for e in log if e.get("level") == "SEVERE"] == []
 
@@ -893,10 +877,12 @@ def test_comparison_report_renders_in_headless_chromium(browser: Any, tmp_path: 
         ([math.nan] * 3, "No day has a defined change (efficiency undefined on every day); B "),
     ],
 )
-def test_comparison_caption_says_how_many_days_the_change_rests_on(eff_a, said) -> None:
+def test_comparison_caption_says_how_many_days_the_change_rests_on(
+    eff_a, said, make_backtest
+) -> None:
     # it said "(one day: no interval)" for three days of which none or one was defined
-    a = _backtest(1, eff_a, 400.0)
-    b = _backtest(2, [0.9, 0.8, 0.8], 200.0)
+    a = make_backtest(1, eff_a, config=KAPPA_400)
+    b = make_backtest(2, [0.9, 0.8, 0.8], config=KAPPA_200)
     cmp = BacktestComparison(a, b, tuple(d.day for d in a.days), {})
     page = htmllib.unescape(render_comparison_report(cmp))
     assert said in page

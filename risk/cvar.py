@@ -56,6 +56,14 @@ _MAX_ROUNDS = 8
 _BRACKET_SIGMAS = 4.0
 """Weighted selection: half-width of the bracket, in standard errors of the sampled quantile."""
 
+_LOSS_MAX_EXP = 900
+"""Losses whose largest magnitude reaches 2**_LOSS_MAX_EXP are computed scaled by a power of
+two (exact), so sums, differences and weighted products stay finite up to the largest double."""
+
+_WEIGHT_MAX_EXP = 64
+"""Weights above 2**_WEIGHT_MAX_EXP are scaled down by a power of two (exact) for the same
+reason; weights are normalised anyway."""
+
 
 # --------------------------------------------------------------------------------------------
 # validation
@@ -236,19 +244,36 @@ def _var_cvar_weighted(x: np.ndarray, w: np.ndarray, alpha: float) -> tuple[Any,
     return var, var + excess / (alpha * total)
 
 
+def _pow2_scale(values: np.ndarray, max_exp: int) -> float:
+    """A power of two that brings ``max |values|`` below ``2**(max_exp + 1)`` (1.0 if it is)."""
+    big = max(float(values.max()), -float(values.min())) if values.size else 0.0
+    exponent = math.frexp(big)[1]  # big < 2**exponent
+    return math.ldexp(1.0, exponent - max_exp) if exponent > max_exp else 1.0
+
+
 def _var_cvar(
     losses: ArrayLike, alpha: Any, weights: ArrayLike | None, axis: int
-) -> tuple[Any, Any, np.ndarray, np.ndarray | None]:
+) -> tuple[Any, Any, np.ndarray, np.ndarray | None, float]:
+    """VaR, CVaR, the prepared (scaled) losses and weights, and the losses' scale.
+
+    The losses are returned divided by ``scale`` (a power of two, 1.0 unless they come near
+    the largest double); VaR and CVaR are in the original units.
+    """
     a = _check_alpha(alpha)
     x, w = _prepare(losses, weights, axis)
     if x.size == 0:  # e.g. shape (n_scenarios, 0): no agents
         empty = np.empty(x.shape[:-1])
-        return empty, empty.copy(), x, w
+        return empty, empty.copy(), x, w, 1.0
+    scale = _pow2_scale(x, _LOSS_MAX_EXP)
+    if scale != 1.0:
+        x = x / scale
+    if w is not None and (w_scale := _pow2_scale(w, _WEIGHT_MAX_EXP)) != 1.0:
+        w = w / w_scale
     if w is None:
         var, cv = _var_cvar_equal(x, a)
     else:
         var, cv = _var_cvar_weighted(x, w, a)
-    return var, cv, x, w
+    return var * scale, cv * scale, x, w, scale
 
 
 def _out(value: Any) -> float | np.ndarray:
@@ -272,7 +297,7 @@ def value_at_risk(
     columns, or the losses' shape; non-negative, normalised internally.
     Returns a float for 1-D losses, else an array of the losses' shape without ``axis``.
     """
-    var, _, _, _ = _var_cvar(losses, alpha, weights, axis)
+    var, _, _, _, _ = _var_cvar(losses, alpha, weights, axis)
     return _out(var)
 
 
@@ -288,7 +313,7 @@ def cvar(
     (n_scenarios,) shared by all columns, or the losses' shape; non-negative, normalised.
     Returns a float for 1-D losses, else an array of the losses' shape without ``axis``.
     """
-    _, cv, _, _ = _var_cvar(losses, alpha, weights, axis)
+    _, cv, _, _, _ = _var_cvar(losses, alpha, weights, axis)
     return _out(cv)
 
 
@@ -306,7 +331,7 @@ def mean_cvar(
     and axis as in :func:`cvar`.
     """
     g = _check_gamma(gamma)
-    _, cv, x, w = _var_cvar(losses, alpha, weights, axis)
+    _, cv, x, w, scale = _var_cvar(losses, alpha, weights, axis)
     if x.size == 0:
         return _out(cv)
     if w is None:
@@ -315,7 +340,7 @@ def mean_cvar(
         mean = (x @ w) / w.sum()
     else:
         mean = (x * w).sum(axis=-1) / w.sum(axis=-1)
-    return _out((1.0 - g) * mean + g * cv)
+    return _out((1.0 - g) * mean * scale + g * cv)
 
 
 def cvar_lp(

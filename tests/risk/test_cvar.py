@@ -135,6 +135,38 @@ def test_mean_cvar_mixes_mean_and_cvar() -> None:
     assert mean_cvar(losses, 0.5, 0.5, [1, 2, 3, 4]) == pytest.approx(3.4)
 
 
+@pytest.mark.parametrize("weighted", ["equal", "shared", "per_column"])
+def test_losses_and_weights_near_the_largest_double(weighted: str) -> None:
+    # Scaling losses or weights by a power of two is exact in floating point, so every
+    # estimator must scale the same way bit for bit, up to the largest double (the sums and
+    # products inside overflowed before: mean_cvar([1e308, 1e308], ...) was inf).
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((50, 3)) + 1.0
+    x = 1.9 * x / np.abs(x).max()  # max |x| = 1.9
+    w = {
+        "equal": None,
+        "shared": rng.uniform(0.0, 2.0, 50),
+        "per_column": rng.uniform(0.0, 2.0, (50, 3)),
+    }[weighted]
+    big = 2.0**1023  # max |x * big| = 1.7e308, near the largest double (1.8e308)
+    for alpha in (0.05, 0.3, 1.0):
+        np.testing.assert_array_equal(
+            value_at_risk(x * big, alpha, w), value_at_risk(x, alpha, w) * big
+        )
+        np.testing.assert_array_equal(cvar(x * big, alpha, w), cvar(x, alpha, w) * big)
+        np.testing.assert_array_equal(
+            mean_cvar(x * big, alpha, 0.4, w), mean_cvar(x, alpha, 0.4, w) * big
+        )
+        if w is not None:  # weights are normalised: their scale cannot matter
+            np.testing.assert_array_equal(cvar(x, alpha, w * 2.0**1000), cvar(x, alpha, w))
+            np.testing.assert_array_equal(
+                mean_cvar(x * big, alpha, 0.4, w * 2.0**1000), mean_cvar(x, alpha, 0.4, w) * big
+            )
+    assert mean_cvar([1e308, 1e308], 0.5, 0.5) == 1e308
+    assert cvar([-1e308, 1e308], 0.5) == 1e308
+    assert cvar([-1e308, 1e308], 1.0) == 0.0
+
+
 def test_returns_python_float_for_1d() -> None:
     assert type(cvar([1.0, 2.0], 0.5)) is float
     assert type(value_at_risk([1.0, 2.0], 0.5, [1, 1])) is float

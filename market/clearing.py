@@ -294,10 +294,10 @@ def _actions(bp: _BlockPolicy, t: int, s: np.ndarray, u: np.ndarray | None) -> n
 class ChunkStatistics:
     """Sufficient statistics of one chunk of agents ``[start, stop)`` (absolute indices of the
     full population) for the clearing: per game block ``count``, ``pos`` (B, H) summed
-    positions (kWh), ``absolute`` (B, H) summed absolute positions (kWh; ``pro_rata`` only,
-    else zeros), ``extra`` / ``terminal`` summed extra and terminal costs (EUR),
-    ``adjusted``, ``ev_unmet`` (kWh), ``below_start``. What a population shard sends back
-    instead of its agents: O(B H) numbers per chunk."""
+    positions (kWh), ``absolute`` (B, H) summed absolute positions (kWh), ``extra`` /
+    ``terminal`` summed extra and terminal costs (EUR), ``adjusted``, ``ev_unmet`` (kWh),
+    ``below_start``. What a population shard sends back instead of its agents: O(B H)
+    numbers per chunk; they serve either redistribution."""
 
     start: int
     stop: int
@@ -768,7 +768,6 @@ def _statistics(
     population: Population,
     net_demand: Any,
     seed: int,
-    redistribution: str,
     chunk_size: int,
     energy: np.ndarray | None = None,
     agent_other: np.ndarray | None = None,
@@ -815,8 +814,7 @@ def _statistics(
             res = _simulate(bp, game, population, lo + local, uk, yk)
             st.count[k] += local.size
             st.pos[k] += yk.sum(axis=1)
-            if redistribution == "pro_rata":
-                st.absolute[k] += np.abs(yk).sum(axis=1)
+            st.absolute[k] += np.abs(yk).sum(axis=1)
             st.extra[k] += res.extra.sum()
             st.terminal[k] += res.terminal.sum()
             st.adjusted[k] += res.adjusted
@@ -840,7 +838,6 @@ def market_statistics(
     net_demand: np.ndarray | Iterable[tuple[int, int, np.ndarray]],
     *,
     seed: int,
-    redistribution: str = "per_capita",
     chunk_size: int = 4 * NOISE_BLOCK,
     lottery: str = LOTTERIES[0],
     track: ArrayLike | None = None,
@@ -853,10 +850,11 @@ def market_statistics(
     draws are those of the full population); ``net_demand`` covers its agents as in
     :func:`clear_finite_market`. :func:`settle_market` of the statistics of all shards, in
     order, with chunk boundaries at the same places, equals :func:`clear_finite_market`
-    bit for bit. ``track``: positions in this shard (0 .. its N-1) of agents whose
-    settlement the statistics carry (:func:`clear_finite_market`).
+    bit for bit, for either redistribution (the statistics do not depend on it).
+    ``track``: positions in this shard (0 .. its N-1) of agents whose settlement the
+    statistics carry (:func:`clear_finite_market`).
     """
-    _check_common(equilibrium, population, seed, redistribution)
+    _check_common(equilibrium, population, seed, REDISTRIBUTIONS[0])
     size = _check_chunk_size(chunk_size)
     if population.offset % NOISE_BLOCK:
         raise InvalidParameterError(
@@ -870,7 +868,6 @@ def market_statistics(
             population,
             net_demand,
             int(seed),
-            redistribution,
             size,
             lottery=lottery,
             track=check_track(track, population.n_agents),
@@ -952,7 +949,6 @@ def clear_finite_market(
         population,
         net_demand,
         seed,
-        redistribution,
         size,
         energy,
         agent_other,

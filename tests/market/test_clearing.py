@@ -275,6 +275,22 @@ def test_population_shards_send_statistics_and_settle_to_the_same_market(default
         np.testing.assert_array_equal(getattr(sharded, name), getattr(whole, name))
     assert sharded.mean_cost_eur == whole.mean_cost_eur
     assert sharded.types.equals(whole.types)
+    # the same statistics settle the pro-rata redistribution too (they were built for one
+    # redistribution, and settling them for the other handed out per-capita shares silently)
+    whole_pro_rata = clear_finite_market(
+        default_eq,
+        pop,
+        iter_net_demand(pop, day, seed=32, chunk_size=NOISE_BLOCK),
+        seed=7,
+        chunk_size=NOISE_BLOCK,
+        redistribution="pro_rata",
+    )
+    sharded_pro_rata = settle_market(default_eq, pop, stats, seed=7, redistribution="pro_rata")
+    assert sharded_pro_rata.types.equals(whole_pro_rata.types)
+    assert sharded_pro_rata.mean_cost_eur == whole_pro_rata.mean_cost_eur
+    redistributed = whole_pro_rata.types["mean_redistribution_eur"]
+    assert redistributed.nunique() > 1  # not equal shares: pro rata to the traded energy
+    assert not redistributed.equals(whole.types["mean_redistribution_eur"])
     # shards out of order or missing are refused
     with pytest.raises(InvalidParameterError, match="continue"):
         settle_market(default_eq, pop, stats[::-1], seed=7)

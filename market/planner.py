@@ -1219,6 +1219,7 @@ class _Evaluation:
     sim_ie: np.ndarray
     sim_cd: np.ndarray
     offset: float  # EUR of the closed-form part (baseline), outside the MILP objective
+    agent_parts: dict[str, np.ndarray]  # (n,) EUR each: degradation, unmet, discomfort
 
 
 def _evaluate(
@@ -1241,6 +1242,13 @@ def _evaluate(
     contrib = a["cost"] * x if x.size else np.zeros(0)
     own = np.bincount(a["agent"][own_cols], weights=contrib[own_cols], minlength=n).astype(float)
     fam = a["family"]
+    agent_parts = {
+        name: np.bincount(
+            a["agent"][own_cols & (fam == f)], weights=contrib[own_cols & (fam == f)], minlength=n
+        ).astype(float)
+        for name, f in (("degradation", _DEGRADATION), ("unmet", _UNMET))
+    }
+    agent_parts["discomfort"] = np.zeros(n)
     parts = {
         "degradation": float(contrib[fam == _DEGRADATION].sum()),
         "unmet": float(contrib[fam == _UNMET].sum()),
@@ -1256,7 +1264,9 @@ def _evaluate(
         else:
             r = -cons["m"] + cons["step"] * np.rint(k)
             disc = cons["flex"] * r**2
-        own += np.bincount(cons["cells"] // H, weights=disc, minlength=n)
+        disc_agent = np.bincount(cons["cells"] // H, weights=disc, minlength=n)
+        own += disc_agent
+        agent_parts["discomfort"] += disc_agent
         parts["discomfort"] = float(disc.sum())
     if model.mode == "planner":
         s = pos.sum(axis=0)
@@ -1298,6 +1308,7 @@ def _evaluate(
                 sim_ie = np.zeros(H)
         grid_agent = grid_agent + grid_c.sum(axis=1)
         own = own + disc_c.sum(axis=1)
+        agent_parts["discomfort"] += disc_c.sum(axis=1)
         parts["discomfort"] += float(disc_c.sum())
         grid = float(grid_agent.sum())
         agent_cost = own + grid_agent
@@ -1306,7 +1317,9 @@ def _evaluate(
         marginal = np.full(H, np.nan)
     parts["grid"] = grid
     offset = float(grid_c.sum() + disc_c.sum()) if model.mode == "baseline" else 0.0
-    return _Evaluation(pos, agent_cost, parts, imp, exp, marginal, sim_ie, sim_cd, offset)
+    return _Evaluation(
+        pos, agent_cost, parts, imp, exp, marginal, sim_ie, sim_cd, offset, agent_parts
+    )
 
 
 def _strata(population: Population, ag: _Agents) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -1432,7 +1445,12 @@ def _run(
     if sampled:
         cost = float(type_tot.sum())
         scale = N / ag.n
-        parts = {k: v * scale for k, v in ev.parts.items()}
+        # each part estimated as the total is (stratified), so that they add up to it
+        per_agent = dict(ev.agent_parts)
+        per_agent["grid"] = ev.agent_cost - sum(ev.agent_parts.values())
+        parts = {
+            k: float(_stratified_total(v, N_h, n_h, members)[0].sum()) for k, v in per_agent.items()
+        }
         se = math.sqrt(var)
         bias = 0.0
         if mode == "planner":

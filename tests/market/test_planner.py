@@ -488,6 +488,37 @@ def test_callable_net_demand_gets_only_the_sample(es_day: tuple[Any, np.ndarray]
     assert a.cost_eur == pytest.approx(b.cost_eur)
 
 
+def test_sampled_cost_parts_are_stratified_estimates_that_add_up(
+    es_day: tuple[Any, np.ndarray],
+) -> None:
+    """With a sample that is not proportional to the types (at least 2 per type, rounding),
+    each cost part is estimated as the total is, type by type, so they add up to it (they
+    were the sample's parts times N/n: 76.2 against a total of 83.2 EUR here). Reference:
+    the baseline is separable, so each sampled agent's parts come from a run of its own."""
+    shapes, price = es_day
+    pop = sample_population(None, 200, seed=5)
+    x = agent_net_demand(pop, shapes, seed=2)
+    names = ("grid_cost_eur", "degradation_eur", "discomfort_eur", "unmet_penalty_eur")
+    kw: dict[str, Any] = {"shapes": shapes, "max_exact_agents": 13, "sample_seed": 4}
+    for run in (plan_community, baseline_cost):
+        res = run(pop, x, price, **kw)
+        assert res.sampled
+        assert sum(getattr(res, k) for k in names) == pytest.approx(res.cost_eur, rel=1e-12)
+        assert sum(res.type_costs_eur.values()) == pytest.approx(res.cost_eur, rel=1e-12)
+    base = baseline_cost(pop, x, price, **kw)
+    counts = np.bincount(pop.type_index, minlength=len(pop.type_names))
+    in_sample = np.bincount(pop.type_index[base.agent_index], minlength=len(pop.type_names))
+    assert not np.allclose(in_sample / in_sample.sum(), counts / counts.sum(), atol=0.02)
+    expected = dict.fromkeys(names, 0.0)
+    for i in base.agent_index:
+        alone = baseline_cost(pop.slice(i, i + 1), x[i : i + 1], price, shapes=shapes)
+        weight = counts[pop.type_index[i]] / in_sample[pop.type_index[i]]
+        for k in names:
+            expected[k] += weight * getattr(alone, k)
+    for k in names:
+        assert getattr(base, k) == pytest.approx(expected[k], rel=1e-9, abs=1e-9), k
+
+
 # --------------------------------------------------------------------------------------------
 # scores
 # --------------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ Rule (:func:`split_payment`), on the router's view of the graph (public capaciti
 1. ``part = amount``. Repeat until nothing remains:
 2. look for a route for ``a = min(part, remaining)``: the cheapest path (edges pruned
    for ``a`` against the *residual* capacity) whose compounded hop amounts fit every hop
-   (``htlc_min ≤ hop amount ≤ min(htlc_max, residual capacity)``); a path that overflows
-   has its overflowing edges excluded and the search repeats (``candidates`` searches);
+   (``htlc_min ≤ hop amount ≤ min(htlc_max, residual capacity)``), among the
+   ``candidates`` cheapest (Yen's order; whether a hop fits depends on the fees downstream
+   of it, so an edge that overflows on one path may fit on another), else from up to
+   ``candidates`` searches that drop the edges that overflowed;
 3. none: halve ``part`` and retry; give up (``NoRouteError``, reason ``"pruned"``) when
    ``part`` times the parts still allowed can no longer cover the remainder;
 4. found: grow the part to the route's bottleneck, ``x = min(remaining, largest amount
@@ -39,6 +41,7 @@ from routing.paths import (
     exclude_mask,
     hop_amounts,
     k_shortest_paths,
+    shortest_route,
 )
 
 DEFAULT_MAX_PARTS = 16
@@ -119,28 +122,46 @@ def first_fitting_route(
     capacity_msat: np.ndarray | None = None,
     exclude_edges: np.ndarray | None = None,
 ) -> Route:
-    """Cheapest route whose compounded hop amounts fit (:func:`route_fits`).
+    """A route whose compounded hop amounts fit (:func:`route_fits`): the cheapest among
+    the ``candidates`` cheapest routes, else the first that fits of up to ``candidates``
+    more searches avoiding every edge that overflowed so far.
 
     Pruning uses the payment amount, so a hop may still overflow once the downstream fees
-    are added. Up to ``candidates`` searches: after each miss the overflowing edges are
-    excluded and the search repeats. ``NoRouteError`` (the search's reason, or
-    ``"pruned"`` when every search missed).
+    are added. That depends on the path downstream of the hop, so the next cheapest paths
+    (:func:`k_shortest_paths`, searched lazily) are tried first, with the edge; they often
+    share it, so the searches that drop it come next. ``NoRouteError`` (the search's
+    reason, or ``"pruned"`` when nothing fits).
     """
     candidates = check_int(candidates, "candidates", 1)
     exclude = exclude_mask(graph, exclude_edges)
+    routes = k_shortest_paths(
+        graph,
+        source,
+        target,
+        amount_msat,
+        k=candidates,
+        params=params,
+        capacity_msat=capacity_msat,
+        exclude_edges=exclude.copy(),
+    )
+    for route in routes:
+        bad = _overflowing(graph, route, capacity_msat)
+        if not bad:
+            return route
+        exclude[bad] = True
     for _ in range(candidates):
-        route = next(
-            k_shortest_paths(
+        try:
+            route = shortest_route(
                 graph,
                 source,
                 target,
                 amount_msat,
-                k=1,
                 params=params,
                 capacity_msat=capacity_msat,
                 exclude_edges=exclude,
             )
-        )
+        except NoRouteError:
+            break  # the pair is connected (the first search found a path): pruned
         bad = _overflowing(graph, route, capacity_msat)
         if not bad:
             return route
@@ -185,10 +206,10 @@ def max_sendable_msat(
         if over <= 0:
             break
         high = x
-        x -= over  # every hop amount grows at least 1:1 with the amount
-    if x <= 0:
-        return 0
-    while high - x > 1:  # floors in the fees can leave room between x and high
+        x = max(x - over, 0)  # every hop amount grows at least 1:1 with the amount
+    # x fits (or is 0) and high does not: bisect, as floors in the fees can leave room
+    # between them and a large excess can overshoot to 0
+    while high - x > 1:
         mid = (x + high) // 2
         if excess(mid) <= 0:
             x = mid

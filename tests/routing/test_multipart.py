@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from data.errors import InvalidParameterError, NoRouteError
-from routing import ChannelGraph, SplitPayment, route_fits, shortest_route, split_payment
+from routing import (
+    ChannelGraph,
+    RoutingParams,
+    SplitPayment,
+    k_shortest_paths,
+    route_fits,
+    shortest_route,
+    split_payment,
+)
+from routing.multipart import first_fitting_route, max_sendable_msat
 
 
 def check_split(graph: ChannelGraph, split: SplitPayment, amount: int) -> None:
@@ -255,3 +264,95 @@ def test_route_fits_checks_capacity(two_paths, capacity, match):
     assert route_fits(two_paths, route, capacity_msat=two_paths.capacity_sat * 1000)
     with pytest.raises(InvalidParameterError, match=match):
         route_fits(two_paths, route, capacity_msat=capacity)
+
+
+def test_an_edge_that_overflows_on_one_path_may_fit_on_another(make_graph):
+    # 0 -> 1 -> 2 then either 2 -> 3 (base fee 1 msat, cheaper) or 2 -> 4 -> 3 (no fees).
+    # 1 -> 2 holds exactly 10^6 msat: on the cheap path it must carry 10^6 + 1 (the fee of
+    # 2 -> 3), on the other one 10^6. The edge must not be dropped for the second path.
+    g = make_graph(
+        [
+            ("sx", 0, 1, 10_000, 0, 0),
+            ("xy", 1, 2, 1_000, 0, 0),
+            ("yt", 2, 3, 10_000, 1, 0),
+            ("yw", 2, 4, 10_000, 0, 0),
+            ("wt", 4, 3, 10_000, 0, 0),
+        ]
+    )
+    cheapest = shortest_route(g, 0, 3, 1_000_000)
+    assert cheapest.hop_amounts_msat == (1_000_001, 1_000_001, 1_000_000)
+    assert not route_fits(g, cheapest)
+    route = first_fitting_route(g, 0, 3, 1_000_000, params=RoutingParams())
+    assert list(route.hops) == [str(g.node_ids[i]) for i in (0, 1, 2, 4, 3)]
+    assert route_fits(g, route)
+    split = split_payment(g, 0, 3, 1_000_000)
+    check_split(g, split, 1_000_000)
+    assert split.amounts_msat == (1_000_000,)  # one route carries it: one part
+    with pytest.raises(NoRouteError, match="fees"):  # the fitting path is the 2nd cheapest
+        first_fitting_route(g, 0, 3, 1_000_000, params=RoutingParams(), candidates=1)
+
+
+def test_parts_grow_to_the_bottleneck_past_a_large_fee_excess(make_graph):
+    # Three disjoint paths 0 -> a -> b -> 1; a -> b holds 10^6 msat and b -> 1 charges
+    # 100 % (10^6 ppm), so a -> b carries 2x for x delivered: each path carries 500,000.
+    rows = []
+    for r in range(3):
+        a, b = 2 + 2 * r, 3 + 2 * r
+        rows += [(f"s{r}", 0, a, 10_000, 0, 0), (f"m{r}", a, b, 1_000, 0, 0)]
+        rows += [(f"t{r}", b, 1, 10_000, 0, 1_000_000)]
+    g = make_graph(rows)
+    path = [int(g.edges_between(0, 2)[0]), int(g.edges_between(2, 3)[0])]
+    path.append(int(g.edges_between(3, 1)[0]))
+    # at 1,450,000 a -> b would carry 2,900,000: an excess larger than the amount itself
+    assert max_sendable_msat(g, path, g.capacity_sat * 1000.0, 1.0, 1_450_000) == 500_000
+    split = split_payment(g, 0, 1, 1_450_000)
+    check_split(g, split, 1_450_000)
+    assert split.amounts_msat == (500_000, 500_000, 450_000)
+
+
+def test_max_sendable_equals_a_scan_of_every_amount(make_graph):
+    """Brute force: the largest amount <= upper whose hop amounts (computed here, backwards
+    from the recipient) stay within min(htlc_max, capacity) on every hop."""
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        n_hops = int(rng.integers(1, 4))
+        rows = []
+        for h in range(n_hops):
+            cap = int(rng.integers(1, 4))  # sat
+            base, ppm = int(rng.integers(0, 300)), int(rng.choice([0, 1_000, 300_000, 2_000_000]))
+            hmax = int(rng.integers(100, cap * 1000 + 1))
+            rows.append((f"c{h}", h, h + 1, cap, base, ppm, 40, 0, hmax))
+        g = make_graph(rows)
+        path = [int(g.edges_between(h, h + 1)[0]) for h in range(n_hops)]
+        capacity = g.capacity_sat * 1000.0 - rng.integers(0, 500, g.n_edges)
+        limits = [min(int(g.htlc_max_msat[e]), int(capacity[e])) for e in path]
+        upper = int(rng.integers(1, 3_500))
+        best = 0
+        for x in range(upper, 0, -1):
+            amounts, amt = [0] * n_hops, x
+            for i in range(n_hops - 1, -1, -1):
+                amounts[i] = amt
+                amt += int(g.base_fee_msat[path[i]]) + amt * int(g.fee_rate_ppm[path[i]]) // 10**6
+            if all(a <= lim for a, lim in zip(amounts, limits, strict=True)):
+                best = x
+                break
+        assert max_sendable_msat(g, path, capacity, 0.0, upper) == best, (rows, upper)
+
+
+def test_when_the_cheapest_routes_share_an_overflowing_edge_it_is_dropped(make_graph):
+    # 0 -> 1 takes at most 10^6 msat (htlc_max) and every path through 1 (via 2, 3, 4 or 5) adds a
+    # 1-msat fee downstream, so 0 -> 1 overflows on the four cheapest routes; the dearer
+    # fee-free 0 -> 6 -> 7 -> 8 -> 9 (one hop longer) fits once 0 -> 1 is dropped.
+    rows = [("s1", 0, 1, 10_000, 0, 0, 40, 0, 1_000_000)]
+    for m in (2, 3, 4, 5):
+        rows += [(f"a{m}", 1, m, 10_000, 0, 0), (f"b{m}", m, 9, 10_000, 1, 0)]
+    rows += [("c6", 0, 6, 10_000, 0, 0), ("c7", 6, 7, 10_000, 0, 0)]
+    rows += [("c8", 7, 8, 10_000, 0, 0), ("c9", 8, 9, 10_000, 0, 0)]
+    g = make_graph(rows)
+    ranked = list(k_shortest_paths(g, 0, 9, 1_000_000, k=5))
+    assert [len(r.edges) for r in ranked] == [3, 3, 3, 3, 4]
+    assert [route_fits(g, r) for r in ranked] == [False] * 4 + [True]
+    route = first_fitting_route(g, 0, 9, 1_000_000, params=RoutingParams(), candidates=3)
+    assert list(route.hops) == [str(g.node_ids[i]) for i in (0, 6, 7, 8, 9)]
+    # without the edge's drop, three candidates were not enough
+    assert route == ranked[4]

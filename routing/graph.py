@@ -65,6 +65,8 @@ REQUIRED_COLUMNS = (
 )
 _PUBKEY_PATTERN = r"0[23][0-9a-fA-F]{64}"
 _INT_LIMIT = 2**62  # keeps every per-edge value and msat product well inside int64 / Python int
+# capacity_sat * 1000 (msat) must stay inside int64 too: 4.6e15 sat, all bitcoin is 2.1e15
+_CAPACITY_LIMIT_SAT = _INT_LIMIT // 1000
 # Whole-number columns (the BOLT 7 fields are integers): a fraction would be cut off silently.
 _WHOLE_COLUMNS = REQUIRED_COLUMNS[2:-1]  # capacity_sat ... htlc_max_msat (disabled is 0/1)
 _TIMESTAMP_LIMIT = 2**32  # channel_update timestamps are u32 unix seconds (BOLT 7)
@@ -333,8 +335,9 @@ class ChannelGraph:
         for col in REQUIRED_COLUMNS[2:]:
             vals = num[col]
             finite = vals[~np.isnan(vals)]
-            if (finite < 0).any() or (finite >= _INT_LIMIT).any():
-                raise DataValidationError(f"{source_name}: {col} out of range")
+            limit = _CAPACITY_LIMIT_SAT if col == "capacity_sat" else _INT_LIMIT
+            if (finite < 0).any() or (finite >= limit).any():
+                raise DataValidationError(f"{source_name}: {col} out of range (0..{limit - 1})")
         for col in _WHOLE_COLUMNS:
             vals = num[col]
             frac = vals != np.floor(vals)  # NaN (blank) compares unequal: drop it below
@@ -347,7 +350,10 @@ class ChannelGraph:
                 )
         cap_i = cap.astype(np.int64)
         htlc_min = np.where(np.isnan(num["htlc_min_msat"]), 0, num["htlc_min_msat"])
-        htlc_max = np.where(np.isnan(num["htlc_max_msat"]), cap_i * 1000, num["htlc_max_msat"])
+        blank_max = np.isnan(num["htlc_max_msat"])  # blank: the capacity, in int64 exactly
+        htlc_max = np.where(
+            blank_max, cap_i * 1000, np.where(blank_max, 0, num["htlc_max_msat"]).astype(np.int64)
+        )
         last_update = None
         if "last_update" in df.columns:
             lu = _numeric(df, "last_update", source_name)

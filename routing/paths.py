@@ -150,8 +150,9 @@ class Route:
                 "target": list(self.hops[1:]),
                 "channel_id": list(self.channel_ids),
                 "edge": np.asarray(self.edges, dtype=np.int64),
-                "amount_msat": np.asarray(self.hop_amounts_msat, dtype=np.int64),
-                "fee_msat": np.asarray(self.hop_fees_msat, dtype=np.int64),
+                # int64, or Python ints where fees compound beyond int64
+                "amount_msat": np.asarray(self.hop_amounts_msat),
+                "fee_msat": np.asarray(self.hop_fees_msat),
             }
         )
 

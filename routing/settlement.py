@@ -128,7 +128,7 @@ def eur_to_msat(amount_eur: np.ndarray, eur_per_btc: float) -> np.ndarray:
     if check_number(eur_per_btc, "eur_per_btc") <= 0:
         raise InvalidParameterError(f"eur_per_btc must be positive, got {eur_per_btc!r}")
     msat = np.rint(np.abs(_eur_array(amount_eur, "amount_eur")) * (MSAT_PER_BTC / eur_per_btc))
-    if not np.isfinite(msat).all() or (msat > np.iinfo(np.int64).max).any():
+    if not np.isfinite(msat).all() or (msat >= 2.0**63).any():  # int64 max rounds to 2**63
         raise InvalidParameterError("amounts must be finite EUR (NaN, inf or too large found)")
     return msat.astype(np.int64)
 

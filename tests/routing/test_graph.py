@@ -153,6 +153,17 @@ def test_blank_htlc_values(tmp_path):
     assert list(g.aliases) == ["", ""]  # no nodes file
 
 
+def test_the_largest_capacity_stays_inside_int64_in_msat(tmp_path):
+    cap = 2**62 // 1000 - 1  # sat; twice all the bitcoin there is
+    path = write_channels(
+        tmp_path / "channels.csv.gz",
+        [f"7,{A},{B},{cap},0,0,40,,,0", f"7,{B},{A},{cap},0,1,40,0,,0"],
+    )
+    g = ChannelGraph.from_csv(path)
+    assert g.capacity_msat.tolist() == [cap * 1000] * 2
+    assert g.htlc_max_msat.tolist() == [cap * 1000] * 2
+
+
 def test_disabled_direction_dropped(tmp_path):
     write_channels(
         tmp_path / "channels.csv.gz",
@@ -254,6 +265,8 @@ def test_missing_file(tmp_path):
         ([f"1,{A},{B},5000,1,1,40,0,1,0", f"1,{A},{C},5000,2,1,40,0,1,0"], HEADER, "end points"),
         ([f"1,{A},{B},5000,1,1,40,0,1,0", f"1,{B},{A},6000,2,1,40,0,1,0"], HEADER, "capacit"),
         ([], HEADER, "no channel rows"),
+        # 10^16 sat is below 2**62 but 10^19 msat is not inside int64 (it wrapped to < 0)
+        ([f"1,{A},{B},{10**16},1,1,40,0,,0"], HEADER, r"capacity_sat out of range \(0\.\."),
     ],
 )
 def test_malformed_files(tmp_path, lines, header, match):

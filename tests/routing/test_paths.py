@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from data.errors import InvalidParameterError, NoRouteError
-from routing import RoutingParams, build_route, k_shortest_paths, shortest_route
+from routing import RoutingParams, build_route, k_shortest_paths, route_fits, shortest_route
 
 FEE_ONLY = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0}
 
@@ -91,6 +91,18 @@ def test_fees_compound_backwards(make_graph):
     assert frame["amount_msat"].tolist() == [1_013_878, 1_003_345, 1_000_000]
     d = route.to_dict()
     assert d["total_fee_msat"] == 13_878 and d["n_hops"] == 3
+    assert frame["amount_msat"].dtype == np.int64 and frame["fee_msat"].dtype == np.int64
+
+
+def test_a_route_whose_fees_compound_beyond_int64_still_has_a_frame(make_graph):
+    # 3.3e9 ppm (a fee rate the 2021 snapshot has) on 10^16 msat: 3.3e19 msat of fee
+    g = make_graph([(1, 0, 1, 10**14, 0, 0), (2, 1, 2, 10**14, 0, 3_335_629_234)])
+    route = shortest_route(g, 0, 2, 10**16, theta=0)
+    assert route.hop_fees_msat == (0, 33_356_292_340_000_000_000)
+    assert not route_fits(g, route)
+    frame = route.to_frame()  # OverflowError before
+    assert frame["fee_msat"].tolist() == [0, 33_356_292_340_000_000_000]
+    assert frame["amount_msat"].tolist() == [10**16 + 33_356_292_340_000_000_000, 10**16]
 
 
 def test_weight_terms(make_graph):

@@ -198,6 +198,9 @@ def test_uniform_balances_are_uniform_shares_of_capacity(make_graph) -> None:
         ([1.0], True, "eur_per_btc must be a finite number"),
         ([1.0], -5.0, "eur_per_btc must be positive"),
         (["x"], 5e4, "amount_eur must be numbers"),  # ValueError before
+        # exactly 2**63 msat: int64's maximum rounds to 2**63 as a float, so this passed
+        # and wrapped to a negative amount
+        ([2.0**63 * 6e4 / 1e11], 6e4, "too large"),
     ],
 )
 def test_eur_to_msat_arguments(amounts, eur_per_btc, match):

@@ -322,7 +322,16 @@ def _grid(
 
     default_h = sigma / DEFAULT_OVERSAMPLING
     if bins is not None:
-        nb = np.broadcast_to(np.asarray(bins), (dim,))
+        try:
+            nb = np.asarray(bins)
+        except (TypeError, ValueError):
+            nb = np.asarray(None)  # ragged: refused below as not integers
+        if nb.ndim > 1 or (nb.ndim == 1 and nb.size != dim):
+            raise InvalidParameterError(
+                f"bins must be one integer or {dim} integers (one per axis of the {dim}-D "
+                f"points), got {bins!r}"
+            )
+        nb = np.broadcast_to(nb, (dim,))
         if not np.issubdtype(nb.dtype, np.integer) or (nb < 2).any():
             raise InvalidParameterError(f"bins must be integers >= 2, got {bins!r}")
         counts = [int(v) for v in nb]

@@ -211,14 +211,17 @@ class BestResponse:
 
 
 def _check_policy(game: FiniteMFG, policy: ArrayLike, what: str = "policy") -> NDArray:
+    return _check_policy_shape(policy, game.shape, what)
+
+
+def _check_policy_shape(policy: ArrayLike, shape: tuple[int, ...], what: str) -> NDArray:
+    """``policy`` as a float array of ``shape`` (T, S, A) whose rows are distributions."""
     try:
         pi = np.asarray(policy, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InvalidParameterError(f"{what} is not numeric: {exc}") from None
-    if pi.shape != game.shape:
-        raise InvalidParameterError(
-            f"{what} must have shape (T, S, A) = {game.shape}, got {pi.shape}"
-        )
+    if pi.shape != shape:
+        raise InvalidParameterError(f"{what} must have shape (T, S, A) = {shape}, got {pi.shape}")
     sums = _row_sums(pi)
     # NaN or inf anywhere shows up in the row sums
     if not np.isfinite(sums).all():
@@ -573,18 +576,20 @@ def policy_from_mean_field(
 ) -> NDArray[np.float64]:
     """The policy that generates the flow ``L`` (T, S, A): ``pi_t(a|s) = L_t(s,a) / mu_t(s)``.
 
-    Where ``mu_t(s)`` is zero (below 1e-200) the row is taken from ``fallback`` (T, S, A), or
-    uniform if no fallback is given.
+    Where ``mu_t(s)`` is zero (below 1e-200) the row is taken from ``fallback`` (T, S, A), a
+    policy (non-negative rows summing to 1, within ``PROB_TOL``), or uniform if no fallback
+    is given.
     """
-    arr = np.array(L, dtype=np.float64)  # a copy: worked on in place
+    try:
+        arr = np.array(L, dtype=np.float64)  # a copy: worked on in place
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"L is not numeric: {exc}") from None
     if arr.ndim != 3:
         raise InvalidParameterError(f"L must have shape (T, S, A), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise InvalidParameterError("L has non-finite entries")
     if fallback is not None:
-        fallback = np.asarray(fallback, dtype=np.float64)
-        if fallback.shape != arr.shape:
-            raise InvalidParameterError(
-                f"fallback must have shape {arr.shape}, got {fallback.shape}"
-            )
+        fallback = _check_policy_shape(fallback, arr.shape, "fallback")
     return _policy_from_flow(arr, fallback)
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
 
+from data.checks import check_int, check_real
 from data.errors import InvalidParameterError
 from market.mfg import FiniteMFG
 
@@ -66,8 +67,7 @@ def beach_bar_transition(
     probability ``noise / 2`` each. Positions wrap on the circle and are clipped on the line.
     """
     n, _ = _check_geometry(n_states, None, topology)
-    if not 0.0 <= noise <= 1.0:
-        raise InvalidParameterError(f"noise must be in [0, 1], got {noise}")
+    noise = _check_noise(noise)
     moves = np.asarray(BEACH_BAR_MOVES)
     n_actions = moves.size
     xi = np.array([-1, 0, 1])
@@ -122,16 +122,16 @@ def beach_bar_game(
     matrix of :func:`beach_bar_transition`.
     """
     n, b = _check_geometry(n_states, bar, topology)
-    if not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise InvalidParameterError(f"horizon must be a positive integer, got {horizon!r}")
-    c_move = 1.0 / n if move_cost is None else float(move_cost)
-    if c_move < 0 or not np.isfinite(c_move):
-        raise InvalidParameterError(f"move_cost must be finite and >= 0, got {move_cost}")
-    kappa = float(crowd_aversion)
-    if kappa < 0 or not np.isfinite(kappa):
-        raise InvalidParameterError(f"crowd_aversion must be finite and >= 0, got {crowd_aversion}")
+    horizon = check_int(horizon, "horizon", 1)
+    c_move = 1.0 / n if move_cost is None else check_real(move_cost, "move_cost")
+    if c_move < 0:
+        raise InvalidParameterError(f"move_cost must be >= 0, got {move_cost!r}")
+    kappa = check_real(crowd_aversion, "crowd_aversion")
+    if kappa < 0:
+        raise InvalidParameterError(f"crowd_aversion must be >= 0, got {crowd_aversion!r}")
+    eps = check_real(eps, "eps")
     if not eps > 0:
-        raise InvalidParameterError(f"eps must be > 0, got {eps}")
+        raise InvalidParameterError(f"eps must be > 0, got {eps!r}")
     mu0 = _initial(initial_distribution, n)
     matrix = beach_bar_transition(n, noise=noise, topology=topology)
 
@@ -163,20 +163,27 @@ def beach_bar_game(
 
 
 def _check_geometry(n_states: int, bar: int | None, topology: str) -> tuple[int, int]:
-    if not isinstance(n_states, int | np.integer) or n_states < 3:
-        raise InvalidParameterError(f"n_states must be an integer >= 3, got {n_states!r}")
-    if topology not in _TOPOLOGIES:
+    n = check_int(n_states, "n_states", 3)
+    if not isinstance(topology, str) or topology not in _TOPOLOGIES:
         raise InvalidParameterError(f"topology must be one of {_TOPOLOGIES}, got {topology!r}")
-    b = n_states // 2 if bar is None else bar
-    if not isinstance(b, int | np.integer) or not 0 <= b < n_states:
-        raise InvalidParameterError(f"bar must be a cell in [0, {n_states}), got {bar!r}")
-    return int(n_states), int(b)
+    b = n // 2 if bar is None else check_int(bar, "bar", 0, n - 1)
+    return n, b
+
+
+def _check_noise(noise: float) -> float:
+    noise = check_real(noise, "noise")
+    if not 0.0 <= noise <= 1.0:
+        raise InvalidParameterError(f"noise must be in [0, 1], got {noise!r}")
+    return noise
 
 
 def _initial(initial_distribution: ArrayLike | None, n: int) -> np.ndarray:
     if initial_distribution is None:
         return np.full(n, 1.0 / n)
-    mu0 = np.asarray(initial_distribution, dtype=float)
+    try:
+        mu0 = np.asarray(initial_distribution, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"initial_distribution is not numeric: {exc}") from None
     if mu0.shape != (n,):
         raise InvalidParameterError(f"initial_distribution must have shape ({n},), got {mu0.shape}")
     if not np.all(np.isfinite(mu0)) or np.any(mu0 < 0) or not np.isclose(mu0.sum(), 1.0):

@@ -24,6 +24,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from data.checks import check_int, check_real
 from data.errors import InvalidParameterError
 from market.mfg import FiniteMFG
 
@@ -48,6 +49,13 @@ def _vector(name: str, value: ArrayLike, *, size: int | None = None) -> NDArray[
         raise InvalidParameterError(f"{name} has non-finite entries")
     v.flags.writeable = False
     return v
+
+
+def _non_negative(value: float, name: str) -> float:
+    out = check_real(value, name)
+    if out < 0:
+        raise InvalidParameterError(f"{name} must be >= 0, got {value!r}")
+    return out
 
 
 def _distribution(value: ArrayLike | None, n: int) -> NDArray[np.float64]:
@@ -93,14 +101,13 @@ def congestion_game(
     b = _vector("slope", slope, size=R)
     if (b < 0).any():
         raise InvalidParameterError("slope must be non-negative")
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise InvalidParameterError(f"horizon must be an integer >= 1, got {horizon!r}")
-    d = np.ones(int(horizon)) if demand is None else _vector("demand", demand, size=int(horizon))
+    horizon = check_int(horizon, "horizon", 1)
+    d = np.ones(horizon) if demand is None else _vector("demand", demand, size=horizon)
     if (d <= 0).any():
         raise InvalidParameterError("demand must be positive")
-    sw = float(switching_cost)
-    if not np.isfinite(sw) or sw < 0:
-        raise InvalidParameterError(f"switching_cost must be >= 0, got {switching_cost!r}")
+    sw = _non_negative(switching_cost, "switching_cost")
+    if not isinstance(sparse, bool | np.bool_):
+        raise InvalidParameterError(f"sparse must be True or False, got {sparse!r}")
     switch = sw * (1.0 - np.eye(R))
     P = _move_to_action(R, sparse=bool(sparse))
 
@@ -112,7 +119,7 @@ def congestion_game(
         return P
 
     return FiniteMFG(
-        int(horizon), R, R, _distribution(initial_distribution, R), reward, transition, name=name
+        horizon, R, R, _distribution(initial_distribution, R), reward, transition, name=name
     )
 
 
@@ -149,8 +156,8 @@ def linear_wardrop_equilibrium(
     b = _vector("slope", slope, size=a.size)
     if (b <= 0).any():
         raise InvalidParameterError("slope must be positive for a unique Wardrop equilibrium")
-    dem = float(demand)
-    if not np.isfinite(dem) or dem <= 0:
+    dem = check_real(demand, "demand")
+    if dem <= 0:
         raise InvalidParameterError(f"demand must be positive, got {demand!r}")
     order = np.argsort(a, kind="stable")
     w = 1.0 / (b[order] * dem)
@@ -182,22 +189,13 @@ def crowd_aversion_game(
     costs ``move_cost``. Without move costs the equilibrium share of every period after the
     first is the Wardrop split of costs ``-attractiveness + aversion * x``.
     """
-    if isinstance(n_locations, bool) or not isinstance(n_locations, int | np.integer):
-        raise InvalidParameterError(f"n_locations must be an integer >= 2, got {n_locations!r}")
-    if n_locations < 2:
-        raise InvalidParameterError(f"n_locations must be an integer >= 2, got {n_locations!r}")
-    n = int(n_locations)
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise InvalidParameterError(f"horizon must be an integer >= 1, got {horizon!r}")
-    c = float(aversion)
-    if not np.isfinite(c) or c < 0:
-        raise InvalidParameterError(f"aversion must be >= 0, got {aversion!r}")
+    n = check_int(n_locations, "n_locations", 2)
+    horizon = check_int(horizon, "horizon", 1)
+    c = _non_negative(aversion, "aversion")
     att = (
         np.zeros(n) if attractiveness is None else _vector("attractiveness", attractiveness, size=n)
     )
-    mc = float(move_cost)
-    if not np.isfinite(mc) or mc < 0:
-        raise InvalidParameterError(f"move_cost must be >= 0, got {move_cost!r}")
+    mc = _non_negative(move_cost, "move_cost")
     move = mc * (1.0 - np.eye(n))
     P = _move_to_action(n, sparse=False)
 
@@ -211,7 +209,7 @@ def crowd_aversion_game(
         return P
 
     return FiniteMFG(
-        int(horizon),
+        horizon,
         n,
         n,
         _distribution(initial_distribution, n),

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from data.checks import check_int, check_real
 from data.errors import InvalidParameterError
 from market.mfg import FiniteMFG
 
@@ -67,14 +68,18 @@ class FourRoomsLayout:
         return int(self.cells.shape[0])
 
     def state(self, row: int, col: int) -> int:
-        """State number of the free cell ``(row, col)``."""
-        if not (0 <= row < self.size and 0 <= col < self.size) or not self.free[row, col]:
+        """State number of the free cell ``(row, col)`` (two integers)."""
+        row, col = check_int(row, "row", 0, self.size - 1), check_int(col, "col", 0, self.size - 1)
+        if not self.free[row, col]:
             raise InvalidParameterError(f"cell ({row}, {col}) is not a free cell of the grid")
         return int(self.index[row, col])
 
     def to_grid(self, values: np.ndarray) -> np.ndarray:
         """Scatter per-state values ``(S,)`` onto the ``(size, size)`` grid (NaN on walls)."""
-        values = np.asarray(values, dtype=float)
+        try:
+            values = np.asarray(values, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"values is not numeric: {exc}") from None
         if values.shape != (self.n_states,):
             raise InvalidParameterError(
                 f"values must have shape ({self.n_states},), got {values.shape}"
@@ -90,9 +95,9 @@ def four_rooms_layout(size: int = 11) -> FourRoomsLayout:
     Walls fill the middle row and column; the doorways sit at the middle of each of the
     four wall segments.
     """
-    if not isinstance(size, int | np.integer) or size < 5 or size % 2 == 0:
+    size = check_int(size, "size", 5)
+    if size % 2 == 0:
         raise InvalidParameterError(f"size must be an odd integer >= 5, got {size!r}")
-    size = int(size)
     m = size // 2
     near, far = (m - 1) // 2, m + 1 + (m - 1) // 2  # middles of the two halves
     free = np.ones((size, size), dtype=bool)
@@ -119,8 +124,11 @@ def four_rooms_transition(layout: FourRoomsLayout, *, noise: float = 0.0) -> sp.
     Row ``s * 5 + a``: with probability ``1 − noise`` action ``a`` is applied (blocked moves
     stay put), with probability ``noise`` a uniformly random action is applied instead.
     """
+    if not isinstance(layout, FourRoomsLayout):
+        raise InvalidParameterError(f"layout must be a FourRoomsLayout, got {layout!r}")
+    noise = check_real(noise, "noise")
     if not 0.0 <= noise <= 1.0:
-        raise InvalidParameterError(f"noise must be in [0, 1], got {noise}")
+        raise InvalidParameterError(f"noise must be in [0, 1], got {noise!r}")
     n_states, n_actions = layout.n_states, len(FOUR_ROOMS_ACTIONS)
     # dest[s, a] = state reached from s by applying action a deterministically
     target = layout.cells[:, None, :] + _MOVES[None, :, :]
@@ -163,8 +171,8 @@ def four_rooms_game(
     - ``size``: side of the grid (odd, at least 5); see :func:`four_rooms_layout`.
     - ``horizon``: number of decision steps ``T`` (long enough to reach the far room:
       about ``2 · size``).
-    - ``start``: ``(row, column)`` of the free cell where all the mass starts (a Dirac);
-      default the top-left corner.
+    - ``start``: ``(row, column)``, two integers, of the free cell where all the mass starts
+      (a Dirac); default the top-left corner.
     - ``noise``: probability that the chosen action is replaced by a uniformly random one.
     - ``crowd_aversion``: ``κ ≥ 0``, weight of ``−log(μ_t(x) + eps)``.
     - ``move_cost``: ``c_move ≥ 0``, cost of any action but stay.
@@ -176,19 +184,17 @@ def four_rooms_game(
     matrix of :func:`four_rooms_transition`. The geometry is ``four_rooms_layout(size)``.
     """
     layout = four_rooms_layout(size)
-    if not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise InvalidParameterError(f"horizon must be a positive integer, got {horizon!r}")
-    kappa, c_move = float(crowd_aversion), float(move_cost)
-    if kappa < 0 or not np.isfinite(kappa):
-        raise InvalidParameterError(f"crowd_aversion must be finite and >= 0, got {crowd_aversion}")
-    if c_move < 0 or not np.isfinite(c_move):
-        raise InvalidParameterError(f"move_cost must be finite and >= 0, got {move_cost}")
+    horizon = check_int(horizon, "horizon", 1)
+    kappa, c_move = check_real(crowd_aversion, "crowd_aversion"), check_real(move_cost, "move_cost")
+    if kappa < 0:
+        raise InvalidParameterError(f"crowd_aversion must be >= 0, got {crowd_aversion!r}")
+    if c_move < 0:
+        raise InvalidParameterError(f"move_cost must be >= 0, got {move_cost!r}")
+    eps = check_real(eps, "eps")
     if not eps > 0:
-        raise InvalidParameterError(f"eps must be > 0, got {eps}")
-    if len(start) != 2:
-        raise InvalidParameterError(f"start must be a (row, column) pair, got {start!r}")
+        raise InvalidParameterError(f"eps must be > 0, got {eps!r}")
     mu0 = np.zeros(layout.n_states)
-    mu0[layout.state(int(start[0]), int(start[1]))] = 1.0
+    mu0[_start_state(layout, start)] = 1.0
     matrix = four_rooms_transition(layout, noise=noise)
     n_actions = len(FOUR_ROOMS_ACTIONS)
     move_penalty = np.where(np.arange(n_actions) == _STAY, 0.0, -c_move)  # (5,)
@@ -201,3 +207,18 @@ def four_rooms_game(
         return matrix
 
     return FiniteMFG(horizon, layout.n_states, n_actions, mu0, reward, transition, name=name)
+
+
+def _start_state(layout: FourRoomsLayout, start: tuple[int, int]) -> int:
+    """State number of ``start``, a ``(row, column)`` pair of integers on a free cell."""
+    bad = InvalidParameterError(
+        f"start must be a (row, column) pair of integers on a free cell of the "
+        f"{layout.size} x {layout.size} grid, got {start!r}"
+    )
+    try:
+        if not isinstance(start, tuple | list | np.ndarray):
+            raise bad
+        row, col = start
+        return layout.state(row, col)
+    except (InvalidParameterError, TypeError, ValueError):
+        raise bad from None

@@ -87,6 +87,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special
 
+from data.checks import check_real
 from data.errors import InvalidParameterError
 from market.mfg import FiniteMFG
 
@@ -131,8 +132,10 @@ class MeetingParameters:
             "time_step",
         ]
         for name in finite:
-            if not np.isfinite(getattr(self, name)):
-                raise InvalidParameterError(f"{name} must be finite, got {getattr(self, name)}")
+            object.__setattr__(self, name, check_real(getattr(self, name), name))
+        for name in ("earliest", "latest"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, check_real(getattr(self, name), name))
         if not 0.0 < self.quorum < 1.0:
             raise InvalidParameterError(f"quorum must be in (0, 1), got {self.quorum}")
         if self.schedule_lateness_cost <= 0 or self.waiting_cost <= 0:
@@ -151,8 +154,8 @@ class MeetingParameters:
 
     def _window(self) -> tuple[float, float]:
         pad = (self.noise_width + 1.0) * self.noise_std
-        lo = self.scheduled_time - pad if self.earliest is None else float(self.earliest)
-        hi = self.scheduled_time + pad if self.latest is None else float(self.latest)
+        lo = self.scheduled_time - pad if self.earliest is None else self.earliest
+        hi = self.scheduled_time + pad if self.latest is None else self.latest
         return lo, hi
 
     @cached_property
@@ -210,11 +213,14 @@ class MeetingParameters:
 
     def noise_cdf(self, x: ArrayLike) -> np.ndarray:
         """``F(x) = P(ε ≤ x)``, continuous and piecewise linear; same shape as ``x``."""
-        return np.interp(np.asarray(x, dtype=float), self.noise_edges, self._edge_cdf)
+        return np.interp(_reals(x, "x", finite=False), self.noise_edges, self._edge_cdf)
 
     def noise_quantile(self, p: ArrayLike) -> np.ndarray:
-        """``F⁻¹(p)`` for ``p ∈ (0, 1)``; same shape as ``p``."""
-        return np.interp(np.asarray(p, dtype=float), self._edge_cdf, self.noise_edges)
+        """``F⁻¹(p)`` for ``p ∈ [0, 1]``; same shape as ``p``."""
+        p = _reals(p, "p")
+        if not ((p >= 0.0) & (p <= 1.0)).all():
+            raise InvalidParameterError("p must be probabilities in [0, 1]")
+        return np.interp(p, self._edge_cdf, self.noise_edges)
 
     def _psi(self, y: np.ndarray) -> np.ndarray:
         """``Ψ(y) = E(ε − y)₊`` (piecewise quadratic), same shape as ``y``."""
@@ -236,11 +242,16 @@ class MeetingParameters:
         distribution) and is normalised here. The arrival CDF ``G`` is piecewise linear with
         knots at the cell edges ``t_s + (i + ½)h``; ``T* = max(t_s, G⁻¹(θ))``.
         """
-        w = np.asarray(target_distribution, dtype=float).reshape(-1)
+        try:
+            w = np.asarray(target_distribution, dtype=float).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"target distribution is not numeric: {exc}") from None
         if w.shape != self.targets.shape:
             raise InvalidParameterError(
                 f"target distribution must have {self.targets.size} entries, got {w.size}"
             )
+        if not np.isfinite(w).all():
+            raise InvalidParameterError("target distribution has non-finite entries")
         total = w.sum()
         if not total > 0 or np.any(w < -1e-12):
             raise InvalidParameterError("target distribution must be non-negative, not all zero")
@@ -263,7 +274,8 @@ class MeetingParameters:
         shape ``(A,)``) gives the ``t``; the result has the same shape. Exact: the
         partial expectations of the piecewise-uniform noise are piecewise quadratic.
         """
-        t = self.targets if targets is None else np.asarray(targets, dtype=float)
+        start_time = check_real(start_time, "start_time")
+        t = self.targets if targets is None else _reals(targets, "targets")
         ts = self.scheduled_time
         gap = start_time - t
         psi_gap = self._psi(gap)
@@ -274,6 +286,19 @@ class MeetingParameters:
             + self.start_lateness_cost * psi_gap
             + self.waiting_cost * waiting
         )
+
+
+def _reals(value: ArrayLike, name: str, *, finite: bool = True) -> np.ndarray:
+    """``value`` as a float array (of finite numbers if ``finite``)."""
+    if isinstance(value, str | bytes):
+        raise InvalidParameterError(f"{name} must be numbers, got {value!r}")
+    try:
+        out = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(f"{name} is not numeric: {exc}") from None
+    if finite and not np.isfinite(out).all():
+        raise InvalidParameterError(f"{name} has non-finite entries")
+    return out
 
 
 @dataclass(frozen=True)
@@ -297,6 +322,8 @@ def meeting_fixed_point(params: MeetingParameters) -> MeetingFixedPoint:
     Raises :class:`~data.errors.InvalidParameterError` when no interior equilibrium exists
     (``θ ≥ (α + β) / (β + γ)``).
     """
+    if not isinstance(params, MeetingParameters):
+        raise InvalidParameterError(f"params must be a MeetingParameters, got {params!r}")
     a, b, g = params.schedule_lateness_cost, params.start_lateness_cost, params.waiting_cost
     theta = params.quorum
     if theta >= (a + b) / (b + g):

@@ -223,6 +223,10 @@ def test_cost_is_not_quadratic() -> None:
         ({"sigma": float("nan")}, "sigma"),
         ({"sigma": 0.1, "bin_width": 1.0}, "too coarse"),
         ({"sigma": 0.1, "bins": 1}, "bins"),
+        # found by review: a bins tuple of the wrong length was a raw numpy broadcast error
+        ({"sigma": 0.1, "bins": (10, 10)}, "bins must be one integer or 1 integers"),
+        ({"sigma": 0.1, "bins": [[10]]}, "bins"),
+        ({"sigma": 0.1, "bins": [[10], [10, 10]]}, "bins"),
         ({"sigma": 0.1, "bounds": (1.0, 0.0)}, "bounds"),
         ({"sigma": 0.1, "scheme": "spline"}, "scheme"),
         ({"sigma": 1e-6, "max_nodes": 1000}, "max_nodes"),
@@ -259,3 +263,6 @@ def test_invalid_points() -> None:
     field = kernel_field(np.zeros((3, 2)), sigma=1.0)
     with pytest.raises(InvalidParameterError, match="dimension"):
         field.at(np.zeros((2, 1)))
+    # found by review: bins for 3 axes on 2-D points was a raw numpy broadcast error
+    with pytest.raises(InvalidParameterError, match=r"2 integers \(one per axis"):
+        kernel_sensing(np.zeros((3, 2)), sigma=1, bins=(10, 10, 10))

@@ -507,6 +507,29 @@ def test_policy_from_mean_field_regenerates_flow() -> None:
     np.testing.assert_allclose(policy_from_mean_field(L0, fallback=fb)[2, 1], [0.0, 1.0])
 
 
+@pytest.mark.parametrize(
+    ("fallback", "match"),
+    [
+        # found by review: a fallback of 5s gave rows summing to 10, not a policy
+        (np.full((1, 2, 2), 5.0), "fallback rows must sum to 1"),
+        (np.tile([1.5, -0.5], (1, 2, 1)), "fallback has a negative probability"),
+        (np.full((1, 2, 2), np.nan), "fallback has non-finite entries"),
+        (np.full((1, 2, 3), 1 / 3), "fallback must have shape"),
+        ("abc", "fallback is not numeric"),
+    ],
+)
+def test_policy_from_mean_field_refuses_a_bad_fallback(fallback: Any, match: str) -> None:
+    L = np.array([[[0.5, 0.5], [0.0, 0.0]]])  # state 1 unreached: its row is the fallback
+    with pytest.raises(InvalidParameterError, match=match):
+        policy_from_mean_field(L, fallback=fallback)
+
+
+@pytest.mark.parametrize("L", ["abc", [[[0.5, None]]], np.zeros((2, 2))])
+def test_policy_from_mean_field_refuses_a_bad_flow(L: Any) -> None:
+    with pytest.raises(InvalidParameterError, match="L "):
+        policy_from_mean_field(L)
+
+
 # --------------------------------------------------------------------------- validation
 
 

@@ -137,11 +137,35 @@ def test_more_crowd_aversion_spreads_the_crowd() -> None:
         {"horizon": 0},
         {"initial_distribution": np.ones(N)},
         {"initial_distribution": np.ones(N - 1) / (N - 1)},
+        # found by review: None and strings gave a raw TypeError / ValueError, a bool was
+        # taken as 0 or 1
+        {"noise": None},
+        {"noise": "0.1"},
+        {"eps": None},
+        {"eps": np.inf},
+        {"move_cost": "abc"},
+        {"move_cost": np.nan},
+        {"crowd_aversion": None},
+        {"crowd_aversion": True},
+        {"horizon": True},
+        {"horizon": 2.0},
+        {"bar": True},
+        {"bar": 1.0},
+        {"n_states": None},
+        {"topology": None},
+        {"initial_distribution": "abc"},
     ],
 )
 def test_invalid_options_raise(kwargs: dict) -> None:
-    with pytest.raises(InvalidParameterError):
+    # the one-line message names the bad parameter
+    with pytest.raises(InvalidParameterError, match=next(iter(kwargs))):
         beach_bar_game(**({"n_states": N} | kwargs))
+
+
+@pytest.mark.parametrize("noise", [None, "0.1", True, -0.1, 1.5, np.nan])
+def test_transition_refuses_a_bad_noise(noise) -> None:
+    with pytest.raises(InvalidParameterError, match="noise"):
+        beach_bar_transition(N, noise=noise)
 
 
 def test_distance_wraps_on_the_circle_only() -> None:

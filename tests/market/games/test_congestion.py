@@ -70,6 +70,13 @@ def test_wardrop_validation() -> None:
         linear_wardrop_equilibrium((1.0, 2.0), (1.0, 1.0), demand=0.0)
 
 
+@pytest.mark.parametrize("demand", [None, "1", True, np.inf, np.nan, -1.0])
+def test_wardrop_refuses_a_bad_demand(demand) -> None:
+    # found by review: None gave a raw TypeError, "1" was read as 1.0, True as 1.0
+    with pytest.raises(InvalidParameterError, match="demand"):
+        linear_wardrop_equilibrium((1.0, 2.0), (1.0, 1.0), demand=demand)
+
+
 # --------------------------------------------------------------------------- congestion game
 
 
@@ -161,6 +168,16 @@ def test_congestion_with_switching_cost_keeps_the_habit() -> None:
         ({"demand": (1.0, 1.0)}, "length"),
         ({"demand": (0.0,)}, "demand"),
         ({"switching_cost": -1.0}, "switching_cost"),
+        # found by review: None gave a raw TypeError, strings and bools were coerced
+        ({"switching_cost": None}, "switching_cost"),
+        ({"switching_cost": "0.5"}, "switching_cost"),
+        ({"switching_cost": True}, "switching_cost"),
+        ({"switching_cost": np.inf}, "switching_cost"),
+        ({"horizon": True}, "horizon"),
+        ({"horizon": 1.0}, "horizon"),
+        ({"sparse": "no"}, "sparse"),
+        ({"sparse": None}, "sparse"),
+        ({"demand": "ab"}, "demand"),
         ({"initial_distribution": (0.5, 0.6)}, "sum to 1"),
     ],
 )
@@ -259,6 +276,18 @@ def test_crowd_aversion_equilibrium_is_the_wardrop_split() -> None:
         ({"attractiveness": (1.0, 2.0, 3.0)}, "length"),
         ({"move_cost": -0.1}, "move_cost"),
         ({"horizon": 0}, "horizon"),
+        # found by review: None gave a raw TypeError, strings and bools were coerced
+        ({"aversion": None}, "aversion"),
+        ({"aversion": "1"}, "aversion"),
+        ({"aversion": True}, "aversion"),
+        ({"aversion": np.nan}, "aversion"),
+        ({"move_cost": None}, "move_cost"),
+        ({"move_cost": "0.1"}, "move_cost"),
+        ({"move_cost": np.inf}, "move_cost"),
+        ({"n_locations": True}, "n_locations"),
+        ({"horizon": True}, "horizon"),
+        ({"attractiveness": "ab"}, "attractiveness"),
+        ({"initial_distribution": (0.5, None)}, "initial_distribution"),
     ],
 )
 def test_crowd_aversion_validation(kw, match) -> None:

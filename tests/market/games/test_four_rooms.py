@@ -18,6 +18,7 @@ from market.mfg import mean_field, uniform_policy
 from market.solvers import solve
 
 LAYOUT = four_rooms_layout(11)
+LAYOUT_5 = four_rooms_layout(5)
 
 
 def _entropy(mu: np.ndarray) -> float:
@@ -146,11 +147,52 @@ def test_the_crowd_spreads_over_all_rooms(solution: str, game, request) -> None:
         {"move_cost": -1.0},
         {"eps": 0.0},
         {"horizon": 0},
+        # found by review: a bare int had "no len()", a float pair was truncated to a cell,
+        # None and strings gave a raw TypeError / ValueError
+        {"start": 3},
+        {"start": None},
+        {"start": (0.7, 0.2)},
+        {"start": (0, 0, 0)},
+        {"start": (True, 0)},
+        {"start": (-1, 0)},
+        {"start": "ab"},
+        {"noise": None},
+        {"noise": "0.1"},
+        {"crowd_aversion": None},
+        {"crowd_aversion": "1"},
+        {"move_cost": None},
+        {"move_cost": np.inf},
+        {"eps": None},
+        {"eps": np.inf},
+        {"horizon": True},
+        {"horizon": 2.0},
+        {"size": True},
+        {"size": 11.0},
     ],
 )
 def test_invalid_options_raise(kwargs: dict) -> None:
-    with pytest.raises(InvalidParameterError):
+    # the one-line message names the bad parameter
+    with pytest.raises(InvalidParameterError, match=next(iter(kwargs))):
         four_rooms_game(**kwargs)
+
+
+def test_start_accepts_numpy_integers() -> None:
+    a = four_rooms_game(size=5, horizon=2, start=(np.int64(3), 4))
+    b = four_rooms_game(size=5, horizon=2, start=np.array([3, 4]))
+    assert a.initial_distribution[LAYOUT_5.state(3, 4)] == 1.0
+    np.testing.assert_array_equal(a.initial_distribution, b.initial_distribution)
+
+
+@pytest.mark.parametrize("noise", [None, "0.1", True, -0.1, 1.5, np.nan])
+def test_transition_refuses_a_bad_noise(noise) -> None:
+    with pytest.raises(InvalidParameterError, match="noise"):
+        four_rooms_transition(LAYOUT, noise=noise)
+
+
+@pytest.mark.parametrize(("row", "col"), [(0.0, 0), (0, None), (True, 0), (0, 5), (-1, 0)])
+def test_layout_state_refuses_a_bad_cell(row, col) -> None:
+    with pytest.raises(InvalidParameterError):
+        LAYOUT.state(row, col)
 
 
 def test_reward_weights_the_crowd_and_charges_every_move_but_stay() -> None:

@@ -163,11 +163,48 @@ def test_reward_is_minus_expected_cost() -> None:
         {"time_step": 0.0},
         {"earliest": 2.0, "latest": 1.0},
         {"quorum": float("nan")},
+        # found by review: None gave a raw TypeError from np.isfinite, strings and bools
+        # were taken as numbers or failed inside numpy
+        {"quorum": None},
+        {"quorum": "0.5"},
+        {"scheduled_time": None},
+        {"scheduled_time": True},
+        {"schedule_lateness_cost": "1"},
+        {"start_lateness_cost": None},
+        {"waiting_cost": np.inf},
+        {"noise_std": None},
+        {"noise_width": "3"},
+        {"time_step": None},
+        {"earliest": "abc"},
+        {"earliest": np.nan},
+        {"latest": "1.0"},
+        {"latest": np.inf},
     ],
 )
 def test_invalid_parameters_raise(kwargs: dict) -> None:
-    with pytest.raises(InvalidParameterError):
+    # the one-line message names the bad parameter
+    with pytest.raises(InvalidParameterError, match=next(iter(kwargs))):
         meeting_game(**kwargs)
+
+
+def test_parameters_are_stored_as_floats() -> None:
+    p = MeetingParameters(quorum=np.float32(0.5), scheduled_time=np.int64(2), earliest=0)
+    assert type(p.quorum) is float and type(p.scheduled_time) is float
+    assert type(p.earliest) is float and p.latest is None
+
+
+def test_maps_refuse_bad_arguments() -> None:
+    p = MeetingParameters()
+    with pytest.raises(InvalidParameterError, match="params"):
+        meeting_fixed_point({"quorum": 0.5})
+    with pytest.raises(InvalidParameterError, match="start_time"):
+        p.expected_cost(None)
+    with pytest.raises(InvalidParameterError, match="targets"):
+        p.expected_cost(0.0, targets="abc")
+    with pytest.raises(InvalidParameterError, match="target distribution"):
+        p.start_time(["a"] * p.targets.size)
+    with pytest.raises(InvalidParameterError, match="target distribution"):
+        p.start_time(np.full(p.targets.size, np.inf))
 
 
 def test_no_interior_equilibrium_is_reported() -> None:

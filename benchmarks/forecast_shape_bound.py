@@ -67,12 +67,17 @@ def main() -> None:
     ap.add_argument("--centre", default="load_forecast_mw")
     ap.add_argument("--train-years", default="2015,2016")
     ap.add_argument("--test-year", type=int, default=2017)
+    ap.add_argument(
+        "--end",
+        help="first local day after the data (default: the day after the test year), for "
+        "a test year the data covers only in part, e.g. 2020-10-01 for the OPSD zones",
+    )
     ap.add_argument("--json")
     args = ap.parse_args()
     t0 = time.perf_counter()
     train_years = [int(y) for y in args.train_years.split(",")]
     first, last = min(train_years), args.test_year
-    frame = load_market_data(args.zone, f"{first}-01-01", f"{last + 1}-01-01")
+    frame = load_market_data(args.zone, f"{first}-01-01", args.end or f"{last + 1}-01-01")
     err = (frame[args.target] - frame[args.centre]).dropna()
     local = err.index.tz_convert(frame.attrs["tz"])
     in_train = np.isin(local.year, train_years)

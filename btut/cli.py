@@ -549,7 +549,7 @@ def forecast_evaluate(
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, history_days)
     from data import validate_market_data
 
-    for finding in validate_market_data(frame).range_warnings:  # used as they are, but said
+    for finding in validate_market_data(frame).value_warnings:  # used as they are, but said
         _warning_line(f"{zone} {finding}")
     every = default_models(frame, target, random_state=seed, **network)
     chosen = every

@@ -489,12 +489,33 @@ def _check_days(frame: pd.DataFrame, days: tuple[dt.date, ...], zone: str) -> No
 HISTORY_GAPS_WARNING = r"\S+ history: \d+ gap\(s\)"
 """Regular expression of :func:`_check_history`'s warning (a backtest says it once)."""
 
+SPIKES_WARNING = r"\S+ data: \S+: \d+ isolated spike\(s\)"
+"""Regular expression of :func:`_check_history`'s spike warning (a backtest says it once)."""
+
 
 def _check_history(history: pd.DataFrame, first_day: dt.date, zone: str) -> None:
     """The history before ``first_day``: DataValidationError for an invalid row (an off-grid
-    or duplicate timestamp), a warning naming its gaps (left out, never filled)."""
+    or duplicate timestamp), a warning naming its gaps (left out, never filled); and a
+    warning naming the isolated spikes of the power columns in the whole ``history`` (the
+    replayed days included, the history giving their references), kept as they are."""
     from data import validate_market_data
+    from data.validation import find_spikes
 
+    power = [
+        c
+        for c in history.columns
+        if c.endswith("_mw") and pd.api.types.is_numeric_dtype(history[c])
+    ]
+    spikes = find_spikes(history[power], tz=history.attrs.get("tz") or "UTC")
+    for col, times in spikes.items():
+        if len(times):  # used as they are (a forecaster's input, a day's profile), but said
+            warnings.warn(
+                f"{zone} data: {col}: {len(times)} isolated spike(s) in the replayed days "
+                f"and their history, at {', '.join(t.isoformat() for t in times[:3])}"
+                f"{', ...' if len(times) > 3 else ''}; used as they are",
+                UserWarning,
+                stacklevel=3,
+            )
     past = history.loc[_local_dates(history) < first_day]
     if past.empty:
         return

@@ -32,6 +32,35 @@ def june_gap_csv(tmp_path: Path) -> str:
     return str(path)
 
 
+#: The one warning line a replay or backtest after 2017-06-10 gives for ``june_spike_csv``.
+SPIKE_WARNING = (
+    "btut: warning: ES data: load_mw: 1 isolated spike(s) in the replayed days and their "
+    "history, at 2017-06-10T13:00:00+00:00; used as they are"
+)
+
+
+@pytest.fixture
+def june_spike_csv(tmp_path: Path) -> str:
+    """The bundled ES June 2017 rows with the load of 2017-06-10 15:00 (local) tripled."""
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        header, *rows = fh.read().splitlines()
+    load = header.split(",").index("total load actual")
+    rows = [r for r in rows if r.startswith("2017-06")]
+    for i, row in enumerate(rows):
+        if row.startswith("2017-06-10 15:"):
+            cells = row.split(",")
+            cells[load] = str(3 * float(cells[load]))
+            rows[i] = ",".join(cells)
+    path = tmp_path / "spain_spike.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def spike_warning() -> str:
+    return SPIKE_WARNING
+
+
 @pytest.fixture
 def history_gap_warning() -> str:
     return HISTORY_GAP_WARNING

@@ -510,6 +510,18 @@ def test_a_stored_backtest_stays_loadable_after_the_defaults_change(
     assert config_hash(today) != config_hash(_day_config(before.config, day))
 
 
+def test_a_spike_before_the_period_is_said_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_spike_csv: str, spike_warning: str
+) -> None:
+    """The June file with a tripled load on 2017-06-10, backtested over 06-15..06-16: the
+    spike lies in every day's history and is said in one line for the whole backtest."""
+    url = _sqlite(tmp_path)
+    args = ["backtest", "-z", "ES", "--start", "2017-06-15", "--end", "2017-06-17"]
+    assert main([*args, "--agents", "20", "--source", june_spike_csv, "--db", url]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "spike" in ln]
+    assert said == [spike_warning]
+
+
 def test_a_gap_before_the_period_is_said_once_and_a_bad_row_refused_up_front(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

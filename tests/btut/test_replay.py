@@ -437,6 +437,24 @@ def test_a_gap_in_the_history_is_said_and_a_bad_row_there_refused(
     assert _rows(url) == before
 
 
+def test_a_spike_in_the_history_is_said_and_used_as_it_is(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    june_spike_csv: str,
+    spike_warning: str,
+) -> None:
+    """The June file with the load of 2017-06-10 15:00 tripled: replaying 06-15 says that
+    hour in one line and replays as before otherwise (the value is not changed); the
+    bundled file says nothing (no spike in its June)."""
+    url = _url(tmp_path)
+    args = ["replay", "-n", "20", "--day", "2017-06-15", "--db", url]
+    assert main([*args, "--source", june_spike_csv]) == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "spike" in ln]
+    assert err == [spike_warning]
+    assert main(args) == 0
+    assert "spike" not in capsys.readouterr().err
+
+
 def test_a_small_replay_never_beats_its_planner() -> None:
     """The replay hands the planner and the baseline the market's demand-response options
     (levels on the planned load). With the realised-load base this 3-agent day had a price

@@ -171,3 +171,103 @@ def test_what_is_no_market_data_is_an_error_not_a_clean_report():
     for bad in (None, [1, 2]):  # AttributeError, and "got builtin_function_or_method"
         with pytest.raises(InvalidParameterError, match="frame must be a pandas DataFrame"):
             check_index(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# isolated spikes
+# --------------------------------------------------------------------------------------------
+
+
+def _spikes_by_definition(x: pd.Series, tz: str, threshold: float = 10.0, w: int = 7) -> list:
+    """find_spikes' rule, row by row from its docstring (timestamps looked up one by one)."""
+    local = x.index.tz_convert(tz)
+    by_key: dict = {}
+    for t, v in zip(local, x.to_numpy(), strict=True):
+        by_key.setdefault((t.date(), t.time()), v)  # a repeated DST hour: the first
+    values = x.to_numpy(dtype=float)
+    level = np.nanpercentile(np.abs(values), 99)
+    step = pd.Timedelta(hours=1)
+    out = []
+    for i, (t_utc, t) in enumerate(zip(x.index, local, strict=True)):
+        v = values[i]
+        if np.isnan(v) or i == 0 or i == len(x) - 1:
+            continue
+        if x.index[i - 1] != t_utc - step or x.index[i + 1] != t_utc + step:
+            continue
+        ref = [
+            by_key.get((t.date() + pd.Timedelta(days=k).to_pytimedelta(), t.time()), np.nan)
+            for k in range(-w, w + 1)
+            if k
+        ]
+        ref = np.array([r for r in ref if not np.isnan(r)])
+        if ref.size < 4:
+            continue
+        m = np.median(ref)
+        scale = max(1.4826 * np.median(np.abs(ref - m)), 0.01 * level)
+        dev = v - m
+        a, b = values[i - 1], values[i + 1]
+        if abs(dev) > threshold * scale and np.sign(v - a) == np.sign(dev) == np.sign(v - b):
+            if min(abs(v - a), abs(v - b)) > 0.5 * abs(dev):
+                out.append(t_utc)
+    return out
+
+
+def test_spikes_found_on_real_glitches_and_nowhere_else_in_spain():
+    from data.validation import find_spikes
+
+    fr = load_market_data("FR", "2020-06-20", "2020-07-25")
+    report = validate_market_data(fr)
+    # 158 GW for one hour: France's record load is about 102 GW
+    assert report.spikes["load_mw"] == (pd.Timestamp("2020-07-07 17:00", tz="UTC"),)
+    assert fr.loc["2020-07-07 17:00", "load_mw"].item() == 158_000.0  # kept as it is
+    assert report.ok and any("load_mw: 1 isolated spike(s)" in w for w in report.warnings)
+    assert ("spike", "load_mw", 1) in set(report.to_frame().itertuples(index=False))
+    assert report.to_dict()["spikes"] == {"load_mw": ["2020-07-07T17:00:00+00:00"]}
+    # Swiss solar of 300 and 200 MW at 02:00 and 04:00 local on a September night
+    ch = load_market_data("CH", "2018-09-01", "2018-09-20")
+    assert [str(t) for t in find_spikes(ch[["solar_mw"]], tz="Europe/Zurich")["solar_mw"]] == [
+        "2018-09-11 00:00:00+00:00",
+        "2018-09-11 02:00:00+00:00",
+    ]
+    # three years of Spain: only the solar 0 at noon of 2017-11-14 (wind 0 and load
+    # missing in the same row: a source's dropout)
+    es = validate_market_data(load_market_data("ES", "2015-01-01", "2018-01-01"))
+    assert {c: [str(t) for t in ts] for c, ts in es.spikes.items() if ts} == {
+        "solar_mw": ["2017-11-14 11:00:00+00:00"]
+    }
+
+
+def test_spikes_equal_the_rule_applied_row_by_row():
+    """The vectorised search against its rule written out, on noisy daily cycles with
+    injected spikes and dips, a lasting level shift, gaps and both DST changes."""
+    from data.validation import find_spikes
+
+    rng = np.random.default_rng(3)
+    idx = pd.date_range("2017-03-10", "2017-11-05", freq="h", tz="UTC", name="time_utc")
+    hours = idx.tz_convert("Europe/Madrid").hour.to_numpy()
+    load = 30_000 + 5_000 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 400, len(idx))
+    load[rng.choice(len(idx), 12, replace=False)] *= rng.choice([0.2, 3.0], 12)  # glitches
+    load[2000:2100] += 20_000  # lasts: no spike inside
+    solar = np.clip(np.sin(np.pi * (hours - 6) / 14), 0, None) * rng.uniform(0, 4_000, len(idx))
+    solar[rng.choice(np.flatnonzero(solar == 0), 5, replace=False)] = 900.0  # night glitches
+    frame = pd.DataFrame({"load_mw": load, "solar_mw": solar}, index=idx)
+    frame = frame.drop(frame.index[[500, 501, 3000]])  # gaps
+    frame.iloc[1500, 0] = np.nan
+    found = find_spikes(frame, tz="Europe/Madrid")
+    for col in frame.columns:
+        expected = _spikes_by_definition(frame[col], "Europe/Madrid")
+        assert list(found[col]) == expected, col
+        assert 5 <= len(expected)  # the injected ones are found, not only accepted
+    assert not any(frame.index[2001] <= t <= frame.index[2098] for t in found["load_mw"])
+
+
+def test_a_spike_needs_references_and_neighbours():
+    from data.validation import find_spikes
+
+    frame = load_market_data("FR", "2020-07-07", "2020-07-08")  # one day: no references
+    assert len(find_spikes(frame[["load_mw"]], tz="Europe/Paris")["load_mw"]) == 0
+    frame = load_market_data("FR", "2020-06-20", "2020-07-25")[["load_mw"]]
+    # its neighbour missing: not known to be isolated
+    cut = frame.drop(pd.Timestamp("2020-07-07 18:00", tz="UTC"))
+    assert len(find_spikes(cut, tz="Europe/Paris")["load_mw"]) == 0
+    assert len(find_spikes(frame, tz="Europe/Paris", threshold=1e6)["load_mw"]) == 0

@@ -628,6 +628,40 @@ def _day_shapes(
     return shapes, {d: _base_plan(history, shapes[d]) for d in days}
 
 
+def _warn_substitutes(
+    history: pd.DataFrame, shapes_by_day: dict[dt.date, Any], plans: dict[dt.date, Any], zone: str
+) -> None:
+    """Say each replayed day whose data has a column with missing values that its realised
+    or planned profile therefore takes from another (the TSO's forecast for the realised
+    load or solar, the clock-time mean of the days before for a plan): nothing is filled,
+    but the day is built on the substitute (``details``: ``realised_*``, ``plan_*``)."""
+    from agents.profiles import LOAD_COLUMNS, SOLAR_COLUMNS
+
+    local = _local_dates(history)
+    for d, shapes in shapes_by_day.items():
+        rows = history.loc[local == d]
+        plan = plans[d]
+        cases = (
+            (LOAD_COLUMNS[0], shapes.load_column, "realised load"),
+            (SOLAR_COLUMNS[0], shapes.solar_column, "realised solar"),
+            ("load_forecast_mw", plan.load_column, "load plan"),
+            ("solar_forecast_mw", plan.solar_column, "solar plan"),
+        )
+        for column, used, what in cases:
+            if column not in rows.columns or used in (None, column, "student_t_mu"):
+                continue
+            missing = rows[column].isna().to_numpy()
+            if not missing.any():
+                continue
+            warnings.warn(
+                f"{zone} {d.isoformat()}: {column} has {int(missing.sum())} missing value(s), "
+                f"the first at {rows.index[missing][0].isoformat()}; the day's {what} is "
+                f"{used} (nothing is filled)",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
 def _base_plan(history: pd.DataFrame, shapes: Any) -> Any:
     """:func:`agents.planning_profiles` of the day with the replay's settings and no
     Student-t forecast (the TSO's load forecast, else the clock-time mean)."""
@@ -1167,6 +1201,7 @@ def replay(
         report("forecast", 0.02)
         pred, forecast_info = _forecast(history, days, seed)
         plans = {d: _plan(base_plans[d], pred) for d in days}
+        _warn_substitutes(history, shapes_by_day, plans, zone)
         if pred is None:  # said, not only in the details
             p = plans[days[0]]
             warnings.warn(

@@ -455,6 +455,43 @@ def test_a_spike_in_the_history_is_said_and_used_as_it_is(
     assert "spike" not in capsys.readouterr().err
 
 
+def test_a_day_built_on_a_substitute_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bundled 2017-11-14 lacks two load_mw values: its realised load is the TSO's
+    forecast, said in one line (it was only in the details); a blank solar forecast hour
+    makes the solar plan the clock-time mean of the days before, said too."""
+    url = _url(tmp_path)
+    assert main(["replay", "-n", "20", "--day", "2017-11-14", "--db", url]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "missing value" in ln]
+    assert said == [
+        "btut: warning: ES 2017-11-14: load_mw has 2 missing value(s), the first at "
+        "2017-11-14T11:00:00+00:00; the day's realised load is load_forecast_mw (nothing is "
+        "filled)"
+    ]
+    assert btut.load_run(1, db=url).days()[0]["realised_load"] == "load_forecast_mw"
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        header, *rows = fh.read().splitlines()
+    col = header.split(",").index("forecast solar day ahead")
+    rows = [r for r in rows if r.startswith("2017-06")]
+    for i, row in enumerate(rows):
+        if row.startswith("2017-06-14 13:"):
+            cells = row.split(",")
+            cells[col] = ""
+            rows[i] = ",".join(cells)
+    path = tmp_path / "blank_solar_forecast.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    assert main(["replay", "-n", "20", "--source", str(path), "--db", url]) == 0
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "missing value" in ln]
+    assert said == [
+        "btut: warning: ES 2017-06-14: solar_forecast_mw has 1 missing value(s), the first at "
+        "2017-06-14T11:00:00+00:00; the day's solar plan is naive_7d:solar_mw (nothing is "
+        "filled)"
+    ]
+    assert main(["replay", "-n", "20", "--db", url]) == 0  # the bundled day: nothing to say
+    assert "missing value" not in capsys.readouterr().err
+
+
 def test_a_small_replay_never_beats_its_planner() -> None:
     """The replay hands the planner and the baseline the market's demand-response options
     (levels on the planned load). With the realised-load base this 3-agent day had a price

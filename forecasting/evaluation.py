@@ -12,12 +12,14 @@ the statistic; its p-value is one-sided, for the alternative "Student-t has the 
 expected CRPS" (small p-values favour the Student-t model).
 
 Recalibration: the first fit uses the training period only (and the week before it, for
-the lags), whatever lies between the training end and the test start. ``recalibrate=None``
-fits once. ``recalibrate=k`` refits every ``k`` test days on an expanding window (training
-start to everything known at the block's cut-off, noon of the day before), as the
-open-access price-forecasting benchmark does daily (``k=1``); neural models then
-warm-start from their previous weights for at most ``warm_epochs`` epochs, so a daily
-refit stays cheap.
+the lags; the TSO forecaster, which has none, fits its spread on that week's errors too),
+whatever lies between the training end and the test start, and starts afresh: a network
+the caller fitted before (``warm_start=True``) does not carry its weights or scalers in.
+``recalibrate=None`` fits once. ``recalibrate=k`` refits every ``k`` test days on an
+expanding window (training start to everything known at the block's cut-off, noon of the
+day before), as the open-access price-forecasting benchmark does daily (``k=1``); neural
+models then warm-start from their previous weights for at most ``warm_epochs`` epochs, so
+a daily refit stays cheap.
 """
 
 from __future__ import annotations
@@ -315,7 +317,8 @@ def evaluate_forecasters(
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in models}
     step = len(days) if recalibrate is None else recalibrate
     blocks = [days[i : i + step] for i in range(0, len(days), step)]
-    # training starts at ``train[0]``; the week before it only feeds the lags
+    # training starts at ``train[0]``; the week before it feeds the lags (and the spread of
+    # a model without lags: the TSO's, on errors known before the training period)
     first = train[0] - dt.timedelta(days=HISTORY_DAYS)
     # refits warm-start the networks; the caller's models get their parameters back at the end
     given = {
@@ -331,8 +334,13 @@ def evaluate_forecasters(
             known = information_set(past, cutoff_for_day(block[0], tz), tz=tz)
             upto = frame[local_day <= block[-1]]
             for name, model in models.items():
-                if i > 0 and "warm_start" in given[name]:
-                    model.set_params(warm_start=True, max_epochs=warm_epochs)
+                if "warm_start" in given[name]:
+                    # the first fit starts afresh, whatever the model was fitted on before
+                    # (its weights and scalers may have seen the test period); refits warm-start
+                    if i == 0:
+                        model.set_params(warm_start=False)
+                    else:
+                        model.set_params(warm_start=True, max_epochs=warm_epochs)
                 fit_s[name] += _fit(model, known, target, tz)
                 parts[name].append(model.predict(upto, days=block, tz=tz))
             if progress is not None:

@@ -145,10 +145,13 @@ Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | N
 
 
 def quantile_column(q: float) -> str:
-    """Name of the quantile column for level ``q`` in (0, 1): ``0.1`` → ``"q0.1"``."""
+    """Name of the quantile column for level ``q`` in (0, 1): ``0.1`` → ``"q0.1"``; a level
+    that six significant digits do not spell exactly keeps all of its digits
+    (``0.9750004`` → ``"q0.9750004"``), so that two levels never share a name."""
     if not (is_number(q) and 0.0 < q < 1.0):
         raise InvalidParameterError(f"quantile level must lie in (0, 1), got {q!r}")
-    return f"q{q:g}"
+    short = f"{q:g}"
+    return f"q{short}" if float(short) == float(q) else f"q{float(q)!r}"
 
 
 _BLEND_TEXT = {
@@ -280,7 +283,7 @@ def _check_quantiles(quantiles: Sequence[float] | float | None) -> list[float]:
     bad = [float(q) for q in qs if not 0.0 < q < 1.0]
     if bad:
         raise InvalidParameterError(f"quantiles must lie in (0, 1), got {bad}")
-    return [float(q) for q in qs]
+    return list(dict.fromkeys(float(q) for q in qs))  # a level asked twice: one column
 
 
 def student_t_quantiles(

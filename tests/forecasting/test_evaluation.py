@@ -160,6 +160,25 @@ def test_recalibration_gives_the_callers_models_their_parameters_back(es_frame):
         assert hasattr(model, "target_")  # fitted on the last block
 
 
+def test_the_first_fit_forgets_a_fit_the_caller_made_before(es_frame):
+    """A network fitted earlier on the whole frame (the test period included) with
+    ``warm_start=True``: the evaluation's first fit starts afresh, so its forecasts equal a
+    fresh model's (they kept the old weights and scalers before: 4 GW apart)."""
+    train, test = (D(2016, 1, 8), D(2016, 2, 29)), (D(2016, 3, 1), D(2016, 3, 3))
+    kw = {"hidden": (8,), "max_epochs": 3, "random_state": 1, "warm_start": True}
+    seen = StudentTForecaster(**kw).fit(es_frame, "load_mw")  # saw March too
+    old_scale = seen.x_mean_.copy()
+    used = evaluate_forecasters(
+        es_frame, "load_mw", train=train, test=test, models={"student_t": seen}
+    )
+    fresh = evaluate_forecasters(
+        es_frame, "load_mw", train=train, test=test, models={"student_t": StudentTForecaster(**kw)}
+    )
+    pd.testing.assert_frame_equal(used.forecasts["student_t"], fresh.forecasts["student_t"])
+    assert not seen.x_mean_.equals(old_scale)
+    assert seen.get_params()["warm_start"] is True  # given back
+
+
 def test_periods_as_text_are_the_same_periods(es_frame):
     """``train``/``test`` as ``YYYY-MM-DD`` texts (as the CLI takes them) give the same
     evaluation as dates (a TypeError before)."""

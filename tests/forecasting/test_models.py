@@ -990,6 +990,29 @@ def test_quantile_column_names() -> None:
 
     assert quantile_column(0.1) == "q0.1"
     assert quantile_column(np.float64(0.025)) == "q0.025"
+    # six significant digits no longer merge or round levels: one column per level
+    assert quantile_column(0.9750004) == "q0.9750004"
+    assert quantile_column(0.12345678) == "q0.12345678"
+
+
+def test_close_quantile_levels_get_their_own_columns(
+    naive_predicted: SeasonalNaiveForecaster, train: pd.DataFrame
+) -> None:
+    from scipy import stats
+
+    levels = (0.975, 0.9750004, 0.12345678, 0.975)
+    pred = naive_predicted.predict(train, days=["2015-02-20"], quantiles=levels)
+    # q0.975 held the 0.9750004 quantile before, and 0.12345678 was named q0.123457
+    assert list(pred.columns) == ["mu", "sigma", "nu", "q0.975", "q0.9750004", "q0.12345678"]
+    for q in levels[:3]:
+        expected = pred["mu"] + pred["sigma"] * stats.t.ppf(q, pred["nu"])
+        np.testing.assert_allclose(pred[quantile_column_of(q)], expected, rtol=1e-12)
+
+
+def quantile_column_of(q: float) -> str:
+    from forecasting import quantile_column
+
+    return quantile_column(q)
 
 
 def test_combine_members_needs_members_of_one_shape() -> None:

@@ -69,7 +69,9 @@ __all__ = [
     "KINDS",
     "KIND_PARAMETERS",
     "MAX_DR_LEVELS",
+    "MAX_EV_UNMET_PENALTY",
     "MAX_NOISE",
+    "MAX_TARIFF_EUR_PER_MWH",
     "PARAMETERS",
     "AgentParams",
     "Dist",
@@ -95,6 +97,14 @@ MAX_NOISE = 2.0
 """Largest idiosyncratic noise (sd of the log factor): at 2 the median factor is already
 e^-2 = 0.14 and its sd 7.3 times its mean; far beyond, float32 factors underflow to zero
 demand (at 40 every agent's profile was zero)."""
+
+MAX_TARIFF_EUR_PER_MWH = 10_000.0
+"""Largest retail adder or export discount (EUR/MWh), twice the width of the harmonised
+day-ahead price range (-500 .. 4000); far beyond, the numerics break (1e308 overflowed)."""
+
+MAX_EV_UNMET_PENALTY = 1_000.0
+"""Largest EV unmet-energy penalty (EUR/kWh): a hundred times a value of lost load of
+10 EUR/kWh; far beyond, the numerics break (1e308 overflowed)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +151,7 @@ _PLAUSIBLE_MEAN = {
     "battery_kwh": 1e4,
     "battery_kw": 1e4,
     "degradation_eur_per_kwh": 10.0,
+    "flex_cost_eur_per_kwh2": 100.0,
     "ev_need_kwh": 1e3,
     "ev_max_kw": 1e3,
 }
@@ -512,9 +523,10 @@ class TypeConfig:
         penalty = check_real(
             self.ev_unmet_penalty_eur_per_kwh, f"{where}: ev_unmet_penalty_eur_per_kwh"
         )
-        if penalty < 0:
+        if not 0 <= penalty <= MAX_EV_UNMET_PENALTY:
             raise InvalidParameterError(
-                f"{where}: ev_unmet_penalty_eur_per_kwh must be >= 0, got {penalty:g}"
+                f"{where}: ev_unmet_penalty_eur_per_kwh must be in [0, "
+                f"{MAX_EV_UNMET_PENALTY:g}] EUR/kWh, got {penalty:g}"
             )
         object.__setattr__(self, "ev_unmet_penalty_eur_per_kwh", penalty)
 
@@ -622,8 +634,10 @@ class PopulationConfig:
         object.__setattr__(self, "noise", noise)
         for attr in ("retail_adder_eur_per_mwh", "export_discount_eur_per_mwh"):
             value = check_real(getattr(self, attr), attr)
-            if value < 0:
-                raise InvalidParameterError(f"{attr} must be >= 0, got {value:g}")
+            if not 0 <= value <= MAX_TARIFF_EUR_PER_MWH:
+                raise InvalidParameterError(
+                    f"{attr} must be in [0, {MAX_TARIFF_EUR_PER_MWH:g}] EUR/MWh, got {value:g}"
+                )
             object.__setattr__(self, attr, value)
 
     @property

@@ -126,6 +126,25 @@ def test_from_dict_fills_defaults() -> None:
             lambda: TypeConfig("pv", 1.0, {"pv_kwp": Dist.lognormal(1e12, 0.3)}),
             r"type 'pv': pv_kwp mean 1e\+12 kWp is beyond a small prosumer's \(at most 1000 kWp\)$",
         ),
+        # found by a CLI sweep: 1e308 stored a run with NaN costs, or failed with a raw
+        # overflow warning and a misleading error
+        (
+            lambda: TypeConfig("consumer", 1.0, {"flex_cost_eur_per_kwh2": 1e308}),
+            r"flex_cost_eur_per_kwh2 mean 1e\+308 EUR/kWh2 is beyond a small prosumer's "
+            r"\(at most 100 EUR/kWh2\)$",
+        ),
+        (
+            lambda: PopulationConfig(retail_adder_eur_per_mwh=1e308),
+            r"retail_adder_eur_per_mwh must be in \[0, 10000\] EUR/MWh, got 1e\+308$",
+        ),
+        (
+            lambda: PopulationConfig(export_discount_eur_per_mwh=1e20),
+            r"export_discount_eur_per_mwh must be in \[0, 10000\] EUR/MWh, got 1e\+20$",
+        ),
+        (
+            lambda: TypeConfig("ev", 1.0, ev_unmet_penalty_eur_per_kwh=1e308),
+            r"ev_unmet_penalty_eur_per_kwh must be in \[0, 1000\] EUR/kWh, got 1e\+308$",
+        ),
         (
             lambda: TypeConfig("ev", 1.0, {"ev_need_kwh": 100.0}),
             r"type 'ev': infeasible: the mean EV need is 100 kWh, but no EV of the type can "
@@ -202,6 +221,15 @@ def test_plausible_means_and_a_feasible_ev_at_the_edge() -> None:
     TypeConfig("ev", 1.0, half)
     with pytest.raises(InvalidParameterError, match=r"at most 0.5 x 7.4 kW"):
         TypeConfig("ev", 1.0, half, ev_charge_levels=(0.0, 0.25, 0.5))
+
+
+def test_tariffs_and_costs_at_their_bounds_are_accepted() -> None:
+    cfg = PopulationConfig(retail_adder_eur_per_mwh=10_000.0, export_discount_eur_per_mwh=1e4)
+    assert cfg.retail_adder_eur_per_mwh == cfg.export_discount_eur_per_mwh == 1e4
+    TypeConfig("consumer", 1.0, {"flex_cost_eur_per_kwh2": Dist.lognormal(100.0, 1.0)})
+    assert (
+        TypeConfig("ev", 1.0, ev_unmet_penalty_eur_per_kwh=1e3).ev_unmet_penalty_eur_per_kwh == 1e3
+    )
 
 
 def test_dr_levels_up_to_the_bound_and_numpy_integers_are_accepted() -> None:

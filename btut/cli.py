@@ -82,6 +82,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 #: Random payments of one `btut route` (each is a k-shortest-paths search: about a second a
 #: thousand on the bundled graph).
 MAX_PAYMENTS = 10_000_000
+#: What an empty --graph should have been.
+_GRAPH_WANTED = "a Lightning snapshot folder or channels file, or leave it out for the bundled one"
 AgentsOpt = Annotated[int, typer.Option("--agents", "-n", help="Number of agents N.")]
 SeedOpt = Annotated[
     int, typer.Option("--seed", help=f"Random seed, 0..{MAX_SEED}.", min=0, max=MAX_SEED)
@@ -112,7 +114,31 @@ def _db_url(value: str | None) -> str | None:
             f"{where}{url!r} is an in-memory SQLite database, gone when the command ends: "
             "give a file, e.g. sqlite:///results.sqlite"
         )
+    if url is not None:
+        _check_db_scheme(url, "" if value is not None else " in BTUT_DB_URL")
     return value
+
+
+def _check_db_scheme(url: str, where: str) -> None:
+    """A URL whose scheme no SQLAlchemy dialect serves (``foo://``) is a bad parameter; a
+    known dialect whose driver is not installed is left to the store (a setup problem), and
+    so is a URL that does not parse (the store says so without echoing a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        return
+    if parsed.drivername == "postgres":  # the store reads it as postgresql+psycopg
+        return
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise typer.BadParameter(
+            f"unknown database URL scheme {_shown(parsed.drivername)}{where}: the store is "
+            "SQLite (sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DB)"
+        ) from None
 
 
 DbOpt = Annotated[
@@ -125,6 +151,34 @@ CacheOpt = Annotated[
     str | None,
     typer.Option("--cache-dir", help="ENTSO-E response cache (default $BTUT_CACHE_DIR)."),
 ]
+
+
+#: Longest error or warning line printed (an echoed 100,000-character --zone is cut).
+MAX_LINE_CHARS = 1000
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with an ellipsis: echoed
+    input (a 100,000-character option) must not make the error line as long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _clipped(line: str) -> str:
+    """``line`` cut to :data:`MAX_LINE_CHARS` with its full length said, for messages of the
+    library that echo a long input whole."""
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return f"{line[:MAX_LINE_CHARS]}... ({len(line):,} characters)"
+
+
+def _check_path_given(value: str | None, option: str, what: str) -> None:
+    """An empty ``option`` (``--graph ""``, a variable that expanded to nothing) is refused:
+    ``Path("")`` is the working directory, never what was meant. ``what``: what to give."""
+    from data.errors import InvalidParameterError
+
+    if value is not None and not value.strip():
+        raise InvalidParameterError(f"{option} is an empty path: give {what}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -215,12 +269,24 @@ def data_zones(
     out().print(table)
 
 
-def _load(zone: str, start: str, end: str, source: str | None, cache_dir: str | None = None):
-    """``load_market_data``; an ENTSO-E download draws a bar of its queries on a terminal."""
+def _load(
+    zone: str,
+    start: str,
+    end: str,
+    source: str | None,
+    cache_dir: str | None = None,
+    *,
+    strict_index: bool = True,
+):
+    """``load_market_data``; an ENTSO-E download draws a bar of its queries on a terminal.
+    ``strict_index=False`` (``data validate``) keeps duplicate and out-of-order timestamps
+    for the report instead of refusing them."""
     from data import load_market_data
 
     if not (isinstance(source, str) and source.lower() == "entsoe"):
-        return load_market_data(zone, start, end, source=source, cache_dir=cache_dir)
+        return load_market_data(
+            zone, start, end, source=source, cache_dir=cache_dir, strict_index=strict_index
+        )
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from data.loader import check_window
@@ -238,7 +304,13 @@ def _load(zone: str, start: str, end: str, source: str | None, cache_dir: str | 
             bar.update(task, completed=done, total=total, description=f"ENTSO-E {code}: {what} in")
 
         return load_market_data(
-            zone, start, end, source="entsoe", cache_dir=cache_dir, progress=said
+            zone,
+            start,
+            end,
+            source="entsoe",
+            cache_dir=cache_dir,
+            progress=said,
+            strict_index=strict_index,
         )
 
 
@@ -270,7 +342,7 @@ def _summary(frame, report) -> dict[str, Any]:
 
 def _warning_line(text: str) -> None:
     """One ``btut: warning:`` line on stderr (white space folded)."""
-    err.print(f"btut: warning: {' '.join(str(text).split())}", markup=False)
+    err.print(f"btut: warning: {_clipped(' '.join(str(text).split()))}", markup=False)
 
 
 def _print_findings(report) -> None:
@@ -332,10 +404,11 @@ def data_validate(
     as_json: JsonOpt = False,
 ) -> None:
     """Validate a zone's data: gaps, duplicates, DST days, missing and implausible values.
-    Exit 4 when the data has errors (e.g. timestamps off the grid), after the report."""
+    Exit 4 when the data has errors (timestamps off the grid, repeated or out of order),
+    after the report."""
     from data import DataValidationError, validate_market_data
 
-    frame = _load(zone, start, end, source)
+    frame = _load(zone, start, end, source, strict_index=False)  # duplicates are reported
     report = validate_market_data(frame)
     if as_json:
         emit_json({**_summary(frame, report), "validation": report.to_dict()})
@@ -369,13 +442,14 @@ def data_fetch(
 ) -> None:
     """Download a zone's data from the ENTSO-E API into the cache (needs ENTSOE_API_KEY)."""
     from data import MissingCredentialsError, validate_market_data
-    from data.loader import check_window
+    from data.entsoe_api import MISSING_KEY_MESSAGE
+    from data.loader import check_entsoe_days, check_window
 
-    check_window(zone, start, end)  # a bad zone or date is named before the missing key
-    if not os.environ.get("ENTSOE_API_KEY"):
-        raise MissingCredentialsError(
-            "ENTSOE_API_KEY is not set; export your ENTSO-E Transparency Platform API key"
-        )
+    # a bad zone, date or cache directory is named before the missing key
+    check_entsoe_days(check_window(zone, start, end)[1])
+    _check_path_given(cache_dir, "--cache-dir", "a directory, or leave it out for the default")
+    if not os.environ.get("ENTSOE_API_KEY", "").strip():  # blank: as the API client says
+        raise MissingCredentialsError(MISSING_KEY_MESSAGE)
     frame = _load(zone, start, end, "entsoe", cache_dir)
     report = validate_market_data(frame)
     summary = {
@@ -501,13 +575,18 @@ def forecast_evaluate(
 
     if target not in (*CANONICAL_COLUMNS, *EXTRA_COLUMNS):
         raise InvalidParameterError(
-            f"unknown --target {target!r}: a column of the market data, e.g. load_mw or "
+            f"unknown --target {_shown(target)}: a column of the market data, e.g. load_mw or "
             "price_eur_per_mwh (see 'btut data show')"
         )
     if column_kind(target) == "forecast":
         raise InvalidParameterError(
             f"--target {target} is a published day-ahead forecast, known before the day it "
             "would forecast: forecast a measured column, e.g. load_mw or price_eur_per_mwh"
+        )
+    if centre is not None and centre == target:
+        raise InvalidParameterError(
+            f"--centre {centre} is the --target itself: the networks correct a published "
+            "forecast of it, e.g. --centre load_forecast_mw for --target load_mw"
         )
     tr, te = parse_period(train, "--train"), parse_period(test, "--test")
     if te[0] <= tr[1]:
@@ -547,6 +626,11 @@ def forecast_evaluate(
         reach = (te[0] - tr[0]).days - HISTORY_DAYS
         history_days = max(HISTORY_DAYS, max(network["lear_windows"]) + HISTORY_DAYS + 1 - reach)
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, history_days)
+    if centre and centre not in frame.columns:
+        raise InvalidParameterError(
+            f"--centre {_shown(centre)} is not a column of the {frame.attrs.get('zone') or zone} "
+            f"data (its columns: {', '.join(map(str, frame.columns))})"
+        )
     from data import validate_market_data
 
     for finding in validate_market_data(frame).value_warnings:  # used as they are, but said
@@ -559,7 +643,7 @@ def forecast_evaluate(
         if unknown or REFERENCE not in names:
             raise InvalidParameterError(
                 f"--models must name {REFERENCE} and only models of {', '.join(every)}"
-                f" (got {models!r})"
+                f" (got {_shown(models)})"
             )
         chosen = {m: every[m] for m in names}
     config = None
@@ -684,7 +768,7 @@ def _int_list(text: str, what: str) -> tuple[int, ...]:
         return tuple(int(x) for x in text.split(","))
     except ValueError:
         raise InvalidParameterError(
-            f"{what} must be comma-separated integers, got {text!r}"
+            f"{what} must be comma-separated integers, got {_shown(text)}"
         ) from None
 
 
@@ -736,7 +820,7 @@ def db_runs(
             kinds = sorted({*RUN_KINDS, *store.kinds()})
             if kind not in kinds:
                 raise InvalidParameterError(
-                    f"unknown run kind {kind!r}; valid kinds: {', '.join(kinds)}"
+                    f"unknown run kind {_shown(kind)}; valid kinds: {', '.join(kinds)}"
                 )
         runs = store.list_runs(kind)
     if as_json:
@@ -786,6 +870,7 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
 
     if path is None:
         return None
+    _check_path_given(path, "--config", "a population config JSON file")
     try:
         # a regular file of sane size: a FIFO or /dev/zero would block or never end
         info = os.stat(path)
@@ -795,14 +880,21 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
             raise InvalidParameterError(
                 f"--config {path} is larger than {MAX_CONFIG_BYTES // 1_000_000} MB"
             )
-        with open(path, encoding="utf-8") as fh:
+        # utf-8-sig: a byte-order mark (Windows editors write one) is read as CSV sources are
+        with open(path, encoding="utf-8-sig") as fh:
             data = json.load(fh)
+    except InvalidParameterError:  # a ValueError too: not the number clause below
+        raise
     except OSError as exc:
         raise InvalidParameterError(f"cannot read --config {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InvalidParameterError(f"--config {path} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise InvalidParameterError(f"--config {path} is not valid JSON: {exc.msg}") from None
+    except ValueError:  # an integer beyond Python's limit of digits for int(str)
+        raise InvalidParameterError(
+            f"--config {path} is not valid JSON: a number is too long"
+        ) from None
     except RecursionError:
         raise InvalidParameterError(f"--config {path} is nested too deeply") from None
     if not isinstance(data, dict):
@@ -866,7 +958,11 @@ def replay_cmd(
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
     from btut.replaying import replay as run_replay
+    from data.errors import InvalidParameterError
 
+    _check_path_given(graph, "--graph", _GRAPH_WANTED)
+    if graph is not None and not route:
+        raise InvalidParameterError("--graph needs --route")
     pop_config = _read_config(config)
     with (
         _progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar,
@@ -1006,6 +1102,7 @@ def route_cmd(
         )
     if not 1 <= payments <= MAX_PAYMENTS:
         raise InvalidParameterError(f"--payments must be 1..{MAX_PAYMENTS:,}, got {payments}")
+    _check_path_given(graph, "--graph", _GRAPH_WANTED)
     t0 = time.perf_counter()
     g = load_graph(graph)
     batch = simulate_random_payments(g, payments, amount_sat, seed=seed, multipart=not single_path)
@@ -1256,6 +1353,7 @@ def report_cmd(
     from btut.replaying import load_run
     from btut.report import render_backtest_report, render_run_report, report_target, write_report
 
+    _check_path_given(out_path, "--out", "the HTML file to write, or - for stdout")
     to_stdout = out_path == "-"
     if to_stdout and as_json:
         raise InvalidParameterError("--json and -o - both write to stdout; give a file to -o")
@@ -1434,7 +1532,7 @@ def _main(argv: list[str] | None, debug: bool) -> int:
         if debug:
             traceback.print_exc()
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        err.print(f"btut: error: {msg}", markup=False)
+        err.print(f"btut: error: {_clipped(msg)}", markup=False)
         return exc.exit_code
     except MemoryError:
         if debug:
@@ -1460,7 +1558,7 @@ def _main(argv: list[str] | None, debug: bool) -> int:
             hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             msg = " ".join(exc.format_message().split()).rstrip(".")
             if msg:  # empty: a group called bare, whose help was shown
-                err.print(f"btut: error: {msg}{hint}", markup=False)
+                err.print(f"btut: error: {_clipped(msg)}{hint}", markup=False)
             return exc.exit_code
         return _internal_error(exc, debug)
     return 0

@@ -250,6 +250,14 @@ def _fmt(value: Any, kind: str = "g") -> str:
     return f"{v:.4g}"
 
 
+def _finite_mean(values: Any) -> float | None:
+    """Mean of the finite entries of ``values``; ``None`` when there is none (an efficiency
+    undefined on every day), which :func:`_fmt` shows as n/a (numpy would warn and give NaN)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else None
+
+
 def _note(text: str, note_id: str) -> str:
     return f'<p class="note" id="{_e(note_id)}">{_e(text)}</p>'
 
@@ -517,8 +525,8 @@ def _price_section(frame: pd.DataFrame) -> str:
         "Local clearing price of the finite N-agent market against the wholesale day-ahead "
         "price (EUR/MWh, held over each interval). The grey band spans the grid's sell "
         "(export) and buy (import) tariffs; the local price lies inside it. Mean over the "
-        f"period: local {_fmt(np.nanmean(local))} EUR/MWh, wholesale "
-        f"{_fmt(np.nanmean(whole))} EUR/MWh."
+        f"period: local {_fmt(_finite_mean(local))} EUR/MWh, wholesale "
+        f"{_fmt(_finite_mean(whole))} EUR/MWh."
     )
     return _figure("plot-price", _render("plot-price", draw), caption)
 
@@ -799,8 +807,8 @@ def _days_section(daily: pd.DataFrame) -> str:
         "cost), the share of the planner's savings the market reaches (error bars: the "
         "planner's sampling bound when it samples); exploitability of the mean-field "
         "equilibrium, the most an agent gains by deviating (EUR per agent per day). "
-        f"{len(days)} day(s); mean efficiency {_fmt(np.nanmean(eff), 'pct')}, mean "
-        f"exploitability {_fmt(np.nanmean(expl))} EUR per agent per day."
+        f"{len(days)} day(s); mean efficiency {_fmt(_finite_mean(eff), 'pct')}, mean "
+        f"exploitability {_fmt(_finite_mean(expl))} EUR per agent per day."
     )
     return _figure("plot-days", _render("plot-days", draw), caption)
 
@@ -1826,6 +1834,8 @@ def report_target(path: str | os.PathLike[str]) -> Path:
         given = Path(path).expanduser()
     except TypeError as exc:
         raise InvalidParameterError(f"report path must be a file path, got {path!r}") from exc
+    if not os.fspath(path).strip():  # Path("") is "." (the working directory)
+        raise InvalidParameterError("report path is an empty path: give the HTML file to write")
     target = Path(os.path.realpath(given))
     shown = str(given) if target == given.absolute() else f"{given} (-> {target})"
     try:

@@ -40,7 +40,9 @@ resolution inside the range, e.g. prices at the SDAC 15-minute go-live on 2025-1
   only covers its own interval.
 
 ``start_utc`` and ``end_utc`` must be tz-aware and on whole hours (ENTSO-E periods are
-requested in whole hours); the grid starts at ``start_utc``.
+requested in whole hours), and ``start_utc`` no earlier than the zone's local midnight of
+``FIRST_DAY`` (2015-01-01, the Transparency Platform's first day); the grid starts at
+``start_utc``.
 
 ``frame.attrs["resampled"]`` maps each converted column to
 ``{"from": "15min", "to": "60min", "method": "mean"}`` (``"method": "repeat"`` when
@@ -150,7 +152,12 @@ REQUEST_TIMEOUT_S: tuple[float, float] = (10.0, 120.0)
 CONNECT_ATTEMPTS = 2
 RETRY_DELAY_S = 5.0
 
-_MISSING_KEY_MESSAGE = (
+#: The first day the Transparency Platform serves data for (its launch, 2015-01-01): earlier
+#: days are refused before any query (``DataUnavailableError``, as days outside a file).
+FIRST_DAY = dt.date(2015, 1, 1)
+
+#: The one message for a missing (or blank) ``ENTSOE_API_KEY``, wherever it is found missing.
+MISSING_KEY_MESSAGE = (
     "ENTSOE_API_KEY is not set; get a key from the ENTSO-E Transparency Platform "
     "and export ENTSOE_API_KEY=..."
 )
@@ -211,9 +218,14 @@ def _install_log_redaction() -> None:
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """The BTUT cache directory: ``cache_dir``, else ``$BTUT_CACHE_DIR``, else ``~/.cache/btut``.
 
-    API responses live in its ``entsoe`` subdirectory.
+    API responses live in its ``entsoe`` subdirectory. An empty ``cache_dir`` is an
+    ``InvalidParameterError``.
     """
     if cache_dir is not None:
+        if not os.fspath(cache_dir).strip():  # Path("") is the working directory
+            raise InvalidParameterError(
+                "cache_dir is an empty path: give a directory, or None for the default"
+            )
         return Path(cache_dir).expanduser()
     env = os.environ.get("BTUT_CACHE_DIR")
     if env:
@@ -766,7 +778,8 @@ def fetch_entsoe(
     Raises
     ------
     InvalidParameterError, MissingCredentialsError (before any request),
-    DataUnavailableError (zone not on ENTSO-E, API or network failure, no data at all).
+    DataUnavailableError (zone not on ENTSO-E, a start before ``FIRST_DAY``, API or network
+    failure, no data at all).
     """
     if resolution not in RESOLUTIONS:
         raise InvalidParameterError(
@@ -775,15 +788,22 @@ def fetch_entsoe(
     start, end = _as_utc(start_utc, "start_utc"), _as_utc(end_utc, "end_utc")
     if end <= start:
         raise InvalidParameterError(f"end_utc {end} must be after start_utc {start}")
-    if start != start.floor("h") or end != end.floor("h"):
-        raise InvalidParameterError(
-            f"start_utc {start} and end_utc {end} must be whole hours (ENTSO-E queries are hourly)"
-        )
     if isinstance(zone, str):
         zone = get_zone(zone)
     if not isinstance(zone, Zone):
         raise InvalidParameterError(
             f"zone must be a zone code such as 'ES' or a data.zones.Zone, got {zone!r}"
+        )
+    # before the hours: a day of 1900 is off the hour in local mean time, not the real problem
+    first = pd.Timestamp(FIRST_DAY).tz_localize(zone.tz).tz_convert("UTC")
+    if start < first:
+        raise DataUnavailableError(
+            f"start_utc {start} is before {FIRST_DAY} ({zone.tz}), the first day ENTSO-E's "
+            "Transparency Platform serves"
+        )
+    if start != start.floor("h") or end != end.floor("h"):
+        raise InvalidParameterError(
+            f"start_utc {start} and end_utc {end} must be whole hours (ENTSO-E queries are hourly)"
         )
     if not zone.on_entsoe:
         raise DataUnavailableError(
@@ -791,7 +811,7 @@ def fetch_entsoe(
         )
     key = (api_key or os.environ.get("ENTSOE_API_KEY") or "").strip()
     if not key:
-        raise MissingCredentialsError(_MISSING_KEY_MESSAGE)
+        raise MissingCredentialsError(MISSING_KEY_MESSAGE)
 
     area = _area_of(zone)
     _install_log_redaction()
@@ -904,4 +924,12 @@ def _assemble(
     return frame
 
 
-__all__ = ["CONNECT_ATTEMPTS", "RESOLUTIONS", "SETTLE_TIME", "cache_root", "fetch_entsoe"]
+__all__ = [
+    "CONNECT_ATTEMPTS",
+    "FIRST_DAY",
+    "MISSING_KEY_MESSAGE",
+    "RESOLUTIONS",
+    "SETTLE_TIME",
+    "cache_root",
+    "fetch_entsoe",
+]

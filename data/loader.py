@@ -45,6 +45,12 @@ LAST_DAY = dt.date(2199, 12, 31)
 year away from ``date.max`` overflow the date arithmetic (history windows, next days)."""
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with an ellipsis."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def check_day_range(day: dt.date, what: str = "date") -> dt.date:
     """``day`` if within :data:`FIRST_DAY` .. :data:`LAST_DAY`, else ``InvalidParameterError``."""
     if not FIRST_DAY <= day <= LAST_DAY:
@@ -66,16 +72,16 @@ def as_market_day(value: str | dt.date | pd.Timestamp, what: str = "date") -> dt
         if value.tzinfo is None and value.time() == dt.time(0) and not ns:
             return check_day_range(value.date(), what)
         raise InvalidParameterError(
-            f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {value!r}"
+            f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {_shown(value)}"
         )
     if isinstance(value, dt.date):
         return check_day_range(value, what)
     if not isinstance(value, str):
-        raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {value!r}")
+        raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {_shown(value)}")
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidParameterError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+        raise InvalidParameterError(f"{what} {_shown(value)} is not a date (YYYY-MM-DD)") from None
     return check_day_range(day, what)
 
 
@@ -139,11 +145,13 @@ def coverage(frame: pd.DataFrame, zone: Zone) -> Coverage:
 
 def _zone_frame_from_file(zone: Zone, path: Path, *, bundled: bool) -> pd.DataFrame:
     parsed = read_source_file(path)
+    where = "bundled file" if bundled else "file"
+    if not any(len(frame) for frame in parsed.frames.values()):
+        raise DataUnavailableError(f"{where} {path.name} has no data rows (only a header)")
     if ANY_ZONE in parsed.frames:  # a btut file without a zone column: the zone asked
         return parsed.frames[ANY_ZONE]
     if zone.code not in parsed.frames:
         have = ", ".join(sorted(parsed.frames))
-        where = "bundled file" if bundled else "file"
         raise DataUnavailableError(
             f"zone {zone.code} is not in {where} {path.name} "
             f"({parsed.layout} layout; zones: {have})"
@@ -217,6 +225,19 @@ def check_window(
     return z, d0, d1
 
 
+def check_entsoe_days(start: dt.date) -> None:
+    """``DataUnavailableError`` when the market day ``start`` is before the first day the
+    ENTSO-E Transparency Platform serves (``data.entsoe_api.FIRST_DAY``), as days outside a
+    file's data are (a caller that loads history where it exists falls back on it)."""
+    from data.entsoe_api import FIRST_DAY as ENTSOE_FIRST_DAY  # lazy: pulls in entsoe-py
+
+    if start < ENTSOE_FIRST_DAY:
+        raise DataUnavailableError(
+            f"start {start} is before {ENTSOE_FIRST_DAY}, the first day ENTSO-E's "
+            "Transparency Platform serves"
+        )
+
+
 def load_market_data(
     zone: str,
     start: str | dt.date | pd.Timestamp,
@@ -226,6 +247,7 @@ def load_market_data(
     cache_dir: str | os.PathLike | None = None,
     resolution: str = "native",
     progress: Callable[[int, int, str], None] | None = None,
+    strict_index: bool = True,
 ) -> pd.DataFrame:
     """Market data of ``zone`` for local market days ``start`` (incl.) to ``end`` (excl.).
 
@@ -241,6 +263,9 @@ def load_market_data(
     resolution : API only: ``"native"``, ``"60min"`` or ``"15min"`` (see ``data.entsoe_api``).
     progress : API only: ``callback(done, total, what)`` after each API query (see
         ``data.entsoe_api.fetch_entsoe``); files and bundled data load at once.
+    strict_index : ``False`` lets duplicate and out-of-order timestamps through as they are
+        in the source, for ``validate_market_data`` to report (``btut data validate``);
+        by default they raise ``DataValidationError``.
 
     Returns
     -------
@@ -254,7 +279,7 @@ def load_market_data(
     z, d0, d1 = check_window(zone, start, end)
     if resolution not in RESOLUTIONS:
         raise InvalidParameterError(
-            f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}"
+            f"resolution must be one of {', '.join(RESOLUTIONS)}, got {_shown(resolution)}"
         )
     is_api = isinstance(source, str) and source.lower() == "entsoe"
     if resolution != "native" and not is_api:  # a file has its own resolution: never resampled
@@ -275,6 +300,7 @@ def load_market_data(
     elif isinstance(source, str) and source.lower() == "entsoe":
         from data.entsoe_api import fetch_entsoe  # lazy: pulls in entsoe-py and requests
 
+        check_entsoe_days(d0)  # said as the local day asked, not as a UTC instant
         full = order_columns(
             fetch_entsoe(z, t0, t1, cache_dir=cache_dir, resolution=resolution, progress=progress)
         )
@@ -295,11 +321,17 @@ def load_market_data(
         full = _zone_frame_from_file(z, Path(source), bundled=False)
         label = str(source)
 
-    check_index(full)
+    # the source in time order: what its coverage and gaps are read from
+    ordered = full
+    if strict_index:
+        check_index(full)
+    else:  # kept as they are for the report; still a UTC DatetimeIndex
+        ordered = full.sort_index(kind="stable")
+        check_index(ordered.loc[~ordered.index.duplicated()])
     check_finite(full, Path(label).name if label != "entsoe" else label)
     first_day = None
     if label != "entsoe":
-        cov = coverage(full, z)
+        cov = coverage(ordered, z)
         first_day = cov.first_day.isoformat()
         last_end = cov.last_day + dt.timedelta(days=1)
         if d0 < cov.first_day or d1 > last_end:
@@ -310,8 +342,8 @@ def load_market_data(
     frame = full.loc[(full.index >= t0) & (full.index < t1)].copy()
     if frame.empty:
         # the whole window falls in a gap of the source: there is nothing to return
-        step = resolution_of(full.index) or pd.Timedelta(hours=1)
-        before, after = full.index[full.index < t0], full.index[full.index >= t1]
+        step = resolution_of(ordered.index) or pd.Timedelta(hours=1)
+        before, after = ordered.index[ordered.index < t0], ordered.index[ordered.index >= t1]
         lo = before[-1] + step if len(before) else t0
         hi = after[0] if len(after) else t1
         raise DataUnavailableError(
@@ -336,7 +368,7 @@ def load_market_data(
     if len(frame) < 2 and "resolution" not in frame.attrs:
         # one row cannot show its step: give validation the source's, so that the rest
         # of the window is reported as a gap
-        step = resolution_of(full.index)
+        step = resolution_of(ordered.index)
         if step is not None:
             frame.attrs["resolution"] = f"{int(step.total_seconds() // 60)}min"
     return frame

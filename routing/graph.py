@@ -354,6 +354,13 @@ class ChannelGraph:
         htlc_max = np.where(
             blank_max, cap_i * 1000, np.where(blank_max, 0, num["htlc_max_msat"]).astype(np.int64)
         )
+        inverted = htlc_min.astype(np.int64) > htlc_max  # no amount could ever pass
+        if inverted.any():
+            row = int(np.flatnonzero(inverted)[0])
+            raise DataValidationError(
+                f"{source_name}: row {row + 2} (channel {str(key[row])!r}): htlc_min_msat "
+                f"{int(htlc_min[row])} is above htlc_max_msat {int(htlc_max[row])}"
+            )
         last_update = None
         if "last_update" in df.columns:
             lu = _numeric(df, "last_update", source_name)

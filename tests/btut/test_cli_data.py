@@ -245,3 +245,108 @@ def test_show_csv_and_json_are_two_outputs(capsys):
     assert main([*argv, "--csv", "--json"]) == 2
     err = capsys.readouterr().err
     assert err == "btut: error: --json and --csv are two outputs: give one of them\n"
+
+
+def _btut_csv(tmp_path, rows: list[str]):
+    """A btut-layout CSV (ES prices and load) holding ``rows`` under its header."""
+    header = "time_utc,zone,price_eur_per_mwh,load_mw"
+    path = tmp_path / "es.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def _hourly_rows() -> list[str]:
+    import pandas as pd
+
+    times = pd.date_range("2017-06-09T22:00Z", periods=72, freq="h")
+    return [
+        f"{t:%Y-%m-%dT%H:%M:%SZ},ES,{50 + i % 7}.5,{25000 + 100 * (i % 24)}.0"
+        for i, t in enumerate(times)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "descending"])
+def test_validate_reports_duplicates_and_disorder_like_rows_off_the_grid(tmp_path, capsys, kind):
+    """`data validate` printed nothing but the error for a duplicate timestamp or rows in
+    descending order (an off-grid row gave the report, then exit 4): now the report too,
+    its ``duplicates`` filled, then exit 4; other commands still refuse the file."""
+    rows = _hourly_rows()
+    rows = [*rows, rows[5]] if kind == "duplicate" else rows[::-1]
+    csv = _btut_csv(tmp_path, rows)
+    window = ["--zone", "ES", "--start", "2017-06-10", "--end", "2017-06-13", "--source", str(csv)]
+    assert main(["data", "validate", *window, "--json"]) == 4
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["n_rows"] == len(rows) and not report["validation"]["ok"]
+    errors = report["validation"]["errors"]
+    if kind == "duplicate":
+        assert report["validation"]["duplicates"] == ["2017-06-10T03:00:00+00:00"]
+        assert "1 duplicate timestamps: 2017-06-10T03:00:00+00:00" in errors
+    else:
+        assert report["validation"]["duplicates"] == [] and errors == ["index is not increasing"]
+    assert captured.err == f"btut: error: {errors[0]}\n"
+    assert main(["data", "validate", *window]) == 4  # the table, then the one line
+    captured = capsys.readouterr()
+    assert "rows at 60min" in captured.out and captured.err.startswith("btut: error: ")
+    replay = ["replay", "-n", "10", "-z", "ES", "--day", "2017-06-11", "--source", str(csv)]
+    for command in (["data", "show", *window, "--json"], replay):
+        assert main(command) == 4
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.count("\n") == 1
+
+
+def test_a_btut_file_with_only_a_header_says_it_has_no_rows(tmp_path, capsys):
+    """It said "zone ES is not in file ... (btut layout; zones: )"."""
+    csv = _btut_csv(tmp_path, [])
+    window = ["--zone", "ES", "--start", "2017-06-10", "--end", "2017-06-13", "--source", str(csv)]
+    assert main(["data", "show", *window]) == 3
+    assert capsys.readouterr().err == "btut: error: file es.csv has no data rows (only a header)\n"
+
+
+def test_fetch_refuses_days_before_the_transparency_platform(monkeypatch, tmp_path, capsys):
+    """1900 in Madrid is off the whole hour (local mean time): it said "start_utc 1900-06-01
+    00:14:44+00:00 ... must be whole hours"; now the day is named before any key or query."""
+    monkeypatch.setenv("BTUT_CACHE_DIR", str(tmp_path))
+    expected = (
+        "btut: error: start 1900-06-01 is before 2015-01-01, the first day ENTSO-E's "
+        "Transparency Platform serves\n"
+    )
+    for key in ("fake", None):  # the day is said first, with or without a key
+        if key is None:
+            monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
+        else:
+            monkeypatch.setenv("ENTSOE_API_KEY", key)
+        args = ["data", "fetch", "--zone", "ES", "--start", "1900-06-01", "--end", "1900-06-02"]
+        assert main(args) == 3
+        assert capsys.readouterr().err == expected
+    show = ["data", "show", "-z", "ES", "--start", "2014-12-31", "--end", "2015-01-02"]
+    assert main([*show, "--source", "entsoe"]) == 3
+    assert "start 2014-12-31 is before 2015-01-01" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("key", [None, "", "   "])
+def test_a_missing_or_blank_key_is_one_message(monkeypatch, tmp_path, capsys, key):
+    """Unset and whitespace-only ENTSOE_API_KEY gave two different wordings."""
+    from data.entsoe_api import MISSING_KEY_MESSAGE
+
+    monkeypatch.setenv("BTUT_CACHE_DIR", str(tmp_path))
+    if key is None:
+        monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("ENTSOE_API_KEY", key)
+    args = ["data", "fetch", "--zone", "ES", "--start", "2017-06-01", "--end", "2017-06-02"]
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"btut: error: {MISSING_KEY_MESSAGE}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_refuses_an_empty_cache_dir(monkeypatch, tmp_path, capsys):
+    """``--cache-dir ""`` cached in ./entsoe (the working directory)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENTSOE_API_KEY", "fake")
+    args = ["data", "fetch", "-z", "ES", "--start", "2017-06-01", "--end", "2017-06-02"]
+    assert main([*args, "--cache-dir", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("btut: error: --cache-dir is an empty path") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

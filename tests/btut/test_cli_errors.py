@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -437,3 +438,101 @@ def test_a_blank_zone_is_the_same_bad_parameter_everywhere(
     assert main(argv) == 2
     assert "zone must be a non-empty code such as 'ES'" in _one_error_line(capsys)
     assert not (tmp_path / "runs.db").exists()
+
+
+def test_a_config_number_too_long_is_a_bad_parameter_and_a_bom_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An integer of 5000 digits was exit 70 (Python's limit on int(str)); a UTF-8 BOM was
+    refused ("Unexpected UTF-8 BOM") although CSV sources accept one."""
+    from btut.cli import _read_config
+
+    db = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"noise": ' + "9" * 5000 + "}")
+    assert main(["replay", "-n", "10", "--db", db, "--config", str(huge)]) == 2
+    assert _one_error_line(capsys) == (
+        f"btut: error: --config {huge} is not valid JSON: a number is too long"
+    )
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b'\xef\xbb\xbf{"noise": 0.1}')
+    assert _read_config(str(bom)) == {"noise": 0.1}
+    assert not (tmp_path / "store.sqlite").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["route", "--graph", ""], "--graph is an empty path"),
+        (["replay", "--route", "--graph", ""], "--graph is an empty path"),
+        (["replay", "--graph", " "], "--graph is an empty path"),
+        (["replay", "--config", ""], "--config is an empty path"),
+        (["replay", "--graph", "g.csv"], "--graph needs --route"),
+    ],
+)
+def test_empty_paths_and_a_graph_without_route_are_refused(
+    argv, message, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``--graph ""`` used the working directory (exit 3 "channel snapshot not found:
+    ./channels.csv.gz"); a graph without --route said "a graph (--graph) needs route=True"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BTUT_DB_URL", f"sqlite:///{tmp_path / 'runs.db'}")
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"btut: error: {message}"), line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_forecast_centre_is_checked_against_the_data_and_the_target(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--centre bogus`` was exit 3 "column(s) bogus not in the data" without naming the
+    option; ``--centre load_mw`` for ``--target load_mw`` a misleading "too little data"."""
+    args = ["forecast", "evaluate", "-z", "ES", "--target", "load_mw", "--no-store"]
+    period = ["--train", "2016-01-01:2016-02-29", "--test", "2016-03-01:2016-03-02"]
+    assert main([*args, *period, "--centre", "bogus"]) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith("btut: error: --centre 'bogus' is not a column of the ES data")
+    assert "load_forecast_mw" in line
+    assert main([*args, *period, "--centre", "load_mw"]) == 2
+    assert "--centre load_mw is the --target itself" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("url", ["foo://bar", "FOO://u:secret@h/db", "sqlite+nodriver:///x.db"])
+@pytest.mark.parametrize("command", [["db", "runs"], ["replay", "-n", "5"]])
+def test_an_unknown_database_scheme_is_a_bad_parameter(
+    command, url, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """It was exit 5 with SQLAlchemy's "NoSuchModuleError: Can't load plugin"."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--db", url]) == 2
+    line = _one_error_line(capsys)
+    scheme = url.split("://")[0]
+    assert f"unknown database URL scheme {scheme!r}" in line
+    assert "SQLite (sqlite:///PATH) or PostgreSQL" in line and "secret" not in line
+    monkeypatch.setenv("BTUT_DB_URL", url)
+    assert main(command) == 2
+    assert f"{scheme!r} in BTUT_DB_URL" in _one_error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_known_dialect_without_its_driver_stays_a_store_error(capsys) -> None:
+    """A setup problem (exit 5), not a bad URL."""
+    import importlib.util
+
+    if importlib.util.find_spec("MySQLdb") is not None:  # pragma: no cover
+        pytest.skip("MySQLdb is installed here")
+    assert main(["db", "runs", "--db", "mysql://u@h/db"]) == 5
+    assert "database driver for 'mysql' is not installed" in _one_error_line(capsys)
+
+
+def test_echoed_input_does_not_make_a_long_error_line(capsys) -> None:
+    """A 100,000-character --zone made a 100 kB error line."""
+    long = "X" * 100_000
+    assert main(["data", "show", "-z", long, "--start", "2017-06-01", "--end", "2017-06-02"]) == 3
+    line = _one_error_line(capsys)
+    assert line.startswith("btut: error: unknown zone 'XXX") and len(line) < 1100
+    assert re.search(r"X\.\.\. \(100,\d{3} characters\)$", line), line[-60:]
+    assert main(["data", "show", "-z", "ES", "--start", long, "--end", "2017-06-02"]) == 2
+    line = _one_error_line(capsys)
+    assert line == f"btut: error: start '{'X' * 56}... is not a date (YYYY-MM-DD)"

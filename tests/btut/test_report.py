@@ -15,6 +15,7 @@ import re
 import shutil
 import stat
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -805,6 +806,35 @@ def test_day_table_cells_by_hand() -> None:
     assert cells == ["2017-06-14", "81.2%", "1,234", "yes", "1,234.50"]
     header = re.findall(r"<th>([^<]*)</th>", html)
     assert header == ["day", "efficiency", "solver iterations", "converged", "market (EUR)"]
+
+
+def test_days_with_undefined_efficiency_give_n_a_without_a_numpy_warning() -> None:
+    """A population of one type (consumers only) has no efficiency on any day: the caption
+    took numpy's mean of an empty slice ("btut: warning: Mean of empty slice")."""
+    daily = pd.DataFrame(
+        {"efficiency": [math.nan, math.nan], "exploitability_eur_per_agent_day": [0.0, 0.002]},
+        index=pd.Index(["2017-06-14", "2017-06-15"], name="day"),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        html = report_module._days_section(daily)
+    assert "2 day(s); mean efficiency n/a, mean exploitability 0.001 EUR" in html
+    no_values = daily.assign(exploitability_eur_per_agent_day=math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        html = report_module._days_section(no_values)
+    assert "mean efficiency n/a, mean exploitability n/a EUR" in html
+
+
+def test_an_empty_report_path_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``--out ""`` said "report path . is a directory"."""
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", " "):
+        with pytest.raises(InvalidParameterError, match="report path is an empty path"):
+            write_report("<p>x</p>", empty)
+        rc, out, err = _cli_report(capsys, "--run", "1", "-o", empty)
+        assert "--out is an empty path" in _one_line_error(rc, out, err, 2)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_period_line_ends_at_the_end_of_the_last_interval() -> None:

@@ -88,8 +88,8 @@ def test_bad_routing_input_is_one_line_and_stores_nothing(
 
     assert "not found" in fails("replay", "-n", "50", "--route", "--graph", str(tmp_path / "no"),
                                 "--db", url, code=3)  # fmt: skip
-    assert "needs route=True (--route)" in fails("replay", "-n", "50", "--graph", "x", "--db", url,
-                                                 code=2)  # fmt: skip
+    no_route = fails("replay", "-n", "50", "--graph", "x", "--db", url, code=2)
+    assert no_route == "btut: error: --graph needs --route\n"
     assert "at most" in fails("replay", "-n", "2000000", "--route", "--db", url, code=2)
     bad = tmp_path / "channels.csv"
     bad.write_text("source,target\nabc\n")
@@ -107,3 +107,17 @@ def test_fees_of_a_batch_where_nothing_settled_read_na() -> None:
 
     assert _fee_text(None) == "n/a (nothing settled)"
     assert _fee_text(0.0415) == "0.0415 % of value"
+
+
+def test_an_empty_graph_path_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``--graph ""`` was the working directory: exit 3 "channel snapshot not found:
+    ./channels.csv.gz"."""
+    from btut.routes import load_graph
+    from data.errors import InvalidParameterError
+
+    monkeypatch.chdir(tmp_path)
+    for empty in ("", " "):
+        with pytest.raises(InvalidParameterError, match="graph is an empty path"):
+            load_graph(empty)
+    assert main(["route", "-n", "2", "--graph", ""]) == 2
+    assert capsys.readouterr().err.startswith("btut: error: --graph is an empty path: give ")

@@ -964,3 +964,41 @@ def test_a_zone_with_markup_is_one_line_on_a_terminal(monkeypatch, tmp_path):
     argv = ["data", "show", "-z", "[/]", "--start", "2025-10-15", "--end", "2025-10-16"]
     assert btut.cli.main([*argv, "--source", "entsoe"]) == 3
     assert "unknown zone '[/]'" in screen.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("start", "local"),
+    [
+        ("1900-05-31T23:00Z", "Europe/Prague"),  # Prague's 1900 midnight: 23:02:16 UTC
+        ("2014-12-31T22:00Z", "Europe/Prague"),  # 23:00 local on 2014-12-31
+    ],
+)
+def test_a_start_before_the_first_day_is_refused_before_any_request(
+    api, rsps, tmp_path, start, local
+):
+    """A 1900 day was refused as "must be whole hours" (local mean time is off the hour);
+    the Transparency Platform serves nothing before 2015-01-01."""
+    t0 = pd.Timestamp(start)
+    with pytest.raises(DataUnavailableError) as info:
+        fetch(t0, t0 + 24 * H, tmp_path)
+    assert str(info.value) == (
+        f"start_utc {t0} is before 2015-01-01 ({local}), the first day ENTSO-E's "
+        "Transparency Platform serves"
+    )
+    assert len(rsps.calls) == 0
+    assert not (tmp_path / "cache").exists()
+    assert entsoe_api.FIRST_DAY.isoformat() == "2015-01-01"
+
+
+def test_the_first_day_itself_is_asked_of_the_api(api, rsps, tmp_path):
+    t0 = pd.Timestamp("2015-01-01T00:00", tz="Europe/Prague").tz_convert("UTC")
+    with pytest.raises(DataUnavailableError, match="returned no data"):  # nothing served
+        fetch(t0, t0 + 6 * H, tmp_path)
+    assert len(rsps.calls) > 0
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_cache_dir_is_refused(empty):
+    """``cache_dir=""`` cached in ./entsoe (Path("") is the working directory)."""
+    with pytest.raises(InvalidParameterError, match=r"^cache_dir is an empty path"):
+        entsoe_api.cache_root(empty)

@@ -270,3 +270,57 @@ def test_missing_api_key(monkeypatch, tmp_path):
     with pytest.raises(MissingCredentialsError, match="ENTSOE_API_KEY"):
         load_market_data("ES", "2017-01-01", "2017-01-02", source="entsoe", cache_dir=tmp_path)
     assert not any(tmp_path.rglob("*.*"))
+
+
+def test_strict_index_off_keeps_duplicates_and_disorder_for_the_report(tmp_path, spain_lines):
+    """``btut data validate`` loads with ``strict_index=False``: the rows as in the source,
+    so that the report names the duplicates and the disorder (the default still refuses)."""
+    lines = spain_lines[:49]
+    lines.insert(11, lines[10])  # 2015-01-01 09:00+01:00 twice
+    frame = load_market_data(
+        "ES", "2015-01-01", "2015-01-02", source=_spain_csv(tmp_path, lines), strict_index=False
+    )
+    assert len(frame) == 25 and frame.index.duplicated().sum() == 1
+    report = validate_market_data(frame)
+    assert [t.isoformat() for t in report.duplicates] == ["2015-01-01T08:00:00+00:00"]
+    assert not report.ok and not report.gaps
+    backwards = [spain_lines[0], *spain_lines[1:49][::-1]]
+    path = _spain_csv(tmp_path, backwards, "b.csv")
+    frame = load_market_data("ES", "2015-01-01", "2015-01-02", source=path, strict_index=False)
+    assert len(frame) == 24 and frame.index.is_monotonic_decreasing
+    report = validate_market_data(frame)
+    assert report.errors == ["index is not increasing"] and not report.gaps
+
+
+def test_a_file_with_only_a_header_has_no_data_rows(tmp_path, spain_lines):
+    """A btut file said "zone ES is not in file ... (btut layout; zones: )"."""
+    btut = tmp_path / "btut.csv"
+    btut.write_text("time_utc,zone,price_eur_per_mwh\n")
+    spain = _spain_csv(tmp_path, spain_lines[:1], "spain.csv")
+    for path in (btut, spain):
+        with pytest.raises(DataUnavailableError) as info:
+            load_market_data("ES", "2015-01-01", "2015-01-02", source=path)
+        assert str(info.value) == f"file {path.name} has no data rows (only a header)"
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("1900-06-01", "1900-06-02"), ("2014-12-31", "2015-01-02")]
+)
+def test_entsoe_days_before_its_first_are_refused_before_any_query(
+    monkeypatch, tmp_path, start, end
+):
+    """Madrid's 1900 midnight is 00:14:44 UTC (local mean time): it was refused as "must be
+    whole hours"; now the day is named, as days outside a file's data are (exit 3)."""
+    monkeypatch.setenv("ENTSOE_API_KEY", "fake")
+    with pytest.raises(DataUnavailableError) as info:
+        load_market_data("ES", start, end, source="entsoe", cache_dir=tmp_path)
+    assert str(info.value) == (
+        f"start {start} is before 2015-01-01, the first day ENTSO-E's Transparency Platform serves"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_long_date_is_cut_in_the_message():
+    with pytest.raises(InvalidParameterError) as info:
+        load_market_data("ES", "9" * 100_000, "2017-01-02")
+    assert str(info.value) == f"start '{'9' * 56}... is not a date (YYYY-MM-DD)"

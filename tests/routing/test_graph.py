@@ -451,3 +451,20 @@ def test_with_leaf_nodes(make_graph):
     assert leafy.capacity_sat[e] == 70_000 and leafy.base_fee_msat[e] == 0
     assert leafy.htlc_max_msat[e] == 70_000_000
     assert leafy.edges_between(g.node_ids[0], "agent-0").size == 1
+
+
+def test_an_htlc_minimum_above_the_maximum_is_refused(tmp_path):
+    """No amount could pass such a direction; it loaded without comment."""
+    lines = [GOOD[0], f"7,{B},{A},5000,0,1,40,3000001,3000000,0"]
+    path = write_channels(tmp_path / "channels.csv.gz", lines)
+    message = assert_refused(path, "htlc_min_msat")
+    assert message.endswith(
+        "row 3 (channel '7'): htlc_min_msat 3000001 is above htlc_max_msat 3000000"
+    )
+    # a blank maximum is the capacity: a minimum above it is refused too, equal loads
+    lines = [GOOD[0], f"7,{B},{A},5000,0,1,40,5000001,,0"]
+    path = write_channels(tmp_path / "channels.csv.gz", lines)
+    assert "htlc_min_msat 5000001 is above htlc_max_msat 5000000" in assert_refused(path, "above")
+    lines = [GOOD[0], f"7,{B},{A},5000,0,1,40,5000000,,0"]
+    g = ChannelGraph.from_csv(write_channels(tmp_path / "channels.csv.gz", lines))
+    assert g.htlc_min_msat.tolist() == [1, 5_000_000]

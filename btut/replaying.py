@@ -69,6 +69,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import math
 import numbers
@@ -354,7 +355,7 @@ class LoadedRun:
     def days(self) -> list[dict[str, Any]]:
         """Per-day figures stored with the run (:meth:`DayResult.summary` of each day, with
         the equilibrium's exploitability after each iteration); empty for runs stored
-        without them."""
+        without them. An undefined figure is None (NaN in runs stored by earlier versions)."""
         text = self.metrics.get("days_json")
         return json.loads(text) if isinstance(text, str) else []
 
@@ -690,6 +691,17 @@ def _shard_agents() -> int:
     return SHARD_AGENTS
 
 
+def _finite_or_none(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float (numpy's too) in its dicts and lists as None."""
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_none(v) for v in obj]
+    if isinstance(obj, float | np.floating) and not math.isfinite(float(obj)):
+        return None
+    return obj
+
+
 def _json_scalar(obj: Any) -> Any:
     """numpy scalars and dates in per-day summaries -> JSON."""
     if isinstance(obj, np.generic):
@@ -981,6 +993,7 @@ class _Params:
     max_exact_agents: int
     source: str | None
     population: Any  # agents.PopulationConfig
+    source_sha256: str | None = None  # of a source file's bytes: edited data is a new run
 
     def run_config(self, days: tuple[dt.date, ...]) -> dict[str, Any]:
         """The stored configuration of a replay of ``days`` (its hash identifies the run)."""
@@ -995,6 +1008,7 @@ class _Params:
             "kappa_eur_per_mwh_per_kwh": self.kappa,
             "max_exact_agents": self.max_exact_agents,
             "source": self.source,
+            **({"source_sha256": self.source_sha256} if self.source_sha256 else {}),
             "population": self.population.to_dict(),
             "forecast": {
                 "model": "StudentTForecaster",
@@ -1050,7 +1064,24 @@ def _params(
         max_exact_agents=exact,
         source=None if source is None else str(source),
         population=_population_config(config),
+        source_sha256=_file_digest(source),
     )
+
+
+def _file_digest(source: Any) -> str | None:
+    """sha256 of a source file's bytes (None for the bundled data, the live API or a path
+    that is no readable file: loading it says what is wrong). A file edited in place, or
+    another file under the same relative path, is other data: its runs are new runs."""
+    if source is None or str(source).lower() == "entsoe":
+        return None
+    digest = hashlib.sha256()
+    try:
+        with open(source, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, ValueError, TypeError):
+        return None
+    return digest.hexdigest()
 
 
 def _save(result: ReplayResult, db: str | None) -> Any:
@@ -1059,8 +1090,11 @@ def _save(result: ReplayResult, db: str | None) -> Any:
 
     metrics: dict[str, float | str] = dict(result.metrics())
     metrics.pop("elapsed_s")  # wall time is not a property of the run
+    # strict JSON: an undefined figure (an efficiency without a gap to close) is null
     metrics["days_json"] = json.dumps(
-        [r.summary() for r in result.day_results], default=_json_scalar, allow_nan=True
+        _finite_or_none([r.summary() for r in result.day_results]),
+        default=_json_scalar,
+        allow_nan=False,
     )
     if result.routing is not None:
         from btut.routes import routing_metrics

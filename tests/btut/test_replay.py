@@ -492,6 +492,61 @@ def test_a_day_built_on_a_substitute_says_so(
     assert "missing value" not in capsys.readouterr().err
 
 
+def test_undefined_figures_are_stored_as_strict_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Consumers only: the planner cannot beat trading alone, so the efficiency is
+    undefined; the stored per-day document holds null there, not the NaN literal that
+    strict JSON readers (and PostgreSQL's json functions) refuse."""
+    url = _url(tmp_path)
+    config = tmp_path / "consumers.json"
+    config.write_text(json.dumps({"types": [{"kind": "consumer", "share": 1.0}]}))
+    assert main(["replay", "-n", "20", "--config", str(config), "--db", url]) == 0
+    capsys.readouterr()
+    assert main(["db", "show", "1", "--db", url, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in the stored JSON")
+
+    days = json.loads(shown["metrics"]["days_json"], parse_constant=refuse)
+    assert days[0]["efficiency"] is None
+    assert btut.load_run(1, db=url).days()[0]["efficiency"] is None
+
+
+def test_an_edited_source_file_is_a_new_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_spike_csv: str
+) -> None:
+    """The run's configuration holds the sha256 of a --source file's bytes: the same file
+    edited in place (here: one load value tripled) is replayed anew, not answered with the
+    stored run of the old data (its path alone identified it before); the same bytes under
+    another name carry the same digest."""
+    url = _url(tmp_path)
+    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+        header, *rows = fh.read().splitlines()
+    path = tmp_path / "es.csv"
+    path.write_text("\n".join([header, *[r for r in rows if r.startswith("2017-06")]]) + "\n")
+    args = ["replay", "-n", "20", "--day", "2017-06-15", "--db", url, "--json"]
+
+    def replayed(source: Path) -> dict[str, Any]:
+        assert main([*args, "--source", str(source)]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    first = replayed(path)
+    path.write_text(Path(june_spike_csv).read_text())  # edited in place
+    edited = replayed(path)
+    assert edited["run_id"] != first["run_id"] and edited["details"]["created"]
+    assert edited["details"]["config_hash"] != first["details"]["config_hash"]
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(path.read_bytes())
+    again = replayed(copy)
+    assert again["details"]["config_hash"] != edited["details"]["config_hash"]  # path too
+    assert (
+        btut.load_run(edited["run_id"], db=url).config["source_sha256"]
+        == (btut.load_run(again["run_id"], db=url).config["source_sha256"])
+    )
+
+
 def test_a_small_replay_never_beats_its_planner() -> None:
     """The replay hands the planner and the baseline the market's demand-response options
     (levels on the planned load). With the realised-load base this 3-agent day had a price

@@ -165,9 +165,11 @@ class PaymentBatchResult:
         )
         ok = frame["success"].to_numpy()
         n = len(frame)
-        value = int(frame["amount_msat"].sum())
-        settled = int(frame.loc[ok, "amount_msat"].sum())
-        fee = int(frame.loc[ok, "fee_msat"].sum())
+        # totals in Python ints: a few payments of the largest amount overflow int64
+        amounts, fees = frame["amount_msat"].tolist(), frame["fee_msat"].tolist()
+        value = sum(amounts)
+        settled = sum(a for a, good in zip(amounts, ok, strict=True) if good)
+        fee = sum(f for f, good in zip(fees, ok, strict=True) if good)
         lat = frame.loc[ok, "latency_s"].to_numpy()
         return cls(
             n_payments=n,

@@ -152,6 +152,34 @@ def test_batch_summary(fork):
     json.dumps(batch.to_dict())
 
 
+def test_batch_totals_beyond_int64():
+    """Five payments of 2.1e18 msat (all the bitcoin there is, the largest amount allowed)
+    sum beyond int64: the totals are exact Python ints (value_msat was negative)."""
+    from routing.simulator import PaymentBatchResult, PaymentResult
+
+    big = 2_100_000_000_000_000_000
+    results = [
+        PaymentResult(
+            source="a",
+            target="b",
+            amount_msat=big,
+            success=i % 2 == 0,
+            fee_msat=7 * i,
+            attempts=1,
+            htlcs=1,
+            n_parts=1 if i % 2 == 0 else 0,
+            hops=2,
+            latency_s=0.5,
+            failure_reason=None if i % 2 == 0 else "liquidity",
+        )
+        for i in range(5)
+    ]
+    batch = PaymentBatchResult.from_results(results, multipart=False)
+    assert batch.value_msat == 5 * big and batch.settled_msat == 3 * big
+    assert batch.fee_msat == 7 * (0 + 2 + 4)
+    assert batch.value_success_rate == pytest.approx(0.6)
+
+
 # ---------------------------------------------------------------- the real graph
 def test_real_conservation_and_fee_flows(graph):
     sim = PaymentSimulator(graph, seed=11)

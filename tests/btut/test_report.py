@@ -919,3 +919,49 @@ def test_comparison_caption_says_how_many_days_the_change_rests_on(
     undefined = sum(math.isnan(e) for e in eff_a)
     assert ("undefined on" in page) == (undefined > 0)
     assert page.count(">n/a<") >= undefined  # the marked days (SVG text is paths: the table)
+
+
+@pytest.mark.parametrize(
+    "costs",
+    [
+        [(5343.32, 3372.43, 3066.49), (5100.0, 3400.5, 3200.25)],
+        # no flexibility: the planner equals trading alone up to rounding (b - p = 2.8e-14);
+        # the report said 100 % where btut backtest says n/a
+        [(10.0, 10.0, 10.0 - 2.8e-14)],
+        [(7.0, 7.0, 7.0), (3.0, 3.0, 3.0 - 1e-15)],
+    ],
+)
+def test_backtest_period_scores_are_the_backtests(costs: list[tuple[float, float, float]]) -> None:
+    import datetime as dt
+
+    from btut.backtesting import BacktestDay, _period_scores
+
+    days = [
+        BacktestDay(
+            day=dt.date(2017, 6, 1) + dt.timedelta(days=i),
+            run_id=i + 1,
+            reused=False,
+            efficiency=math.nan,
+            exploitability_eur_per_agent_day=0.001,
+            price_of_anarchy=math.nan,
+            baseline_cost_eur=b,
+            market_cost_eur=m,
+            planner_cost_eur=p,
+            market_cost_used_eur=m,
+        )
+        for i, (b, m, p) in enumerate(costs)
+    ]
+    frame = pd.DataFrame(
+        [(b, m, m, p) for b, m, p in costs],
+        columns=[
+            "baseline_cost_eur",
+            "market_cost_eur",
+            "market_cost_used_eur",
+            "planner_cost_eur",
+        ],
+    )
+    daily = pd.DataFrame({"exploitability_eur_per_agent_day": [0.001] * len(costs)})
+    got = report_module._backtest_metrics([], daily, frame, pd.DataFrame())
+    want = _period_scores(days)
+    for key in ("efficiency", "price_of_anarchy"):
+        assert got[key] == want[key] or (math.isnan(got[key]) and math.isnan(want[key])), key

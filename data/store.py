@@ -397,6 +397,25 @@ def _enable_wal(cursor: Any) -> None:
             time.sleep(0.02)
 
 
+def _read_only_uri(path: Path) -> str:
+    """The URI a reader opens the SQLite store ``path`` with (it exists).
+
+    ``mode=rw`` where the file and its folder are writable: an error instead of a new file,
+    and no ``-wal``/``-shm`` files left behind (``mode=ro`` leaves them). A store the user
+    may not write (a shared or archived file, a read-only mount) is ``mode=ro``, which needs
+    its ``-shm`` file to exist or to be creatable in the folder; else ``immutable=1`` (no
+    one can be writing a store that no one may write to), which reads the file as it is.
+    """
+    base = path.absolute().as_uri()
+    folder_writable = os.access(path.parent, os.W_OK)
+    if os.access(path, os.W_OK) and folder_writable:
+        return f"{base}?mode=rw"
+    shm = path.with_name(path.name + "-shm")
+    if folder_writable or shm.exists():
+        return f"{base}?mode=ro"
+    return f"{base}?mode=ro&immutable=1"
+
+
 def _make_engine(url: URL, *, read_only: bool = False) -> Engine:
     """Engine with the SQLite pragmas (foreign keys, busy timeout, WAL) and BEGIN control.
 
@@ -404,9 +423,8 @@ def _make_engine(url: URL, *, read_only: bool = False) -> Engine:
     execution option ``btut_write=True`` (so two writers queue on the busy timeout instead of
     deadlocking), plain ``BEGIN`` otherwise.
 
-    ``read_only``: a SQLite file is opened with the URI ``mode=rw`` (an error instead of a new
-    file when it does not exist; ``mode=ro`` would leave the ``-wal``/``-shm`` files behind)
-    and ``PRAGMA query_only``, without switching it to WAL; PostgreSQL sessions are
+    ``read_only``: a SQLite file is opened as :func:`_read_only_uri` says and with
+    ``PRAGMA query_only``, without switching it to WAL; PostgreSQL sessions are
     ``READ ONLY``.
     """
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -418,7 +436,7 @@ def _make_engine(url: URL, *, read_only: bool = False) -> Engine:
         kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     sqlite_path = _sqlite_file(url) if backend == "sqlite" else None
     if read_only and sqlite_path is not None:
-        uri = f"{sqlite_path.absolute().as_uri()}?mode=rw"
+        uri = _read_only_uri(sqlite_path)
         kwargs["creator"] = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
     engine = create_engine(url, **kwargs)
     if read_only and engine.dialect.name == "postgresql":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -177,3 +178,37 @@ def test_ids_outside_the_id_column_range_are_unknown_runs(store_url: str, run_id
             for missing in (run_id, top + 1, -top - 2, top, -top - 1):
                 with pytest.raises(DataUnavailableError, match=f"^no run with id {missing} in "):
                     store.get_run(missing)
+
+
+@pytest.mark.parametrize(
+    ("writable", "mode"),
+    [
+        ({"file": True, "folder": True}, "?mode=rw"),
+        ({"file": False, "folder": True}, "?mode=ro"),  # a store of another user
+        ({"file": False, "folder": False}, "?mode=ro&immutable=1"),  # a read-only mount
+    ],
+)
+def test_a_store_the_user_may_not_write_is_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writable: dict[str, bool], mode: str
+) -> None:
+    """Reading needs no write access: a store on a read-only mount or of another user was
+    'could not read ... unable to open database file' (mode=rw) before. Root may write
+    anything, so the permissions are what os.access says here; the WAL store (written as
+    usual) is then read through each URI for real."""
+    path = tmp_path / "s.sqlite"
+    url = f"sqlite:///{path}"
+    run_id = _saved(url)
+    real_access = store_module.os.access
+
+    def access(p: Any, how: int) -> bool:
+        if Path(p) == path and how == store_module.os.W_OK:
+            return writable["file"]
+        if Path(p) == tmp_path and how == store_module.os.W_OK:
+            return writable["folder"]
+        return real_access(p, how)
+
+    monkeypatch.setattr(store_module.os, "access", access)
+    assert store_module._read_only_uri(path).endswith(mode)
+    with ResultsStore(url, read_only=True) as store:
+        assert store.list_runs()["run_id"].tolist() == [run_id]
+        assert store.get_run(run_id).metrics["m"] == 1.5

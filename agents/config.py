@@ -624,7 +624,7 @@ class PopulationConfig:
         total = math.fsum(t.share for t in types)
         if abs(total - 1.0) > _SHARE_TOL:
             raise InvalidParameterError(
-                f"type shares must sum to 1, got {total:.6g} "
+                f"type shares must sum to 1, got {total:.12g} "
                 f"({', '.join(f'{t.name}={t.share:g}' for t in types)})"
             )
         object.__setattr__(self, "types", types)

@@ -63,8 +63,9 @@ def get_zone(code: str) -> Zone:
     try:
         return zones()[key]
     except KeyError:
+        shown = repr(code) if len(code) <= 60 else f"{code[:57]!r}..."  # echo a sane length
         raise DataUnavailableError(
-            f"unknown zone {code!r}; `btut data zones` lists the known codes (e.g. ES, DE_LU, FR)"
+            f"unknown zone {shown}; `btut data zones` lists the known codes (e.g. ES, DE_LU, FR)"
         ) from None
 
 

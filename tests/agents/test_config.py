@@ -62,6 +62,12 @@ def test_from_dict_fills_defaults() -> None:
     ("build", "match"),
     [
         (lambda: PopulationConfig(types=(TypeConfig("pv", 0.5),)), "shares must sum to 1"),
+        (  # "got 1" before: the sum is said to as many digits as it takes
+            lambda: PopulationConfig(
+                types=(TypeConfig("pv", 0.5), TypeConfig("consumer", 0.5000001))
+            ),
+            r"shares must sum to 1, got 1.0000001 ",
+        ),
         (
             lambda: PopulationConfig(types=(TypeConfig("pv", 0.5), TypeConfig("pv", 0.5))),
             "unique",

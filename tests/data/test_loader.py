@@ -92,6 +92,14 @@ def test_negative_prices_kept_and_counted():
     ("zone", "start", "end", "error", "message"),
     [
         ("XX", "2017-01-01", "2017-01-02", DataUnavailableError, "unknown zone 'XX'"),
+        # a 100,000-character code was echoed whole
+        (
+            "Z" * 100_000,
+            "2017-01-01",
+            "2017-01-02",
+            DataUnavailableError,
+            r"unknown zone 'Z{57}'\.\.\.; ",
+        ),
         ("ES", "2018-01-01", "2018-01-02", DataUnavailableError, "outside the ES data"),
         ("ES", "2014-12-31", "2015-01-02", DataUnavailableError, "outside the ES data"),
         ("ES", "2017-01-02", "2017-01-01", InvalidParameterError, "must be after start"),

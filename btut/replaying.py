@@ -73,6 +73,8 @@ import hashlib
 import json
 import math
 import numbers
+import os
+import stat
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -1070,12 +1072,14 @@ def _params(
 
 def _file_digest(source: Any) -> str | None:
     """sha256 of a source file's bytes (None for the bundled data, the live API or a path
-    that is no readable file: loading it says what is wrong). A file edited in place, or
+    that is no readable regular file: loading it says what is wrong). A file edited in place, or
     another file under the same relative path, is other data: its runs are new runs."""
     if source is None or str(source).lower() == "entsoe":
         return None
     digest = hashlib.sha256()
     try:
+        if not stat.S_ISREG(os.stat(source).st_mode):  # /dev/zero, a FIFO: the loader says
+            return None
         with open(source, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)

@@ -24,11 +24,11 @@ _POWER_RANGE = (0.0, 200_000.0)
 
 #: Isolated spikes (:func:`find_spikes`): a power value is a spike when it lies more than
 #: SPIKE_THRESHOLD robust deviations from the same local time of day on the SPIKE_WINDOW_DAYS
-#: days before and after it (at least SPIKE_MIN_REFERENCES of them), and stands out from
-#: both neighbouring intervals in the same direction.
+#: days before and after it (at least SPIKE_MIN_REFERENCES_PER_SIDE on each side), and
+#: stands out from both neighbouring intervals in the same direction.
 SPIKE_THRESHOLD = 10.0
 SPIKE_WINDOW_DAYS = 7
-SPIKE_MIN_REFERENCES = 4
+SPIKE_MIN_REFERENCES_PER_SIDE = 2
 
 
 @dataclass(frozen=True)
@@ -335,15 +335,17 @@ def find_spikes(
     one). A value ``x`` is a spike when both hold:
 
     * it lies more than ``threshold`` robust deviations from the median ``m`` of the values
-      at the same local time of day on the ``window_days`` days before and after it (at
-      least :data:`SPIKE_MIN_REFERENCES` of them). The deviation is 1.4826 times their
+      at the same local time of day on the ``window_days`` days before and after it, at
+      least :data:`SPIKE_MIN_REFERENCES_PER_SIDE` of them on each side (a day at the edge of
+      the frame, compared with one side only, is not judged). The deviation is 1.4826 times their
       median absolute deviation, at least 1 % of the column's 99th percentile of ``|x|``
       (so that a flat night of solar gives no zero scale);
     * it is isolated: both neighbouring intervals exist, and ``x`` stands out from each in
       the direction of ``x - m`` by more than half of ``|x - m|`` (a level that lasts, a
       holiday or a lockdown, is no spike).
 
-    On the bundled data this finds the French load of 158 GW on 2020-07-07 17:00 UTC, Swiss
+    What is found depends on the frame (its days are the references). Over each bundled
+    zone's whole coverage this finds the French load of 158 GW on 2020-07-07 17:00 UTC, Swiss
     solar of 300 MW at 02:00 local and a Spanish solar 0 at noon, and nothing in most zones.
     Returns one DatetimeIndex (UTC, possibly empty) per column.
     """
@@ -369,7 +371,9 @@ def find_spikes(
         pad = np.pad(grid, ((window_days, window_days), (0, 0)), constant_values=np.nan)
         ref = sliding_window_view(pad, 2 * window_days + 1, axis=0).copy()
         ref[..., window_days] = np.nan  # a day is not its own reference
-        n_ref = np.sum(~np.isnan(ref), axis=-1)
+        n_before = np.sum(~np.isnan(ref[..., :window_days]), axis=-1)
+        n_after = np.sum(~np.isnan(ref[..., window_days + 1 :]), axis=-1)
+        judged = np.minimum(n_before, n_after) >= SPIKE_MIN_REFERENCES_PER_SIDE
         with warnings.catch_warnings():  # all-NaN references: NaN, not counted below
             warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(ref, axis=-1)
@@ -388,10 +392,6 @@ def find_spikes(
                 & (np.sign(x - nxt) == np.sign(dev))
                 & (np.minimum(np.abs(x - prev), np.abs(x - nxt)) > 0.5 * np.abs(dev))
             )
-            spike = (
-                (n_ref[day_codes, slot_codes] >= SPIKE_MIN_REFERENCES)
-                & (np.abs(dev) > threshold * scale)
-                & isolated
-            )
+            spike = judged[day_codes, slot_codes] & (np.abs(dev) > threshold * scale) & isolated
         out[col] = idx[spike]
     return out

@@ -252,19 +252,27 @@ def _pow2_scale(values: np.ndarray, max_exp: int) -> float:
 
 
 def _var_cvar(
-    losses: ArrayLike, alpha: Any, weights: ArrayLike | None, axis: int
+    losses: ArrayLike,
+    alpha: Any,
+    weights: ArrayLike | None,
+    axis: int,
+    *,
+    scale_losses: bool = True,
 ) -> tuple[Any, Any, np.ndarray, np.ndarray | None, float]:
     """VaR, CVaR, the prepared (scaled) losses and weights, and the losses' scale.
 
     The losses are returned divided by ``scale`` (a power of two, 1.0 unless they come near
-    the largest double); VaR and CVaR are in the original units.
+    the largest double, or ``scale_losses=False``); VaR and CVaR are in the original units.
+    Scaling is exact but for losses more than 2**-124 times smaller than the largest, which
+    may round towards zero: negligible in a CVaR or a mean of such losses, not in a VaR,
+    which is therefore computed unscaled (its CVaR may then overflow: ignored).
     """
     a = _check_alpha(alpha)
     x, w = _prepare(losses, weights, axis)
     if x.size == 0:  # e.g. shape (n_scenarios, 0): no agents
         empty = np.empty(x.shape[:-1])
         return empty, empty.copy(), x, w, 1.0
-    scale = _pow2_scale(x, _LOSS_MAX_EXP)
+    scale = _pow2_scale(x, _LOSS_MAX_EXP) if scale_losses else 1.0
     if scale != 1.0:
         x = x / scale
     if w is not None and (w_scale := _pow2_scale(w, _WEIGHT_MAX_EXP)) != 1.0:
@@ -297,7 +305,8 @@ def value_at_risk(
     columns, or the losses' shape; non-negative, normalised internally.
     Returns a float for 1-D losses, else an array of the losses' shape without ``axis``.
     """
-    var, _, _, _, _ = _var_cvar(losses, alpha, weights, axis)
+    with np.errstate(over="ignore", invalid="ignore"):  # only the unused CVaR may overflow
+        var, _, _, _, _ = _var_cvar(losses, alpha, weights, axis, scale_losses=False)
     return _out(var)
 
 

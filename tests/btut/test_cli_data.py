@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -233,6 +234,9 @@ def test_show_csv_is_read_back_by_source_and_replays_the_same_day(tmp_path, caps
         runs.append(json.loads(capsys.readouterr().out))
     assert runs[1]["details"]["config"].pop("source") == str(csv)
     assert runs[0]["details"]["config"].pop("source") is None
+    digest = hashlib.sha256(csv.read_bytes()).hexdigest()  # the data, not only its path
+    assert runs[1]["details"]["config"].pop("source_sha256") == digest
+    assert "source_sha256" not in runs[0]["details"]["config"]
     for run in runs:
         for key in ("run_id", "elapsed_s"):
             run.pop(key)

@@ -547,6 +547,27 @@ def test_an_edited_source_file_is_a_new_run(
     )
 
 
+def test_a_device_or_fifo_source_is_refused_not_read_for_its_digest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The source's digest is taken of regular files only: /dev/zero was hashed forever and
+    a FIFO blocked, before the loader could say they are no regular files (exit 3)."""
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    codes: list[int] = []
+    for source in ("/dev/zero", str(fifo)):
+        args = ["replay", "-n", "20", "--source", source, "--db", _url(tmp_path)]
+        worker = threading.Thread(target=lambda a=args: codes.append(main(a)), daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), f"--source {source} did not return"
+        assert "is not a regular file" in capsys.readouterr().err
+    assert codes == [3, 3]
+
+
 def test_a_small_replay_never_beats_its_planner() -> None:
     """The replay hands the planner and the baseline the market's demand-response options
     (levels on the planned load). With the realised-load base this 3-agent day had a price

@@ -162,6 +162,10 @@ def test_losses_and_weights_near_the_largest_double(weighted: str) -> None:
             np.testing.assert_array_equal(
                 mean_cvar(x * big, alpha, 0.4, w * 2.0**1000), mean_cvar(x, alpha, 0.4, w) * big
             )
+    # VaR is one of the losses, a tiny one too, beside the largest double (scaled, 1e-300
+    # rounded to 0)
+    assert value_at_risk([1e-300, 1e308], 0.5) == 1e-300
+    assert value_at_risk([1e-300, 1e308], 0.5, [1.0, 1.0]) == 1e-300
     assert mean_cvar([1e308, 1e308], 0.5, 0.5) == 1e308
     assert cvar([-1e308, 1e308], 0.5) == 1e308
     assert cvar([-1e308, 1e308], 1.0) == 0.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -531,8 +530,7 @@ def test_echoed_input_does_not_make_a_long_error_line(capsys) -> None:
     long = "X" * 100_000
     assert main(["data", "show", "-z", long, "--start", "2017-06-01", "--end", "2017-06-02"]) == 3
     line = _one_error_line(capsys)
-    assert line.startswith("btut: error: unknown zone 'XXX") and len(line) < 1100
-    assert re.search(r"X\.\.\. \(100,\d{3} characters\)$", line), line[-60:]
+    assert line.startswith(f"btut: error: unknown zone '{'X' * 57}'...; ") and len(line) < 200
     assert main(["data", "show", "-z", "ES", "--start", long, "--end", "2017-06-02"]) == 2
     line = _one_error_line(capsys)
     assert line == f"btut: error: start '{'X' * 56}... is not a date (YYYY-MM-DD)"

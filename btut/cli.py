@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from btut import MAX_SEED
+from data.checks import check_path_given
 from data.errors import BTUTError
 
 # typer >= 0.20 vendors its own click (no click dependency): use typer's public names
@@ -170,15 +171,6 @@ def _clipped(line: str) -> str:
     if len(line) <= MAX_LINE_CHARS:
         return line
     return f"{line[:MAX_LINE_CHARS]}... ({len(line):,} characters)"
-
-
-def _check_path_given(value: str | None, option: str, what: str) -> None:
-    """An empty ``option`` (``--graph ""``, a variable that expanded to nothing) is refused:
-    ``Path("")`` is the working directory, never what was meant. ``what``: what to give."""
-    from data.errors import InvalidParameterError
-
-    if value is not None and not value.strip():
-        raise InvalidParameterError(f"{option} is an empty path: give {what}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -447,7 +439,7 @@ def data_fetch(
 
     # a bad zone, date or cache directory is named before the missing key
     check_entsoe_days(check_window(zone, start, end)[1])
-    _check_path_given(cache_dir, "--cache-dir", "a directory, or leave it out for the default")
+    check_path_given(cache_dir, "--cache-dir", "a directory, or leave it out for the default")
     if not os.environ.get("ENTSOE_API_KEY", "").strip():  # blank: as the API client says
         raise MissingCredentialsError(MISSING_KEY_MESSAGE)
     frame = _load(zone, start, end, "entsoe", cache_dir)
@@ -870,7 +862,7 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
 
     if path is None:
         return None
-    _check_path_given(path, "--config", "a population config JSON file")
+    check_path_given(path, "--config", "a population config JSON file")
     try:
         # a regular file of sane size: a FIFO or /dev/zero would block or never end
         info = os.stat(path)
@@ -960,7 +952,7 @@ def replay_cmd(
     from btut.replaying import replay as run_replay
     from data.errors import InvalidParameterError
 
-    _check_path_given(graph, "--graph", _GRAPH_WANTED)
+    check_path_given(graph, "--graph", _GRAPH_WANTED)
     if graph is not None and not route:
         raise InvalidParameterError("--graph needs --route")
     pop_config = _read_config(config)
@@ -1102,7 +1094,7 @@ def route_cmd(
         )
     if not 1 <= payments <= MAX_PAYMENTS:
         raise InvalidParameterError(f"--payments must be 1..{MAX_PAYMENTS:,}, got {payments}")
-    _check_path_given(graph, "--graph", _GRAPH_WANTED)
+    check_path_given(graph, "--graph", _GRAPH_WANTED)
     t0 = time.perf_counter()
     g = load_graph(graph)
     batch = simulate_random_payments(g, payments, amount_sat, seed=seed, multipart=not single_path)
@@ -1353,7 +1345,7 @@ def report_cmd(
     from btut.replaying import load_run
     from btut.report import render_backtest_report, render_run_report, report_target, write_report
 
-    _check_path_given(out_path, "--out", "the HTML file to write, or - for stdout")
+    check_path_given(out_path, "--out", "the HTML file to write, or - for stdout")
     to_stdout = out_path == "-"
     if to_stdout and as_json:
         raise InvalidParameterError("--json and -o - both write to stdout; give a file to -o")

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from data.checks import check_path_given
 from data.errors import BTUTError, InvalidParameterError, StorageError
 
 if TYPE_CHECKING:
@@ -1838,8 +1839,7 @@ def report_target(path: str | os.PathLike[str]) -> Path:
         given = Path(path).expanduser()
     except TypeError as exc:
         raise InvalidParameterError(f"report path must be a file path, got {path!r}") from exc
-    if not os.fspath(path).strip():  # Path("") is "." (the working directory)
-        raise InvalidParameterError("report path is an empty path: give the HTML file to write")
+    check_path_given(path, "report path", "the HTML file to write")
     target = Path(os.path.realpath(given))
     shown = str(given) if target == given.absolute() else f"{given} (-> {target})"
     try:

@@ -53,13 +53,11 @@ def _load(path: str) -> Any:
 def load_graph(path: str | Path | None = None) -> Any:
     """The channel graph at ``path`` (default the bundled snapshot), cached per path; an
     empty path (``Path("")`` is the working directory) is an ``InvalidParameterError``."""
-    if path is not None and not str(path).strip():
-        from data.errors import InvalidParameterError
+    from data.checks import check_path_given
 
-        raise InvalidParameterError(
-            "graph is an empty path: give a Lightning snapshot folder or channels file, or "
-            "None for the bundled one"
-        )
+    check_path_given(
+        path, "graph", "a Lightning snapshot folder or channels file, or None for the bundled one"
+    )
     p = default_graph_path() if path is None else Path(path)
     return _load(str(p.resolve()))
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Any
 
 import numpy as np
 
 from data.errors import InvalidParameterError
 
-__all__ = ["check_int", "check_real"]
+__all__ = ["check_int", "check_path_given", "check_real"]
 
 
 def _scalar(value: Any) -> Any:
@@ -46,3 +47,10 @@ def check_real(value: Any, name: str) -> float:
     if not math.isfinite(out):
         raise InvalidParameterError(f"{name} must be finite, got {out!r}")
     return out
+
+
+def check_path_given(value: Any, name: str, what: str) -> None:
+    """An empty path (``""``, white space: a variable that expanded to nothing) is refused:
+    ``Path("")`` is the working directory, never what was meant. ``what``: what to give."""
+    if value is not None and not os.fspath(value).strip():
+        raise InvalidParameterError(f"{name} is an empty path: give {what}")

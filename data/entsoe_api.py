@@ -130,6 +130,7 @@ from entsoe.exceptions import (
 from entsoe.mappings import Area, lookup_area
 from requests.structures import CaseInsensitiveDict
 
+from data.checks import check_path_given
 from data.errors import (
     BTUTError,
     DataUnavailableError,
@@ -222,10 +223,7 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     ``InvalidParameterError``.
     """
     if cache_dir is not None:
-        if not os.fspath(cache_dir).strip():  # Path("") is the working directory
-            raise InvalidParameterError(
-                "cache_dir is an empty path: give a directory, or None for the default"
-            )
+        check_path_given(cache_dir, "cache_dir", "a directory, or None for the default")
         return Path(cache_dir).expanduser()
     env = os.environ.get("BTUT_CACHE_DIR")
     if env:

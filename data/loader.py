@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.checks import check_path_given
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.layouts import ANY_ZONE, read_source_file
 from data.schema import INDEX_NAME, RESOLUTIONS, order_columns
@@ -312,12 +313,9 @@ def load_market_data(
             raise InvalidParameterError(
                 f"source must be a CSV path, 'entsoe' or None, got {type(source).__name__}"
             )
-        if not os.fspath(source).strip():
-            # Path("") is "." (the working directory): say what is really wrong
-            raise InvalidParameterError(
-                "source is an empty path: give a CSV path, 'entsoe', or no source "
-                "for the bundled data"
-            )
+        check_path_given(
+            source, "source", "a CSV path, 'entsoe', or no source for the bundled data"
+        )
         full = _zone_frame_from_file(z, Path(source), bundled=False)
         label = str(source)
 

@@ -22,14 +22,39 @@ HISTORY_GAP_WARNING = (
 
 
 @pytest.fixture
-def june_gap_csv(tmp_path: Path) -> str:
+def june_csv(tmp_path: Path) -> Callable[..., Path]:
+    """Write the bundled ES June 2017 rows (Spain layout) to ``tmp_path / name``: ``drop``,
+    a local hour prefix (``"2017-06-14 12:"``) whose row is left out; ``edit``, a local hour
+    prefix, a source column and a function of the cell's text giving its new text."""
+
+    def write(
+        name: str,
+        *,
+        drop: str | None = None,
+        edit: tuple[str, str, Callable[[str], str]] | None = None,
+    ) -> Path:
+        with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
+            header, *rows = fh.read().splitlines()
+        rows = [r for r in rows if r.startswith("2017-06") and not (drop and r.startswith(drop))]
+        if edit is not None:
+            hour, column, change = edit
+            col = header.split(",").index(column)
+            for i, row in enumerate(rows):
+                if row.startswith(hour):
+                    cells = row.split(",")
+                    cells[col] = change(cells[col])
+                    rows[i] = ",".join(cells)
+        path = tmp_path / name
+        path.write_text("\n".join([header, *rows]) + "\n")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def june_gap_csv(june_csv: Callable[..., Path]) -> str:
     """The bundled ES June 2017 rows without the hour 12:00 (local) of 2017-06-14."""
-    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
-        header, *rows = fh.read().splitlines()
-    rows = [r for r in rows if r.startswith("2017-06") and not r.startswith("2017-06-14 12:")]
-    path = tmp_path / "spain_gap.csv"
-    path.write_text("\n".join([header, *rows]) + "\n")
-    return str(path)
+    return str(june_csv("spain_gap.csv", drop="2017-06-14 12:"))
 
 
 #: The one warning line a replay or backtest after 2017-06-10 gives for ``june_spike_csv``.
@@ -40,20 +65,10 @@ SPIKE_WARNING = (
 
 
 @pytest.fixture
-def june_spike_csv(tmp_path: Path) -> str:
+def june_spike_csv(june_csv: Callable[..., Path]) -> str:
     """The bundled ES June 2017 rows with the load of 2017-06-10 15:00 (local) tripled."""
-    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
-        header, *rows = fh.read().splitlines()
-    load = header.split(",").index("total load actual")
-    rows = [r for r in rows if r.startswith("2017-06")]
-    for i, row in enumerate(rows):
-        if row.startswith("2017-06-10 15:"):
-            cells = row.split(",")
-            cells[load] = str(3 * float(cells[load]))
-            rows[i] = ",".join(cells)
-    path = tmp_path / "spain_spike.csv"
-    path.write_text("\n".join([header, *rows]) + "\n")
-    return str(path)
+    tripled = ("2017-06-10 15:", "total load actual", lambda v: str(3 * float(v)))
+    return str(june_csv("spain_spike.csv", edit=tripled))
 
 
 @pytest.fixture

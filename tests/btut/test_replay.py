@@ -456,7 +456,7 @@ def test_a_spike_in_the_history_is_said_and_used_as_it_is(
 
 
 def test_a_day_built_on_a_substitute_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_csv: Callable[..., Path]
 ) -> None:
     """The bundled 2017-11-14 lacks two load_mw values: its realised load is the TSO's
     forecast, said in one line (it was only in the details); a blank solar forecast hour
@@ -470,17 +470,8 @@ def test_a_day_built_on_a_substitute_says_so(
         "filled)"
     ]
     assert btut.load_run(1, db=url).days()[0]["realised_load"] == "load_forecast_mw"
-    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
-        header, *rows = fh.read().splitlines()
-    col = header.split(",").index("forecast solar day ahead")
-    rows = [r for r in rows if r.startswith("2017-06")]
-    for i, row in enumerate(rows):
-        if row.startswith("2017-06-14 13:"):
-            cells = row.split(",")
-            cells[col] = ""
-            rows[i] = ",".join(cells)
-    path = tmp_path / "blank_solar_forecast.csv"
-    path.write_text("\n".join([header, *rows]) + "\n")
+    blank = ("2017-06-14 13:", "forecast solar day ahead", lambda v: "")
+    path = june_csv("blank_solar_forecast.csv", edit=blank)
     assert main(["replay", "-n", "20", "--source", str(path), "--db", url]) == 0
     said = [ln for ln in capsys.readouterr().err.splitlines() if "missing value" in ln]
     assert said == [
@@ -515,17 +506,17 @@ def test_undefined_figures_are_stored_as_strict_json(
 
 
 def test_an_edited_source_file_is_a_new_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_spike_csv: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    june_spike_csv: str,
+    june_csv: Callable[..., Path],
 ) -> None:
     """The run's configuration holds the sha256 of a --source file's bytes: the same file
     edited in place (here: one load value tripled) is replayed anew, not answered with the
     stored run of the old data (its path alone identified it before); the same bytes under
     another name carry the same digest."""
     url = _url(tmp_path)
-    with gzip.open(bundled_path("spain_energy_2015_2017.csv.gz"), "rt") as fh:
-        header, *rows = fh.read().splitlines()
-    path = tmp_path / "es.csv"
-    path.write_text("\n".join([header, *[r for r in rows if r.startswith("2017-06")]]) + "\n")
+    path = june_csv("es.csv")
     args = ["replay", "-n", "20", "--day", "2017-06-15", "--db", url, "--json"]
 
     def replayed(source: Path) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 import sys
 
-from btut.cli import main
+from btut.entry import main
 
 sys.exit(main())

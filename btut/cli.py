@@ -28,6 +28,8 @@ from rich.console import Console
 from rich.table import Table
 
 from btut import MAX_SEED
+from btut.entry import ABORTED
+from btut.interrupts import InterruptWatch, watch_interrupts
 from data.checks import check_path_given
 from data.errors import BTUTError
 
@@ -1469,9 +1471,10 @@ def compare_cmd(
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``btut`` console script; returns the exit code."""
     debug = os.environ.get("BTUT_DEBUG") == "1"
-    with warnings.catch_warnings(), _log_warnings_as_lines():  # both restored afterwards
+    # all three restored afterwards
+    with watch_interrupts() as watch, warnings.catch_warnings(), _log_warnings_as_lines():
         warnings.showwarning = _one_line_warning
-        return _main(argv, debug)
+        return _main(argv, debug, watch)
 
 
 class _LineHandler(logging.Handler):
@@ -1507,26 +1510,41 @@ def _one_line_warning(message: Any, category: Any, *args: Any, **kwargs: Any) ->
     _warning_line(str(message) or category.__name__)
 
 
-def _main(argv: list[str] | None, debug: bool) -> int:
+def _main(argv: list[str] | None, debug: bool, watch: InterruptWatch) -> int:
     try:
         # non-standalone typer returns the code of an exit (Ctrl-C: 130) instead of raising
         code = app(args=argv, prog_name="btut", standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code != 0:
-            if code == 130:
-                err.print("btut: aborted (interrupted)", markup=False)
+            if code == 130 or watch.interrupted:
+                return _aborted()
             return code
     except _EXIT as exc:
-        return exc.exit_code
-    except _ABORT:
-        err.print("btut: aborted (interrupted)", markup=False)
-        return 130
-    except BTUTError as exc:
+        return _aborted() if exc.exit_code != 0 and watch.interrupted else exc.exit_code
+    except BaseException as exc:
+        # a Ctrl-C that a library reported as something else (pandas: "Calling
+        # read(nbytes) on source failed") is an interrupt, not bad data or a bug
+        if isinstance(exc, _ABORT) or watch.interrupted:
+            return _aborted()
+        if not isinstance(exc, Exception):
+            raise
+        return _failure(exc, debug)
+    return 0
+
+
+def _aborted() -> int:
+    err.print(ABORTED, markup=False)
+    return 130
+
+
+def _failure(exc: Exception, debug: bool) -> int:
+    """One line for an error that ended a command; its exit code."""
+    if isinstance(exc, BTUTError):
         if debug:
             traceback.print_exc()
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         err.print(f"btut: error: {_clipped(msg)}", markup=False)
         return exc.exit_code
-    except MemoryError:
+    if isinstance(exc, MemoryError):
         if debug:
             traceback.print_exc()
         err.print(
@@ -1535,7 +1553,7 @@ def _main(argv: list[str] | None, debug: bool) -> int:
             markup=False,
         )
         return 2
-    except OSError as exc:
+    if isinstance(exc, OSError):
         if not _raised_writing_output(exc):
             return _internal_error(exc, debug)
         _silence_stdout()
@@ -1544,16 +1562,14 @@ def _main(argv: list[str] | None, debug: bool) -> int:
         reason = exc.strerror or type(exc).__name__
         err.print(f"btut: error: cannot write the output: {reason}", markup=False)
         return 5
-    except Exception as exc:
-        if _is_usage_error(exc):  # one line, like every other error
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            msg = " ".join(exc.format_message().split()).rstrip(".")
-            if msg:  # empty: a group called bare, whose help was shown
-                err.print(f"btut: error: {_clipped(msg)}{hint}", markup=False)
-            return exc.exit_code
-        return _internal_error(exc, debug)
-    return 0
+    if _is_usage_error(exc):  # one line, like every other error
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        msg = " ".join(exc.format_message().split()).rstrip(".")
+        if msg:  # empty: a group called bare, whose help was shown
+            err.print(f"btut: error: {_clipped(msg)}{hint}", markup=False)
+        return exc.exit_code
+    return _internal_error(exc, debug)
 
 
 def _internal_error(exc: BaseException, debug: bool) -> int:

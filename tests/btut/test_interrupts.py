@@ -1,0 +1,137 @@
+"""Ctrl-C is exit 130 and one line, also when a library reports it as another exception."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import btut.entry
+from btut.cli import main
+from btut.interrupts import watch_interrupts
+
+ABORTED = "btut: aborted (interrupted)"
+VALIDATE = [
+    "data",
+    "validate",
+    "-z",
+    "ES",
+    "--start",
+    "2017-06-01",
+    "--end",
+    "2017-06-08",
+    "--source",
+]
+
+
+def _interrupt_self() -> None:
+    """Deliver a real SIGINT to this process and wait until Python's handler has run."""
+    os.kill(os.getpid(), signal.SIGINT)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:  # the handler runs between two bytecodes
+        time.sleep(0.01)
+    pytest.fail("SIGINT was not delivered")
+
+
+def test_an_interrupt_pandas_reports_as_a_parse_error_is_exit_130(
+    june_csv, monkeypatch, capsys
+) -> None:
+    # pandas' C parser turns a KeyboardInterrupt raised while it reads its source into
+    # ParserError("... Calling read(nbytes) on source failed ..."); seen in CI as
+    # "btut: error: malformed CSV spain_energy_2015_2017.csv.gz: ..." and exit 4
+    path = june_csv("june.csv")
+
+    def interrupted_read(*args, **kwargs):
+        try:
+            _interrupt_self()
+        except KeyboardInterrupt:
+            raise pd.errors.ParserError(
+                "Error tokenizing data. C error: Calling read(nbytes) on source failed. "
+                "Try engine='python'."
+            ) from None
+
+    monkeypatch.setattr(pd, "read_csv", interrupted_read)
+    code = main([*VALIDATE, str(path)])
+    err = capsys.readouterr().err.strip()
+    assert (code, err) == (130, ABORTED)
+
+
+def test_the_same_parse_error_without_an_interrupt_stays_bad_data(
+    june_csv, monkeypatch, capsys
+) -> None:
+    path = june_csv("june.csv")
+
+    def failed_read(*args, **kwargs):
+        raise pd.errors.ParserError("Error tokenizing data. C error: something else")
+
+    monkeypatch.setattr(pd, "read_csv", failed_read)
+    code = main([*VALIDATE, str(path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 4
+    assert err.startswith("btut: error: malformed CSV june.csv: Error tokenizing data"), err
+
+
+def test_an_interrupt_while_the_command_line_loads_is_exit_130(monkeypatch, capsys) -> None:
+    # an extension module cut off while it initialises raises ImportError
+    # ("initialization failed"), which was exit 70, "internal error"; a bare
+    # KeyboardInterrupt there printed a traceback
+    real_import = __import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "btut.cli":
+            try:
+                _interrupt_self()
+            except KeyboardInterrupt:
+                raise ImportError("initialization failed") from None
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.__import__", interrupted_import)
+    assert btut.entry.main(["--help"]) == 130
+    assert capsys.readouterr().err.strip() == ABORTED
+
+
+def test_an_import_error_without_an_interrupt_is_raised(monkeypatch) -> None:
+    real_import = __import__
+
+    def broken_import(name, *args, **kwargs):
+        if name == "btut.cli":
+            raise ImportError("a broken install")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.__import__", broken_import)
+    with pytest.raises(ImportError, match="a broken install"):
+        btut.entry.main(["--help"])
+
+
+def test_the_watch_restores_the_handler_and_leaves_others_alone() -> None:
+    before = signal.getsignal(signal.SIGINT)
+    assert before is signal.default_int_handler  # Python's own, under pytest too
+    with watch_interrupts() as outer:
+        assert signal.getsignal(signal.SIGINT) is not before
+        with watch_interrupts() as inner:  # the console script's watch, then the CLI's
+            assert inner is outer
+        with pytest.raises(KeyboardInterrupt):
+            _interrupt_self()
+        assert outer.interrupted
+    assert signal.getsignal(signal.SIGINT) is before
+    # an ignored SIGINT stays ignored (nohup, a background job)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with watch_interrupts() as watch:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert not watch.interrupted
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_the_console_script_and_python_m_use_the_entry() -> None:
+    text = (Path(btut.entry.__file__).parents[1] / "pyproject.toml").read_text()
+    assert 'btut = "btut.entry:main"' in text
+    main_py = Path(btut.entry.__file__).with_name("__main__.py").read_text()
+    assert "from btut.entry import main" in main_py
+    assert sys.modules["btut.entry"] is btut.entry

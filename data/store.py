@@ -726,6 +726,17 @@ class StoredRun:
 # --------------------------------------------------------------------------------------
 
 
+def _driver_hint(drivername: str, module: str | None) -> str:
+    """What to install for a database driver that is missing (``btut[postgres]`` brings
+    psycopg 3, which ``postgresql://`` means; not psycopg2)."""
+    if drivername in ("postgresql", "postgresql+psycopg"):
+        return "install btut[postgres] (psycopg 3)"
+    package = f"the {module} package" if module else "its driver"
+    if drivername.startswith("postgresql+"):
+        return f"install {package}, or use postgresql:// with btut[postgres] (psycopg 3)"
+    return f"install {package}"
+
+
 class ResultsStore:
     """Runs, interval series, per-type values and metrics in a SQL database.
 
@@ -774,7 +785,7 @@ class ResultsStore:
         except ModuleNotFoundError as exc:
             raise StorageError(
                 f"database driver for {self._url.drivername!r} is not installed ({exc}); "
-                "for PostgreSQL install btut[postgres]"
+                + _driver_hint(self._url.drivername, exc.name)
             ) from None
         except (ArgumentError, SQLAlchemyError) as exc:
             raise self._storage_error("open", exc) from None

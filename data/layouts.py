@@ -184,11 +184,23 @@ class _Raw:
         return f"line {self.line(row)}" + (f" ({first})" if isinstance(first, str) else "")
 
 
+def _parse_cells(text: str) -> pd.DataFrame:
+    """The CSV ``text`` as a frame of text cells (empty cells NaN).
+
+    pandas reads bytes: from a text buffer its C parser calls a Python wrapper for every
+    chunk, and a Ctrl-C that lands in that wrapper comes out as a ``ParserError`` ("Calling
+    read(nbytes) on source failed"), the interrupt lost. From bytes no Python code runs
+    while it parses, and the KeyboardInterrupt is raised as it is.
+    """
+    source = io.BytesIO(text.encode("utf-8"))
+    return pd.read_csv(source, dtype=str, keep_default_na=False, na_values=[""])
+
+
 def _read_csv(path: Path) -> _Raw:
     text = _read_text(path)
     lines = _record_lines(text, path)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+        frame = _parse_cells(text)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataValidationError(f"malformed CSV {path.name}: {first}") from None

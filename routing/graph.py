@@ -31,6 +31,8 @@ seconds); endpoints and ``node_id`` values that are not 33-byte hex pubkeys.
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import re
 import zlib
@@ -719,9 +721,24 @@ class ChannelGraph:
         return g
 
 
+#: Compressions pandas would read through Python code while it parses (``.gz`` is gunzipped
+#: here first).
+_OTHER_COMPRESSIONS = (".bz2", ".zip", ".xz", ".zst", ".tar")
+
+
 def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
+    """The CSV at ``path`` (gzipped for ``.gz``), parsed from bytes in memory.
+
+    pandas parsing a file or a gzip stream calls a Python ``read`` for every chunk, and a
+    Ctrl-C that lands there comes out as a ``ParserError`` (a "cannot read CSV" here), the
+    interrupt lost; from bytes no Python code runs while it parses.
+    """
     try:
-        return pd.read_csv(path, low_memory=False, **kwargs)  # one dtype per column
+        source: Any = path
+        if path.suffix.lower() not in _OTHER_COMPRESSIONS:
+            raw = path.read_bytes()
+            source = io.BytesIO(gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw)
+        return pd.read_csv(source, low_memory=False, **kwargs)  # one dtype per column
     except (OSError, ValueError, UnicodeDecodeError, EOFError, zlib.error) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataValidationError(f"{path}: cannot read CSV ({first})") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -468,3 +469,44 @@ def test_an_htlc_minimum_above_the_maximum_is_refused(tmp_path):
     lines = [GOOD[0], f"7,{B},{A},5000,0,1,40,5000000,,0"]
     g = ChannelGraph.from_csv(write_channels(tmp_path / "channels.csv.gz", lines))
     assert g.htlc_min_msat.tolist() == [1, 5_000_000]
+
+
+def _python_reads_while_loading(path: Path) -> int:
+    """Python functions named read* called while ``ChannelGraph.from_csv`` loads ``path``."""
+    calls = 0
+
+    def profile(frame, event, arg):
+        nonlocal calls
+        if event == "call" and frame.f_code.co_name in ("read", "read1", "readinto", "readline"):
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        ChannelGraph.from_csv(path)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv"])
+def test_a_snapshot_is_parsed_without_python_reads_so_ctrl_c_stays_an_interrupt(
+    lightning_dir, tmp_path, suffix
+):
+    # pandas reading a gzip stream or a file calls a Python read for every chunk; a Ctrl-C
+    # that landed there came out as "cannot read CSV (Error tokenizing data ... Calling
+    # read(nbytes) on source failed)" (1 of 6 timed SIGINTs on the 2026 snapshot). The count
+    # must not grow with the file: 1,000 channels against all of them
+    with gzip.open(lightning_dir / "channels.csv.gz", "rt") as fh:
+        lines = fh.read().splitlines(keepends=True)
+    counts = []
+    for n in (1_000, len(lines) - 1):
+        folder = tmp_path / f"{n}{suffix.replace('.', '_')}"
+        folder.mkdir()
+        text = "".join(lines[: n + 1])
+        path = folder / f"channels{suffix}"
+        if suffix.endswith(".gz"):
+            path.write_bytes(gzip.compress(text.encode()))
+        else:
+            path.write_text(text)
+        counts.append(_python_reads_while_loading(path))
+    assert counts[0] == counts[1], counts

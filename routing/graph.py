@@ -729,7 +729,7 @@ _OTHER_COMPRESSIONS = (".bz2", ".zip", ".xz", ".zst", ".tar")
 def _read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
     """The CSV at ``path`` (gzipped for ``.gz``), parsed from bytes in memory.
 
-    pandas parsing a file or a gzip stream calls a Python ``read`` for every chunk, and a
+    pandas parsing a gzip stream calls Python's ``gzip`` reader for every chunk, and a
     Ctrl-C that lands there comes out as a ``ParserError`` (a "cannot read CSV" here), the
     interrupt lost; from bytes no Python code runs while it parses.
     """

@@ -28,8 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from btut import MAX_SEED
-from btut.entry import ABORTED
-from btut.interrupts import InterruptWatch, watch_interrupts
+from btut.interrupts import ABORTED, InterruptWatch, watch_interrupts
 from data.checks import check_path_given
 from data.errors import BTUTError
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from btut.interrupts import watch_interrupts
-
-ABORTED = "btut: aborted (interrupted)"
+from btut.interrupts import ABORTED, watch_interrupts
 
 
 def main(argv: list[str] | None = None) -> int:

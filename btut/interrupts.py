@@ -17,6 +17,9 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
+#: What the command line prints, alone on its line, when Ctrl-C ends a command (exit 130).
+ABORTED = "btut: aborted (interrupted)"
+
 
 class InterruptWatch:
     """Whether a SIGINT arrived while the watch was active (``interrupted``)."""

@@ -29,7 +29,7 @@ from rich.table import Table
 
 from btut import MAX_SEED
 from btut.interrupts import ABORTED, InterruptWatch, watch_interrupts
-from data.checks import check_path_given
+from data.checks import check_path_given, clip_repr
 from data.errors import BTUTError
 
 # typer >= 0.20 vendors its own click (no click dependency): use typer's public names
@@ -138,7 +138,7 @@ def _check_db_scheme(url: str, where: str) -> None:
         parsed.get_dialect()
     except NoSuchModuleError:
         raise typer.BadParameter(
-            f"unknown database URL scheme {_shown(parsed.drivername)}{where}: the store is "
+            f"unknown database URL scheme {clip_repr(parsed.drivername)}{where}: the store is "
             "SQLite (sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DB)"
         ) from None
 
@@ -157,13 +157,6 @@ CacheOpt = Annotated[
 
 #: Longest error or warning line printed (an echoed 100,000-character --zone is cut).
 MAX_LINE_CHARS = 1000
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` for a message, cut to ``limit`` characters with an ellipsis: echoed
-    input (a 100,000-character option) must not make the error line as long."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _clipped(line: str) -> str:
@@ -568,7 +561,7 @@ def forecast_evaluate(
 
     if target not in (*CANONICAL_COLUMNS, *EXTRA_COLUMNS):
         raise InvalidParameterError(
-            f"unknown --target {_shown(target)}: a column of the market data, e.g. load_mw or "
+            f"unknown --target {clip_repr(target)}: a column of the market data, e.g. load_mw or "
             "price_eur_per_mwh (see 'btut data show')"
         )
     if column_kind(target) == "forecast":
@@ -621,8 +614,9 @@ def forecast_evaluate(
     frame = _load_with_history(zone, tr[0], te[1] + dt.timedelta(days=1), source, history_days)
     if centre and centre not in frame.columns:
         raise InvalidParameterError(
-            f"--centre {_shown(centre)} is not a column of the {frame.attrs.get('zone') or zone} "
-            f"data (its columns: {', '.join(map(str, frame.columns))})"
+            f"--centre {clip_repr(centre)} is not a column of the "
+            f"{frame.attrs.get('zone') or zone} data "
+            f"(its columns: {', '.join(map(str, frame.columns))})"
         )
     from data import validate_market_data
 
@@ -636,7 +630,7 @@ def forecast_evaluate(
         if unknown or REFERENCE not in names:
             raise InvalidParameterError(
                 f"--models must name {REFERENCE} and only models of {', '.join(every)}"
-                f" (got {_shown(models)})"
+                f" (got {clip_repr(models)})"
             )
         chosen = {m: every[m] for m in names}
     config = None
@@ -761,7 +755,7 @@ def _int_list(text: str, what: str) -> tuple[int, ...]:
         return tuple(int(x) for x in text.split(","))
     except ValueError:
         raise InvalidParameterError(
-            f"{what} must be comma-separated integers, got {_shown(text)}"
+            f"{what} must be comma-separated integers, got {clip_repr(text)}"
         ) from None
 
 
@@ -813,7 +807,7 @@ def db_runs(
             kinds = sorted({*RUN_KINDS, *store.kinds()})
             if kind not in kinds:
                 raise InvalidParameterError(
-                    f"unknown run kind {_shown(kind)}; valid kinds: {', '.join(kinds)}"
+                    f"unknown run kind {clip_repr(kind)}; valid kinds: {', '.join(kinds)}"
                 )
         runs = store.list_runs(kind)
     if as_json:

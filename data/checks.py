@@ -17,7 +17,7 @@ import numpy as np
 
 from data.errors import InvalidParameterError
 
-__all__ = ["check_int", "check_path_given", "check_real"]
+__all__ = ["check_int", "check_path_given", "check_real", "clip_repr"]
 
 
 def _scalar(value: Any) -> Any:
@@ -54,3 +54,10 @@ def check_path_given(value: Any, name: str, what: str) -> None:
     ``Path("")`` is the working directory, never what was meant. ``what``: what to give."""
     if value is not None and not os.fspath(value).strip():
         raise InvalidParameterError(f"{name} is an empty path: give {what}")
+
+
+def clip_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with an ellipsis: echoed
+    input (a 100,000-character option) must not make the error line as long."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

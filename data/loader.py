@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.checks import check_path_given
+from data.checks import check_path_given, clip_repr
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.layouts import ANY_ZONE, read_source_file
 from data.schema import INDEX_NAME, RESOLUTIONS, order_columns
@@ -46,12 +46,6 @@ LAST_DAY = dt.date(2199, 12, 31)
 year away from ``date.max`` overflow the date arithmetic (history windows, next days)."""
 
 
-def _shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` for a message, cut to ``limit`` characters with an ellipsis."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}..."
-
-
 def check_day_range(day: dt.date, what: str = "date") -> dt.date:
     """``day`` if within :data:`FIRST_DAY` .. :data:`LAST_DAY`, else ``InvalidParameterError``."""
     if not FIRST_DAY <= day <= LAST_DAY:
@@ -73,16 +67,18 @@ def as_market_day(value: str | dt.date | pd.Timestamp, what: str = "date") -> dt
         if value.tzinfo is None and value.time() == dt.time(0) and not ns:
             return check_day_range(value.date(), what)
         raise InvalidParameterError(
-            f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {_shown(value)}"
+            f"{what} must be a day (YYYY-MM-DD or a naive midnight), got {clip_repr(value)}"
         )
     if isinstance(value, dt.date):
         return check_day_range(value, what)
     if not isinstance(value, str):
-        raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {_shown(value)}")
+        raise InvalidParameterError(f"{what} must be a day YYYY-MM-DD, got {clip_repr(value)}")
     try:
         day = dt.date.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidParameterError(f"{what} {_shown(value)} is not a date (YYYY-MM-DD)") from None
+        raise InvalidParameterError(
+            f"{what} {clip_repr(value)} is not a date (YYYY-MM-DD)"
+        ) from None
     return check_day_range(day, what)
 
 
@@ -280,7 +276,7 @@ def load_market_data(
     z, d0, d1 = check_window(zone, start, end)
     if resolution not in RESOLUTIONS:
         raise InvalidParameterError(
-            f"resolution must be one of {', '.join(RESOLUTIONS)}, got {_shown(resolution)}"
+            f"resolution must be one of {', '.join(RESOLUTIONS)}, got {clip_repr(resolution)}"
         )
     is_api = isinstance(source, str) and source.lower() == "entsoe"
     if resolution != "native" and not is_api:  # a file has its own resolution: never resampled

@@ -307,6 +307,14 @@ def test_a_btut_file_with_only_a_header_says_it_has_no_rows(tmp_path, capsys):
     assert capsys.readouterr().err == "btut: error: file es.csv has no data rows (only a header)\n"
 
 
+def _set_key(monkeypatch, key: str | None) -> None:
+    """ENTSOE_API_KEY set to ``key``, or unset for None."""
+    if key is None:
+        monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("ENTSOE_API_KEY", key)
+
+
 def test_fetch_refuses_days_before_the_transparency_platform(monkeypatch, tmp_path, capsys):
     """1900 in Madrid is off the whole hour (local mean time): it said "start_utc 1900-06-01
     00:14:44+00:00 ... must be whole hours"; now the day is named before any key or query."""
@@ -316,10 +324,7 @@ def test_fetch_refuses_days_before_the_transparency_platform(monkeypatch, tmp_pa
         "Transparency Platform serves\n"
     )
     for key in ("fake", None):  # the day is said first, with or without a key
-        if key is None:
-            monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
-        else:
-            monkeypatch.setenv("ENTSOE_API_KEY", key)
+        _set_key(monkeypatch, key)
         args = ["data", "fetch", "--zone", "ES", "--start", "1900-06-01", "--end", "1900-06-02"]
         assert main(args) == 3
         assert capsys.readouterr().err == expected
@@ -335,10 +340,7 @@ def test_a_missing_or_blank_key_is_one_message(monkeypatch, tmp_path, capsys, ke
     from data.entsoe_api import MISSING_KEY_MESSAGE
 
     monkeypatch.setenv("BTUT_CACHE_DIR", str(tmp_path))
-    if key is None:
-        monkeypatch.delenv("ENTSOE_API_KEY", raising=False)
-    else:
-        monkeypatch.setenv("ENTSOE_API_KEY", key)
+    _set_key(monkeypatch, key)
     args = ["data", "fetch", "--zone", "ES", "--start", "2017-06-01", "--end", "2017-06-02"]
     assert main(args) == 2
     assert capsys.readouterr().err == f"btut: error: {MISSING_KEY_MESSAGE}\n"

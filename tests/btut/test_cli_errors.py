@@ -515,30 +515,30 @@ def test_an_unknown_database_scheme_is_a_bad_parameter(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_known_dialect_without_its_driver_stays_a_store_error(capsys) -> None:
-    """A setup problem (exit 5), not a bad URL."""
+@pytest.mark.parametrize(
+    ("module", "url", "hint"),
+    [
+        # not btut[postgres]
+        ("MySQLdb", "mysql://u@h/db", "install the MySQLdb package"),
+        # btut[postgres] brings psycopg 3; postgresql+psycopg2:// needs psycopg2 itself
+        (
+            "psycopg2",
+            "postgresql+psycopg2://u@127.0.0.1:9/db",
+            "install the psycopg2 package, or use postgresql:// with btut[postgres] (psycopg 3)",
+        ),
+    ],
+)
+def test_a_known_dialect_without_its_driver_stays_a_store_error(module, url, hint, capsys) -> None:
+    """A setup problem (exit 5), not a bad URL, with the package to install."""
     import importlib.util
 
-    if importlib.util.find_spec("MySQLdb") is not None:  # pragma: no cover
-        pytest.skip("MySQLdb is installed here")
-    assert main(["db", "runs", "--db", "mysql://u@h/db"]) == 5
+    if importlib.util.find_spec(module) is not None:  # pragma: no cover
+        pytest.skip(f"{module} is installed here")
+    assert main(["db", "runs", "--db", url]) == 5
     line = _one_error_line(capsys)
-    assert "database driver for 'mysql' is not installed" in line
-    assert line.endswith("install the MySQLdb package"), line  # not btut[postgres]
-
-
-def test_a_missing_psycopg2_is_not_sent_to_btut_postgres(capsys) -> None:
-    """btut[postgres] brings psycopg 3; postgresql+psycopg2:// needs psycopg2 itself."""
-    import importlib.util
-
-    if importlib.util.find_spec("psycopg2") is not None:  # pragma: no cover
-        pytest.skip("psycopg2 is installed here")
-    assert main(["db", "runs", "--db", "postgresql+psycopg2://u@127.0.0.1:9/db"]) == 5
-    line = _one_error_line(capsys)
-    assert "database driver for 'postgresql+psycopg2' is not installed" in line
-    assert line.endswith(
-        "install the psycopg2 package, or use postgresql:// with btut[postgres] (psycopg 3)"
-    ), line
+    driver = url.split(":", 1)[0]
+    assert f"database driver for {driver!r} is not installed" in line
+    assert line.endswith(hint), line
 
 
 def test_echoed_input_does_not_make_a_long_error_line(capsys) -> None:

@@ -6,11 +6,12 @@ shards of very large markets.
   caller stores each result itself (one writer, one transaction per result).
 * ``dask_market_statistics(client, equilibrium, population, shapes, ...)`` clears a market
   day's population in shards of :data:`SHARD_AGENTS` agents: each task gets the equilibrium
-  (scattered once to every worker) and its slice of the population, draws its agents' own
-  noise (:func:`agents.profiles.iter_net_demand`, seeded by absolute agent index) and sends
-  back :class:`market.clearing.ChunkStatistics` only: O(blocks x intervals) numbers per
-  chunk, never its agents. :func:`market.clearing.settle_market` of them, in order, equals the
-  one-process clearing bit for bit.
+  (sent once, as a task the scheduler can run again if its workers die) and its slice of
+  the population, draws its agents' own noise (:func:`agents.profiles.iter_net_demand`,
+  seeded by absolute agent index) and sends back :class:`market.clearing.ChunkStatistics`
+  only: O(blocks x intervals) numbers per chunk, never its agents.
+  :func:`market.clearing.settle_market` of them, in order, equals the one-process clearing
+  bit for bit.
 
 A cluster is a ``LocalCluster`` of single-threaded worker processes by default, or the
 scheduler at ``scheduler``. A worker that dies mid-task has its task rerun on another worker
@@ -271,11 +272,12 @@ def dask_market_statistics(
         from market.clearing import check_track
 
         track = check_track(track, population.n_agents)
-    [eq_future] = client.scatter([equilibrium], broadcast=True, hash=False)
     with warnings.catch_warnings():
-        # each shard's agents travel inside its task (so that a retry after a lost worker
-        # finds them on the scheduler), which distributed flags as a "large graph"
+        # the equilibrium and each shard's agents travel inside tasks (so that a retry after
+        # a lost worker finds them on the scheduler), which distributed flags as large
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        warnings.filterwarnings("ignore", message="Large object", category=UserWarning)
+        eq_future = _share(client, equilibrium)
         futures = _submit_shards(
             client, eq_future, population, shapes, noise_seed, seed, shard_agents, track
         )
@@ -283,6 +285,22 @@ def dask_market_statistics(
     for future in futures:  # in agent order: settle_market adds them in this order
         out.extend(future.result())
     return out
+
+
+def _identity(obj: Any) -> Any:
+    return obj
+
+
+def _share(client: Any, obj: Any) -> Any:
+    """A future of ``obj`` that survives the loss of every worker holding it.
+
+    Scattered data lives only on workers: Dask's memory manager may drop the extra copies
+    of a broadcast, and when the last holder dies its dependants are cancelled ("lost
+    scattered data"). A task that returns ``obj`` keeps it on the scheduler, which runs the
+    task again on a live worker.
+    """
+    key = f"btut-shared-{type(obj).__name__}-{uuid.uuid4().hex[:12]}"
+    return client.submit(_identity, obj, key=key, pure=False)
 
 
 def _submit_shards(

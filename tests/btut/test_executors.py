@@ -15,7 +15,7 @@ import pytest
 import data
 from agents import sample_population
 from agents.profiles import NOISE_BLOCK, day_profiles, iter_net_demand
-from btut.executors import check_executor, dask_client, dask_market_statistics
+from btut.executors import _share, check_executor, dask_client, dask_market_statistics
 from data.errors import InvalidParameterError, StorageError
 from market import clear_finite_market, energy_game, settle_market, solve_energy_market
 
@@ -178,3 +178,27 @@ def test_a_task_s_warnings_are_kept_for_the_caller_and_shown_when_it_fails() -> 
     assert record[0].category is UserWarning
     with pytest.warns(RuntimeWarning, match="^overflow$"):
         _warn_again(RuntimeWarning, "overflow")
+
+
+def _equilibrium_horizon(eq) -> int:
+    return eq.game.mfg.horizon
+
+
+@pytest.mark.timeout(300)
+def test_the_shared_equilibrium_survives_the_death_of_every_worker_holding_it(day_market):
+    # it was scattered: Dask's memory manager may keep one copy of a broadcast, and when that
+    # worker died the shards were cancelled ("lost scattered data ... already forgotten"),
+    # seen once in CI's killed-worker test; here every holder is killed, deterministically
+    from distributed import wait
+
+    eq = day_market[0]
+    with dask_client(n_workers=2) as client:
+        shared = _share(client, eq)
+        wait(shared)
+        holders = client.who_has([shared])[shared.key]
+        assert holders
+        pids = client.run(os.getpid, workers=list(holders))
+        for pid in pids.values():
+            os.kill(pid, signal.SIGKILL)
+        horizon = client.submit(_equilibrium_horizon, shared, pure=False)
+        assert horizon.result(timeout=120) == eq.game.mfg.horizon

@@ -123,7 +123,8 @@ class PricePath:
     """Buy and sell prices of one day, EUR/MWh, shape (H,), with ``buy >= sell``.
 
     ``dt_hours``: interval length; ``clock_hour``: local clock hour of each interval start
-    (default ``t * dt_hours``); ``index``: optional UTC interval starts (for ``to_frame``).
+    (default ``t * dt_hours``); ``index``: optional UTC interval starts (the index of the
+    best-response schedule, ``DPResult.to_frame``).
     """
 
     buy_eur_per_mwh: np.ndarray

@@ -496,7 +496,9 @@ def forecast_evaluate(
     models: Annotated[
         str | None,
         typer.Option(
-            "--models", help="Only these models, e.g. student_t,seasonal_naive (default all)."
+            "--models",
+            help="Only these models, comma-separated; student_t (the reference of the DM tests)"
+            " must be one, e.g. student_t,seasonal_naive (default all).",
         ),
     ] = None,
     warm_epochs: Annotated[
@@ -1320,7 +1322,14 @@ def _closed_pipe_is_quiet() -> Iterator[None]:
 
 @app.command("report")
 def report_cmd(
-    out_path: Annotated[str, typer.Option("--out", "-o", help="HTML file to write.")],
+    out_path: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            "-o",
+            help="HTML file to write (its folder is created if missing; - for stdout).",
+        ),
+    ],
     run: Annotated[int | None, typer.Option("--run", help="A stored replay run id.")] = None,
     backtest_id: Annotated[
         int | None, typer.Option("--backtest", help="A stored backtest id.")

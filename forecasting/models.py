@@ -965,7 +965,10 @@ class StudentTForecaster(_NeuralForecaster):
     ``profile_lags`` (days D−k whose whole hourly target profile is a feature of every
     interval, e.g. ``(1, 2, 3, 7)`` as in the open price-forecasting benchmark; default
     none), ``exog_profile_lags`` (the same for the ``exog`` columns, 0 = day D itself),
-    ``validation_split`` (``"last"`` or ``"random"`` days, see above),
+    ``validation_split`` (``"last"`` or ``"random"`` days, see the module docstring),
+    ``recency_halflife_days`` (weight of a training day's loss ``0.5 ** (age /
+    halflife)``; default none, equal weights), ``input_transform`` (``"asinh"``: robust
+    scaling then ``arcsinh`` of the features, see the module docstring; default none),
     ``calibrate_sigma`` (after training, multiply every predicted ``sigma`` by the one
     factor ``sigma_factor_`` that maximises the likelihood of the validation days: the
     spread learnt on the training days is too narrow out of sample; default off),
@@ -1011,7 +1014,9 @@ class StudentTForecaster(_NeuralForecaster):
 
 class GaussianForecaster(_NeuralForecaster):
     """Same body, features and training as ``StudentTForecaster`` with a normal head;
-    ``predict`` reports ``nu = inf``."""
+    ``predict`` reports ``nu = inf``. The parameters and fitted attributes are
+    ``StudentTForecaster``'s (``calibrate_sigma``, ``location_blend`` and the ensemble
+    options act the same way)."""
 
     distribution = "normal"
     _n_params = 2

@@ -326,7 +326,7 @@ def solve_lq(
 
 @dataclass(frozen=True, eq=False)
 class LQSimulation:
-    """N simulated agents, ``n_runs`` independent runs: empirical means on the time grid.
+    """N simulated agents in independent runs: empirical means on the time grid.
 
     ``mean`` (runs, n) is the empirical population mean x̄_N(t); ``type_means`` (runs, n, K)
     the empirical mean per type; ``type_counts`` (K,) the number of agents per type.

@@ -53,12 +53,15 @@ def _load(path: str) -> Any:
 def load_graph(path: str | Path | None = None) -> Any:
     """The channel graph at ``path`` (default the bundled snapshot), cached per path; an
     empty path (``Path("")`` is the working directory) is an ``InvalidParameterError``."""
-    from data.checks import check_path_given
+    from data.checks import check_path_given, path_mode
+    from data.errors import DataUnavailableError
 
     check_path_given(
         path, "graph", "a Lightning snapshot folder or channels file, or None for the bundled one"
     )
     p = default_graph_path() if path is None else Path(path)
+    # the snapshot is looked at before resolving: resolve() raises RuntimeError on a loop
+    path_mode(p, "channel snapshot", DataUnavailableError)
     return _load(str(p.resolve()))
 
 

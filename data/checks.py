@@ -11,13 +11,23 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import stat
 from typing import Any
 
 import numpy as np
 
 from data.errors import InvalidParameterError
 
-__all__ = ["check_int", "check_path_given", "check_real", "clip_repr"]
+__all__ = [
+    "check_int",
+    "check_path_given",
+    "check_real",
+    "clip_path",
+    "clip_repr",
+    "is_directory",
+    "is_regular",
+    "path_mode",
+]
 
 
 def _scalar(value: Any) -> Any:
@@ -61,3 +71,39 @@ def clip_repr(value: Any, limit: int = 60) -> str:
     input (a 100,000-character option) must not make the error line as long."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def clip_path(path: Any, limit: int = 120) -> str:
+    """``str(path)`` for a message, its middle cut to ``limit`` characters: a 5,000-character
+    path must not make the error line as long, and its ends say most about it."""
+    text = str(os.fspath(path) if isinstance(path, str | os.PathLike) else path)
+    if len(text) <= limit:
+        return text
+    keep = (limit - 3) // 2
+    return f"{text[:keep]}...{text[len(text) - keep :]}"
+
+
+def path_mode(path: str | os.PathLike, what: str, error: type[Exception]) -> int | None:
+    """``st_mode`` of ``path`` (symlinks followed), ``None`` when nothing is there. A path
+    that cannot be looked at (a symlink loop, a name too long, a parent that is a file, no
+    permission) is a one-line ``error`` naming ``what``, the path and the reason, not an
+    ``OSError`` (which ``Path.is_file`` lets escape for some of them and hides for others)."""
+    try:
+        return os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise error(f"cannot read {what} {clip_path(path)}: {reason}") from None
+    except ValueError as exc:  # an embedded NUL byte
+        raise error(f"{what} {clip_repr(os.fspath(path))} is not a valid path ({exc})") from None
+
+
+def is_regular(mode: int | None) -> bool:
+    """True if ``mode`` (from :func:`path_mode`) is a regular file's."""
+    return mode is not None and stat.S_ISREG(mode)
+
+
+def is_directory(mode: int | None) -> bool:
+    """True if ``mode`` (from :func:`path_mode`) is a directory's."""
+    return mode is not None and stat.S_ISDIR(mode)

@@ -60,6 +60,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from data.checks import clip_path, is_directory, is_regular, path_mode
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.schema import CANONICAL_COLUMNS, EXTRA_COLUMNS, INDEX_NAME, order_columns
 from data.zones import get_zone
@@ -541,14 +542,15 @@ def _data_file(path: str | os.PathLike) -> Path:
         raise InvalidParameterError(
             "the data file path is empty: give a CSV path (or no source for the bundled data)"
         )
-    p = Path(path)
-    if p.is_dir():
-        raise DataUnavailableError(f"{path} is a directory, not a data file")
-    if not p.is_file():
-        if p.exists():
-            raise DataUnavailableError(f"{path} is not a regular file")
-        raise DataUnavailableError(f"no such data file: {path}")
-    return p
+    mode = path_mode(path, "data file", DataUnavailableError)
+    shown = clip_path(path)
+    if mode is None:
+        raise DataUnavailableError(f"no such data file: {shown}")
+    if is_directory(mode):
+        raise DataUnavailableError(f"{shown} is a directory, not a data file")
+    if not is_regular(mode):
+        raise DataUnavailableError(f"{shown} is not a regular file")
+    return Path(path)
 
 
 def detect_layout(path: str | os.PathLike) -> str:

@@ -61,6 +61,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from data.checks import clip_path, is_regular, path_mode
 from data.errors import (
     ConcurrentRunError,
     DataUnavailableError,
@@ -764,13 +765,14 @@ class ResultsStore:
         path = _sqlite_file(self._url)
         if self.read_only:
             path = path if path is not None else _sqlite_uri_file(self._url)
-            if path is not None and not path.exists():
+            mode = None if path is None else path_mode(path, "results store", StorageError)
+            if path is not None and mode is None:
                 raise StorageError(
-                    f"no results store at {path} (nothing stored there yet: a replay, a "
-                    "backtest or `btut db upgrade` creates it)"
+                    f"no results store at {clip_path(path)} (nothing stored there yet: a "
+                    "replay, a backtest or `btut db upgrade` creates it)"
                 )
-            if path is not None and not path.is_file():
-                raise StorageError(f"no results store at {path} (not a regular file)")
+            if path is not None and not is_regular(mode):
+                raise StorageError(f"no results store at {clip_path(path)} (not a regular file)")
         else:
             try:
                 _ensure_sqlite_dir(self._url)

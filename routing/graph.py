@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import clip_path, is_directory, is_regular, path_mode
 from data.errors import (
     DataUnavailableError,
     DataValidationError,
@@ -231,14 +232,18 @@ class ChannelGraph:
                 f"path must be a snapshot folder or channels file, got {type(path).__name__}"
             )
         path = Path(path)
-        channels_path = path / CHANNELS_FILE if path.is_dir() else path
-        if not channels_path.is_file():
-            raise DataUnavailableError(f"channel snapshot not found: {channels_path}")
+        what = "channel snapshot"
+        is_dir = is_directory(path_mode(path, what, DataUnavailableError))
+        channels_path = path / CHANNELS_FILE if is_dir else path
+        if not is_regular(path_mode(channels_path, what, DataUnavailableError)):
+            raise DataUnavailableError(f"channel snapshot not found: {clip_path(channels_path)}")
         frame = _read_csv(channels_path, dtype={"channel_id": str, "short_channel_id": str})
         _restore_header(channels_path, frame)
         nodes_path = channels_path.parent / NODES_FILE
         nodes = None
-        if nodes_path.is_file() and nodes_path != channels_path:
+        if nodes_path != channels_path and is_regular(
+            path_mode(nodes_path, "node aliases", DataUnavailableError)
+        ):
             nodes = _read_csv(nodes_path, dtype=str, keep_default_na=False)
             _restore_header(nodes_path, nodes)
         return cls._build(

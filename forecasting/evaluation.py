@@ -304,11 +304,13 @@ def evaluate_forecasters(
             f"no market days of the test period {test[0]}..{test[1]} in the data, "
             f"which spans {span}"
         )
-    # every day of the test period within the data's span: a day without rows is a gap too
-    first, last = max(test[0], every[0]), min(test[1], every[-1])
-    _warn_missing(
-        frame[target], [first + dt.timedelta(k) for k in range((last - first).days + 1)], tz
-    )
+    # every day of the training and test periods within the data's span: a day without
+    # rows is a gap too
+    for (lo, hi), what in ((train, "training"), (test, "test")):
+        first, last = max(lo, every[0]), min(hi, every[-1])
+        if first <= last:
+            days_in = [first + dt.timedelta(k) for k in range((last - first).days + 1)]
+            _warn_missing(frame[target], days_in, tz, what)
     if models is None:
         seeded = {k: v for k, v in network.items() if k != "random_state"}
         models = default_models(frame, target, random_state=random_state, **seeded)
@@ -418,11 +420,11 @@ def score_forecasts(
     return scores, observed
 
 
-def _warn_missing(values: pd.Series, days: list[dt.date], tz: str) -> None:
-    """Warn about test intervals the data lacks or has no value for: they are not scored
-    (gaps are reported, never filled). The interval length is the data's most common
-    step; a local day's intervals run from its midnight to the next (23 or 25 hours on DST
-    days)."""
+def _warn_missing(values: pd.Series, days: list[dt.date], tz: str, what: str = "test") -> None:
+    """Warn about ``what`` (``"test"`` or ``"training"``) intervals the data lacks or has
+    no value for: they are not scored, or not trained on (gaps are reported, never
+    filled). The interval length is the data's most common step; a local day's intervals
+    run from its midnight to the next (23 or 25 hours on DST days)."""
     step = pd.Series(np.diff(values.index.as_unit("ns").asi8)).mode()
     if values.empty or step.empty:
         return
@@ -436,9 +438,10 @@ def _warn_missing(values: pd.Series, days: list[dt.date], tz: str) -> None:
         gap_days = [d for d, m in zip(days, missing, strict=True) if m]
         shown = ", ".join(str(d) for d in gap_days[:3]) + (" ..." if len(gap_days) > 3 else "")
         warnings.warn(
-            f"{int(missing.sum())} of {int(expected.sum())} test intervals have no "
+            f"{int(missing.sum())} of {int(expected.sum())} {what} intervals have no "
             f"{values.name} value in the data, on {len(gap_days)} day(s) ({shown}); "
-            "they are not scored",
+            + ("they are not scored" if what == "test" else "they are not trained on")
+            + " (nothing is filled)",
             UserWarning,
             stacklevel=3,
         )

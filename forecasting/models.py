@@ -92,6 +92,7 @@ from forecasting.features import (
     MAX_LAG_DAYS,
     DayAheadFeatures,
     check_whole,
+    column_kind,
     column_list,
     day_ahead_features,
     forecast_columns,
@@ -680,6 +681,7 @@ class _NeuralForecaster(BaseForecaster):
         )
         if self.centre is not None and self.centre not in exog:
             exog = [*exog, self.centre]
+        self._check_centre(target, exog)
         self._check_blend(target, exog)
         feats = day_ahead_features(
             frame,
@@ -904,6 +906,20 @@ class _NeuralForecaster(BaseForecaster):
             out.attrs["location_blend_partial"] = partial
         return out
 
+    def _check_centre(self, target: str, exog: list[str]) -> None:
+        """``centre`` must be a published forecast of the target: a measured column is not
+        known at the cut-off (its day-D values are no input), another quantity's forecast
+        is no location for the target."""
+        centre = self.centre
+        if centre is None:
+            return
+        if not _same_quantity(centre, target) or column_kind(centre) != "forecast":
+            own = [c for c in exog if _same_quantity(c, target) and column_kind(c) == "forecast"]
+            raise InvalidParameterError(
+                f"centre={centre!r} is not a published forecast of {target} "
+                f"({', '.join(own) or 'the data has none'})"
+            )
+
     def _check_blend(self, target: str, exog: list[str]) -> None:
         """``location_blend`` must be ``"lear"`` (price targets) or an ``exog`` column."""
         blend = self.location_blend
@@ -914,8 +930,8 @@ class _NeuralForecaster(BaseForecaster):
                 raise InvalidParameterError(
                     f"location_blend='lear' forecasts day-ahead prices, not {target!r}"
                 )
-        elif blend not in exog or blend.split("_")[0] != target.split("_")[0]:
-            own = [c for c in exog if c.split("_")[0] == target.split("_")[0]]
+        elif blend not in exog or not _same_quantity(blend, target):
+            own = [c for c in exog if _same_quantity(c, target)]
             raise InvalidParameterError(
                 f"location_blend={blend!r} is neither 'lear' nor a published forecast of "
                 f"{target} among the model's inputs ({', '.join(own) or 'none'})"
@@ -951,6 +967,11 @@ class _NeuralForecaster(BaseForecaster):
         with warnings.catch_warnings():  # a row where no window has a forecast
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(values, axis=1), partial
+
+
+def _same_quantity(column: str, target: str) -> bool:
+    """``load_forecast_mw`` is of the quantity of ``load_mw``: the first word agrees."""
+    return column.split("_")[0] == target.split("_")[0]
 
 
 class StudentTForecaster(_NeuralForecaster):

@@ -495,6 +495,14 @@ def test_forecast_centre_is_checked_against_the_data_and_the_target(
     assert "load_forecast_mw" in line
     assert main([*args, *period, "--centre", "load_mw"]) == 2
     assert "--centre load_mw is the --target itself" in _one_error_line(capsys)
+    # a measured column (unknown at the cut-off) said "too little data to fit: 0 day(s) with
+    # load_mw values", and another quantity's forecast ran
+    for other in ("solar_mw", "price_forecast_eur_per_mwh"):
+        assert main([*args, *period, "--centre", other, "--hidden", "4"]) == 2
+        assert _one_error_line(capsys) == (
+            f"btut: error: centre={other!r} is not a published forecast of load_mw "
+            "(load_forecast_mw)"
+        )
 
 
 @pytest.mark.parametrize("url", ["foo://bar", "FOO://u:secret@h/db", "sqlite+nodriver:///x.db"])

@@ -541,8 +541,9 @@ def test_test_gaps_are_reported_and_a_single_day_has_no_dm_test(es_frame):
     messages = [str(w.message) for w in seen]
     assert (
         "27 of 144 test intervals have no load_mw value in the data, on 2 day(s) "
-        "(2016-03-03, 2016-03-05); they are not scored" in messages
+        "(2016-03-03, 2016-03-05); they are not scored (nothing is filled)" in messages
     )
+    assert not any("training intervals" in m for m in messages)
     assert res.scores["naive"].n_intervals == 144 - 27
     assert res.scores["naive"].dm_pvalue_vs_student_t is not None
     # one test day: the Diebold-Mariano test is undefined, its p-values are null (warned)
@@ -572,3 +573,29 @@ def test_models_that_are_no_forecasters_are_refused(es_frame, models, match):
             es_frame, "load_mw", train=("2016-01-08", "2016-02-28"),
             test=("2016-02-29", "2016-03-01"), models=models,
         )  # fmt: skip
+
+
+def test_training_gaps_are_reported(es_frame):
+    """A gap in the training period was silently left out of the fit (the CLI said nothing,
+    while replay warns about a gap in its history)."""
+    local = es_frame.index.tz_convert("Europe/Madrid")
+    gone = ((local.date == D(2016, 2, 10)) & (local.hour == 5)) | (local.date == D(2016, 2, 20))
+    frame = es_frame.loc[~gone]
+    frame.attrs = dict(es_frame.attrs)
+    frame.loc[frame.index[local[~gone].date == D(2016, 1, 9)][:2], "load_mw"] = np.nan
+    models = {"naive": SeasonalNaiveForecaster()}
+    with pytest.warns(UserWarning) as seen:
+        evaluate_forecasters(
+            frame,
+            "load_mw",
+            train=(D(2016, 1, 8), D(2016, 2, 29)),
+            test=(D(2016, 3, 1), D(2016, 3, 3)),
+            models=models,
+        )
+    messages = [str(w.message) for w in seen]
+    assert (
+        "27 of 1272 training intervals have no load_mw value in the data, on 3 day(s) "
+        "(2016-01-09, 2016-02-10, 2016-02-20); they are not trained on (nothing is filled)"
+        in messages
+    ), messages
+    assert not any("test intervals" in m for m in messages)

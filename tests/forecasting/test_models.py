@@ -639,6 +639,19 @@ def test_fixed_centre_keeps_the_published_forecast_as_location(
         cls(fixed_centre=True).fit(train)
 
 
+@pytest.mark.parametrize("centre", ["solar_mw", "solar_forecast_mw", "price_eur_per_mwh"])
+def test_the_centre_must_be_a_published_forecast_of_the_target(
+    centre: str, train: pd.DataFrame
+) -> None:
+    """A measured column has no day-D values at the cut-off (the fit found "0 day(s) with
+    load_mw values"), another quantity's forecast is no location for the target."""
+    with pytest.raises(InvalidParameterError) as info:
+        StudentTForecaster(**TINY, centre=centre).fit(train, "load_mw")
+    assert str(info.value) == (
+        f"centre={centre!r} is not a published forecast of load_mw (load_forecast_mw)"
+    )
+
+
 def test_recency_weights_halve_every_halflife() -> None:
     from forecasting.models import _recency_weights
 

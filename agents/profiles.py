@@ -227,7 +227,6 @@ def day_profiles(
             raise DataUnavailableError(
                 f"no complete solar on {the_day}: need one of {', '.join(SOLAR_COLUMNS)}"
                 + (f" ({', '.join(have)} incomplete)" if have else " (none in the data)")
-                + "; require_solar=False gives zero PV"
             )
         solar_cf = np.zeros(H)
         capacity = float("nan")

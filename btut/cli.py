@@ -428,12 +428,13 @@ def data_fetch(
 ) -> None:
     """Download a zone's data from the ENTSO-E API into the cache (needs ENTSOE_API_KEY)."""
     from data import MissingCredentialsError, validate_market_data
-    from data.entsoe_api import MISSING_KEY_MESSAGE
+    from data.entsoe_api import MISSING_KEY_MESSAGE, cache_root
     from data.loader import check_entsoe_days, check_window
 
     # a bad zone, date or cache directory is named before the missing key
     check_entsoe_days(check_window(zone, start, end)[1])
     check_path_given(cache_dir, "--cache-dir", "a directory, or leave it out for the default")
+    cache_root(cache_dir)  # a file where the cache should be
     if not os.environ.get("ENTSOE_API_KEY", "").strip():  # blank: as the API client says
         raise MissingCredentialsError(MISSING_KEY_MESSAGE)
     frame = _load(zone, start, end, "entsoe", cache_dir)

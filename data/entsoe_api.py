@@ -130,7 +130,7 @@ from entsoe.exceptions import (
 from entsoe.mappings import Area, lookup_area
 from requests.structures import CaseInsensitiveDict
 
-from data.checks import check_path_given
+from data.checks import check_path_given, clip_path, is_directory, path_mode
 from data.errors import (
     BTUTError,
     DataUnavailableError,
@@ -219,16 +219,22 @@ def _install_log_redaction() -> None:
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """The BTUT cache directory: ``cache_dir``, else ``$BTUT_CACHE_DIR``, else ``~/.cache/btut``.
 
-    API responses live in its ``entsoe`` subdirectory. An empty ``cache_dir`` is an
-    ``InvalidParameterError``.
+    API responses live in its ``entsoe`` subdirectory. An empty ``cache_dir``, or a path
+    where something other than a directory is (a file, a symlink loop, a name too long), is
+    an ``InvalidParameterError`` naming it, before any download.
     """
     if cache_dir is not None:
         check_path_given(cache_dir, "cache_dir", "a directory, or None for the default")
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("BTUT_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "btut"
+        root, what = Path(cache_dir).expanduser(), "cache directory"
+    elif os.environ.get("BTUT_CACHE_DIR"):
+        root, what = Path(os.environ["BTUT_CACHE_DIR"]).expanduser(), "$BTUT_CACHE_DIR"
+    else:
+        root, what = Path.home() / ".cache" / "btut", "cache directory"
+    for path in (root, root / "entsoe"):
+        mode = path_mode(path, what, InvalidParameterError)
+        if mode is not None and not is_directory(mode):
+            raise InvalidParameterError(f"{what} {clip_path(path)} is not a directory")
+    return root
 
 
 class _ResponseCache:

@@ -1002,3 +1002,26 @@ def test_an_empty_cache_dir_is_refused(empty):
     """``cache_dir=""`` cached in ./entsoe (Path("") is the working directory)."""
     with pytest.raises(InvalidParameterError, match=r"^cache_dir is an empty path"):
         entsoe_api.cache_root(empty)
+
+
+def test_a_cache_dir_that_is_no_directory_is_refused_before_any_request(
+    api, rsps, tmp_path, monkeypatch
+):
+    """A file as cache directory (or as its ``entsoe`` folder) only warned "cache entry
+    unreadable ([Errno 20] Not a directory); refetching" per request, then downloaded
+    every time and lost the responses."""
+    t0 = pd.Timestamp("2017-06-14T00:00", tz="UTC")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("x")
+    with pytest.raises(InvalidParameterError, match=r"^cache directory .*plain\.csv is not a dir"):
+        fetch(t0, t0 + 6 * H, tmp_path, cache_dir=plain)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "entsoe").write_text("x")
+    with pytest.raises(InvalidParameterError, match=r"^cache directory .*c/entsoe is not a dir"):
+        fetch(t0, t0 + 6 * H, tmp_path, cache_dir=tmp_path / "c")
+    monkeypatch.setenv("BTUT_CACHE_DIR", str(plain))
+    with pytest.raises(InvalidParameterError, match=r"^\$BTUT_CACHE_DIR .*plain\.csv is not a"):
+        entsoe_api.cache_root()
+    assert len(rsps.calls) == 0
+    monkeypatch.delenv("BTUT_CACHE_DIR")
+    assert entsoe_api.cache_root(tmp_path / "new") == tmp_path / "new"  # absent: made later

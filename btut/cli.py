@@ -332,8 +332,14 @@ def _warning_line(text: str) -> None:
 
 
 def _print_findings(report) -> None:
-    for w in [*report.errors, *report.warnings]:
+    """The report's warnings, one line each; then its first error (timestamps off the grid:
+    the rows were shown, but no command uses them), exit 4 as ``data validate``."""
+    from data import DataValidationError
+
+    for w in report.warnings:
         _warning_line(w)
+    if report.errors:
+        raise DataValidationError(report.errors[0])
 
 
 @data_app.command("show")
@@ -352,8 +358,9 @@ def data_show(
         ),
     ] = False,
 ) -> None:
-    """Show a zone's market data for local market days [START, END)."""
-    from data import InvalidParameterError, get_zone, validate_market_data
+    """Show a zone's market data for local market days [START, END).
+    Exit 4 when the data has errors (timestamps off the grid), after the rows."""
+    from data import DataValidationError, InvalidParameterError, get_zone, validate_market_data
 
     if as_json and as_csv:
         raise InvalidParameterError("--json and --csv are two outputs: give one of them")
@@ -370,6 +377,8 @@ def data_show(
         emit_json(
             {**_summary(frame, report), "validation": report.to_dict(), "rows": _frame_rows(frame)}
         )
+        if report.errors:  # the JSON holds them all; stderr the one line, as every error
+            raise DataValidationError(report.errors[0])
         return
     s = _summary(frame, report)
     shown = frame.copy()
@@ -427,7 +436,7 @@ def data_fetch(
     as_json: JsonOpt = False,
 ) -> None:
     """Download a zone's data from the ENTSO-E API into the cache (needs ENTSOE_API_KEY)."""
-    from data import MissingCredentialsError, validate_market_data
+    from data import DataValidationError, MissingCredentialsError, validate_market_data
     from data.entsoe_api import MISSING_KEY_MESSAGE, cache_root
     from data.loader import check_entsoe_days, check_window
 
@@ -446,6 +455,8 @@ def data_fetch(
     }
     if as_json:
         emit_json(summary)
+        if report.errors:  # as data show and validate
+            raise DataValidationError(report.errors[0])
         return
     out().print(
         f"fetched {summary['n_rows']} rows for {summary['zone']} "

@@ -215,6 +215,14 @@ def test_a_row_off_the_hourly_grid_is_an_error(tmp_path, capsys):
     assert captured.err == f"btut: error: {expected}\n"
     assert main(["replay", "--agents", "20", "--day", "2017-06-11", "--source", str(csv)]) == 4
     assert expected in capsys.readouterr().err
+    # `data show` shows the rows, the stray one too, and then fails as validate (it said the
+    # error as a warning and exit 0)
+    for fmt in ([], ["--csv"], ["--json"]):
+        assert main(["data", "show", *window, *fmt]) == 4
+        captured = capsys.readouterr()
+        assert "09:15" in captured.out or "07:15" in captured.out
+        assert captured.err.strip().splitlines()[-1] == f"btut: error: {expected}"
+        assert f"warning: {expected}" not in captured.err
 
 
 def test_show_csv_is_read_back_by_source_and_replays_the_same_day(tmp_path, capsys):

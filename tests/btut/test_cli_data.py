@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,16 @@ EXPECTED_ES_COLUMNS = {
 }
 
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _this_tree(env: dict) -> dict:
+    """``env`` with this tree's packages first on the path: the console script then runs
+    the code under test, whatever the editable install points at."""
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return {**env, "PYTHONPATH": path}
+
+
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     exe = shutil.which("btut")
     assert exe, "the btut console script is not installed (pip install -e .)"
@@ -32,7 +43,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **(env or {})},
+        env=_this_tree({**os.environ, **(env or {})}),
         stdin=subprocess.DEVNULL,
     )
 
@@ -126,7 +137,7 @@ def test_fetch_without_key_exits_2(tmp_path):
         ],
         capture_output=True,
         text=True,
-        env=env,
+        env=_this_tree(env),
         timeout=60,
     )
     assert res.returncode == 2

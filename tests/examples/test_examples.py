@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,12 @@ def test_replay_week_example_runs_and_reuses_stored_days(tmp_path: Path) -> None
         "--db", url,
         "--report", str(report),
     ]  # fmt: skip
-    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    env = dict(  # this tree's packages, whatever the editable install points at
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    run = dict(capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    first = subprocess.run(cmd, **run)
     assert first.returncode == 0, first.stderr
     assert "2017-06-12: efficiency" in first.stdout
     # the single-day replay of the first day is reused by the backtest
@@ -32,6 +38,6 @@ def test_replay_week_example_runs_and_reuses_stored_days(tmp_path: Path) -> None
     assert report.exists() and report.stat().st_size > 50_000
     assert 'id="plot-days"' in report.read_text()
 
-    second = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    second = subprocess.run(cmd, **run)
     assert second.returncode == 0, second.stderr
     assert "0 day(s) replayed, 2 reused" in second.stdout

@@ -4,8 +4,6 @@ exp(−d²/(2σ²)))."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -198,18 +196,16 @@ def test_random_point_sets_match_the_direct_sum(
     assert _max_rel_err(approx, exact) < RTOL
 
 
-def test_cost_is_not_quadratic() -> None:
-    # 4·10^5 points: the pairwise sum would be 1.6·10^11 kernel evaluations (minutes);
-    # binning + FFT takes well under a second. The bound is loose on purpose.
+def test_a_large_population_matches_the_exact_sum_at_sampled_agents() -> None:
+    # 4·10^5 points: the pairwise sum would be 1.6·10^11 kernel evaluations (minutes), so
+    # the exact sum is taken at 50 sampled agents only. The speed of binning + FFT is
+    # measured by benchmarks/bench_kernel.py, not here.
     rng = np.random.default_rng(0)
     pts = rng.uniform(size=(400_000, 2))
-    start = time.perf_counter()
     sensed = kernel_sensing(pts, sigma=0.01)
-    elapsed = time.perf_counter() - start
     assert sensed.shape == (400_000,)
     assert np.isfinite(sensed).all()
-    assert elapsed < 10.0
-    # spot check a few agents against the exact sum
+    # the exact sum at a sample of agents
     sub = rng.choice(400_000, size=50, replace=False)
     exact = kernel_sensing_direct(pts, sigma=0.01, targets=pts[sub])
     assert _max_rel_err(sensed[sub], exact) < RTOL

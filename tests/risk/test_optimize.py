@@ -140,14 +140,26 @@ def test_objective_expression_can_be_combined(demand: np.ndarray) -> None:
     expr, z = mean_cvar_objective(_newsvendor_costs(q, demand), 0.1, 0.5)
     assert isinstance(z, cp.Variable)
     assert expr.is_convex()
-    # add a regulariser the helper does not know about and solve by hand
+    # add a regulariser the helper does not know about and solve by hand; the reference is
+    # the exact (sort-based) mean-CVaR plus the regulariser, minimised over q by scipy
     problem = cp.Problem(cp.Minimize(expr + 0.01 * cp.square(q)))
     problem.solve(solver="CLARABEL")
     assert problem.status == cp.OPTIMAL
-    # gamma = 0 leaves the CVaR term (and z) out
+
+    def exact(x: float) -> float:
+        return _exact_newsvendor_objective(x, demand, 0.1, 0.5) + 0.01 * x * x
+
+    ref = minimize_scalar(
+        exact, bounds=(0.0, float(demand.max())), method="bounded", options={"xatol": 1e-9}
+    )
+    assert problem.value == pytest.approx(ref.fun, rel=1e-6)
+    assert exact(float(q.value)) == pytest.approx(ref.fun, rel=1e-6)
+    # gamma = 0 leaves the CVaR term (and z) out: the plain mean cost
     expr0, z0 = mean_cvar_objective(_newsvendor_costs(q, demand), 0.1, 0.0)
     assert z0 is None
     assert expr0.is_affine() or expr0.is_convex()
+    q.value = np.array(60.0)
+    assert expr0.value == pytest.approx(_exact_newsvendor_objective(60.0, demand, 0.1, 0.0))
 
 
 def test_result_is_frozen_and_serialisable(demand: np.ndarray) -> None:

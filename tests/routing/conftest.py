@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,17 +33,10 @@ def lightning_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def graph_load(lightning_dir: Path) -> tuple[ChannelGraph, float]:
-    """The 2026 snapshot (enabled directions) and its load time in seconds."""
-    start = time.perf_counter()
-    graph = ChannelGraph.from_csv(lightning_dir)
-    return graph, time.perf_counter() - start
-
-
-@pytest.fixture(scope="session")
-def graph(graph_load: tuple[ChannelGraph, float]) -> ChannelGraph:
-    """The 2026 snapshot (enabled directions), loaded once per session."""
-    return graph_load[0]
+def graph(lightning_dir: Path) -> ChannelGraph:
+    """The 2026 snapshot (enabled directions), loaded once per session (its load time is
+    measured by ``benchmarks/bench_routing.py``, not here)."""
+    return ChannelGraph.from_csv(lightning_dir)
 
 
 @pytest.fixture(scope="session")

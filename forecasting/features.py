@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.errors import DataUnavailableError, InvalidParameterError
+from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.loader import as_market_day, check_index
 from data.validation import resolution_of
 from data.zones import check_tz
@@ -470,7 +470,15 @@ def day_ahead_features(
             raise InvalidParameterError(f"the data has {own} intervals, expected {step}")
 
     def values(col: str) -> np.ndarray:
-        return frame[col].to_numpy(dtype=np.float64, na_value=np.nan)[lo:hi]
+        out = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)[lo:hi]
+        bad = np.isinf(out)
+        if bad.any():  # no value of a market quantity: NaN is missing, inf is wrong data
+            first = frame.index[lo:hi][bad][0]
+            raise DataValidationError(
+                f"{col} holds {int(bad.sum())} infinite value(s), the first at "
+                f"{first.isoformat()}: a missing value is NaN"
+            )
+        return out
 
     wall = pd.DatetimeIndex(times.astype("datetime64[ns]"), tz="UTC").tz_convert(tz)
     wall_ns = wall.tz_localize(None).as_unit("ns").asi8

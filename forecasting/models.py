@@ -86,7 +86,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from data.errors import DataUnavailableError, InvalidParameterError, NotFittedError
+from data.errors import (
+    DataUnavailableError,
+    DataValidationError,
+    InvalidParameterError,
+    NotFittedError,
+)
 from data.seeds import check_seed, seeded_rng
 from forecasting.features import (
     MAX_LAG_DAYS,
@@ -732,14 +737,27 @@ class _NeuralForecaster(BaseForecaster):
                 else:
                     mean = np.nanmean(cont_train, axis=0)
                     scale = np.nanstd(cont_train, axis=0)
+            # an all-NaN column has no mean: 0 and 1; values too large to scale are wrong data
+            has_values = np.isfinite(cont_train).any(axis=0)
+            overflow = has_values & ~(np.isfinite(mean) & np.isfinite(scale))
+            y_train = y_work[in_train]
+            with np.errstate(over="ignore", invalid="ignore"):
+                # a fixed centre is the location itself: no shift of the residual
+                y_mean = 0.0 if self.fixed_centre else float(np.mean(y_train))
+                y_scale = float(np.std(y_train)) or 1.0
+            if overflow.any() or not (math.isfinite(y_mean) and math.isfinite(y_scale)):
+                what = target if not overflow.any() else cont[int(np.argmax(overflow))]
+                source = next((c for c in (*exog, target) if c in what), target)
+                shown = source if what == source else f"{source} (feature {what})"
+                raise DataValidationError(
+                    f"the training values of {shown} are too large to standardise (largest "
+                    f"|value| {_largest(X, y_work, what, in_train):.3g}): wrong data?"
+                )
             mean = np.where(np.isfinite(mean), mean, 0.0)
             scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
             self.x_mean_ = pd.Series(mean, index=cont)
             self.x_scale_ = pd.Series(scale, index=cont)
-            y_train = y_work[in_train]
-            # a fixed centre is the location itself: no shift of the residual
-            self.y_mean_ = 0.0 if self.fixed_centre else float(np.mean(y_train))
-            self.y_scale_ = float(np.std(y_train)) or 1.0
+            self.y_mean_, self.y_scale_ = y_mean, y_scale
 
         self.target_ = target
         self.tz_ = tz
@@ -782,6 +800,16 @@ class _NeuralForecaster(BaseForecaster):
                 init_state=init_state,
                 fixed_location=self.fixed_centre_,
                 w_train=w_train,
+            )
+        import torch
+
+        if not np.isfinite(res.train_loss).all() or not all(
+            bool(torch.isfinite(t).all()) for t in res.model.state_dict().values()
+        ):
+            epoch = int(np.argmin(np.isfinite(res.train_loss)))
+            raise InvalidParameterError(
+                f"training diverged (the loss became NaN or infinite in epoch {epoch}): "
+                f"lower lr (now {self.lr:g}), or look for extreme values in the data"
             )
         shift = math.log(self.y_scale_)  # NLL in target units = standardised NLL + log scale
         self.model_ = res.model
@@ -967,6 +995,13 @@ class _NeuralForecaster(BaseForecaster):
         with warnings.catch_warnings():  # a row where no window has a forecast
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(values, axis=1), partial
+
+
+def _largest(X: pd.DataFrame, y: np.ndarray, column: str, rows: np.ndarray) -> float:
+    """Largest finite |value| of a feature column (or of the target) over ``rows``."""
+    values = X[column].to_numpy()[rows] if column in X.columns else y[rows]
+    values = np.abs(values[np.isfinite(values)])
+    return float(values.max()) if values.size else math.nan
 
 
 def _same_quantity(column: str, target: str) -> bool:
@@ -1195,6 +1230,11 @@ class TSOForecaster(_ReferenceForecaster):
                     f"(known: {', '.join(TSO_FORECAST_COLUMNS)}); pass column="
                 )
             col = TSO_FORECAST_COLUMNS[target]
+        elif column_kind(col) != "forecast" or not _same_quantity(col, target):
+            raise InvalidParameterError(
+                f"column={col!r} is not a published forecast of {target} (e.g. "
+                f"{TSO_FORECAST_COLUMNS.get(target, target.split('_')[0] + '_forecast_...')})"
+            )
         if col not in frame.columns:
             zone = frame.attrs.get("zone")
             where = f"the {zone} data" if zone else "the data"

@@ -328,6 +328,16 @@ def solve_fokker_planck(
 
     dynamic = callable(velocity)
     fixed_coeffs = None if dynamic else _coefficients(grid, _check_velocity(velocity, grid), sigma)
+    too_many = (
+        f"more than max_steps={max_steps} steps: the velocity is too large for the "
+        "explicit method on this grid (use method='implicit' or a coarser grid)"
+    )
+    if method == "explicit" and fixed_coeffs is not None and t_out.size:
+        # a fixed velocity fixes the step: say at once what stepping would find in minutes
+        step = cfl * _explicit_limit(fixed_coeffs)
+        step = step if dt is None else min(step, dt)
+        if float(t_out[-1]) / step > max_steps + t_out.size:
+            raise InvalidParameterError(too_many)
     out = np.empty((t_out.size, *grid.n_cells))
     t = 0.0
     steps = 0
@@ -362,10 +372,7 @@ def solve_fokker_planck(
             t = t_next if step == remaining else t + step
             steps += 1
             if steps > max_steps:
-                raise InvalidParameterError(
-                    f"more than max_steps={max_steps} steps: the velocity is too large for the "
-                    "explicit method on this grid (use method='implicit' or a coarser grid)"
-                )
+                raise InvalidParameterError(too_many)
         out[k] = rho
     return FPSolution(
         grid=grid, times=t_out, densities=out, sigma=sigma, method=method, n_steps=steps

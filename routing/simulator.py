@@ -292,7 +292,9 @@ class PaymentSimulator:
 
     # ------------------------------------------------------------------ balances
     def local_balance_msat(self, edge: int) -> int:
-        """Balance (msat) of an edge's source side of its channel."""
+        """Balance (msat) of an edge's source side of its channel; ``edge``: an edge index
+        0 .. n_edges - 1."""
+        edge = check_int(edge, "edge", 0, self.graph.n_edges - 1)
         c, side = self._sides([edge])
         return int(self.balance_msat[c[0], side[0]])
 
@@ -537,7 +539,8 @@ class PaymentSimulator:
     ) -> PaymentBatchResult:
         """Run payments in row order (columns ``source``, ``target``, ``amount_msat``) and
         summarise them. Unknown nodes raise ``NoRouteError``; other failures are recorded.
-        Amounts and ``max_attempts`` are checked before the first payment is made."""
+        Every row's nodes and amount, and ``max_attempts``, are checked before the first
+        payment is made: a bad row leaves the balances as they were."""
         if not isinstance(payments, pd.DataFrame):
             raise InvalidParameterError(
                 "payments must be a pandas DataFrame with columns source, target, "
@@ -554,14 +557,18 @@ class PaymentSimulator:
                 amounts.append(check_amount(a))
             except InvalidParameterError as exc:
                 raise InvalidParameterError(f"payments row {row}: {exc}") from None
+        sources, targets = payments["source"].tolist(), payments["target"].tolist()
+        for row, (s, t) in enumerate(zip(sources, targets, strict=True)):
+            try:
+                if self.graph.node(s) == self.graph.node(t):
+                    raise InvalidParameterError("source and target must differ")
+            except NoRouteError as exc:
+                raise NoRouteError(f"payments row {row}: {exc}", reason=exc.reason) from None
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(f"payments row {row}: {exc}") from None
         results = [
             self.pay(s, t, a, multipart=multipart, max_attempts=max_attempts)
-            for s, t, a in zip(
-                payments["source"].tolist(),
-                payments["target"].tolist(),
-                amounts,
-                strict=True,
-            )
+            for s, t, a in zip(sources, targets, amounts, strict=True)
         ]
         return PaymentBatchResult.from_results(results, multipart=multipart)
 

@@ -15,7 +15,12 @@ import torch
 from scipy import stats
 
 import data
-from data.errors import DataUnavailableError, InvalidParameterError, NotFittedError
+from data.errors import (
+    DataUnavailableError,
+    DataValidationError,
+    InvalidParameterError,
+    NotFittedError,
+)
 from forecasting import (
     LOAD_PARAMS,
     GaussianForecaster,
@@ -1085,3 +1090,58 @@ def test_a_forecast_column_as_target_is_not_its_own_input(train: pd.DataFrame) -
     model = StudentTForecaster(**{**TINY, "max_epochs": 2}).fit(train, "load_forecast_mw")
     assert "load_forecast_mw" not in model.feature_names_
     assert "solar_forecast_mw" in model.feature_names_
+
+
+# ---------------------------------------------------------------- values no model can use
+@pytest.mark.parametrize("cls", ALL)
+def test_an_infinite_input_is_named_not_forecast_as_nan(cls: type, train, es) -> None:
+    """One ``inf`` in the TSO's forecast came out as a NaN row of the networks (no word)
+    and as ``mu = inf, sigma = NaN`` of the TSO model."""
+    model = cls(**TINY).fit(train) if cls in (StudentTForecaster, GaussianForecaster) else None
+    model = model or cls().fit(train)
+    when = pd.Timestamp("2015-06-10T09:00", tz="UTC")
+    # the naive model uses only the target, a week earlier
+    naive = cls is SeasonalNaiveForecaster
+    column = "load_mw" if naive else "load_forecast_mw"
+    at = when - pd.Timedelta(days=7) if naive else when
+    bad = es.copy()
+    bad.loc[at, column] = -np.inf
+    with pytest.raises(DataValidationError) as info:
+        model.predict(bad, days=["2015-06-10"])
+    assert str(info.value) == (
+        f"{column} holds 1 infinite value(s), the first at {at.isoformat()}: a missing value is NaN"
+    )
+
+
+def test_values_too_large_to_standardise_are_refused_and_leave_no_fit(train, es) -> None:
+    """One 1e300 in the training target made every forecast NaN without a word."""
+    model = StudentTForecaster(**TINY).fit(train)
+    before = model.predict(es, days=["2015-06-10"])
+    bad = train.copy()
+    bad.iloc[200, bad.columns.get_loc("load_mw")] = 1e300
+    with pytest.raises(DataValidationError, match=r"training values of load_mw .*1e\+300"):
+        model.fit(bad)
+    # the failed fit gave the model its previous fit back
+    pd.testing.assert_frame_equal(model.predict(es, days=["2015-06-10"]), before)
+
+
+def test_a_diverging_training_is_an_error(train, es) -> None:
+    """lr=1e30 trained to NaN weights and predicted NaN everywhere, as if fitted."""
+    model = StudentTForecaster(**{**TINY, "lr": 1e30})
+    with pytest.raises(InvalidParameterError, match=r"^training diverged .*lower lr \(now 1e\+30"):
+        model.fit(train)
+    with pytest.raises(NotFittedError):
+        model.predict(es, days=["2015-06-10"])
+    # the same data and a sane rate: finite forecasts (the error was the rate's)
+    out = model.set_params(lr=1e-3).fit(train).predict(es, days=["2015-06-10"])
+    assert np.isfinite(out[["mu", "sigma", "nu"]].to_numpy()).all()
+
+
+def test_the_tso_column_must_forecast_the_target(train) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        TSOForecaster(column="solar_forecast_mw").fit(train, "load_mw")
+    assert str(info.value) == (
+        "column='solar_forecast_mw' is not a published forecast of load_mw (e.g. load_forecast_mw)"
+    )
+    with pytest.raises(InvalidParameterError, match="not a published forecast of load_mw"):
+        TSOForecaster(column="solar_mw").fit(train, "load_mw")

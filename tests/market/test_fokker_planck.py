@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -400,6 +401,17 @@ def test_invalid_grids_and_densities() -> None:
             velocity=np.full(11, 1e3),
             max_steps=100,
         )
+    # a fixed velocity fixes the step: 10^10 steps are refused before the first (this
+    # stepped for about six minutes before it reached the default max_steps of 10^7)
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidParameterError, match="more than max_steps=10000000 steps"):
+        solve_fokker_planck(
+            np.ones(10), grid=grid, sigma=0.1, times=[1.0], velocity=np.full(11, 1e10)
+        )
+    assert time.perf_counter() - t0 < 60  # not a speed target: the six-minute hang
+    # an ordinary run within the limit is not refused by the precheck
+    few = solve_fokker_planck(np.ones(10), grid=grid, sigma=0.1, times=[0.1], max_steps=10_000)
+    assert 1 < few.n_steps <= 10_000
 
 
 @pytest.mark.parametrize("method", METHODS)

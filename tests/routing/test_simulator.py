@@ -152,6 +152,42 @@ def test_batch_summary(fork):
     json.dumps(batch.to_dict())
 
 
+@pytest.mark.parametrize(
+    ("bad_target", "error", "message"),
+    [
+        (0, InvalidParameterError, "payments row 2: source and target must differ"),
+        ("02" + "ab" * 32, NoRouteError, "payments row 2: "),
+    ],
+)
+def test_a_bad_row_is_refused_before_any_payment(line, bad_target, error, message):
+    """Row 2 naming the sender as recipient (or an unknown node) raised after rows 0 and 1
+    had moved money: the batch half ran."""
+    sim = PaymentSimulator(line, seed=1, balance_model="half")
+    before = sim.balance_msat.copy()
+    ids = [str(i) for i in line.node_ids]
+    pays = pd.DataFrame(
+        {
+            "source": [ids[0], ids[0], ids[0]],
+            "target": [ids[3], ids[3], bad_target if isinstance(bad_target, str) else ids[0]],
+            "amount_msat": 10_000,
+        }
+    )
+    with pytest.raises(error) as info:
+        sim.run(pays)
+    assert str(info.value).startswith(message)
+    np.testing.assert_array_equal(sim.balance_msat, before)
+    assert sim.run(pays.iloc[:2]).n_payments == 2  # the good rows run
+    assert (sim.balance_msat != before).any()
+
+
+def test_local_balance_needs_an_edge_index(line):
+    sim = PaymentSimulator(line, seed=1, balance_model="half")
+    assert sim.local_balance_msat(0) == sim.edge_balances_msat()[0]
+    for edge in (-1, line.n_edges, 1.5):
+        with pytest.raises(InvalidParameterError, match="edge must be"):
+            sim.local_balance_msat(edge)
+
+
 def test_batch_totals_beyond_int64():
     """Five payments of 2.1e18 msat (all the bitcoin there is, the largest amount allowed)
     sum beyond int64: the totals are exact Python ints (value_msat was negative)."""

@@ -410,7 +410,9 @@ def test_invalid_grids_and_densities() -> None:
         )
     assert time.perf_counter() - t0 < 60  # not a speed target: the six-minute hang
     # an ordinary run within the limit is not refused by the precheck
-    few = solve_fokker_planck(np.ones(10), grid=grid, sigma=0.1, times=[0.1], max_steps=10_000)
+    few = solve_fokker_planck(
+        np.ones(10), grid=grid, sigma=0.1, times=[1.0], velocity=np.full(11, 10.0), max_steps=10_000
+    )
     assert 1 < few.n_steps <= 10_000
 
 

@@ -13,6 +13,7 @@ from data.errors import (
     MissingCredentialsError,
     NoRouteError,
     NotFittedError,
+    SolverError,
     StorageError,
 )
 from data.loader import BUNDLED_FILES, bundled_coverage, check_index, load_market_data
@@ -43,6 +44,7 @@ __all__ = [
     "NoRouteError",
     "NotFittedError",
     "ResultsStore",
+    "SolverError",
     "StorageError",
     "ValidationReport",
     "Zone",

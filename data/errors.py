@@ -60,6 +60,11 @@ class NotFittedError(BTUTError, AttributeError):
     exit_code = 1
 
 
+class SolverError(BTUTError):
+    """A solver returned no solution for a well-formed problem: a time limit reached, or
+    numerical trouble (inputs of extreme scale)."""
+
+
 class NoRouteError(BTUTError, LookupError):
     """No payment route exists: unknown node, source and target disconnected, or every edge
     pruned for the amount. ``reason`` is one of ``"unknown_node"``, ``"disconnected"``,
@@ -81,5 +86,6 @@ __all__ = [
     "MissingCredentialsError",
     "NoRouteError",
     "NotFittedError",
+    "SolverError",
     "StorageError",
 ]

@@ -325,7 +325,16 @@ def pit(
     if cdf is not None:
         if mu is not None or sigma is not None or nu is not None:
             raise InvalidParameterError("give either mu/sigma/nu or cdf, not both")
-        return np.asarray(cdf(_floats(y, "y")), dtype=float)
+        y_ = _floats(y, "y")
+        try:
+            out = np.asarray(cdf(y_), dtype=float)
+        except (TypeError, ValueError):
+            raise InvalidParameterError("cdf(y) must return probabilities (numbers)") from None
+        if out.shape != y_.shape or ((out < 0) | (out > 1)).any():
+            raise InvalidParameterError(
+                f"cdf(y) must return probabilities in [0, 1] of y's shape {y_.shape}"
+            )
+        return out
     if mu is None or sigma is None:
         raise InvalidParameterError("pit needs mu and sigma, or cdf")
     return predictive_cdf(y, mu, sigma, nu)
@@ -341,6 +350,9 @@ def _observed_errors(y: ArrayLike, point: ArrayLike, name: str) -> np.ndarray:
         raise InvalidParameterError("no non-NaN observations to score")
     if np.isnan(p[keep]).any():
         raise InvalidParameterError(f"{name} has NaN where y is observed")
+    for what, values in (("y", y_[keep]), (name, p[keep])):
+        if np.isinf(values).any():
+            raise InvalidParameterError(f"{what} has infinite values: no error to average")
     return (y_[keep] - p[keep]).ravel()
 
 
@@ -386,11 +398,15 @@ def _aligned(
     keep = ~np.isnan(y_all)
     if not keep.any():
         raise InvalidParameterError("no non-NaN observations to score")
+    if np.isinf(y_all).any():
+        raise InvalidParameterError("y has infinite values: no observation to score")
     cols = ["mu", "sigma", *(["nu"] if "nu" in forecast.columns else [])]
     params = {c: _floats(forecast[c].to_numpy(), f"forecast.{c}")[keep] for c in cols}
     for c, v in params.items():
         if np.isnan(v).any():
             raise InvalidParameterError(f"forecast column {c} has NaN where y is observed")
+        if c != "nu" and np.isinf(v).any():  # nu = inf is the normal distribution
+            raise InvalidParameterError(f"forecast column {c} has infinite values")
     mu, sigma = params["mu"], _scale(params["sigma"])
     nu = _dof(params["nu"]) if "nu" in params else np.full(mu.shape, np.inf)
     return obs.index[keep], y_all[keep], mu, sigma, nu

@@ -124,7 +124,7 @@ from scipy import sparse, stats
 from agents.config import PARAMETERS, PopulationConfig
 from agents.population import Population, stratified_counts
 from data.checks import check_int, check_real
-from data.errors import BTUTError, InvalidParameterError
+from data.errors import InvalidParameterError, SolverError
 
 __all__ = [
     "DEFAULT_MAX_EXACT_AGENTS",
@@ -828,9 +828,13 @@ def _solve(
     info = h.getInfo()
     sol = h.getSolution()
     if not sol.value_valid:
-        raise BTUTError(
-            f"the planner's MILP found no schedule (HiGHS status {status!r}); "
+        advice = (
             f"raise time_limit_s={time_limit_s:g} or plan fewer agents"
+            if "time limit" in status.lower()
+            else "numerical trouble: check the scale of the net demand and prices"
+        )
+        raise SolverError(
+            f"the planner's MILP found no schedule (HiGHS status {status!r}); {advice}"
         )
     x = np.asarray(sol.col_value, dtype=np.float64)
     objective = float(info.objective_function_value)

@@ -661,3 +661,27 @@ def test_dm_rejects_bad_input(a: np.ndarray, b: np.ndarray, kwargs: dict, match:
         warnings.simplefilter("error")
         with pytest.raises(InvalidParameterError, match=match):
             diebold_mariano(a, b, **kwargs)
+
+
+def test_infinite_values_are_refused_by_the_scoring_helpers() -> None:
+    """``mae([inf], [inf])`` was NaN with a RuntimeWarning, ``crps_values`` with ``mu = inf``
+    an infinite score; ``nu = inf`` stays the normal distribution."""
+    fc = pd.DataFrame({"mu": [0.0, 1.0, 2.0], "sigma": 1.0, "nu": [np.inf, 5.0, 5.0]})
+    assert np.isfinite(crps_values([0.0, 1.0, 2.0], fc)).all()
+    with pytest.raises(InvalidParameterError, match=r"^forecast column mu has infinite values"):
+        crps_values([0.0, 1.0, 2.0], fc.assign(mu=[np.inf, 1.0, 2.0]))
+    with pytest.raises(InvalidParameterError, match=r"^y has infinite values"):
+        crps_values([0.0, -np.inf, 2.0], fc)
+    with pytest.raises(InvalidParameterError, match=r"^y has infinite values"):
+        mae([np.inf], [np.inf])
+    with pytest.raises(InvalidParameterError, match=r"^median has infinite values"):
+        mae([1.0, 2.0], [1.0, np.inf])
+
+
+def test_pit_checks_what_a_cdf_returns() -> None:
+    """A cdf returning 5 gave a PIT value of 5; one returning text a raw ValueError."""
+    ok = pit(np.array([0.0, np.nan]), cdf=lambda y: y * 0 + 0.3)
+    np.testing.assert_array_equal(ok, [0.3, np.nan])
+    for bad in (lambda y: y + 5, lambda y: "a", lambda y: np.full(3, 0.5)):
+        with pytest.raises(InvalidParameterError, match=r"^cdf\(y\) must return probabilities"):
+            pit(np.array([0.0, 1.0]), cdf=bad)

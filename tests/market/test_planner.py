@@ -19,7 +19,7 @@ from agents.bidding import PricePath, best_response
 from agents.config import PARAMETERS, Dist, PopulationConfig, TypeConfig
 from agents.population import Population, sample_population
 from agents.profiles import agent_net_demand, day_profiles
-from data.errors import InvalidParameterError
+from data.errors import InvalidParameterError, SolverError
 from market.planner import (
     BenchmarkScores,
     PlannerResult,
@@ -888,3 +888,17 @@ def test_planner_never_above_the_market_with_the_markets_options(day: str) -> No
             pop, net, price, shapes=shapes, dr_base_kwh=expected_load_kwh(pop, shapes)
         )
         assert plan.cost_eur <= market + plan.cost_error_bound_eur + 1e-9, (n, seed)
+
+
+def test_a_solve_without_schedule_is_a_solver_error_with_the_right_advice() -> None:
+    """It was the bare base class BTUTError, and advised a longer time limit also when the
+    cause was the scale of the data (net demand ×10^12: HiGHS 'Solve error')."""
+    frame = data.load_market_data("ES", "2017-06-13", "2017-06-15")
+    shapes = day_profiles(frame, day="2017-06-14")
+    price = frame["price_eur_per_mwh"].to_numpy()[-24:]
+    pop = sample_population(None, 6, seed=1)
+    nd = agent_net_demand(pop, shapes, seed=1).astype(float)
+    with pytest.raises(SolverError, match=r"status 'Time limit reached'\); raise time_limit_s"):
+        plan_community(pop, nd, price, shapes=shapes, time_limit_s=1e-9)
+    with pytest.raises(SolverError, match=r"status 'Solve error'\); numerical trouble"):
+        plan_community(pop, nd * 1e12, price, shapes=shapes)

@@ -19,6 +19,7 @@ import numpy as np
 from data.errors import InvalidParameterError
 
 __all__ = [
+    "check_bool",
     "check_int",
     "check_path_given",
     "check_real",
@@ -107,3 +108,12 @@ def is_regular(mode: int | None) -> bool:
 def is_directory(mode: int | None) -> bool:
     """True if ``mode`` (from :func:`path_mode`) is a directory's."""
     return mode is not None and stat.S_ISDIR(mode)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """``value`` as a ``bool`` if it is one (Python or numpy): the string ``"no"`` is true
+    in Python, so a flag given as text is refused rather than read as its truth value."""
+    value = _scalar(value)
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidParameterError(f"{name} must be True or False, got {clip_repr(value)}")
+    return bool(value)

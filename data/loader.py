@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.checks import check_path_given, clip_repr
+from data.checks import check_bool, check_path_given, clip_repr
 from data.errors import DataUnavailableError, DataValidationError, InvalidParameterError
 from data.layouts import ANY_ZONE, read_source_file
 from data.schema import INDEX_NAME, RESOLUTIONS, order_columns
@@ -274,6 +274,7 @@ def load_market_data(
     infinite value raises ``DataValidationError``.
     """
     z, d0, d1 = check_window(zone, start, end)
+    strict_index = check_bool(strict_index, "strict_index")
     if resolution not in RESOLUTIONS:
         raise InvalidParameterError(
             f"resolution must be one of {', '.join(RESOLUTIONS)}, got {clip_repr(resolution)}"

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import special, stats
 
+from data.checks import check_bool
 from data.errors import InvalidParameterError
 from forecasting.features import is_number, is_whole
 
@@ -226,6 +227,7 @@ def crps_ensemble(
         raise InvalidParameterError("samples must have an ensemble axis")
     x = _move_axis(x, axis, "ensemble")
     m = x.shape[-1]
+    fair = check_bool(fair, "fair")
     if m < (2 if fair else 1):
         raise InvalidParameterError(f"need at least {2 if fair else 1} ensemble members, got {m}")
     y_ = _floats(y, "y")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.checks import check_int
+from data.checks import check_bool, check_int
 from data.errors import InvalidParameterError, NoRouteError
 from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
@@ -213,6 +213,7 @@ def route_settlement(
     """
     plan = settlement_payments(agent_amounts_eur, eur_per_btc=eur_per_btc, dust_sat=dust_sat)
     min_channels = check_int(min_channels, "min_channels", 0)
+    multipart = check_bool(multipart, "multipart")
     x = np.asarray(agent_amounts_eur, dtype=np.float64)
     n_agents = int(x.size)
     rng = seeded_rng(seed)

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.checks import check_int
+from data.checks import check_bool, check_int
 from data.errors import InvalidParameterError, NoRouteError
 from data.seeds import seeded_rng
 from routing.graph import ChannelGraph
@@ -381,6 +381,7 @@ class PaymentSimulator:
     ) -> PaymentResult:
         """Try to pay ``amount_msat`` from ``source`` to ``target``; balances change only
         if it succeeds. Raises ``NoRouteError('unknown_node')`` for unknown nodes."""
+        multipart = check_bool(multipart, "multipart")
         g = self.graph
         s, t = g.node(source), g.node(target)
         if s == t:
@@ -549,6 +550,7 @@ class PaymentSimulator:
         missing = {"source", "target", "amount_msat"} - set(payments.columns)
         if missing:
             raise InvalidParameterError(f"payments frame lacks columns {sorted(missing)}")
+        multipart = check_bool(multipart, "multipart")
         if max_attempts is not None:
             max_attempts = check_int(max_attempts, "max_attempts", 1)
         amounts = []

@@ -72,3 +72,17 @@ def test_a_0d_array_is_the_scalar_it_holds() -> None:
         check_real(np.array(True), "x")
     with pytest.raises(InvalidParameterError, match=r"got array\(\[3\]\)"):
         check_int(np.array([3]), "n")
+
+
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None, 1.0])
+def test_flags_given_as_text_or_numbers_are_refused(value) -> None:
+    """``fair='no'``, ``multipart='no'`` and ``strict_index='no'`` were read as True."""
+    from data import load_market_data
+    from data.checks import check_bool
+    from data.errors import InvalidParameterError
+
+    assert check_bool(True, "x") is True and check_bool(np.bool_(False), "x") is False
+    with pytest.raises(InvalidParameterError, match=r"^fair must be True or False, got "):
+        check_bool(value, "fair")
+    with pytest.raises(InvalidParameterError, match=r"^strict_index must be True or False"):
+        load_market_data("ES", "2017-06-01", "2017-06-02", strict_index=value)

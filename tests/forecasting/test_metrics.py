@@ -685,3 +685,9 @@ def test_pit_checks_what_a_cdf_returns() -> None:
     for bad in (lambda y: y + 5, lambda y: "a", lambda y: np.full(3, 0.5)):
         with pytest.raises(InvalidParameterError, match=r"^cdf\(y\) must return probabilities"):
             pit(np.array([0.0, 1.0]), cdf=bad)
+
+
+def test_fair_must_be_a_bool() -> None:
+    """``fair='no'`` was read as True."""
+    with pytest.raises(InvalidParameterError, match=r"^fair must be True or False, got 'no'"):
+        crps_ensemble(0.0, [1.0, 2.0], fair="no")

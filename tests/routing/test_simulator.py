@@ -180,6 +180,15 @@ def test_a_bad_row_is_refused_before_any_payment(line, bad_target, error, messag
     assert (sim.balance_msat != before).any()
 
 
+def test_multipart_must_be_a_bool(line):
+    """``multipart='no'`` was read as True."""
+    sim = PaymentSimulator(line, seed=1, balance_model="half")
+    with pytest.raises(InvalidParameterError, match=r"^multipart must be True or False"):
+        sim.pay(0, 3, 1000, multipart="no")
+    with pytest.raises(InvalidParameterError, match=r"^multipart must be True or False"):
+        sim.run(pd.DataFrame({"source": [0], "target": [3], "amount_msat": [1000]}), multipart="no")
+
+
 def test_local_balance_needs_an_edge_index(line):
     sim = PaymentSimulator(line, seed=1, balance_model="half")
     assert sim.local_balance_msat(0) == sim.edge_balances_msat()[0]

@@ -78,7 +78,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from agents.config import AgentParams, PopulationConfig
-from data.checks import check_int, check_real
+from data.checks import check_int, check_real, clip_repr
 from data.errors import InvalidParameterError
 from data.seeds import check_seed
 from risk import cvar, mean_cvar
@@ -217,10 +217,39 @@ class PricePath:
 def stage_cost(
     position_kwh: ArrayLike, buy_eur_per_mwh: ArrayLike, sell_eur_per_mwh: ArrayLike
 ) -> np.ndarray:
-    """Grid cost in EUR of a position (kWh, + import / - export): ``buy*y+ - sell*y-``."""
-    y = np.asarray(position_kwh, dtype=np.float64)
-    buy = np.asarray(buy_eur_per_mwh, dtype=np.float64) / _KWH_PER_MWH
-    sell = np.asarray(sell_eur_per_mwh, dtype=np.float64) / _KWH_PER_MWH
+    """Grid cost in EUR of a position (kWh, + import / - export): ``buy*y+ - sell*y-``.
+    The three arrays broadcast together; finite numbers, ``buy >= sell``."""
+    arrays = []
+    for name, value in (
+        ("position_kwh", position_kwh),
+        ("buy_eur_per_mwh", buy_eur_per_mwh),
+        ("sell_eur_per_mwh", sell_eur_per_mwh),
+    ):
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"{name} must be numbers, got {clip_repr(value)}") from None
+        if not np.isfinite(a).all():
+            raise InvalidParameterError(f"{name} must be finite (found NaN or infinity)")
+        arrays.append(a)
+    try:
+        y, buy, sell = np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise InvalidParameterError(
+            f"position, buy and sell shapes {shapes} do not broadcast"
+        ) from None
+    if (buy < sell).any():
+        raise InvalidParameterError("buy_eur_per_mwh must be >= sell_eur_per_mwh everywhere")
+    return _stage_cost(y, buy, sell)
+
+
+def _stage_cost(
+    y: np.ndarray, buy_eur_per_mwh: np.ndarray, sell_eur_per_mwh: np.ndarray
+) -> np.ndarray:
+    """``stage_cost`` of checked arrays (the dynamic programme's hot path)."""
+    buy = buy_eur_per_mwh / _KWH_PER_MWH
+    sell = sell_eur_per_mwh / _KWH_PER_MWH
     return np.where(y > 0, buy * y, sell * y)
 
 
@@ -634,7 +663,7 @@ class DPResult:
             )
         pos = self.schedule["position_kwh"].to_numpy()
         y = pos[None, :] + eps
-        cost = stage_cost(y, self.prices.buy_eur_per_mwh, self.prices.sell_eur_per_mwh)
+        cost = _stage_cost(y, self.prices.buy_eur_per_mwh, self.prices.sell_eur_per_mwh)
         extra = self.schedule["extra_cost_eur"].to_numpy()
         return cost.sum(axis=1) + extra.sum() + self.terminal_cost
 
@@ -660,7 +689,7 @@ class DPResult:
         a = self.alpha if alpha is None else float(alpha)
         pos = self.schedule["position_kwh"].to_numpy()
         y = pos[:, None] + self.errors.nodes
-        stage = stage_cost(y, prices.buy_eur_per_mwh[:, None], prices.sell_eur_per_mwh[:, None])
+        stage = _stage_cost(y, prices.buy_eur_per_mwh[:, None], prices.sell_eur_per_mwh[:, None])
         stage = stage + self.schedule["extra_cost_eur"].to_numpy()[:, None]
         w = None if self.errors.equal_weights else self.errors.weights
         return float(_rho(stage, w, a, g).sum() + self.terminal_cost)
@@ -781,7 +810,7 @@ def best_response(
     ctrl_path = model.control[steps, path[:-1], u_path]
     extras = model.extra[steps, path[:-1], u_path]
     y = (x + ctrl_path)[:, None] + eps  # (H, K) realised positions per node
-    stage = stage_cost(y, prices.buy_eur_per_mwh[:, None], prices.sell_eur_per_mwh[:, None])
+    stage = _stage_cost(y, prices.buy_eur_per_mwh[:, None], prices.sell_eur_per_mwh[:, None])
     stage = stage + extras[:, None]  # (H, K) stage cost per node, EUR
     terminal_cost = float(model.terminal[path[-1]])
     weights = errors.weights

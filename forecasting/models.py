@@ -341,6 +341,10 @@ class BaseForecaster:
 
     def _features(self, frame: pd.DataFrame, days: Days, tz: str | None) -> DayAheadFeatures:
         """Features of ``frame`` with the fitted configuration and resolution."""
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidParameterError(
+                f"frame must be a pandas DataFrame of market data, got {type(frame).__name__}"
+            )
         tz = resolve_tz(frame, tz) if (tz or frame.attrs.get("tz")) else self.tz_
         return day_ahead_features(
             frame,

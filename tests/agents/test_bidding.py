@@ -712,3 +712,19 @@ def test_demand_response_cost_is_per_hour_on_quarter_hours() -> None:
     np.testing.assert_allclose(sched["dr_kwh"], 0.5, rtol=1e-12)
     np.testing.assert_allclose(sched["extra_cost_eur"], 0.2, rtol=1e-12)
     assert res.expected_cost == pytest.approx(2.8, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([1.0, 2.0, 3.0], [100.0, 100.0], [50.0, 50.0]), "shapes (3,), (2,), (2,) do not broad"),
+        ((["a"], [10.0], [5.0]), "position_kwh must be numbers, got ['a']"),
+        (([1.0], [np.nan], [1.0]), "buy_eur_per_mwh must be finite"),
+        (([1.0], [10.0], [20.0]), "buy_eur_per_mwh must be >= sell_eur_per_mwh"),
+    ],
+)
+def test_stage_cost_checks_its_arrays(args, message) -> None:
+    """A shape mismatch was numpy's broadcast ValueError, NaN a NaN cost, buy < sell a cost."""
+    with pytest.raises(InvalidParameterError) as info:
+        stage_cost(*args)
+    assert message in str(info.value)

@@ -1145,3 +1145,13 @@ def test_the_tso_column_must_forecast_the_target(train) -> None:
     )
     with pytest.raises(InvalidParameterError, match="not a published forecast of load_mw"):
         TSOForecaster(column="solar_mw").fit(train, "load_mw")
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_predict_needs_a_frame(cls: type, train: pd.DataFrame) -> None:
+    """The naive model's predict on an array was "'numpy.ndarray' object has no attribute
+    'attrs'" (fit already said it plainly)."""
+    neural = cls in (StudentTForecaster, GaussianForecaster)
+    model = (cls(**{**TINY, "max_epochs": 1}) if neural else cls()).fit(train)
+    with pytest.raises(InvalidParameterError, match=r"^frame must be a pandas DataFrame"):
+        model.predict(train.to_numpy())

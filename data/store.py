@@ -20,6 +20,7 @@ URL resolution (first that is set): the ``url`` argument, the environment variab
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hashlib
 import importlib.metadata
 import json
@@ -220,6 +221,12 @@ def _json_default(obj: Any) -> Any:
             return sorted(obj, key=repr)
     if isinstance(obj, (tuple, np.ndarray)):
         return list(obj)
+    if isinstance(obj, decimal.Decimal) and not obj.is_finite():
+        raise ValueError(f"Out of range decimal values are not JSON compliant: {obj}")
+    cls = type(obj)
+    if cls.__str__ is object.__str__ and cls.__repr__ is object.__repr__:
+        # "<object object at 0x7f...>": a memory address, another hash every run
+        raise TypeError(f"a {cls.__name__} has no stable text form")
     return str(obj)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import decimal
 import hashlib
 import importlib.metadata
 import inspect as pyinspect
@@ -543,6 +544,13 @@ def test_config_hash_is_sha256_of_canonical_json():
         config_hash({"x": math.inf})
     with pytest.raises(InvalidParameterError):
         config_hash([("a", 1)])  # type: ignore[arg-type]
+    # a value whose only text is a memory address hashed differently every run; a decimal
+    # NaN passed where a float NaN is refused
+    with pytest.raises(InvalidParameterError, match="object has no stable text form"):
+        config_hash({"a": object()})
+    with pytest.raises(InvalidParameterError, match="decimal"):
+        config_hash({"a": decimal.Decimal("NaN")})
+    assert config_hash({"a": decimal.Decimal("1.5")}) == config_hash({"a": "1.5"})
 
 
 # ---------------------------------------------------------------------------------------

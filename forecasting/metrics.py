@@ -535,10 +535,17 @@ def diebold_mariano(
         raise InvalidParameterError(
             f"alternative must be 'two-sided', 'less' or 'greater', got {alternative!r}"
         )
-    d = a - b
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = a - b
+        scale = float(np.max(np.abs(a)) + np.max(np.abs(b)))
+        spread = float(np.ptp(d)) if np.isfinite(d).all() else math.inf
+    if not (math.isfinite(scale) and math.isfinite(spread)):
+        raise InvalidParameterError(
+            "the losses are too large to difference in float64 (overflow): rescale them"
+        )
     # constant up to the rounding of a - b (e.g. b = a + 0.1): still no variance to test with
-    rounding = 8.0 * np.finfo(np.float64).eps * float(np.max(np.abs(a)) + np.max(np.abs(b)))
-    if np.ptp(d) <= rounding:
+    rounding = 8.0 * np.finfo(np.float64).eps * scale
+    if spread <= rounding:
         raise InvalidParameterError("the loss differential is constant; the DM test is undefined")
     d_bar = float(d.mean())
     e = d - d_bar

@@ -691,3 +691,14 @@ def test_fair_must_be_a_bool() -> None:
     """``fair='no'`` was read as True."""
     with pytest.raises(InvalidParameterError, match=r"^fair must be True or False, got 'no'"):
         crps_ensemble(0.0, [1.0, 2.0], fair="no")
+
+
+def test_dm_says_overflow_not_constant() -> None:
+    """Losses near 1e308 overflowed in a - b and were called "a constant loss differential"
+    (with overflow RuntimeWarnings)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InvalidParameterError, match=r"too large to difference .*overflow"):
+            diebold_mariano([1e308, -1e308, 1e308], [-1e308, 1e308, 0.0])

@@ -284,7 +284,11 @@ def validate_market_data(frame: pd.DataFrame, *, tz: str | None = None) -> Valid
                 dst_days.append((str(day), n_expected))
 
     missing = {c: int(frame[c].isna().sum()) for c in frame.columns}
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    numeric = [  # a boolean column is no quantity
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     schema = {**CANONICAL_COLUMNS, **EXTRA_COLUMNS}
     non_numeric = tuple(c for c in frame.columns if c in schema and c not in numeric)
     negative = {c: int((frame[c] < 0).sum()) for c in PRICE_COLUMNS if c in numeric}
@@ -376,6 +380,7 @@ def find_spikes(
     has_next = np.r_[gaps, False]
     for col in frame.columns:
         x = frame[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        x = np.where(np.isinf(x), np.nan, x)  # infinite values are errors of their own
         grid = np.full((len(days), len(slots)), np.nan)
         grid[day_codes, slot_codes] = x  # an autumn DST day's repeated hour: one of the two
         pad = np.pad(grid, ((window_days, window_days), (0, 0)), constant_values=np.nan)

@@ -286,3 +286,22 @@ def test_a_spike_needs_references_and_neighbours():
     cut = frame.drop(pd.Timestamp("2020-07-07 18:00", tz="UTC"))
     assert len(find_spikes(cut, tz="Europe/Paris")["load_mw"]) == 0
     assert len(find_spikes(frame, tz="Europe/Paris", threshold=1e6)["load_mw"]) == 0
+
+
+def test_infinite_and_boolean_columns_are_errors_without_runtime_warnings() -> None:
+    """An inf load leaked numpy's "invalid value encountered in subtract" from the spike
+    search; a boolean load column was a clean report."""
+    import warnings
+
+    from data import load_market_data
+
+    frame = load_market_data("ES", "2017-06-01", "2017-06-03")
+    bad = frame.copy()
+    bad.iloc[5, bad.columns.get_loc("load_mw")] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report = validate_market_data(bad)
+    assert not report.ok and report.errors == ["load_mw: 1 infinite value(s)"]
+    flags = frame.assign(load_mw=True)
+    report = validate_market_data(flags)
+    assert not report.ok and report.errors == ["load_mw: not numeric"]

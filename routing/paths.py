@@ -779,6 +779,27 @@ def build_route(
     )
 
 
+def check_graph(graph: Any) -> ChannelGraph:
+    """``graph`` if it is a :class:`ChannelGraph`, else a one-line ``InvalidParameterError``."""
+    if not isinstance(graph, ChannelGraph):
+        raise InvalidParameterError(
+            f"graph must be a routing.ChannelGraph (ChannelGraph.from_csv), got "
+            f"{type(graph).__name__}"
+        )
+    return graph
+
+
+def check_params(params: Any) -> RoutingParams:
+    """``params``, or the default :class:`RoutingParams` for None; anything else refused."""
+    if params is None:
+        return RoutingParams()
+    if not isinstance(params, RoutingParams):
+        raise InvalidParameterError(
+            f"params must be a RoutingParams or None, got {type(params).__name__}"
+        )
+    return params
+
+
 def _make_params(
     params: RoutingParams | None,
     theta: float | None,
@@ -787,7 +808,7 @@ def _make_params(
     gamma: float | None,
     hop_latency_s: float | None,
 ) -> RoutingParams:
-    base = params or RoutingParams()
+    base = check_params(params)
     changes = {
         k: v
         for k, v in (
@@ -830,6 +851,7 @@ def k_shortest_paths(
     immediately: reason ``"unknown_node"``, ``"disconnected"`` (no path even before
     pruning) or ``"pruned"`` (paths exist but none survives pruning for this amount).
     """
+    check_graph(graph)
     p = _make_params(params, theta, alpha, beta, gamma, hop_latency_s)
     if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
         raise InvalidParameterError(f"k must be a positive integer or None, got {k!r}")

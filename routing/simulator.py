@@ -54,7 +54,9 @@ from routing.paths import (
     RoutingParams,
     _static_arrays,
     check_amount,
+    check_graph,
     check_number,
+    check_params,
 )
 
 DEFAULT_MAX_ATTEMPTS = 10
@@ -267,9 +269,9 @@ class PaymentSimulator:
         self.max_attempts = check_int(max_attempts, "max_attempts", 1)
         self.max_parts = check_int(max_parts, "max_parts", 1)
         self.candidates = check_int(candidates, "candidates", 1)
-        self.graph = graph
+        self.graph = check_graph(graph)
         self.rng = seeded_rng(seed)
-        self.params = params or RoutingParams()
+        self.params = check_params(params)
         cap = graph.channel_capacity_sat * 1000
         if isinstance(balance_model, str):
             if balance_model == "uniform":

@@ -46,3 +46,22 @@ def test_fee_msat_takes_non_negative_integers_only() -> None:
     for bad in ((-1, 1, 10), (1, -1, 10), (1, 1, -10), (1.5, 1, 10), (1, 1, True)):
         with pytest.raises(InvalidParameterError, match="fee_msat takes integers >= 0"):
             fee_msat(*bad)
+
+
+def test_a_graph_and_params_of_the_wrong_type_are_named(graph) -> None:
+    """``shortest_route('G', ...)`` and ``PaymentSimulator('G')`` were AttributeErrors deep
+    inside, ``PaymentSimulator(graph, params='x')`` was accepted."""
+    from routing import PaymentSimulator, k_shortest_paths, shortest_route
+
+    for call in (
+        lambda: shortest_route("G", "a", "b", 10),
+        lambda: list(k_shortest_paths("G", "a", "b", 10)),
+        lambda: PaymentSimulator("G"),
+    ):
+        with pytest.raises(InvalidParameterError, match=r"^graph must be a routing.ChannelGraph"):
+            call()
+    with pytest.raises(InvalidParameterError, match=r"^params must be a RoutingParams or None"):
+        PaymentSimulator(graph, params="x")
+    a, b = graph.node_ids[graph.largest_scc()[:2]]
+    with pytest.raises(InvalidParameterError, match=r"^params must be a RoutingParams or None"):
+        shortest_route(graph, a, b, 10_000, params={"theta": 1})

@@ -97,6 +97,9 @@ __all__ = [
 _KWH_PER_MWH = 1000.0
 _STEP_TOL = 1e-9  # slack when rounding energies to whole grid steps
 _MAX_STATES = 4001
+MAX_INTERVAL_KWH = 1e6
+"""Largest load or PV of one agent in one interval (kWh): a thousand times the largest
+plausible daily mean of a type (``agents.config``), far below where costs overflow."""
 
 
 def _array(values: ArrayLike, what: str, H: int | None = None) -> np.ndarray:
@@ -428,8 +431,8 @@ class DPGrid:
     ev_steps: int = 24
 
     def __post_init__(self) -> None:
-        check_int(self.n_soc, "n_soc", 2)
-        check_int(self.ev_steps, "ev_steps", 1)
+        check_int(self.n_soc, "n_soc", 2, _MAX_STATES)
+        check_int(self.ev_steps, "ev_steps", 1, _MAX_STATES - 1)
 
 
 @dataclass
@@ -526,7 +529,13 @@ def ev_grid(p: AgentParams, dt_h: float, grid: DPGrid) -> tuple[float, int, np.n
     if e_step <= 0:  # no charging possible: any grid, nothing moves
         delta = need / grid.ev_steps
         return delta, grid.ev_steps + 1, np.zeros(levels.shape[0], dtype=np.intp)
-    m = max(1, round(grid.ev_steps * e_step / need))
+    ratio = grid.ev_steps * e_step / need  # grid steps per charging step
+    if not ratio < 1e9:  # also inf; a charge of ~1e9 grid steps overflows the step counts
+        raise InvalidParameterError(
+            f"ev_need_kwh {need:g} is too small against one charging step of {e_step:g} kWh "
+            "to put on a grid"
+        )
+    m = max(1, round(ratio))
     delta = e_step / m
     n = math.ceil(need / delta - _STEP_TOL) + 1
     if n > _MAX_STATES:
@@ -748,6 +757,12 @@ def best_response(
     pv = np.zeros(H) if pv_kwh is None else _array(pv_kwh, "pv_kwh", H)
     if (load < 0).any() or (pv < 0).any():
         raise InvalidParameterError("load_kwh and pv_kwh must be >= 0")
+    for name, values in (("load_kwh", load), ("pv_kwh", pv)):
+        if values.max(initial=0.0) > MAX_INTERVAL_KWH:  # 1e200 overflowed to a NaN cost
+            raise InvalidParameterError(
+                f"{name} must be at most {MAX_INTERVAL_KWH:g} kWh per interval (a small "
+                f"prosumer), got {values.max():g}"
+            )
     errors = ErrorQuadrature.none(H) if errors is None else errors
     if not isinstance(errors, ErrorQuadrature):
         raise InvalidParameterError(
@@ -756,6 +771,8 @@ def best_response(
     if errors.n_intervals != H:
         raise InvalidParameterError(f"errors have {errors.n_intervals} intervals, expected {H}")
     grid = DPGrid() if grid is None else grid
+    if not isinstance(grid, DPGrid):
+        raise InvalidParameterError(f"grid must be a DPGrid or None, got {type(grid).__name__}")
     g = params.gamma if gamma is None else gamma
     a = params.alpha if alpha is None else alpha
     if isinstance(g, bool) or not isinstance(g, numbers.Real) or not 0.0 <= g <= 1.0:

@@ -728,3 +728,24 @@ def test_stage_cost_checks_its_arrays(args, message) -> None:
     with pytest.raises(InvalidParameterError) as info:
         stage_cost(*args)
     assert message in str(info.value)
+
+
+def test_grids_and_loads_out_of_range_are_named() -> None:
+    """DPGrid(n_soc=10**6) asked for 7 TiB (MemoryError), grid='x' was an AttributeError, an
+    EV need of 1e-300 kWh an OverflowError and a load of 1e200 'losses must be finite' with
+    numpy overflow warnings."""
+    import warnings
+
+    prices = PricePath(np.full(24, 100.0), np.full(24, 50.0))
+    with pytest.raises(InvalidParameterError, match="n_soc must be at most 4001"):
+        DPGrid(n_soc=10**6)
+    ev = AgentParams("ev", ev_need_kwh=10.0, ev_max_kw=7.0)
+    with pytest.raises(InvalidParameterError, match="grid must be a DPGrid or None, got str"):
+        best_response(ev, np.ones(24), prices, grid="x")
+    tiny = AgentParams("ev", ev_need_kwh=1e-300, ev_max_kw=7.0)
+    with pytest.raises(InvalidParameterError, match="ev_need_kwh 1e-300 is too small"):
+        best_response(tiny, np.ones(24), prices)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InvalidParameterError, match=r"load_kwh must be at most 1e\+06 kWh"):
+            best_response(AgentParams("consumer"), np.full(24, 1e200), prices)

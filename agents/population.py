@@ -54,6 +54,12 @@ MAX_FRAME_ROWS = 1_000_000
 """``Population.to_frame`` refuses larger populations unless ``limit`` is raised."""
 
 
+MAX_AGENTS = 1_000_000_000
+"""Largest population ``sample_population`` draws (beyond 10^7, the largest measured in
+``benchmarks/bench_clearing.py``, memory decides: the parameters take 57 bytes an agent,
+measured on 10^6)."""
+
+
 def stratified_counts(shares: np.ndarray | list[float], n: int) -> np.ndarray:
     """Exact integer counts summing to ``n`` closest to ``shares * n`` (largest remainder).
 
@@ -72,6 +78,8 @@ def stratified_counts(shares: np.ndarray | list[float], n: int) -> np.ndarray:
         raise InvalidParameterError(f"shares must sum to 1, got {math.fsum(s):.6g}")
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
         raise InvalidParameterError(f"n must be an integer >= 0, got {n!r}")
+    if n > 2**53:  # shares * n in float64: exact integers only up to 2^53
+        raise InvalidParameterError(f"n must be at most 2**53, got {n!r}")
     n = int(n)
     s = s / s.sum()
     raw = s * n
@@ -349,6 +357,11 @@ def sample_population(
         )
     if isinstance(n_agents, bool) or not isinstance(n_agents, numbers.Integral) or n_agents < 1:
         raise InvalidParameterError(f"n_agents must be an integer >= 1, got {n_agents!r}")
+    if n_agents > MAX_AGENTS:  # 10^13 agents asked numpy for 570 TB (MemoryError)
+        raise InvalidParameterError(
+            f"n_agents must be at most {MAX_AGENTS:,} ({MAX_AGENTS * 57 / 1e9:g} GB of "
+            f"parameters), got {n_agents:,}"
+        )
     n = int(n_agents)
     if seed is None:
         seed_value = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]

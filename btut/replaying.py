@@ -110,9 +110,8 @@ DEFAULT_DAY = dt.date(2017, 6, 14)
 load, PV, wind and prices; an ordinary 24-hour day)."""
 
 MAX_AGENTS = 1_000_000_000
-"""Largest population a replay accepts (beyond 10^7, the largest measured in
-``benchmarks/bench_clearing.py``, memory decides: the population's parameters take 57 bytes an
-agent, measured on 10^6)."""
+"""Largest population a replay accepts: ``agents.population.MAX_AGENTS`` (written out here
+so that importing this module does not import ``agents``; a test holds them equal)."""
 
 FORECAST_HISTORY_DAYS = 365
 """Days of history the load forecaster is fitted on (before the first replayed day)."""

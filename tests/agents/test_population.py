@@ -205,3 +205,17 @@ def test_representative_median_is_the_median() -> None:
         assert getattr(mean, name) == pytest.approx(float(values.mean()), rel=1e-12)
     # lognormal need (cv 0.4): the median is below the mean by a visible margin
     assert med.ev_need_kwh < 0.97 * mean.ev_need_kwh
+
+
+def test_population_sizes_beyond_the_limit_are_refused() -> None:
+    """10^13 agents was a MemoryError (570 TB asked), n = 10^20 in stratified_counts an
+    OverflowError; the replay's limit is the same number."""
+    import btut.replaying
+    from agents.population import MAX_AGENTS, stratified_counts
+
+    assert btut.replaying.MAX_AGENTS == MAX_AGENTS
+    with pytest.raises(InvalidParameterError, match="n_agents must be at most 1,000,000,000"):
+        sample_population(None, 10**13, seed=1)
+    with pytest.raises(InvalidParameterError, match=r"n must be at most 2\*\*53"):
+        stratified_counts([0.5, 0.5], 10**20)
+    assert stratified_counts([0.5, 0.5], 2**53).sum() == 2**53

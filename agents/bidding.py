@@ -345,10 +345,15 @@ class ErrorQuadrature:
         if (scale < 0).any():
             raise InvalidParameterError("scale_kwh must be >= 0")
         H = scale.shape[0]
-        nu_arr = np.broadcast_to(np.asarray(nu, dtype=np.float64), (H,)).copy()
+        try:
+            nu_arr = np.broadcast_to(np.asarray(nu, dtype=np.float64), (H,)).copy()
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"nu must be one number or {H} (one per interval of scale_kwh), got {clip_repr(nu)}"
+            ) from None
         if np.isnan(nu_arr).any() or (nu_arr <= 2).any():
             raise InvalidParameterError("nu must be > 2 (or inf) in every interval")
-        K = check_int(n_nodes, "n_nodes", 1)
+        K = check_int(n_nodes, "n_nodes", 1, _MAX_STATES)  # nodes times intervals: memory
         if method not in ("midpoint", "bin_mean"):
             raise InvalidParameterError(f"method must be 'midpoint' or 'bin_mean', got {method!r}")
         std_nodes = np.empty((H, K))

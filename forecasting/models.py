@@ -298,7 +298,13 @@ def student_t_quantiles(
     """(n, len(quantiles)) quantiles ``mu + sigma * t.ppf(q, nu)`` (``nu = inf``: normal);
     quantile levels in (0, 1), ``sigma > 0`` and ``nu > 0`` where known (NaN rows stay NaN)."""
     q = np.asarray(_check_quantiles(quantiles), dtype=float)[None, :]
+    mu = np.asarray(mu, dtype=float)
     sigma, nu = np.asarray(sigma, dtype=float), np.asarray(nu, dtype=float)
+    if not (mu.ndim == 1 and mu.shape == sigma.shape == nu.shape):
+        raise InvalidParameterError(
+            f"mu, sigma and nu must be 1-D of one length, got shapes {mu.shape}, "
+            f"{sigma.shape}, {nu.shape}"
+        )
     if (sigma <= 0).any() or (nu <= 0).any():
         raise InvalidParameterError("sigma and nu must be positive")
     return mu[:, None] + sigma[:, None] * stats.t.ppf(q, nu[:, None])

@@ -254,6 +254,11 @@ def kernel_sensing_direct(
 # --------------------------------------------------------------------------- internals
 
 
+MAX_COORDINATE = 1e100
+"""Largest |coordinate| of a point and largest sigma or bin width: squares and spans of
+values near 1e300 overflow float64 in the grid arithmetic."""
+
+
 def _positive(value: float, name: str) -> float:
     try:
         v = float(value)
@@ -261,6 +266,8 @@ def _positive(value: float, name: str) -> float:
         raise InvalidParameterError(f"{name} must be a positive number, got {value!r}") from None
     if not math.isfinite(v) or v <= 0:
         raise InvalidParameterError(f"{name} must be a positive finite number, got {value!r}")
+    if v > MAX_COORDINATE:  # its square overflows float64 in the grid arithmetic
+        raise InvalidParameterError(f"{name} must be at most {MAX_COORDINATE:g}, got {value!r}")
     return v
 
 
@@ -276,6 +283,10 @@ def _as_points(points: np.ndarray, name: str, *, dim: int | None = None) -> np.n
         raise InvalidParameterError(f"{name} have dimension {arr.shape[1]}, expected {dim}")
     if not np.isfinite(arr).all():
         raise InvalidParameterError(f"{name} must be finite")
+    if arr.size and np.abs(arr).max() > MAX_COORDINATE:
+        raise InvalidParameterError(
+            f"{name} must lie within +-{MAX_COORDINATE:g}, got {np.abs(arr).max():g}"
+        )
     return arr
 
 

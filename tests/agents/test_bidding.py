@@ -749,3 +749,11 @@ def test_grids_and_loads_out_of_range_are_named() -> None:
         warnings.simplefilter("error")
         with pytest.raises(InvalidParameterError, match=r"load_kwh must be at most 1e\+06 kWh"):
             best_response(AgentParams("consumer"), np.full(24, 1e200), prices)
+
+
+def test_quadrature_shapes_and_sizes_are_checked() -> None:
+    """A nu of the wrong length was numpy's broadcast error, 10^12 nodes a MemoryError."""
+    with pytest.raises(InvalidParameterError, match=r"nu must be one number or 3 \(one per"):
+        ErrorQuadrature.student_t(np.ones(3), np.array([5.0, 5.0]))
+    with pytest.raises(InvalidParameterError, match="n_nodes must be at most 4001"):
+        ErrorQuadrature.student_t(np.ones(3), 5.0, n_nodes=10**12)

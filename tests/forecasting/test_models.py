@@ -1155,3 +1155,12 @@ def test_predict_needs_a_frame(cls: type, train: pd.DataFrame) -> None:
     model = (cls(**{**TINY, "max_epochs": 1}) if neural else cls()).fit(train)
     with pytest.raises(InvalidParameterError, match=r"^frame must be a pandas DataFrame"):
         model.predict(train.to_numpy())
+
+
+def test_student_t_quantiles_needs_one_length() -> None:
+    from forecasting import student_t_quantiles
+
+    with pytest.raises(InvalidParameterError, match=r"1-D of one length, got shapes \(2,\), \(3"):
+        student_t_quantiles(np.zeros(2), np.ones(3), np.full(2, 5.0), [0.5])
+    out = student_t_quantiles(np.zeros(2), np.ones(2), np.full(2, np.inf), [0.5, 0.975])
+    np.testing.assert_allclose(out, [[0.0, stats.norm.ppf(0.975)]] * 2)

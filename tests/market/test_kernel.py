@@ -262,3 +262,11 @@ def test_invalid_points() -> None:
     # found by review: bins for 3 axes on 2-D points was a raw numpy broadcast error
     with pytest.raises(InvalidParameterError, match=r"2 integers \(one per axis"):
         kernel_sensing(np.zeros((3, 2)), sigma=1, bins=(10, 10, 10))
+
+
+def test_values_whose_squares_overflow_are_refused() -> None:
+    """Points at ±1e300 with sigma 1e299 were an OverflowError from sigma**2."""
+    with pytest.raises(InvalidParameterError, match=r"points must lie within \+-1e\+100"):
+        kernel_field(np.array([1e300, -1e300]), sigma=1e299)
+    with pytest.raises(InvalidParameterError, match=r"sigma must be at most 1e\+100"):
+        kernel_field(np.array([1.0, 2.0]), sigma=1e200)

@@ -197,9 +197,14 @@ def minimize_mean_cvar(
             "try another solver= or rescale the costs"
         ) from None
     except (TypeError, ValueError) as exc:  # an option the solver does not know, a bad value
+        text = " ".join(str(exc).split())
+        if "contains NaN" in text or "contains Inf" in text or "contains inf" in text:
+            raise InvalidParameterError(
+                f"the costs hold NaN or infinite values ({text}): check the data the cost "
+                "expression is built from"
+            ) from None
         raise InvalidParameterError(
-            f"mean-CVaR solver {solver or 'default'} refused its options "
-            f"({' '.join(str(exc).split())})"
+            f"mean-CVaR solver {solver or 'default'} refused its options ({text})"
         ) from None
     status = problem.status
     if status in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):

@@ -255,3 +255,11 @@ def test_non_finite_scenario_costs_are_refused() -> None:
     for bad in (float("nan"), float("inf")):
         with pytest.raises(InvalidParameterError, match="costs must be finite"):
             minimize_mean_cvar([1.0, bad], 0.9, 0.5)
+
+
+def test_nan_in_the_costs_is_named_as_data() -> None:
+    """NaN inside a cost expression said the solver "refused its options"."""
+    q = cp.Variable(nonneg=True)
+    costs = UNIT_COST * q - PRICE * cp.minimum(q, np.array([1.0, np.nan, 3.0]))
+    with pytest.raises(InvalidParameterError, match=r"^the costs hold NaN or infinite values"):
+        minimize_mean_cvar(costs, 0.2, 0.5)

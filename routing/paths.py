@@ -41,6 +41,7 @@ spur only from the previous path's deviation node on) over the pair graph:
 from __future__ import annotations
 
 import heapq
+import inspect
 import math
 import numbers
 from collections.abc import Iterator
@@ -898,5 +899,19 @@ def shortest_route(
     amount_msat: int,
     **kwargs: Any,
 ) -> Route:
-    """The cheapest route (``k_shortest_paths(..., k=1)``); raises ``NoRouteError``."""
+    """The cheapest route (``k_shortest_paths(..., k=1)``); raises ``NoRouteError``.
+    ``kwargs``: the keyword options of :func:`k_shortest_paths` but ``k``."""
+    known = set(inspect.signature(k_shortest_paths).parameters) - {
+        "graph",
+        "source",
+        "target",
+        "amount_msat",
+        "k",
+    }
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise InvalidParameterError(
+            f"shortest_route has no option {', '.join(unknown)} (options: "
+            f"{', '.join(sorted(known))}; k is 1)"
+        )
     return next(k_shortest_paths(graph, source, target, amount_msat, k=1, **kwargs))

@@ -65,3 +65,7 @@ def test_a_graph_and_params_of_the_wrong_type_are_named(graph) -> None:
     a, b = graph.node_ids[graph.largest_scc()[:2]]
     with pytest.raises(InvalidParameterError, match=r"^params must be a RoutingParams or None"):
         shortest_route(graph, a, b, 10_000, params={"theta": 1})
+    # k and misspelt options were a TypeError from the forwarded keywords
+    for bad in ({"k": 3}, {"thetta": 0.5}):
+        with pytest.raises(InvalidParameterError, match=r"^shortest_route has no option"):
+            shortest_route(graph, a, b, 10_000, **bad)

@@ -578,6 +578,14 @@ def agent_profiles(
     ``population.config.noise``; 0 gives the expected profiles). Agent numbers include the
     population's ``offset``, so a slice gets the same noise as in the full population.
     """
+    if not isinstance(population, Population):
+        raise InvalidParameterError(
+            f"population must be a Population (sample_population), got {type(population).__name__}"
+        )
+    if not isinstance(shapes, DayShapes):
+        raise InvalidParameterError(
+            f"shapes must be DayShapes (day_profiles), got {type(shapes).__name__}"
+        )
     seed = check_seed(seed)
     s = _check_noise(population, noise)
     dtype = _check_dtype(dtype)

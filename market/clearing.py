@@ -893,6 +893,11 @@ def settle_market(
     acc = ChunkStatistics.zeros(population.offset, population.offset + N, B, H)
     expected = population.offset
     for st in statistics:
+        if not isinstance(st, ChunkStatistics):
+            raise InvalidParameterError(
+                "statistics must be ChunkStatistics (market_statistics of each shard), got "
+                f"{type(st).__name__}"
+            )
         if st.start != expected or st.pos.shape != (B, H):
             raise InvalidParameterError(
                 f"chunk statistics of agents {st.start}..{st.stop} do not continue at agent "

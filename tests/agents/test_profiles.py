@@ -432,3 +432,16 @@ def test_the_solar_error_on_quarter_hours_is_the_hourly_one(
     q = planning_profiles(quarters, day_profiles(quarters, day=day))
     assert q.n_intervals == 96 and q.solar_error_days == h.solar_error_days == 27
     np.testing.assert_allclose(q.solar_cf_error_sd, np.repeat(h.solar_cf_error_sd, 4), rtol=1e-12)
+
+
+def test_agent_profiles_names_arguments_of_the_wrong_type() -> None:
+    """A population or shapes of the wrong type were AttributeErrors deep inside."""
+    from agents import agent_profiles
+
+    frame = data.load_market_data("ES", "2017-06-13", "2017-06-15")
+    shapes = day_profiles(frame, day="2017-06-14")
+    pop = sample_population(None, 5, seed=1)
+    with pytest.raises(InvalidParameterError, match=r"^population must be a Population"):
+        agent_profiles("pop", shapes, seed=1)
+    with pytest.raises(InvalidParameterError, match=r"^shapes must be DayShapes"):
+        agent_profiles(pop, "x", seed=1)

@@ -275,6 +275,8 @@ def load_market_data(
     """
     z, d0, d1 = check_window(zone, start, end)
     strict_index = check_bool(strict_index, "strict_index")
+    if progress is not None and not callable(progress):  # also for bundled data: said at once
+        raise InvalidParameterError(f"progress must be a callable or None, got {progress!r}")
     if resolution not in RESOLUTIONS:
         raise InvalidParameterError(
             f"resolution must be one of {', '.join(RESOLUTIONS)}, got {clip_repr(resolution)}"

@@ -482,14 +482,16 @@ def combine_members(
     quantile ``mean(mu) + mean(sigma) · t⁻¹_nu(p)``. One member is returned unchanged."""
     if len(params) == 0:
         raise InvalidParameterError("combine_members needs at least one member, got none")
-    if len(params) == 1:
-        return params[0]
     try:
         stacked = [np.stack([p[i] for p in params]) for i in range(3)]
     except (ValueError, IndexError, TypeError):
         raise InvalidParameterError(
             "combine_members needs (mu, sigma, nu) arrays of one shape from every member"
         ) from None
+    if (stacked[1] <= 0).any() or (stacked[2] <= 0).any():  # NaN rows stay NaN
+        raise InvalidParameterError("combine_members needs sigma > 0 and nu > 0 of every member")
+    if len(params) == 1:
+        return params[0]
     return stacked[0].mean(axis=0), stacked[1].mean(axis=0), stacked[2].mean(axis=0)
 
 

@@ -332,3 +332,9 @@ def test_a_long_date_is_cut_in_the_message():
     with pytest.raises(InvalidParameterError) as info:
         load_market_data("ES", "9" * 100_000, "2017-01-02")
     assert str(info.value) == f"start '{'9' * 56}... is not a date (YYYY-MM-DD)"
+
+
+def test_progress_must_be_callable_also_for_bundled_data() -> None:
+    """``progress=3`` was accepted when the data came from the bundled files."""
+    with pytest.raises(InvalidParameterError, match=r"^progress must be a callable or None"):
+        load_market_data("ES", "2017-06-01", "2017-06-02", progress=3)

@@ -1164,3 +1164,15 @@ def test_student_t_quantiles_needs_one_length() -> None:
         student_t_quantiles(np.zeros(2), np.ones(3), np.full(2, 5.0), [0.5])
     out = student_t_quantiles(np.zeros(2), np.ones(2), np.full(2, np.inf), [0.5, 0.975])
     np.testing.assert_allclose(out, [[0.0, stats.norm.ppf(0.975)]] * 2)
+
+
+def test_combine_members_refuses_a_negative_spread() -> None:
+    from forecasting import combine_members
+
+    ok = (np.zeros(2), np.ones(2), np.full(2, 5.0))
+    bad = (np.zeros(2), np.array([1.0, -1.0]), np.full(2, 5.0))
+    for members in ([bad], [ok, bad]):
+        with pytest.raises(InvalidParameterError, match="sigma > 0 and nu > 0 of every member"):
+            combine_members(members)
+    with_nan = (np.zeros(2), np.array([1.0, np.nan]), np.full(2, 5.0))
+    assert np.isnan(combine_members([ok, with_nan])[1][1])  # an unknown row stays unknown

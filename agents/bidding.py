@@ -78,7 +78,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from agents.config import AgentParams, PopulationConfig
-from data.checks import check_int, check_real, clip_repr
+from data.checks import check_int, check_real, check_type, clip_repr
 from data.errors import InvalidParameterError
 from data.seeds import check_seed
 from risk import cvar, mean_cvar
@@ -776,8 +776,7 @@ def best_response(
     if errors.n_intervals != H:
         raise InvalidParameterError(f"errors have {errors.n_intervals} intervals, expected {H}")
     grid = DPGrid() if grid is None else grid
-    if not isinstance(grid, DPGrid):
-        raise InvalidParameterError(f"grid must be a DPGrid or None, got {type(grid).__name__}")
+    check_type(grid, DPGrid, "grid", "or None for the default")
     g = params.gamma if gamma is None else gamma
     a = params.alpha if alpha is None else alpha
     if isinstance(g, bool) or not isinstance(g, numbers.Real) or not 0.0 <= g <= 1.0:

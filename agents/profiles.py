@@ -42,7 +42,7 @@ from numpy.typing import ArrayLike
 
 from agents.config import MAX_NOISE, AgentParams
 from agents.population import Population
-from data.checks import check_real
+from data.checks import check_real, check_type
 from data.errors import (
     DataUnavailableError,
     DataValidationError,
@@ -578,14 +578,8 @@ def agent_profiles(
     ``population.config.noise``; 0 gives the expected profiles). Agent numbers include the
     population's ``offset``, so a slice gets the same noise as in the full population.
     """
-    if not isinstance(population, Population):
-        raise InvalidParameterError(
-            f"population must be a Population (sample_population), got {type(population).__name__}"
-        )
-    if not isinstance(shapes, DayShapes):
-        raise InvalidParameterError(
-            f"shapes must be DayShapes (day_profiles), got {type(shapes).__name__}"
-        )
+    check_type(population, Population, "population", "sample_population")
+    check_type(shapes, DayShapes, "shapes", "day_profiles")
     seed = check_seed(seed)
     s = _check_noise(population, noise)
     dtype = _check_dtype(dtype)

@@ -23,6 +23,7 @@ __all__ = [
     "check_int",
     "check_path_given",
     "check_real",
+    "check_type",
     "clip_path",
     "clip_repr",
     "is_directory",
@@ -117,3 +118,14 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise InvalidParameterError(f"{name} must be True or False, got {clip_repr(value)}")
     return bool(value)
+
+
+def check_type(value: Any, expected: type | tuple[type, ...], name: str, hint: str = "") -> Any:
+    """``value`` if it is an instance of ``expected``, else a one-line
+    ``InvalidParameterError``: "``name`` must be a ``X`` (``hint``), got ``Y``"."""
+    if isinstance(value, expected):
+        return value
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    wanted = " or ".join(k.__name__ for k in kinds)
+    where = f" ({hint})" if hint else ""
+    raise InvalidParameterError(f"{name} must be a {wanted}{where}, got {type(value).__name__}")

@@ -86,6 +86,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from data.checks import check_type
 from data.errors import (
     DataUnavailableError,
     DataValidationError,
@@ -347,10 +348,7 @@ class BaseForecaster:
 
     def _features(self, frame: pd.DataFrame, days: Days, tz: str | None) -> DayAheadFeatures:
         """Features of ``frame`` with the fitted configuration and resolution."""
-        if not isinstance(frame, pd.DataFrame):
-            raise InvalidParameterError(
-                f"frame must be a pandas DataFrame of market data, got {type(frame).__name__}"
-            )
+        check_type(frame, pd.DataFrame, "frame", "of market data")
         tz = resolve_tz(frame, tz) if (tz or frame.attrs.get("tz")) else self.tz_
         return day_ahead_features(
             frame,

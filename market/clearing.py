@@ -90,6 +90,7 @@ from numpy.typing import ArrayLike
 
 from agents.population import Population
 from agents.profiles import NOISE_BLOCK
+from data.checks import check_type
 from data.errors import InvalidParameterError
 from data.seeds import check_seed
 from market.energy import KWH_PER_MWH, EnergyEquilibrium, EnergyGame, GameBlock
@@ -893,11 +894,7 @@ def settle_market(
     acc = ChunkStatistics.zeros(population.offset, population.offset + N, B, H)
     expected = population.offset
     for st in statistics:
-        if not isinstance(st, ChunkStatistics):
-            raise InvalidParameterError(
-                "statistics must be ChunkStatistics (market_statistics of each shard), got "
-                f"{type(st).__name__}"
-            )
+        check_type(st, ChunkStatistics, "statistics", "market_statistics of each shard")
         if st.start != expected or st.pos.shape != (B, H):
             raise InvalidParameterError(
                 f"chunk statistics of agents {st.start}..{st.stop} do not continue at agent "

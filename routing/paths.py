@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import check_type
 from data.errors import InvalidParameterError, NoRouteError
 from routing.graph import ChannelGraph
 
@@ -782,23 +783,14 @@ def build_route(
 
 def check_graph(graph: Any) -> ChannelGraph:
     """``graph`` if it is a :class:`ChannelGraph`, else a one-line ``InvalidParameterError``."""
-    if not isinstance(graph, ChannelGraph):
-        raise InvalidParameterError(
-            f"graph must be a routing.ChannelGraph (ChannelGraph.from_csv), got "
-            f"{type(graph).__name__}"
-        )
-    return graph
+    return check_type(graph, ChannelGraph, "graph", "routing.ChannelGraph.from_csv")
 
 
 def check_params(params: Any) -> RoutingParams:
     """``params``, or the default :class:`RoutingParams` for None; anything else refused."""
     if params is None:
         return RoutingParams()
-    if not isinstance(params, RoutingParams):
-        raise InvalidParameterError(
-            f"params must be a RoutingParams or None, got {type(params).__name__}"
-        )
-    return params
+    return check_type(params, RoutingParams, "params", "or None for the defaults")
 
 
 def _make_params(

@@ -740,7 +740,7 @@ def test_grids_and_loads_out_of_range_are_named() -> None:
     with pytest.raises(InvalidParameterError, match="n_soc must be at most 4001"):
         DPGrid(n_soc=10**6)
     ev = AgentParams("ev", ev_need_kwh=10.0, ev_max_kw=7.0)
-    with pytest.raises(InvalidParameterError, match="grid must be a DPGrid or None, got str"):
+    with pytest.raises(InvalidParameterError, match=r"grid must be a DPGrid \(or None for the def"):
         best_response(ev, np.ones(24), prices, grid="x")
     tiny = AgentParams("ev", ev_need_kwh=1e-300, ev_max_kw=7.0)
     with pytest.raises(InvalidParameterError, match="ev_need_kwh 1e-300 is too small"):

@@ -443,5 +443,5 @@ def test_agent_profiles_names_arguments_of_the_wrong_type() -> None:
     pop = sample_population(None, 5, seed=1)
     with pytest.raises(InvalidParameterError, match=r"^population must be a Population"):
         agent_profiles("pop", shapes, seed=1)
-    with pytest.raises(InvalidParameterError, match=r"^shapes must be DayShapes"):
+    with pytest.raises(InvalidParameterError, match=r"^shapes must be a DayShapes \(day_prof"):
         agent_profiles(pop, "x", seed=1)

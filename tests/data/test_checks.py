@@ -86,3 +86,12 @@ def test_flags_given_as_text_or_numbers_are_refused(value) -> None:
         check_bool(value, "fair")
     with pytest.raises(InvalidParameterError, match=r"^strict_index must be True or False"):
         load_market_data("ES", "2017-06-01", "2017-06-02", strict_index=value)
+
+
+def test_check_type_names_what_was_wanted_and_what_came() -> None:
+    from data.checks import check_type
+
+    assert check_type(3, int, "n") == 3
+    with pytest.raises(InvalidParameterError) as info:
+        check_type("x", (int, float), "n", "a count")
+    assert str(info.value) == "n must be a int or float (a count), got str"

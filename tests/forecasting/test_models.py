@@ -1153,7 +1153,7 @@ def test_predict_needs_a_frame(cls: type, train: pd.DataFrame) -> None:
     'attrs'" (fit already said it plainly)."""
     neural = cls in (StudentTForecaster, GaussianForecaster)
     model = (cls(**{**TINY, "max_epochs": 1}) if neural else cls()).fit(train)
-    with pytest.raises(InvalidParameterError, match=r"^frame must be a pandas DataFrame"):
+    with pytest.raises(InvalidParameterError, match=r"^frame must be a DataFrame \(of market data"):
         model.predict(train.to_numpy())
 
 

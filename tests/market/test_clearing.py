@@ -297,7 +297,7 @@ def test_population_shards_send_statistics_and_settle_to_the_same_market(default
     with pytest.raises(InvalidParameterError, match="cover"):
         settle_market(default_eq, pop, stats[:-1], seed=7)
     # anything else than chunk statistics was an AttributeError ('int' has no 'start')
-    with pytest.raises(InvalidParameterError, match="statistics must be ChunkStatistics"):
+    with pytest.raises(InvalidParameterError, match="statistics must be a ChunkStatistics"):
         settle_market(default_eq, pop, [1, 2], seed=7)
     with pytest.raises(InvalidParameterError, match="multiple"):
         market_statistics(default_eq, pop.slice(10, 20), np.zeros((10, day.n_intervals)), seed=7)

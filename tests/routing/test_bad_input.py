@@ -58,12 +58,12 @@ def test_a_graph_and_params_of_the_wrong_type_are_named(graph) -> None:
         lambda: list(k_shortest_paths("G", "a", "b", 10)),
         lambda: PaymentSimulator("G"),
     ):
-        with pytest.raises(InvalidParameterError, match=r"^graph must be a routing.ChannelGraph"):
+        with pytest.raises(InvalidParameterError, match=r"^graph must be a ChannelGraph \("):
             call()
-    with pytest.raises(InvalidParameterError, match=r"^params must be a RoutingParams or None"):
+    with pytest.raises(InvalidParameterError, match=r"^params must be a RoutingParams \(or None"):
         PaymentSimulator(graph, params="x")
     a, b = graph.node_ids[graph.largest_scc()[:2]]
-    with pytest.raises(InvalidParameterError, match=r"^params must be a RoutingParams or None"):
+    with pytest.raises(InvalidParameterError, match=r"^params must be a RoutingParams \(or None"):
         shortest_route(graph, a, b, 10_000, params={"theta": 1})
     # k and misspelt options were a TypeError from the forwarded keywords
     for bad in ({"k": 3}, {"thetta": 0.5}):

@@ -331,15 +331,21 @@ def _warning_line(text: str) -> None:
     err.print(f"btut: warning: {_clipped(' '.join(str(text).split()))}", markup=False)
 
 
+def _raise_first_error(report) -> None:
+    """A validation report's first error as the command's one error line (exit 4); the
+    report itself (table or JSON) was printed before and holds them all."""
+    from data import DataValidationError
+
+    if report.errors:
+        raise DataValidationError(report.errors[0])
+
+
 def _print_findings(report) -> None:
     """The report's warnings, one line each; then its first error (timestamps off the grid:
     the rows were shown, but no command uses them), exit 4 as ``data validate``."""
-    from data import DataValidationError
-
     for w in report.warnings:
         _warning_line(w)
-    if report.errors:
-        raise DataValidationError(report.errors[0])
+    _raise_first_error(report)
 
 
 @data_app.command("show")
@@ -360,7 +366,7 @@ def data_show(
 ) -> None:
     """Show a zone's market data for local market days [START, END).
     Exit 4 when the data has errors (timestamps off the grid), after the rows."""
-    from data import DataValidationError, InvalidParameterError, get_zone, validate_market_data
+    from data import InvalidParameterError, get_zone, validate_market_data
 
     if as_json and as_csv:
         raise InvalidParameterError("--json and --csv are two outputs: give one of them")
@@ -377,8 +383,7 @@ def data_show(
         emit_json(
             {**_summary(frame, report), "validation": report.to_dict(), "rows": _frame_rows(frame)}
         )
-        if report.errors:  # the JSON holds them all; stderr the one line, as every error
-            raise DataValidationError(report.errors[0])
+        _raise_first_error(report)
         return
     s = _summary(frame, report)
     shown = frame.copy()
@@ -401,14 +406,13 @@ def data_validate(
     """Validate a zone's data: gaps, duplicates, DST days, missing and implausible values.
     Exit 4 when the data has errors (timestamps off the grid, repeated or out of order),
     after the report."""
-    from data import DataValidationError, validate_market_data
+    from data import validate_market_data
 
     frame = _load(zone, start, end, source, strict_index=False)  # duplicates are reported
     report = validate_market_data(frame)
     if as_json:
         emit_json({**_summary(frame, report), "validation": report.to_dict()})
-        if report.errors:  # the JSON holds them all; stderr the one line, as every error
-            raise DataValidationError(report.errors[0])
+        _raise_first_error(report)
         return
     s = _summary(frame, report)
     out().print(
@@ -421,10 +425,7 @@ def data_validate(
     for kind, what, count in report.to_frame().itertuples(index=False):
         table.add_row(kind, str(what), str(count))
     out().print(table if len(table.rows) else "no findings")
-    for w in report.warnings:
-        _warning_line(w)
-    if report.errors:
-        raise DataValidationError(report.errors[0])
+    _print_findings(report)
 
 
 @data_app.command("fetch")
@@ -436,7 +437,7 @@ def data_fetch(
     as_json: JsonOpt = False,
 ) -> None:
     """Download a zone's data from the ENTSO-E API into the cache (needs ENTSOE_API_KEY)."""
-    from data import DataValidationError, MissingCredentialsError, validate_market_data
+    from data import MissingCredentialsError, validate_market_data
     from data.entsoe_api import MISSING_KEY_MESSAGE, cache_root
     from data.loader import check_entsoe_days, check_window
 
@@ -455,8 +456,7 @@ def data_fetch(
     }
     if as_json:
         emit_json(summary)
-        if report.errors:  # as data show and validate
-            raise DataValidationError(report.errors[0])
+        _raise_first_error(report)
         return
     out().print(
         f"fetched {summary['n_rows']} rows for {summary['zone']} "

@@ -951,8 +951,8 @@ class _NeuralForecaster(BaseForecaster):
         centre = self.centre
         if centre is None:
             return
-        if not _same_quantity(centre, target) or column_kind(centre) != "forecast":
-            own = [c for c in exog if _same_quantity(c, target) and column_kind(c) == "forecast"]
+        if not _is_forecast_of(centre, target):
+            own = [c for c in exog if _is_forecast_of(c, target)]
             raise InvalidParameterError(
                 f"centre={centre!r} is not a published forecast of {target} "
                 f"({', '.join(own) or 'the data has none'})"
@@ -1017,6 +1017,11 @@ def _largest(X: pd.DataFrame, y: np.ndarray, column: str, rows: np.ndarray) -> f
 def _same_quantity(column: str, target: str) -> bool:
     """``load_forecast_mw`` is of the quantity of ``load_mw``: the first word agrees."""
     return column.split("_")[0] == target.split("_")[0]
+
+
+def _is_forecast_of(column: str, target: str) -> bool:
+    """True if ``column`` is a published (day-ahead) forecast of ``target``'s quantity."""
+    return column_kind(column) == "forecast" and _same_quantity(column, target)
 
 
 class StudentTForecaster(_NeuralForecaster):
@@ -1240,7 +1245,7 @@ class TSOForecaster(_ReferenceForecaster):
                     f"(known: {', '.join(TSO_FORECAST_COLUMNS)}); pass column="
                 )
             col = TSO_FORECAST_COLUMNS[target]
-        elif column_kind(col) != "forecast" or not _same_quantity(col, target):
+        elif not _is_forecast_of(col, target):
             raise InvalidParameterError(
                 f"column={col!r} is not a published forecast of {target} (e.g. "
                 f"{TSO_FORECAST_COLUMNS.get(target, target.split('_')[0] + '_forecast_...')})"

@@ -40,6 +40,7 @@ spur only from the previous path's deviation node on) over the pair graph:
 
 from __future__ import annotations
 
+import functools
 import heapq
 import inspect
 import math
@@ -884,6 +885,13 @@ def _yield_routes(
         count += 1
 
 
+@functools.cache
+def _shortest_route_options() -> frozenset[str]:
+    """The keyword options of :func:`k_shortest_paths` that ``shortest_route`` passes on."""
+    fixed = {"graph", "source", "target", "amount_msat", "k"}
+    return frozenset(inspect.signature(k_shortest_paths).parameters) - fixed
+
+
 def shortest_route(
     graph: ChannelGraph,
     source: str | int,
@@ -893,13 +901,7 @@ def shortest_route(
 ) -> Route:
     """The cheapest route (``k_shortest_paths(..., k=1)``); raises ``NoRouteError``.
     ``kwargs``: the keyword options of :func:`k_shortest_paths` but ``k``."""
-    known = set(inspect.signature(k_shortest_paths).parameters) - {
-        "graph",
-        "source",
-        "target",
-        "amount_msat",
-        "k",
-    }
+    known = _shortest_route_options()
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise InvalidParameterError(

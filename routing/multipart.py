@@ -16,8 +16,11 @@ Rule (:func:`split_payment`), on the router's view of the graph (public capaciti
    every hop can carry)``, record it, and subtract its hop amounts from the residual
    capacity of the edges it uses (so parts never share an edge beyond its capacity).
 
-The first iteration is the single-path attempt, so an amount one route can carry gives
-one part. Residual capacity is tracked per directed edge.
+The first iteration is the single-path attempt: when a route found by step 2 carries the
+whole amount, the payment is one part. Step 2 looks at a bounded number of routes, so a
+route that could carry it all but lies beyond them is not found, and the amount is split
+(an audit built one: seven cheap paths overflowing on their middle hop, one expensive path
+that fits; two parts, cheaper in fees). Residual capacity is tracked per directed edge.
 """
 
 from __future__ import annotations

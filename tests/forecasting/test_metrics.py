@@ -93,6 +93,8 @@ STUDENT_CASES = [
     (55.0, 60.0, 8.0, 5.0),
     (1.0, 0.0, 1.0, 200.0),
     (-0.7, 0.1, 1.3, 1e4),
+    (1.7320508, 0.0, 1.0, 3.0),  # |z| ≈ √ν, where the overflow-safe log(1 + z²/ν) switches form
+    (-1.7320509, 0.0, 1.0, 3.0),
 ]
 
 
@@ -110,6 +112,26 @@ def test_crps_student_t_matches_numerical_integrals(
     got = float(crps_student_t(y, mu, sigma, nu))
     assert got == pytest.approx(crps_threshold_integral(y, mu, sigma, nu), rel=1e-7)
     assert got == pytest.approx(crps_quantile_integral(y, mu, sigma, nu), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("y", "mu", "sigma", "nu"),
+    [
+        (1.0, 0.0, 1e-155, 3.0),
+        (1.0, 0.0, 1e-200, 5.0),
+        (2e155, 0.0, 1.0, 4.0),
+        (-3e200, 1.0, 2.0, 2.5),
+    ],
+)
+def test_crps_student_t_far_observation_is_the_distance(
+    y: float, mu: float, sigma: float, nu: float
+) -> None:
+    """|z| = |y − μ|/σ above ~1.3e154 made z² overflow and returned NaN (0 · inf in the
+    density term). Far out, CRPS = E|X − y| − ½E|X − X'| = |y − μ| − O(σ), so it equals the
+    distance to relative precision, as the normal form already gave."""
+    got = float(crps_student_t(y, mu, sigma, nu))
+    assert got == pytest.approx(abs(y - mu), rel=1e-12)
+    assert float(crps_normal(y, mu, sigma)) == pytest.approx(abs(y - mu), rel=1e-12)
 
 
 def test_crps_student_t_large_nu_tends_to_normal() -> None:

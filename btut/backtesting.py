@@ -16,7 +16,9 @@ a replay run in its own transaction.
   (end exclusive) <config hash>`` (:meth:`data.store.ResultsStore.exclusive`) while it runs: a
   second backtest of the same period on the same store exits at once with
   :class:`data.errors.ConcurrentRunError` (exit 75), or waits with ``wait=True``. The lock
-  dies with its holder.
+  dies with its holder. It is checked before each day and each save: a PostgreSQL lock whose
+  connection the server ended (restart, ``idle_session_timeout``) stops the backtest with
+  :class:`data.errors.StorageError` (exit 5) rather than letting it run unguarded.
 * **The backtest record** is a run of kind ``"backtest"`` whose configuration is the period and
   the settings (no executor: it doesn't change results); its days are found again through their
   configurations (:func:`load_backtest`).
@@ -384,7 +386,7 @@ def backtest(
         if scheduler is not None:  # an unreachable scheduler fails before the store is touched
             client = stack.enter_context(dask_client(scheduler))
         store = stack.enter_context(ResultsStore(db))
-        stack.enter_context(store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s))
+        held = stack.enter_context(store.exclusive(lock, wait=wait, timeout_s=wait_timeout_s))
         todo = []
         for d in days:
             stored = store.find_run(par.run_config((d,)))
@@ -408,6 +410,7 @@ def backtest(
         tick(f"{reused} day(s) already stored" if reused else "starting")
 
         def finished(d: dt.date, result: Any) -> None:
+            held.check()  # a lost lock (PostgreSQL) stops the backtest before it saves more
             saved = _save(result, db)
             keep_record()
             done[d] = _day_from_result(d, result, saved.run_id, reused=not saved.created)
@@ -415,6 +418,7 @@ def backtest(
 
         if client is None:
             for d in todo:
+                held.check()
                 finished(d, replay_day(par, d))
         elif todo:
             from btut.executors import dask_map

@@ -31,7 +31,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -95,6 +95,28 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another writer's lock before failing, in ms."""
 
 _PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+#: Whether this session still holds the advisory lock with key (hi << 32 | lo).
+_HELD_SQL = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND pid = pg_backend_pid() AND objsubid = 1 AND classid::bigint = :hi "
+    "AND objid::bigint = :lo)"
+)
+
+
+@dataclass(frozen=True)
+class HeldLock:
+    """A lock held by :meth:`ResultsStore.exclusive`: ``check()`` raises
+    :class:`~data.errors.StorageError` if it was lost (a PostgreSQL lock whose connection the
+    server ended); file and process locks cannot be lost while held."""
+
+    name: str
+    _check: Callable[[], None] | None = field(default=None, repr=False)
+
+    def check(self) -> None:
+        if self._check is not None:
+            self._check()
+
+
 """Locks of in-memory SQLite stores (one process can reach them)."""
 
 _MIGRATION_LOCK_KEY = 0x4254555453544F52  # "BTUTSTOR": PostgreSQL advisory lock for upgrades
@@ -412,7 +434,9 @@ def _read_only_uri(path: Path) -> str:
     and no ``-wal``/``-shm`` files left behind (``mode=ro`` leaves them). A store the user
     may not write (a shared or archived file, a read-only mount) is ``mode=ro``, which needs
     its ``-shm`` file to exist or to be creatable in the folder; else ``immutable=1`` (no
-    one can be writing a store that no one may write to), which reads the file as it is.
+    one can be writing a store that no one may write to), which reads the file as it is,
+    and so is refused (:class:`StorageError`) when a ``-wal`` file holds writes the file
+    lacks (a writer killed before its checkpoint).
     """
     base = path.absolute().as_uri()
     folder_writable = os.access(path.parent, os.W_OK)
@@ -421,6 +445,15 @@ def _read_only_uri(path: Path) -> str:
     shm = path.with_name(path.name + "-shm")
     if folder_writable or shm.exists():
         return f"{base}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        # immutable=1 ignores the write-ahead log: the last runs written would be missing
+        raise StorageError(
+            f"cannot read the results store {clip_path(path)} here: its write-ahead log "
+            f"{wal.name} holds writes not yet in the file, and neither may be written to "
+            "apply them; open it once where its folder is writable, or copy the file and its "
+            f"{wal.name} to such a folder"
+        )
     return f"{base}?mode=ro&immutable=1"
 
 
@@ -860,7 +893,7 @@ class ResultsStore:
     @contextmanager
     def exclusive(
         self, name: str, *, wait: bool = False, timeout_s: float | None = None
-    ) -> Iterator[None]:
+    ) -> Iterator[HeldLock]:
         """Hold the store-wide lock ``name`` for the ``with`` block (one holder at a time,
         across processes and machines sharing the store).
 
@@ -870,6 +903,11 @@ class ResultsStore:
         dies, even by ``kill -9``, so a killed job never leaves a stale lock. ``wait=False``
         raises :class:`ConcurrentRunError` at once when another holder has it; ``wait=True``
         polls until it is free (at most ``timeout_s`` seconds, None = forever).
+
+        Yields a :class:`HeldLock`: call its ``check()`` between steps of long work. A
+        PostgreSQL lock lives as long as its connection, which the server can end (a restart,
+        ``pg_terminate_backend``, ``idle_session_timeout``); ``check()`` then raises
+        :class:`StorageError` instead of going on without the lock.
         """
         if not isinstance(name, str) or not name.strip():
             raise InvalidParameterError(f"lock name must be a non-empty string, got {name!r}")
@@ -910,8 +948,20 @@ class ResultsStore:
                     conn.commit()
                 except SQLAlchemyError as exc:
                     raise self._storage_error("lock", exc) from self._safe_cause(exc)
+                hi, lo = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF  # how pg_locks shows it
+
+                def check() -> None:
+                    try:
+                        held = conn.execute(_HELD_SQL, {"hi": hi, "lo": lo}).scalar()
+                        conn.commit()
+                    except SQLAlchemyError as exc:
+                        reason = f"its connection to the server ended ({type(exc).__name__})"
+                        raise self._lost(name, reason) from None
+                    if not held:
+                        raise self._lost(name, "the server no longer holds it")
+
                 try:
-                    yield
+                    yield HeldLock(name, check)
                 finally:
                     try:
                         conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
@@ -927,12 +977,14 @@ class ResultsStore:
             while not lock.acquire(blocking=False):
                 pause()
             try:
-                yield
+                yield HeldLock(name, None)
             finally:
                 lock.release()
             return
         import fcntl
 
+        # the real file's name: a store reached through a symlink shares its lock
+        path = path.resolve()
         lock_path = path.with_name(f"{path.name}.{key & 0xFFFFFFFFFFFF:012x}.lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -946,11 +998,19 @@ class ResultsStore:
                 except BlockingIOError:
                     pause()
             try:
-                yield
+                yield HeldLock(name, None)  # flock is held while the descriptor is open
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+    def _lost(self, name: str, reason: str) -> StorageError:
+        return StorageError(
+            self._one_line(
+                f"lost the lock of {name} on {self.url_display}: {reason}; stopped so that no "
+                "other run works alongside; run again to resume"
+            )
+        )
 
     def _refuse_write(self, action: str) -> None:
         if self.read_only:
@@ -997,6 +1057,10 @@ class ResultsStore:
 
         self._refuse_write("upgrade the schema")
         cfg = _alembic_config()
+        try:  # a server that cannot be reached is that, not a failed upgrade
+            self._write_engine.connect().close()
+        except SQLAlchemyError as exc:
+            raise self._storage_error("connect to", exc) from self._safe_cause(exc)
         try:
             with self._write_engine.begin() as conn:
                 if conn.dialect.name == "postgresql":

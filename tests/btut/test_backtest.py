@@ -603,3 +603,33 @@ def test_a_download_before_the_days_is_said_in_the_log(
     # the day's line comes after the download's
     assert lines[-1].startswith("btut: backtest ES 2017-06-13 stored: 1 of 1 days, ")
     assert lines.index(downloads[-1]) < len(lines) - 1
+
+
+@pytest.mark.postgres
+def test_a_backtest_that_loses_its_postgres_lock_stops(fresh_postgres_url: str) -> None:
+    """The server ends the lock's connection after the first day is stored (as a restart or
+    ``idle_session_timeout`` would): the backtest stops with a StorageError instead of
+    replaying the other two days unguarded."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from data.errors import StorageError
+
+    u = make_url(fresh_postgres_url)
+
+    def progress(done: int, total: int, message: str) -> None:
+        if message.endswith(" stored") and done == 1:
+            with psycopg.connect(
+                host=u.host, port=u.port, user=u.username, dbname=u.database, autocommit=True
+            ) as conn:
+                ended = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
+                    "'advisory' AND pid <> pg_backend_pid()"
+                ).fetchall()
+            assert [bool(r[0]) for r in ended] == [True]
+
+    with pytest.raises(StorageError, match="lost the lock of backtest ES 2017-06-12"):
+        btut.backtest("ES", START, END, agents=N, seed=SEED, db=fresh_postgres_url,
+                      progress=progress)  # fmt: skip
+    runs = _runs(fresh_postgres_url)
+    assert sorted(runs["kind"]) == ["backtest", "replay"]  # the first day and the record

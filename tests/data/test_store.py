@@ -28,7 +28,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 import data.store as store_module
-from data.errors import DataUnavailableError, InvalidParameterError, StorageError
+from data.errors import (
+    ConcurrentRunError,
+    DataUnavailableError,
+    InvalidParameterError,
+    StorageError,
+)
 from data.store import ResultsStore, config_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -487,9 +492,16 @@ def test_short_password_hides_the_driver_detail_not_the_message():
         ResultsStore("postgresql+psycopg://postgres:o@127.0.0.1:1/x")  # nothing listens on 1
     message = str(excinfo.value)
     assert message.startswith(
-        "could not upgrade the results store postgresql+psycopg://postgres:***@127.0.0.1:1/x"
+        "could not connect to the results store postgresql+psycopg://postgres:***@127.0.0.1:1/x"
     )
     assert message.endswith("(details hidden: they hold the password)")
+
+
+def test_an_unreachable_server_is_said_to_be_unreachable(tmp_path):
+    """Nothing listens on port 1: the message said "could not upgrade the results store"
+    (opening a store upgrades its schema first), as if a migration had failed."""
+    with pytest.raises(StorageError, match=r"^could not connect to the results store postgres"):
+        ResultsStore("postgresql+psycopg://postgres@127.0.0.1:1/x")
 
 
 def test_unparsable_url_error_hides_password():
@@ -761,6 +773,58 @@ def test_exclusive_lock_is_released_after_the_block_and_on_errors(store):
         pass
     with store.exclusive("job"):
         pass
+
+
+def _end_advisory_lock_sessions(url: str) -> int:
+    """pg_terminate_backend every other session holding an advisory lock (as a server
+    restart or ``idle_session_timeout`` would end it); the number ended."""
+    import psycopg
+
+    u = make_url(url)
+    with psycopg.connect(
+        host=u.host, port=u.port, user=u.username, dbname=u.database, autocommit=True
+    ) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return sum(bool(r[0]) for r in rows)
+
+
+@pytest.mark.postgres
+def test_a_postgres_lock_whose_connection_ended_says_it_is_lost(fresh_postgres_url):
+    """The session advisory lock went with its connection, and the holder went on as if it
+    held it (an audit: a second backtest of the same period then ran beside the first)."""
+    with ResultsStore(fresh_postgres_url) as store:
+        with store.exclusive("backtest ES 2017-06") as held:
+            held.check()  # held: nothing to say
+            with pytest.raises(ConcurrentRunError):  # and it excludes, as before
+                with (
+                    ResultsStore(fresh_postgres_url) as other,
+                    other.exclusive("backtest ES 2017-06"),
+                ):
+                    pytest.fail("the lock was taken twice")
+            assert _end_advisory_lock_sessions(fresh_postgres_url) == 1
+            with pytest.raises(StorageError, match="lost the lock of backtest ES 2017-06") as info:
+                held.check()
+            assert "\n" not in str(info.value) and info.value.exit_code == 5
+        with store.exclusive("backtest ES 2017-06") as again:  # free again
+            again.check()
+
+
+def test_a_sqlite_store_reached_through_a_symlink_shares_its_lock(tmp_path):
+    """The lock file was named after the path given, so a symlink to the store was a second
+    lock and two backtests of one period ran together."""
+    real = tmp_path / "real.sqlite"
+    (tmp_path / "links").mkdir()
+    alias = tmp_path / "links" / "alias.sqlite"
+    alias.symlink_to(real)
+    with ResultsStore(f"sqlite:///{real}") as a, ResultsStore(f"sqlite:///{alias}") as b:
+        with a.exclusive("backtest ES 2017-06") as held:
+            held.check()  # a file lock cannot be lost while held
+            with pytest.raises(ConcurrentRunError), b.exclusive("backtest ES 2017-06"):
+                pytest.fail("the lock was taken twice")
+    assert not list((tmp_path / "links").glob("*.lock"))
 
 
 # ---------------------------------------------------------------------------------------

@@ -212,3 +212,43 @@ def test_a_store_the_user_may_not_write_is_still_read(
     with ResultsStore(url, read_only=True) as store:
         assert store.list_runs()["run_id"].tolist() == [run_id]
         assert store.get_run(run_id).metrics["m"] == 1.5
+
+
+def test_a_read_only_copy_whose_log_holds_unapplied_writes_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store whose last run is still only in its ``-wal`` (a writer killed before the
+    checkpoint), on a read-only mount: ``immutable=1`` ignored the log, so ``db runs``
+    listed the older runs only and ``db show`` said "no run with id" of the newest."""
+    import shutil
+    import sqlite3
+
+    src = tmp_path / "src"
+    src.mkdir()
+    url = f"sqlite:///{src / 's.sqlite'}"
+    _saved(url)
+    holder = sqlite3.connect(src / "s.sqlite")  # keeps the log: no checkpoint at close
+    try:
+        holder.execute("SELECT count(*) FROM runs").fetchall()
+        with ResultsStore(url) as store:
+            store.save_run(kind="replay", zone="ES", config={"a": 2}, intervals=_intervals())
+        assert (src / "s.sqlite-wal").stat().st_size > 0
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        for name in ("s.sqlite", "s.sqlite-wal"):  # as copied to an archive: no -shm
+            shutil.copy(src / name, ro / name)
+    finally:
+        holder.close()
+    real_access = store_module.os.access
+
+    def access(p: Any, how: int) -> bool:  # a read-only mount (root may write anything)
+        if Path(p).parent == ro or Path(p) == ro:
+            return how != store_module.os.W_OK and real_access(p, how)
+        return real_access(p, how)
+
+    monkeypatch.setattr(store_module.os, "access", access)
+    with pytest.raises(StorageError, match=r"its write-ahead log s\.sqlite-wal holds writes"):
+        ResultsStore(f"sqlite:///{ro / 's.sqlite'}", read_only=True)
+    monkeypatch.undo()
+    with ResultsStore(f"sqlite:///{ro / 's.sqlite'}", read_only=True) as store:  # writable
+        assert len(store.list_runs()) == 2

@@ -4,7 +4,8 @@ Every command takes ``--json`` for one machine-readable JSON object on stdout. E
 user can fix print one line on stderr and exit non-zero (2 bad parameter, usage error or
 missing credentials, 3 data unavailable, 4 invalid data, 5 storage or output, also an
 unreachable Dask scheduler, 6 no payment route, 75 the same backtest is already running);
-70 is a bug (one line), 130 an interrupt (Ctrl-C). ``BTUT_DEBUG=1`` prints the traceback
+70 is a bug (one line), 130 an interrupt (Ctrl-C), 143 a SIGTERM (both one line,
+after the same clean-up). ``BTUT_DEBUG=1`` prints the traceback
 too, with the same exit code. Warnings are one ``btut: warning:`` line each.
 """
 
@@ -28,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from btut import MAX_SEED
-from btut.interrupts import ABORTED, InterruptWatch, watch_interrupts
+from btut.interrupts import InterruptWatch, watch_interrupts
 from data.checks import check_path_given, clip_repr
 from data.errors import BTUTError
 
@@ -1530,24 +1531,24 @@ def _main(argv: list[str] | None, debug: bool, watch: InterruptWatch) -> int:
         code = app(args=argv, prog_name="btut", standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code != 0:
             if code == 130 or watch.interrupted:
-                return _aborted()
+                return _aborted(watch)
             return code
     except _EXIT as exc:
-        return _aborted() if exc.exit_code != 0 and watch.interrupted else exc.exit_code
+        return _aborted(watch) if exc.exit_code != 0 and watch.interrupted else exc.exit_code
     except BaseException as exc:
         # a Ctrl-C that a library reported as something else (pandas: "Calling
         # read(nbytes) on source failed") is an interrupt, not bad data or a bug
         if isinstance(exc, _ABORT) or watch.interrupted:
-            return _aborted()
+            return _aborted(watch)
         if not isinstance(exc, Exception):
             raise
         return _failure(exc, debug)
     return 0
 
 
-def _aborted() -> int:
-    err.print(ABORTED, markup=False)
-    return 130
+def _aborted(watch: InterruptWatch) -> int:
+    err.print(watch.message, markup=False)
+    return watch.exit_code
 
 
 def _failure(exc: Exception, debug: bool) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from btut.interrupts import ABORTED, watch_interrupts
+from btut.interrupts import watch_interrupts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
             from btut.cli import main as cli_main
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt) or watch.interrupted:
-                print(ABORTED, file=sys.stderr)
-                return 130
+                print(watch.message, file=sys.stderr)
+                return watch.exit_code
             raise
         return cli_main(argv)

@@ -135,3 +135,43 @@ def test_the_console_script_and_python_m_use_the_entry() -> None:
     main_py = Path(btut.entry.__file__).with_name("__main__.py").read_text()
     assert "from btut.entry import main" in main_py
     assert sys.modules["btut.entry"] is btut.entry
+
+
+def test_sigterm_is_an_interrupt_that_says_terminated() -> None:
+    """SIGTERM killed the process at once (no handler): a report being written left its
+    temporary file beside the target, and nothing said why the command stopped. Under the
+    watch it raises KeyboardInterrupt (the same clean-up as Ctrl-C), and the command line
+    says "terminated" with exit 143."""
+    before = signal.getsignal(signal.SIGTERM)
+    assert before == signal.SIG_DFL
+    with watch_interrupts() as watch:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+            pytest.fail("SIGTERM was not delivered")
+        assert watch.interrupted and watch.terminated
+        assert (watch.message, watch.exit_code) == ("btut: aborted (terminated)", 143)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_sigterm_during_a_report_leaves_the_old_file_and_no_temporary(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import btut
+
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    run = btut.replay("ES", "2017-06-14", agents=20, db=url)
+    target = tmp_path / "r.html"
+    target.write_text("the old report")
+
+    def terminated_fsync(fd: int) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        pytest.fail("SIGTERM was not delivered")
+
+    monkeypatch.setattr(os, "fsync", terminated_fsync)
+    code = main(["report", "--run", str(run.run_id), "--out", str(target), "--db", url])
+    monkeypatch.undo()
+    assert (code, capsys.readouterr().err) == (143, "btut: aborted (terminated)\n")
+    assert target.read_text() == "the old report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "s.sqlite"]

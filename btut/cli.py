@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from btut import MAX_SEED
@@ -390,7 +391,7 @@ def data_show(
     shown = frame.copy()
     shown.index = shown.index.tz_convert(s["tz"]).strftime("%Y-%m-%d %H:%M%z")
     shown.index.name = f"time ({s['tz']})"
-    out().print(f"{s['zone']} {s['start']} .. {s['end']} ({s['source']})")
+    out().print(f"{s['zone']} {s['start']} .. {s['end']} ({s['source']})", markup=False)
     out().print(shown.to_string(float_format=lambda v: f"{v:.2f}", na_rep="NaN"), markup=False)
     err.print(f"{s['n_rows']} rows at {s['resolution']}, tz {s['tz']}")
     _print_findings(report)
@@ -418,13 +419,14 @@ def data_validate(
     s = _summary(frame, report)
     out().print(
         f"{s['zone']} {s['start']} .. {s['end']}: {s['n_rows']} rows at "
-        f"{s['resolution']} from {s['source']}"
+        f"{s['resolution']} from {s['source']}",
+        markup=False,
     )
     table = Table(show_header=True)
     for col in ("finding", "what", "count"):
         table.add_column(col)
     for kind, what, count in report.to_frame().itertuples(index=False):
-        table.add_row(kind, str(what), str(count))
+        table.add_row(escape(kind), escape(str(what)), str(count))
     out().print(table if len(table.rows) else "no findings")
     _print_findings(report)
 
@@ -805,7 +807,7 @@ def db_upgrade(db: DbOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(info)
     else:
-        out().print(f"{info['db']}: schema at revision {info['revision']}")
+        out().print(f"{info['db']}: schema at revision {info['revision']}", markup=False)
 
 
 @db_app.command("runs")
@@ -967,7 +969,9 @@ def replay_cmd(
         raise InvalidParameterError("--graph needs --route")
     pop_config = _read_config(config)
     with (
-        _progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as bar,
+        _progress(
+            TextColumn("{task.description}", markup=False), BarColumn(), TimeElapsedColumn()
+        ) as bar,
         _stdout_to_stderr(),
     ):
         task = bar.add_task("replay", total=1.0)
@@ -1026,7 +1030,7 @@ def _print_replay(result: Any) -> None:
         ttable.add_column(col, justify="left" if col == "type" else "right")
     for name, row in per_type.iterrows():
         ttable.add_row(
-            str(name),
+            escape(str(name)),
             f"{row['count']:.0f}",
             _fmt(row["market_cost_eur_per_agent"]),
             _fmt(row["mean_field_cost_eur_per_agent"]),
@@ -1037,7 +1041,7 @@ def _print_replay(result: Any) -> None:
     peak_m = frame["import_market_kwh"].max()
     peak_b = frame["import_baseline_kwh"].max()
     con.print(
-        f"peak grid import {peak_m:.0f} kWh vs {peak_b:.0f} kWh alone "
+        f"peak grid import {_kwh(peak_m)} kWh vs {_kwh(peak_b)} kWh alone "
         f"(reduction {_fmt(result.peak_import_reduction, '.1%')})"
     )
     con.print(
@@ -1045,6 +1049,15 @@ def _print_replay(result: Any) -> None:
         f"{result.market_cost_eur:.2f}, planner {result.planner_cost_eur:.2f} "
         f"(MIP gap {_fmt(result.planner_mip_gap, '.2g')})"
     )
+    sampled = [d for d in result.day_results if d.planner_sampled]
+    if sampled:
+        used = math.fsum(d.market_cost_used_eur for d in result.day_results)
+        bound = math.fsum(d.planner_error_bound_eur for d in result.day_results)
+        con.print(
+            f"planner on a stratified sample on {len(sampled)} of {len(result.day_results)} "
+            f"day(s): its cost is within +-{bound:.2f} EUR, and the scores compare it with the "
+            f"market's cost on the same agents, {used:.2f} EUR (scaled to all agents)"
+        )
     con.print(
         f"exploitability {_fmt(result.exploitability_eur_per_agent_day, '.4f')} EUR/agent/day, "
         f"efficiency {_fmt(result.efficiency)}, price of anarchy "
@@ -1059,11 +1072,28 @@ def _print_replay(result: Any) -> None:
         con.print(f"not stored ({result.elapsed_s:.1f} s)")
 
 
+def _kwh(value: float) -> str:
+    """Whole kWh for a community's peak; 4 significant digits below 100 kWh."""
+    return f"{value:.0f}" if not math.isfinite(value) or abs(value) >= 100 else f"{value:.4g}"
+
+
+def _rate(value: Any) -> str:
+    """A success rate with 3 decimals, more when 3 would round a failure away (0.9995 is
+    not 1.000)."""
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return _fmt(value)
+    for digits in range(3, 10):
+        text = f"{value:.{digits}f}"
+        if value >= 1.0 or float(text) < 1.0:
+            return text
+    return f"{value:.10f}"
+
+
 def _print_routing(con: Console, r: Any, label: str) -> None:
     con.print(
         f"{label}: {r.get('successes', 0)}/{r.get('payments', 0)} payments succeeded "
-        f"(success rate {_fmt(r.get('success_rate'))}, by value "
-        f"{_fmt(r.get('value_success_rate'))}), fees {_fmt(r.get('fee_pct_of_value'), '.4f')} % "
+        f"(success rate {_rate(r.get('success_rate'))}, by value "
+        f"{_rate(r.get('value_success_rate'))}), fees {_fmt(r.get('fee_pct_of_value'), '.4f')} % "
         f"of value, latency p50 {_fmt(r.get('latency_p50_s'), '.2f')} s / p95 "
         f"{_fmt(r.get('latency_p95_s'), '.2f')} s, {_fmt(r.get('mean_attempts'), '.2f')} "
         "attempts per payment"
@@ -1123,11 +1153,12 @@ def route_cmd(
         return
     con = out()
     con.print(
-        f"[bold]BTUT route[/] {payments} payments of {amount_sat} sat on {info['graph']} "
+        f"[bold]BTUT route[/] {payments} payments of {amount_sat} sat on "
+        f"{escape(str(info['graph']))} "
         f"({info['nodes']} nodes), {'multi-part' if not single_path else 'single path'}"
     )
     con.print(
-        f"success rate {_fmt(batch.success_rate)} (by value {_fmt(batch.value_success_rate)}), "
+        f"success rate {_rate(batch.success_rate)} (by value {_rate(batch.value_success_rate)}), "
         f"fees {_fee_text(batch.fee_pct)}, latency p50 "
         f"{_fmt(batch.latency_p50_s, '.2f')} s / p95 {_fmt(batch.latency_p95_s, '.2f')} s, "
         f"{_fmt(batch.mean_attempts, '.2f')} attempts per payment ({info['elapsed_s']:.1f} s)"
@@ -1176,7 +1207,7 @@ def backtest_cmd(
     pop_config = _read_config(config)
     with (
         _progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("days"),
@@ -1233,9 +1264,10 @@ def backtest_cmd(
         f"[bold]BTUT backtest {result.backtest_id}[/] {result.zone} {result.start} .. "
         f"{result.end} (end exclusive): {result.agents} agents, executor {result.executor}"
     )
-    table = Table(
-        "day", "run", "efficiency", "exploitability EUR/agent/day", "market EUR", "stored"
-    )
+    # a day whose planner sampled scores the market's cost on the planner's sample
+    sampled = any(d.market_cost_used_eur != d.market_cost_eur for d in result.days)
+    cols = ["day", "run", "efficiency", "exploitability EUR/agent/day", "market EUR"]
+    table = Table(*cols, *(["market on planner's sample EUR"] if sampled else []), "stored")
     for d in result.days:
         table.add_row(
             d.day.isoformat(),
@@ -1243,6 +1275,7 @@ def backtest_cmd(
             _fmt(d.efficiency),
             _fmt(d.exploitability_eur_per_agent_day, ".4f"),
             _fmt(d.market_cost_eur, ".2f"),
+            *([_fmt(d.market_cost_used_eur, ".2f")] if sampled else []),
             "reused" if d.reused else "new",
         )
     con.print(table)
@@ -1502,20 +1535,30 @@ class _LineHandler(logging.Handler):
             self.handleError(record)
 
 
+#: Loggers of database drivers, silenced while a command runs (see _log_warnings_as_lines).
+_DRIVER_LOGGERS = ("psycopg",)
+
+
 @contextlib.contextmanager
 def _log_warnings_as_lines() -> Iterator[None]:
     """While a command runs, warnings logged by BTUT's packages print as one prefixed line
     each (Python's last-resort handler printed them bare); nothing is configured at import."""
     handler = _LineHandler(level=logging.WARNING)
     loggers = [logging.getLogger(n) for n in _PACKAGES]
-    saved = [(lg.propagate, lg.handlers[:]) for lg in loggers]
+    # The database driver's own notes (psycopg: "error ignored terminating <Pipeline ...>"
+    # when the server dies mid-write) come with the store's one-line error: not printed.
+    quiet = [logging.getLogger(n) for n in _DRIVER_LOGGERS]
+    saved = [(lg.propagate, lg.handlers[:]) for lg in [*loggers, *quiet]]
     for lg in loggers:
         lg.addHandler(handler)
+        lg.propagate = False
+    for lg in quiet:
+        lg.addHandler(logging.NullHandler())
         lg.propagate = False
     try:
         yield
     finally:
-        for lg, (propagate, handlers) in zip(loggers, saved, strict=True):
+        for lg, (propagate, handlers) in zip([*loggers, *quiet], saved, strict=True):
             lg.propagate = propagate
             lg.handlers[:] = handlers
 

@@ -36,6 +36,7 @@ Rendering is deterministic: the same run gives the same bytes.
 
 from __future__ import annotations
 
+import datetime as dt
 import html as htmllib
 import io
 import itertools
@@ -130,6 +131,9 @@ _RC: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "lines.linewidth": 1.6,
+    # text is text: a "$" in a user's type name must not start matplotlib's mathtext (an
+    # unbalanced one was a ValueError, a pair was set as italic maths)
+    "text.parse_math": False,
 }
 _WIDTH_IN = 9.0  # figure width, inches (648 pt of SVG)
 
@@ -232,7 +236,8 @@ def _is_number(value: Any) -> bool:
 
 def _fmt(value: Any, kind: str = "g") -> str:
     """Human format of a number: ``pct`` (share as %), ``eur`` (2 decimals, thousands),
-    ``ratio`` (4 decimals), ``g`` (4 significant digits); n/a for NaN/None."""
+    ``ratio`` (4 decimals), ``pp`` (a difference of shares, in signed percentage points),
+    ``g`` (4 significant digits); n/a for NaN/None."""
     if value is None:
         return "n/a"
     if isinstance(value, bool) or not _is_number(value):
@@ -246,9 +251,17 @@ def _fmt(value: Any, kind: str = "g") -> str:
         return f"{v:,.2f}"
     if kind == "ratio":
         return f"{v:.4f}"
+    if kind == "pp":
+        return f"{100.0 * v:+.1f} pp"
     if kind == "int":
         return f"{v:,.0f}"
     return f"{v:.4g}"
+
+
+def _kwh_kind(value: float) -> str:
+    """Whole kWh for a community's peak, 4 significant digits below 100 kWh (a small
+    population's 0.28 kWh read "0 kWh")."""
+    return "int" if not math.isfinite(value) or abs(value) >= 100 else "g"
 
 
 def _finite_mean(values: Any) -> float | None:
@@ -597,7 +610,8 @@ def _net_load_section(frame: pd.DataFrame, peak_reduction: float | None) -> str:
         "Net load and peak shaving: the community's grid import per interval (kWh) with the "
         "local market, at the baseline (sum of the agents' own imports when each trades "
         "alone) and in the planner's community optimum; dotted lines mark the peaks. Peak "
-        f"import {_fmt(peak_m, 'int')} kWh with the market vs {_fmt(peak_b, 'int')} kWh at "
+        f"import {_fmt(peak_m, _kwh_kind(peak_m))} kWh with the market vs "
+        f"{_fmt(peak_b, _kwh_kind(peak_b))} kWh at "
         f"the baseline: peak import reduction {_fmt(red, 'pct')}."
     )
     return _figure("plot-net-load", _render("plot-net-load", draw), caption)
@@ -830,6 +844,20 @@ def _convergence_section(days: Sequence[Mapping[str, Any]]) -> str:
         values = ([init] if _is_number(init) else []) + [v for v in hist if _is_number(v)]
         series.append((str(d.get("day", "?")), np.asarray(values, dtype=np.float64)))
     if not series:
+        settled = [
+            d
+            for d in days
+            if isinstance(d.get("equilibrium_exploitability_history_eur"), list)
+            and _is_number(d.get("equilibrium_initial_exploitability_eur"))
+        ]
+        if settled:  # stored, but the solver stopped before its first step
+            worst = max(float(d["equilibrium_initial_exploitability_eur"]) for d in settled)
+            return _note(
+                f"The solver took no step on {len(settled)} of {len(days)} day(s): the "
+                f"starting point was already within tolerance (exploitability {_fmt(worst)} "
+                "EUR per agent per day at most).",
+                "note-convergence",
+            )
         return _note(
             "No solver history stored with this run (runs stored before per-day figures).",
             "note-convergence",
@@ -1159,11 +1187,29 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
 
 _HEADLINE: tuple[tuple[str, str, str, str], ...] = (
     ("efficiency", "efficiency", "share of the planner's savings the market reaches", "pct"),
-    ("price_of_anarchy", "price of anarchy", "market cost / planner cost", "ratio"),
+    (
+        "price_of_anarchy",
+        "price of anarchy",
+        "market cost / planner cost (the market's cost on the planner's sample when it samples)",
+        "ratio",
+    ),
     ("exploitability_eur_per_agent_day", "exploitability", "EUR per agent per day", "g"),
     ("baseline_cost_eur", "baseline cost", "EUR, all agents, each trading alone", "eur"),
     ("market_cost_eur", "market cost", "EUR, all agents, local market", "eur"),
+    (
+        "market_cost_used_eur",
+        "market cost on the planner's sample",
+        "EUR, the market's cost of the planner's sampled agents scaled to all agents: the "
+        "market cost the efficiency and the price of anarchy use",
+        "eur",
+    ),
     ("planner_cost_eur", "planner cost", "EUR, all agents, community optimum", "eur"),
+    (
+        "planner_error_bound_eur",
+        "planner error bound",
+        "+- EUR on the planner cost: sampling error and MIP gaps, summed over the days",
+        "eur",
+    ),
     ("planner_mip_gap", "planner MIP gap", "relative, largest of any day", "g"),
     ("peak_import_reduction", "peak import reduction", "1 - market peak / baseline peak", "pct"),
 )
@@ -1200,6 +1246,7 @@ _DAY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("equilibrium_converged", "converged", "bool"),
     ("baseline_cost_eur", "baseline (EUR)", "eur"),
     ("market_cost_eur", "market (EUR)", "eur"),
+    ("market_cost_used_eur", "market on the planner's sample (EUR)", "eur"),
     ("planner_cost_eur", "planner (EUR)", "eur"),
     ("peak_import_reduction", "peak import reduction", "pct"),
     ("planner_sampled", "planner sampled", "bool"),
@@ -1211,6 +1258,8 @@ def _days_table(daily: pd.DataFrame) -> str:
     if daily.empty:
         return ""
     cols = [c for c in _DAY_COLUMNS if c[0] in daily.columns]
+    if not _any_sampled(daily):  # the same as the market cost: not shown twice
+        cols = [c for c in cols if c[0] != "market_cost_used_eur"]
     rows = []
     for day, rec in daily.iterrows():
         row = [f"<td>{_e(day)}</td>"]
@@ -1222,6 +1271,65 @@ def _days_table(daily: pd.DataFrame) -> str:
                 row.append(_num_cell(v if _is_number(v) else float("nan"), kind))
         rows.append(row)
     return _table(("day", *(c[1] for c in cols)), rows, table_id="days-table")
+
+
+def _any_sampled(daily: pd.DataFrame) -> bool:
+    """Whether any day's planner was solved on a sample (its scores then pair the planner
+    with the market's cost on the same agents, ``market_cost_used_eur``)."""
+    if "planner_sampled" in daily.columns:
+        return bool(daily["planner_sampled"].fillna(False).astype(bool).any())
+    if {"market_cost_used_eur", "market_cost_eur"} <= set(daily.columns):
+        used = pd.to_numeric(daily["market_cost_used_eur"], errors="coerce")
+        whole = pd.to_numeric(daily["market_cost_eur"], errors="coerce")
+        return bool((used.notna() & (used != whole)).any())
+    return False
+
+
+def _sampling_figures(days: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Headline figures of a planner solved on a sample, summed over the days (EUR): the
+    market cost the scores use and the planner's error bound; empty when no day sampled."""
+    if not any(d.get("planner_sampled") is True for d in days):
+        return {}
+    used = [d.get("market_cost_used_eur", d.get("market_cost_eur")) for d in days]
+    bounds = [d.get("planner_error_bound_eur") for d in days]
+    return {
+        "market_cost_used_eur": math.fsum(float(u) for u in used if _is_number(u)),
+        "planner_error_bound_eur": math.fsum(float(b) for b in bounds if _is_number(b)),
+    }
+
+
+def _sampling_note(days: Sequence[Mapping[str, Any]]) -> str:
+    """A paragraph saying which days' planner was sampled and what the scores compare."""
+    sampled = [d for d in days if d.get("planner_sampled") is True]
+    if not sampled:
+        return ""
+    sizes = sorted(
+        {int(d["planner_sample_size"]) for d in sampled if _is_number(d.get("planner_sample_size"))}
+    )
+    size = f" of {', '.join(f'{s:,}' for s in sizes)} agents" if sizes else ""
+    return (
+        f'<p class="sub" id="note-sampled">The planner was solved on a stratified sample{size} on '
+        f"{len(sampled)} of {len(days)} day(s) (more agents than it solves exactly): its cost is "
+        "an estimate within the error bound, and the efficiency and price of anarchy compare it "
+        "with the market's cost on the same sampled agents (market cost on the planner's sample), "
+        "not with the whole market's cost.</p>"
+    )
+
+
+def _undefined_note(days: Sequence[Mapping[str, Any]]) -> str:
+    """Why the efficiency or price of anarchy is n/a on some days (the engine's own words)."""
+    parts = []
+    for key, label in (
+        ("efficiency_note", "efficiency"),
+        ("price_of_anarchy_note", "price of anarchy"),
+    ):
+        notes = [str(d[key]) for d in days if d.get(key)]
+        if notes:
+            said = "; ".join(dict.fromkeys(notes))
+            parts.append(f"The {label} is n/a on {len(notes)} of {len(days)} day(s): {said}.")
+    if not parts:
+        return ""
+    return f'<p class="sub" id="note-undefined">{_e(" ".join(parts))}</p>'
 
 
 def _period_line(frame: pd.DataFrame, zone: str | None) -> str | None:
@@ -1279,6 +1387,21 @@ _DAY_METRICS = (
 )
 
 
+def _day_ranges(days: Sequence[str]) -> str:
+    """ISO days as runs of consecutive days: "d0 to d3, d5, d7 to d9" (sorted first)."""
+    dates = sorted({dt.date.fromisoformat(str(d)) for d in days})
+    runs: list[list[dt.date]] = []
+    for d in dates:
+        if runs and (d - runs[-1][-1]).days == 1:
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return ", ".join(
+        r[0].isoformat() if len(r) == 1 else f"{r[0].isoformat()} to {r[-1].isoformat()}"
+        for r in runs
+    )
+
+
 def _span(days: Sequence[str]) -> str:
     """ "d0", "d0 to d1" or "no days"."""
     if not days:
@@ -1324,8 +1447,13 @@ def render_run_report(run: LoadedRun, *, title: str | None = None) -> str:
     if period:
         sub.append(period)
     peak = metrics.get("peak_import_reduction")
+    headline = {**metrics, **_sampling_figures(days)}
     sections = [
-        ("summary", "Headline metrics", _metrics_table(metrics)),
+        (
+            "summary",
+            "Headline metrics",
+            _metrics_table(headline) + _sampling_note(days) + _undefined_note(days),
+        ),
         ("prices", "Local price vs wholesale", _price_section(frame)),
         (
             "net-load",
@@ -1611,7 +1739,9 @@ def render_backtest_report(
         table_id="runs-table",
     )
 
-    summary = _metrics_table(headline)
+    run_days = [d for r in runs for d in _run_days(r)]
+    summary = _metrics_table({**headline, **_sampling_figures(run_days)})
+    summary += _sampling_note(run_days) + _undefined_note(run_days)
     summary += (
         '<p class="sub">Aggregated over the runs like a multi-day replay: costs summed (EUR, '
         "all agents), exploitability averaged per day, efficiency and price of anarchy from "
@@ -1682,18 +1812,18 @@ def _compare_plot_section(frame: pd.DataFrame, scores: Mapping[str, Any]) -> str
         ax1.legend(loc="best", framealpha=0.85)
         defined = np.isfinite(change)
         colours = [_COLOURS["planner"] if c > 0 else _COLOURS["baseline"] for c in change]
-        # in the units of the tables (efficiency, a share): -0.015 is 1.5 points below
-        ax2.bar(x[defined], change[defined], 0.6, color=[colours[i] for i in x[defined]])
+        # in percentage points, as the tables: -1.5 is 1.5 points below
+        ax2.bar(x[defined], 100.0 * change[defined], 0.6, color=[colours[i] for i in x[defined]])
         for i in x[~defined]:  # an undefined day is marked, not drawn as an equal one
             ax2.annotate("n/a", (i, 0.0), ha="center", va="bottom", fontsize=7,
                          color=_COLOURS["baseline"])  # fmt: skip
         ax2.axhline(0.0, color="#000000", lw=0.8)
         if math.isfinite(mean):
-            ax2.axhline(mean, color=_COLOURS["forecast"], lw=1.2, ls="--", label="mean")
+            ax2.axhline(100.0 * mean, color=_COLOURS["forecast"], lw=1.2, ls="--", label="mean")
         if math.isfinite(low) and math.isfinite(high):
-            ax2.axhspan(low, high, color=_COLOURS["forecast"], alpha=0.15,
+            ax2.axhspan(100.0 * low, 100.0 * high, color=_COLOURS["forecast"], alpha=0.15,
                         label="95 % interval of the mean")  # fmt: skip
-        ax2.set_ylabel("B - A (efficiency)")
+        ax2.set_ylabel("B - A (percentage points of efficiency)")
         ax2.set_title("change per day")
         if math.isfinite(mean):
             ax2.legend(loc="best", framealpha=0.85)
@@ -1705,11 +1835,11 @@ def _compare_plot_section(frame: pd.DataFrame, scores: Mapping[str, Any]) -> str
         change_text = "No day has a defined change (efficiency undefined on every day)"
     else:
         interval = (
-            f" (95 % interval {_fmt(low, 'ratio')} to {_fmt(high, 'ratio')})"
+            f" (95 % interval {_fmt(low, 'pp')} to {_fmt(high, 'pp')})"
             if math.isfinite(low)
             else " (one day with a defined change: no interval)"
         )
-        change_text = f"Mean daily change {_fmt(mean, 'ratio')}{interval}"
+        change_text = f"Mean daily change {_fmt(mean, 'pp')}{interval}"
     caption = (
         "Left: each scenario's efficiency per day, (baseline cost - market cost) / (baseline "
         "cost - planner cost). Right: B's efficiency minus A's on each day (green where B does "
@@ -1725,10 +1855,10 @@ def _compare_plot_section(frame: pd.DataFrame, scores: Mapping[str, Any]) -> str
 _COMPARE_SCORES: tuple[tuple[str, str, str], ...] = (
     ("efficiency_a", "efficiency A (over the common days)", "pct"),
     ("efficiency_b", "efficiency B (over the common days)", "pct"),
-    ("efficiency_change", "change of the period efficiency, B - A", "ratio"),
-    ("daily_efficiency_change_mean", "mean daily change, B - A", "ratio"),
-    ("daily_efficiency_change_low95", "its 95 % interval: low", "ratio"),
-    ("daily_efficiency_change_high95", "its 95 % interval: high", "ratio"),
+    ("efficiency_change", "change of the period efficiency, B - A", "pp"),
+    ("daily_efficiency_change_mean", "mean daily change, B - A", "pp"),
+    ("daily_efficiency_change_low95", "its 95 % interval: low", "pp"),
+    ("daily_efficiency_change_high95", "its 95 % interval: high", "pp"),
     ("days_b_higher", "days B higher", "int"),
     ("days_b_lower", "days B lower", "int"),
     ("days_equal", "days equal", "int"),
@@ -1765,7 +1895,7 @@ def render_comparison_report(comparison: Any, *, title: str | None = None) -> st
         only = [d.day.isoformat() for d in bt.days if d.day not in common]
         if only:
             sub.append(
-                f"{side} has {len(only)} stored day(s) the other lacks ({_span(only)}): left "
+                f"{side} has {len(only)} stored day(s) the other lacks ({_day_ranges(only)}): left "
                 "out of every figure here."
             )
     rows = [
@@ -1794,7 +1924,7 @@ def render_comparison_report(comparison: Any, *, title: str | None = None) -> st
                 _num_cell(int(rec["run_id_b"]), "int"),
                 _num_cell(rec["efficiency_a"], "pct"),
                 _num_cell(rec["efficiency_b"], "pct"),
-                _num_cell(rec["efficiency_change"], "ratio"),
+                _num_cell(rec["efficiency_change"], "pp"),
                 _num_cell(rec["market_cost_eur_a"], "eur"),
                 _num_cell(rec["market_cost_eur_b"], "eur"),
             ]
@@ -1857,6 +1987,17 @@ def report_target(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def _report_mode(target: Path) -> int:
+    """Permission bits for the report: an existing file's own (a private 0600 report stays
+    private), else 0666 less the umask, as ``open()`` would give a new file."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def write_report(html: str, path: str | os.PathLike[str]) -> Path:
     """Write the report atomically (temp file in the target directory, then ``os.replace``),
     creating the parent directory; the resolved path (:func:`report_target`: a symlink is
@@ -1873,7 +2014,7 @@ def write_report(html: str, path: str | os.PathLike[str]) -> Path:
             fh.write(html)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, _report_mode(target))
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:

@@ -176,6 +176,72 @@ def test_headline_table_holds_the_run_metrics_exactly(run_one: LoadedRun, html_o
     assert "days_json" not in html_one  # the text metric is not dumped
 
 
+@pytest.fixture(scope="module")
+def run_sampled(db: str) -> LoadedRun:
+    """2017-06-14 with the planner on a stratified sample of 60 of the 300 agents."""
+    result = btut.replay(
+        zone="ES", day="2017-06-14", agents=N, seed=SEED, db=db, max_exact_agents=60
+    )
+    return btut.load_run(result.run_id, db=db)
+
+
+def test_a_sampled_planner_shows_the_market_cost_its_scores_use(
+    run_sampled: LoadedRun, run_one: LoadedRun, html_one: str
+) -> None:
+    """With a sampled planner the efficiency and price of anarchy pair the planner with the
+    market's cost on the sampled agents; the headline showed only the whole market's cost,
+    so "price of anarchy = market cost / planner cost" did not hold for the numbers shown
+    (an audit: market 823.09, planner 828.17, price of anarchy 1.0146)."""
+    (day,) = run_sampled.days()
+    assert day["planner_sampled"] is True
+    page = render_run_report(run_sampled)
+    cells = {m: float(v) for m, v, _ in CELL_RE.findall(page)}
+    used, planner = cells["market_cost_used_eur"], cells["planner_cost_eur"]
+    baseline = cells["baseline_cost_eur"]
+    assert used == day["market_cost_used_eur"] != cells["market_cost_eur"]
+    assert cells["planner_error_bound_eur"] == day["planner_error_bound_eur"] > 0
+    assert cells["price_of_anarchy"] == pytest.approx(used / planner, rel=1e-12)
+    assert cells["efficiency"] == pytest.approx((baseline - used) / (baseline - planner), rel=1e-12)
+    assert 'id="note-sampled"' in page and "sample of 60 agents on 1 of 1 day(s)" in page
+    days_table = re.search(r'<table id="days-table">.*?</table>', page, flags=re.S)
+    assert days_table is not None and "market on the planner&#x27;s sample" in days_table.group(0)
+    # an exact planner: no extra rows, column or note
+    assert "market_cost_used_eur" not in html_one and "note-sampled" not in html_one
+    assert run_one.days()[0]["planner_sampled"] is False
+
+
+def test_a_backtest_of_sampled_days_shows_the_paired_market_cost(
+    run_sampled: LoadedRun,
+) -> None:
+    bt = _Backtest(42, "ES", {"zone": "ES"}, (run_sampled,))
+    page = render_backtest_report(bt, bt.runs)
+    cells = {m: float(v) for m, v, _ in CELL_RE.findall(page)}
+    (day,) = run_sampled.days()
+    assert cells["market_cost_used_eur"] == day["market_cost_used_eur"]
+    assert cells["price_of_anarchy"] == pytest.approx(
+        day["market_cost_used_eur"] / day["planner_cost_eur"], rel=1e-12
+    )
+    assert 'id="note-sampled"' in page
+
+
+def test_a_run_with_nothing_to_trade_says_why_its_figures_are_blank(db: str) -> None:
+    """One inflexible consumer: the solver takes no step, the efficiency is undefined and
+    the peak is below 1 kWh. The report said "runs stored before per-day figures" of a new
+    run, showed n/a without the engine's reason, and rounded the peak to "0 kWh"."""
+    config = {"types": [{"kind": "consumer", "share": 1.0, "dr_max_fraction": 0.0}]}
+    result = btut.replay("ES", "2017-06-14", agents=1, seed=SEED, db=db, config=config)
+    run = btut.load_run(result.run_id, db=db)
+    (day,) = run.days()
+    assert day["equilibrium_exploitability_history_eur"] == [] and day["efficiency_note"]
+    page = htmllib.unescape(render_run_report(run))
+    assert "The solver took no step on 1 of 1 day(s)" in page
+    assert "runs stored before per-day figures" not in page
+    assert f"The efficiency is n/a on 1 of 1 day(s): {day['efficiency_note']}." in page
+    peak = float(run.to_frame()["import_market_kwh"].max())
+    assert 0 < peak < 100
+    assert f"Peak import {peak:.4g} kWh with the market" in page
+
+
 def test_config_table_is_flat_and_escaped(run_one: LoadedRun) -> None:
     evil = dataclasses.replace(
         run_one, config={**run_one.config, "note": '<script>alert("x")</script> & co'}
@@ -471,7 +537,25 @@ def test_write_report_is_atomic_and_creates_the_directory(tmp_path: Path) -> Non
     write_report("<!DOCTYPE html><p>two</p>", str(target))  # replaces
     assert target.read_text(encoding="utf-8").endswith("two</p>")
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]  # no temp left
-    assert (target.stat().st_mode & 0o777) == 0o644
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == 0o666 & ~umask  # as open() makes a new file
+
+
+def test_write_report_keeps_an_existing_report_s_permissions(tmp_path: Path) -> None:
+    """A private (0600) report became 0644, readable by everyone, when written again."""
+    target = tmp_path / "private.html"
+    target.write_text("old")
+    target.chmod(0o600)
+    write_report("<!DOCTYPE html><p>new</p>", target)
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert target.read_text(encoding="utf-8").endswith("new</p>")
+    umask_before = os.umask(0o077)  # a new report follows the umask
+    try:
+        write_report("<!DOCTYPE html><p>x</p>", tmp_path / "fresh.html")
+    finally:
+        os.umask(umask_before)
+    assert ((tmp_path / "fresh.html").stat().st_mode & 0o777) == 0o600
 
 
 def test_write_report_errors_are_one_line(tmp_path: Path) -> None:
@@ -801,7 +885,15 @@ def test_day_table_cells_by_hand() -> None:
         },
         index=pd.Index(["2017-06-14"], name="day"),
     )
-    html = report_module._days_table(daily)
+    # the scores' market cost differs from the market's: a sampled planner, shown beside it
+    html = htmllib.unescape(report_module._days_table(daily))
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells == ["2017-06-14", "81.2%", "1,234", "yes", "1,234.50", "999.00"]
+    header = re.findall(r"<th>([^<]*)</th>", html)
+    assert header == ["day", "efficiency", "solver iterations", "converged", "market (EUR)",
+                      "market on the planner's sample (EUR)"]  # fmt: skip
+    # the same cost (an exact planner): not shown twice
+    html = report_module._days_table(daily.assign(market_cost_used_eur=1234.5))
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
     assert cells == ["2017-06-14", "81.2%", "1,234", "yes", "1,234.50"]
     header = re.findall(r"<th>([^<]*)</th>", html)
@@ -888,6 +980,26 @@ def test_comparison_report_holds_the_scores_changes_and_plot(make_backtest) -> N
         render_comparison_report(object())
 
 
+def test_comparison_report_shows_changes_in_points_and_left_out_days_as_ranges(
+    make_backtest,
+) -> None:
+    """The change of an efficiency shown in % was a bare fraction (0.0291 beside 90.6 % and
+    93.5 %); the days one side lacks, with a compared day among them, were one span
+    "2017-06-01 to 2017-06-16" that contained the compared day."""
+    days_a = [f"2017-06-{d:02d}" for d in range(1, 18)]
+    a = make_backtest(1, [0.9] * 17, days=days_a, config=KAPPA_400)
+    b = make_backtest(2, [0.935], days=["2017-06-14"], config=KAPPA_200)
+    cmp = BacktestComparison(a, b, (b.days[0].day,), {})
+    page = htmllib.unescape(render_comparison_report(cmp))
+    assert "A has 16 stored day(s) the other lacks (2017-06-01 to 2017-06-13, 2017-06-15 to " \
+        "2017-06-17)" in page  # fmt: skip
+    cells = dict(re.findall(r'data-metric="([^"]+)" data-value="[^"]+">([^<]*)<', page))
+    sc = cmp.scores()  # from the costs: market 73 (A) and 60 (B), baseline 100, planner 50
+    assert (sc["efficiency_a"], sc["efficiency_b"]) == (pytest.approx(0.54), pytest.approx(0.8))
+    assert cells["efficiency_a"] == "54.0%" and cells["efficiency_b"] == "80.0%"
+    assert cells["efficiency_change"] == "+26.0 pp"
+
+
 @pytest.mark.timeout(120)
 def test_comparison_report_renders_in_headless_chromium(
     browser: Any, tmp_path: Path, make_backtest
@@ -902,8 +1014,8 @@ def test_comparison_report_renders_in_headless_chromium(
 @pytest.mark.parametrize(
     ("eff_a", "said"),
     [
-        ([0.9, 0.8, 0.7], "Mean daily change 0.0333 (95 % interval"),
-        ([math.nan, 0.8, math.nan], "Mean daily change 0.0000 (one day with a defined change: "),
+        ([0.9, 0.8, 0.7], "Mean daily change +3.3 pp (95 % interval"),
+        ([math.nan, 0.8, math.nan], "Mean daily change +0.0 pp (one day with a defined change: "),
         ([math.nan] * 3, "No day has a defined change (efficiency undefined on every day); B "),
     ],
 )

@@ -1069,6 +1069,15 @@ def _has_routing(metrics: Mapping[str, Any]) -> bool:
 def _routing_section(metrics: Mapping[str, Any]) -> str:
     scalars, lists, problem = _routing_data(metrics)
     panels: list[Callable[[Axes], None]] = []
+    success = lists.get("success")
+    for key in ("fee_msat", "latency_s"):  # of settled payments, as the table's figures
+        v = lists.get(key)
+        if v is not None and success is not None and success.size == v.size:
+            settled = v[success > 0]
+            if settled.size:
+                lists[key] = settled
+            else:
+                del lists[key]
 
     if "success" in lists:
         rate, n_pay = float(np.mean(lists["success"] > 0)), int(lists["success"].size)
@@ -1095,7 +1104,7 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
         def fees(ax: Axes) -> None:
             v = lists["fee_msat"]
             ax.hist(v, bins=min(20, max(5, int(np.sqrt(v.size)))), color=_COLOURS["market"])
-            ax.set_xlabel("fee per payment (msat)")
+            ax.set_xlabel("fee per settled payment (msat)")
             ax.set_ylabel("payments")
             ax.set_title(f"fees: median {np.median(v):,.0f} msat")
 
@@ -1119,7 +1128,7 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
             ax.hist(v, bins=min(20, max(5, int(np.sqrt(v.size)))), color=_COLOURS["mean_field"])
             for p, ls in ((50, "--"), (95, ":")):
                 ax.axvline(np.percentile(v, p), color="#000000", lw=1.0, ls=ls, label=f"p{p}")
-            ax.set_xlabel("latency per payment (s)")
+            ax.set_xlabel("latency per settled payment (s)")
             ax.set_ylabel("payments")
             ax.set_title("latency")
             ax.legend(loc="upper right", framealpha=0.85)
@@ -1157,10 +1166,23 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
             for ax, panel in zip(axes, panels, strict=True):
                 panel(ax)
 
+        said = []
+        if "fee_msat" in lists:
+            said.append(
+                f"median fee {np.median(lists['fee_msat']):,.0f} msat over "
+                f"{lists['fee_msat'].size} settled payment(s)"
+            )
+        if "latency_s" in lists:
+            lat = lists["latency_s"]
+            said.append(
+                f"latency p50 {np.percentile(lat, 50):.2f} s, p95 {np.percentile(lat, 95):.2f} s"
+            )
         caption = (
             "Payment routing of the settlement: success rate, fees, latency and attempts per "
             "payment as stored with the run (per-payment histograms when the run stores "
-            "them, else the summary figures)."
+            "them, fees and latency of the settled payments only, else the summary figures)"
+            + (": " + "; ".join(said) if said else "")
+            + "."
         )
         parts.append(_figure("plot-routing", _render("plot-routing", draw, 2.8), caption))
     else:

@@ -444,6 +444,22 @@ def test_routing_section_with_per_payment_lists(run_one: LoadedRun) -> None:
     assert headline is not None and "routing_" not in headline.group(0)
 
 
+def test_routing_fee_and_latency_plots_count_settled_payments_only(run_one: LoadedRun) -> None:
+    """The histograms and their p50/p95 lines included the failed payments (fee 0, latency
+    0) while the table's figures count settled ones: median fee 434 msat in the plot, 436.5
+    in the table (an audit)."""
+    lists = {  # as stored: a failed payment has fee 0 and latency 0
+        "success": [True, True, False, True, False],
+        "fee_msat": [500, 700, 0, 900, 0],
+        "latency_s": [1.0, 2.0, 0.0, 1.5, 0.0],
+        "attempts": [1, 1, 3, 2, 3],
+    }
+    routed = _with_routing(run_one, **{**ROUTING_FULL, "routing_json": json.dumps(lists)})
+    page = htmllib.unescape(render_run_report(routed))
+    assert "median fee 700 msat over 3 settled payment(s); latency p50 1.50 s, p95 1.95 s." in page
+    assert "median fee 500 msat" not in page  # the median over all five payments
+
+
 def test_routing_section_is_robust_to_partial_keys(run_one: LoadedRun) -> None:
     only_count = render_run_report(_with_routing(run_one, routing_payments=12.0))
     assert '<section id="routing">' in only_count

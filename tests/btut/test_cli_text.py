@@ -112,7 +112,7 @@ def test_a_replay_with_a_sampled_planner_says_which_market_cost_its_scores_use(
     [(0.9995, "0.9995"), (0.99999, "0.99999"), (0.5, "0.500"), (1.0, "1.000"), (0.0, "0.000")],
 )
 def test_a_success_rate_with_a_failure_is_not_shown_as_one(rate: float, shown: str) -> None:
-    """2 failed payments of 4,000 printed "by value 1.000"."""
+    """2 failed payments of 2,000 printed "by value 1.000" (0.9995)."""
     from btut.cli import _rate
 
     assert _rate(rate) == shown

@@ -126,7 +126,7 @@ def _log1p_sq(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
     big = a > 1.0
     a_small = np.where(big, 0.0, a)
     a_big = np.where(big, a, 1.0)
-    return np.where(big, 2.0 * np.log(a_big) + np.log1p(1.0 / a_big**2), np.log1p(a_small**2))
+    return np.where(big, 2.0 * np.log(a_big) + np.log1p((1.0 / a_big) ** 2), np.log1p(a_small**2))
 
 
 def _t_logpdf(z: np.ndarray, nu: np.ndarray) -> np.ndarray:

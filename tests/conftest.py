@@ -237,3 +237,27 @@ def quarter_hourly() -> Callable[[Any], Any]:
         return frame
 
     return convert
+
+
+def _end_advisory_lock_sessions(url: str) -> int:
+    """pg_terminate_backend every other session holding an advisory lock (as a server
+    restart or ``idle_session_timeout`` would end it); the number ended."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    with psycopg.connect(
+        host=u.host, port=u.port, user=u.username, dbname=u.database, autocommit=True
+    ) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return sum(bool(r[0]) for r in rows)
+
+
+@pytest.fixture
+def end_advisory_locks() -> Callable[[str], int]:
+    """``f(url)``: end every other session holding an advisory lock on that server; the
+    number ended."""
+    return _end_advisory_lock_sessions

@@ -606,27 +606,17 @@ def test_a_download_before_the_days_is_said_in_the_log(
 
 
 @pytest.mark.postgres
-def test_a_backtest_that_loses_its_postgres_lock_stops(fresh_postgres_url: str) -> None:
+def test_a_backtest_that_loses_its_postgres_lock_stops(
+    fresh_postgres_url: str, end_advisory_locks: Callable[[str], int]
+) -> None:
     """The server ends the lock's connection after the first day is stored (as a restart or
     ``idle_session_timeout`` would): the backtest stops with a StorageError instead of
     replaying the other two days unguarded."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
     from data.errors import StorageError
-
-    u = make_url(fresh_postgres_url)
 
     def progress(done: int, total: int, message: str) -> None:
         if message.endswith(" stored") and done == 1:
-            with psycopg.connect(
-                host=u.host, port=u.port, user=u.username, dbname=u.database, autocommit=True
-            ) as conn:
-                ended = conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
-                    "'advisory' AND pid <> pg_backend_pid()"
-                ).fetchall()
-            assert [bool(r[0]) for r in ended] == [True]
+            assert end_advisory_locks(fresh_postgres_url) == 1
 
     with pytest.raises(StorageError, match="lost the lock of backtest ES 2017-06-12"):
         btut.backtest("ES", START, END, agents=N, seed=SEED, db=fresh_postgres_url,

@@ -775,24 +775,10 @@ def test_exclusive_lock_is_released_after_the_block_and_on_errors(store):
         pass
 
 
-def _end_advisory_lock_sessions(url: str) -> int:
-    """pg_terminate_backend every other session holding an advisory lock (as a server
-    restart or ``idle_session_timeout`` would end it); the number ended."""
-    import psycopg
-
-    u = make_url(url)
-    with psycopg.connect(
-        host=u.host, port=u.port, user=u.username, dbname=u.database, autocommit=True
-    ) as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-            "AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return sum(bool(r[0]) for r in rows)
-
-
 @pytest.mark.postgres
-def test_a_postgres_lock_whose_connection_ended_says_it_is_lost(fresh_postgres_url):
+def test_a_postgres_lock_whose_connection_ended_says_it_is_lost(
+    fresh_postgres_url, end_advisory_locks
+):
     """The session advisory lock went with its connection, and the holder went on as if it
     held it (an audit: a second backtest of the same period then ran beside the first)."""
     with ResultsStore(fresh_postgres_url) as store:
@@ -804,7 +790,7 @@ def test_a_postgres_lock_whose_connection_ended_says_it_is_lost(fresh_postgres_u
                     other.exclusive("backtest ES 2017-06"),
                 ):
                     pytest.fail("the lock was taken twice")
-            assert _end_advisory_lock_sessions(fresh_postgres_url) == 1
+            assert end_advisory_locks(fresh_postgres_url) == 1
             with pytest.raises(StorageError, match="lost the lock of backtest ES 2017-06") as info:
                 held.check()
             assert "\n" not in str(info.value) and info.value.exit_code == 5

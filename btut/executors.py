@@ -25,7 +25,6 @@ import contextlib
 import numbers
 import os
 import re
-import signal
 import threading
 import uuid
 import warnings
@@ -90,18 +89,8 @@ def check_executor(executor: str, scheduler: str | None, n_workers: int | None) 
         )
 
 
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored for the block (child processes started in it inherit that), when
-    called from the main thread (elsewhere signals cannot be set: nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+#: Run by each local worker process as it starts (Dask "preload" text): SIGINT ignored.
+_WORKER_PRELOAD = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
 
 
 @contextlib.contextmanager
@@ -131,17 +120,18 @@ def dask_client(
                 f"cannot reach the Dask scheduler at {scheduler}: {type(exc).__name__}"
             ) from None
     else:
-        # The worker processes inherit an ignored SIGINT: a Ctrl-C at the terminal reaches the
-        # whole process group, and each worker printed its KeyboardInterrupt traceback; this
-        # process alone handles it (one line) and closes the cluster, which stops them.
-        with _sigint_ignored():
-            cluster = LocalCluster(
-                n_workers=int(n_workers or os.cpu_count() or 1),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=50,  # CRITICAL only: progress is the caller's
-            )
+        # The worker processes ignore SIGINT from their start (a preload, also for workers
+        # the nanny restarts): a Ctrl-C at the terminal reaches the whole process group, and
+        # each worker printed its KeyboardInterrupt traceback; this process alone handles it
+        # (one line) and closes the cluster, which stops them.
+        cluster = LocalCluster(
+            n_workers=int(n_workers or os.cpu_count() or 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,  # CRITICAL only: progress is the caller's
+            preload=[_WORKER_PRELOAD],
+        )
         client = Client(cluster)
     try:
         yield client

@@ -385,8 +385,9 @@ DEFAULT_SHARES: Mapping[str, float] = MappingProxyType(
 # --------------------------------------------------------------------------------------------
 
 
-#: Longest type name, in characters: the results store's limit for an agent type
-#: (``data.store``; a test holds the two equal, ``agents`` does not import the store).
+#: Longest type name that can be stored, in characters: the results store's limit for an
+#: agent type (``data.store``; a test holds the two equal, ``agents`` does not import the
+#: store). A replay that stores checks it before its work (``btut.replaying``).
 MAX_TYPE_NAME_CHARS = 64
 
 
@@ -429,11 +430,6 @@ class TypeConfig:
         name = self.name or self.kind
         if not isinstance(name, str) or not name.strip():
             raise InvalidParameterError(f"type name must be a non-empty string, got {name!r}")
-        if len(name) > MAX_TYPE_NAME_CHARS:  # checked here, not after a replay at store time
-            raise InvalidParameterError(
-                f"type name must have at most {MAX_TYPE_NAME_CHARS} characters (the results "
-                f"store's limit), got {len(name)}: {name[:20]!r}..."
-            )
         object.__setattr__(self, "name", name)
         where = f"type {name!r}"
         share = check_real(self.share, f"{where}: share")

@@ -330,6 +330,7 @@ def backtest(
     from btut.replaying import (
         _check_days,
         _check_history,
+        _check_storable_names,
         _day_shapes,
         _days,
         _load_history,
@@ -338,6 +339,7 @@ def backtest(
     )
 
     par = _params(zone, agents, seed, config, kappa, source, max_exact_agents)
+    _check_storable_names(par)  # a backtest always stores
     if start is None or end is None:
         raise InvalidParameterError("a backtest needs a start and an end date (end exclusive)")
     days = _days(None, start, end)

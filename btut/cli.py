@@ -1078,13 +1078,13 @@ def _kwh(value: float) -> str:
 
 
 def _rate(value: Any) -> str:
-    """A success rate with 3 decimals, more when 3 would round a failure away (0.9995 is
-    not 1.000)."""
+    """A success rate with 3 decimals, more when 3 would round a failure or a success away
+    (0.9995 is not 1.000, 0.0004 not 0.000)."""
     if not isinstance(value, int | float) or not math.isfinite(value):
         return _fmt(value)
     for digits in range(3, 10):
         text = f"{value:.{digits}f}"
-        if value >= 1.0 or float(text) < 1.0:
+        if (value >= 1.0 or float(text) < 1.0) and (value <= 0.0 or float(text) > 0.0):
             return text
     return f"{value:.10f}"
 

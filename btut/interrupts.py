@@ -8,8 +8,10 @@ is active a SIGINT is also recorded, so the command line says "interrupted" (exi
 whatever the exception that reaches it. SIGTERM (``kill``, a scheduler's time limit) is
 turned into the same ``KeyboardInterrupt`` while the watch is active, so the same clean-up
 runs (an open store transaction rolled back, a half-written report's temporary file
-removed) and the command line says "terminated" (exit 143 = 128 + 15). This module imports
-nothing heavy: the console script installs the watch before it loads the libraries.
+removed) and the command line says "terminated" (exit 143 = 128 + 15). Like Ctrl-C, it
+takes effect between two Python steps: during a long call into C (a HiGHS solve, at most its
+time limit) it waits for the call to return; SIGKILL ends the process at once. This module
+imports nothing heavy: the console script installs the watch before it loads the libraries.
 """
 
 from __future__ import annotations

@@ -1115,6 +1115,21 @@ def _save(result: ReplayResult, db: str | None) -> Any:
         )
 
 
+def _check_storable_names(par: _Params) -> None:
+    """Refuse, before any work, a type name the results store cannot hold (it was refused
+    only when the finished run was stored)."""
+    from agents.config import MAX_TYPE_NAME_CHARS
+
+    types = getattr(par.population, "types", None) or ()
+    for t in types:
+        if len(t.name) > MAX_TYPE_NAME_CHARS:
+            raise InvalidParameterError(
+                f"type name must have at most {MAX_TYPE_NAME_CHARS} characters to be stored "
+                f"(the results store's limit), got {len(t.name)}: {t.name[:20]!r}...; "
+                "shorten it, or run without storing"
+            )
+
+
 def replay(
     zone: str = DEFAULT_ZONE,
     day: str | dt.date | None = None,
@@ -1167,6 +1182,7 @@ def replay(
         from data.store import check_url
 
         check_url(db)
+        _check_storable_names(par)
     if executor == "dask" and n <= MAX_SETTLEMENT_AGENTS:
         warnings.warn(
             "the dask executor (--executor dask) shards markets of more than "

@@ -252,7 +252,7 @@ def _fmt(value: Any, kind: str = "g") -> str:
     if kind == "ratio":
         return f"{v:.4f}"
     if kind == "pp":
-        return f"{100.0 * v:+.1f} pp"
+        return f"{100.0 * v:+.2f} pp"
     if kind == "int":
         return f"{v:,.0f}"
     return f"{v:.4g}"
@@ -849,6 +849,7 @@ def _convergence_section(days: Sequence[Mapping[str, Any]]) -> str:
             for d in days
             if isinstance(d.get("equilibrium_exploitability_history_eur"), list)
             and _is_number(d.get("equilibrium_initial_exploitability_eur"))
+            and d.get("equilibrium_converged") is True
         ]
         if settled:  # stored, but the solver stopped before its first step
             worst = max(float(d["equilibrium_initial_exploitability_eur"]) for d in settled)
@@ -1070,12 +1071,14 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
     scalars, lists, problem = _routing_data(metrics)
     panels: list[Callable[[Axes], None]] = []
     success = lists.get("success")
-    for key in ("fee_msat", "latency_s"):  # of settled payments, as the table's figures
+    of = {"fee_msat": "payment", "latency_s": "payment"}  # what a histogram counts
+    for key in of:  # settled payments only, as the table's figures
         v = lists.get(key)
         if v is not None and success is not None and success.size == v.size:
             settled = v[success > 0]
             if settled.size:
                 lists[key] = settled
+                of[key] = "settled payment"
             else:
                 del lists[key]
 
@@ -1104,7 +1107,7 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
         def fees(ax: Axes) -> None:
             v = lists["fee_msat"]
             ax.hist(v, bins=min(20, max(5, int(np.sqrt(v.size)))), color=_COLOURS["market"])
-            ax.set_xlabel("fee per settled payment (msat)")
+            ax.set_xlabel(f"fee per {of['fee_msat']} (msat)")
             ax.set_ylabel("payments")
             ax.set_title(f"fees: median {np.median(v):,.0f} msat")
 
@@ -1128,7 +1131,7 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
             ax.hist(v, bins=min(20, max(5, int(np.sqrt(v.size)))), color=_COLOURS["mean_field"])
             for p, ls in ((50, "--"), (95, ":")):
                 ax.axvline(np.percentile(v, p), color="#000000", lw=1.0, ls=ls, label=f"p{p}")
-            ax.set_xlabel("latency per settled payment (s)")
+            ax.set_xlabel(f"latency per {of['latency_s']} (s)")
             ax.set_ylabel("payments")
             ax.set_title("latency")
             ax.legend(loc="upper right", framealpha=0.85)
@@ -1170,7 +1173,7 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
         if "fee_msat" in lists:
             said.append(
                 f"median fee {np.median(lists['fee_msat']):,.0f} msat over "
-                f"{lists['fee_msat'].size} settled payment(s)"
+                f"{lists['fee_msat'].size} {of['fee_msat']}(s)"
             )
         if "latency_s" in lists:
             lat = lists["latency_s"]
@@ -1180,9 +1183,8 @@ def _routing_section(metrics: Mapping[str, Any]) -> str:
         caption = (
             "Payment routing of the settlement: success rate, fees, latency and attempts per "
             "payment as stored with the run (per-payment histograms when the run stores "
-            "them, fees and latency of the settled payments only, else the summary figures)"
-            + (": " + "; ".join(said) if said else "")
-            + "."
+            "them, fees and latency of the settled payments where the run says which settled, "
+            "else the summary figures)" + (": " + "; ".join(said) if said else "") + "."
         )
         parts.append(_figure("plot-routing", _render("plot-routing", draw, 2.8), caption))
     else:

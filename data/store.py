@@ -95,6 +95,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a SQLite writer waits for another writer's lock before failing, in ms."""
 
 _PROCESS_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+"""Locks of in-memory SQLite stores (one process can reach them)."""
+
 #: Whether this session still holds the advisory lock with key (hi << 32 | lo).
 _HELD_SQL = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
@@ -116,8 +118,6 @@ class HeldLock:
         if self._check is not None:
             self._check()
 
-
-"""Locks of in-memory SQLite stores (one process can reach them)."""
 
 _MIGRATION_LOCK_KEY = 0x4254555453544F52  # "BTUTSTOR": PostgreSQL advisory lock for upgrades
 _NAME_MAX = {"kind": 64, "zone": 64, "agent_type": 64, "quantity": 128, "metric": 128}
@@ -435,8 +435,9 @@ def _read_only_uri(path: Path) -> str:
     may not write (a shared or archived file, a read-only mount) is ``mode=ro``, which needs
     its ``-shm`` file to exist or to be creatable in the folder; else ``immutable=1`` (no
     one can be writing a store that no one may write to), which reads the file as it is,
-    and so is refused (:class:`StorageError`) when a ``-wal`` file holds writes the file
-    lacks (a writer killed before its checkpoint).
+    and so is refused (:class:`StorageError`) when a non-empty ``-wal`` file is there: it
+    may hold writes the file lacks (a writer killed before its checkpoint), and without the
+    ``-shm`` index nothing tells whether it does.
     """
     base = path.absolute().as_uri()
     folder_writable = os.access(path.parent, os.W_OK)
@@ -450,9 +451,9 @@ def _read_only_uri(path: Path) -> str:
         # immutable=1 ignores the write-ahead log: the last runs written would be missing
         raise StorageError(
             f"cannot read the results store {clip_path(path)} here: its write-ahead log "
-            f"{wal.name} holds writes not yet in the file, and neither may be written to "
-            "apply them; open it once where its folder is writable, or copy the file and its "
-            f"{wal.name} to such a folder"
+            f"{wal.name} may hold writes not yet in the file (without a writable folder "
+            "there is no telling, and they would be missed); open it once where its folder "
+            f"is writable, or copy the file and its {wal.name} to such a folder"
         )
     return f"{base}?mode=ro&immutable=1"
 

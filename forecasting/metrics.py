@@ -129,11 +129,6 @@ def _log1p_sq(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
     return np.where(big, 2.0 * np.log(a_big) + np.log1p((1.0 / a_big) ** 2), np.log1p(a_small**2))
 
 
-def _t_logpdf(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """Log density of the standard Student-t (finite ``nu``; betaln stays accurate for huge nu)."""
-    return -0.5 * np.log(nu) - special.betaln(0.5, nu / 2) - (nu + 1) / 2 * _log1p_sq(z, nu)
-
-
 def predictive_cdf(
     x: ArrayLike, mu: ArrayLike, sigma: ArrayLike, nu: ArrayLike | None = None
 ) -> np.ndarray:

@@ -55,6 +55,15 @@ def test_a_type_name_longer_than_the_store_allows_is_refused_before_the_replay(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "at most 64 characters" in err
     assert not (tmp_path / "s.sqlite").exists()  # refused before the store was opened
+    # without storing, any length is fine (the limit is the store's, not the engine's)
+    long_names = json.loads(Path(config).read_text())
+    result = btut.replay("ES", "2017-06-14", agents=40, config=long_names, store=False)
+    assert "c" * 65 in result.per_type_frame().index
+    from data.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="at most 64 characters to be stored"):
+        btut.backtest("ES", "2017-06-14", "2017-06-15", agents=40, config=long_names, db=url)
+    assert not (tmp_path / "s.sqlite").exists()  # a backtest always stores: refused first
 
 
 def test_the_store_limit_on_type_names_is_the_configs() -> None:
@@ -109,7 +118,14 @@ def test_a_replay_with_a_sampled_planner_says_which_market_cost_its_scores_use(
 
 @pytest.mark.parametrize(
     ("rate", "shown"),
-    [(0.9995, "0.9995"), (0.99999, "0.99999"), (0.5, "0.500"), (1.0, "1.000"), (0.0, "0.000")],
+    [
+        (0.9995, "0.9995"),
+        (0.99999, "0.99999"),
+        (0.5, "0.500"),
+        (1.0, "1.000"),
+        (0.0, "0.000"),
+        (0.0004, "0.0004"),
+    ],
 )
 def test_a_success_rate_with_a_failure_is_not_shown_as_one(rate: float, shown: str) -> None:
     """2 failed payments of 2,000 printed "by value 1.000" (0.9995)."""

@@ -1013,7 +1013,7 @@ def test_comparison_report_shows_changes_in_points_and_left_out_days_as_ranges(
     sc = cmp.scores()  # from the costs: market 73 (A) and 60 (B), baseline 100, planner 50
     assert (sc["efficiency_a"], sc["efficiency_b"]) == (pytest.approx(0.54), pytest.approx(0.8))
     assert cells["efficiency_a"] == "54.0%" and cells["efficiency_b"] == "80.0%"
-    assert cells["efficiency_change"] == "+26.0 pp"
+    assert cells["efficiency_change"] == "+26.00 pp"
 
 
 @pytest.mark.timeout(120)
@@ -1030,8 +1030,8 @@ def test_comparison_report_renders_in_headless_chromium(
 @pytest.mark.parametrize(
     ("eff_a", "said"),
     [
-        ([0.9, 0.8, 0.7], "Mean daily change +3.3 pp (95 % interval"),
-        ([math.nan, 0.8, math.nan], "Mean daily change +0.0 pp (one day with a defined change: "),
+        ([0.9, 0.8, 0.7], "Mean daily change +3.33 pp (95 % interval"),
+        ([math.nan, 0.8, math.nan], "Mean daily change +0.00 pp (one day with a defined change: "),
         ([math.nan] * 3, "No day has a defined change (efficiency undefined on every day); B "),
     ],
 )

@@ -247,7 +247,7 @@ def test_a_read_only_copy_whose_log_holds_unapplied_writes_is_refused(
         return real_access(p, how)
 
     monkeypatch.setattr(store_module.os, "access", access)
-    with pytest.raises(StorageError, match=r"its write-ahead log s\.sqlite-wal holds writes"):
+    with pytest.raises(StorageError, match=r"its write-ahead log s\.sqlite-wal may hold writes"):
         ResultsStore(f"sqlite:///{ro / 's.sqlite'}", read_only=True)
     monkeypatch.undo()
     with ResultsStore(f"sqlite:///{ro / 's.sqlite'}", read_only=True) as store:  # writable

@@ -1331,12 +1331,13 @@ def _sampling_note(days: Sequence[Mapping[str, Any]]) -> str:
         {int(d["planner_sample_size"]) for d in sampled if _is_number(d.get("planner_sample_size"))}
     )
     size = f" of {', '.join(f'{s:,}' for s in sizes)} agents" if sizes else ""
-    return (
-        f'<p class="sub" id="note-sampled">The planner was solved on a stratified sample{size} on '
-        f"{len(sampled)} of {len(days)} day(s) (more agents than it solves exactly): its cost is "
-        "an estimate within the error bound, and the efficiency and price of anarchy compare it "
-        "with the market's cost on the same sampled agents (market cost on the planner's sample), "
-        "not with the whole market's cost.</p>"
+    return _note(
+        f"The planner was solved on a stratified sample{size} on {len(sampled)} of "
+        f"{len(days)} day(s) (more agents than it solves exactly): its cost is an estimate "
+        "within the error bound, and the efficiency and price of anarchy compare it with the "
+        "market's cost on the same sampled agents (market cost on the planner's sample), not "
+        "with the whole market's cost.",
+        "note-sampled",
     )
 
 
@@ -1353,7 +1354,7 @@ def _undefined_note(days: Sequence[Mapping[str, Any]]) -> str:
             parts.append(f"The {label} is n/a on {len(notes)} of {len(days)} day(s): {said}.")
     if not parts:
         return ""
-    return f'<p class="sub" id="note-undefined">{_e(" ".join(parts))}</p>'
+    return _note(" ".join(parts), "note-undefined")
 
 
 def _period_line(frame: pd.DataFrame, zone: str | None) -> str | None:

@@ -999,6 +999,19 @@ def replay_cmd(
     _print_replay(result)
 
 
+def _local_labels(index: Any, tz: str) -> list[str]:
+    """Local wall-clock labels of ``index``; with the UTC offset when a label would repeat.
+
+    The autumn DST day has one local hour twice (02:00 CEST, then 02:00 CET): its rows are
+    told apart by their offset, ``2017-10-29 02:00+0200`` and ``2017-10-29 02:00+0100``.
+    """
+    local = index.tz_convert(tz)
+    labels = list(local.strftime("%Y-%m-%d %H:%M"))
+    if len(set(labels)) < len(labels):
+        labels = list(local.strftime("%Y-%m-%d %H:%M%z"))
+    return labels
+
+
 def _print_replay(result: Any) -> None:
     con = out()
     days = result.days
@@ -1014,9 +1027,10 @@ def _print_replay(result: Any) -> None:
     cols = ("local time", "wholesale", "local price", "mean position", "import market")
     for col in (*cols, "import baseline"):
         table.add_column(col, justify="right")
-    for t, row in zip(frame.index.tz_convert(tz), frame.itertuples(index=False), strict=True):
+    labels = _local_labels(frame.index, tz)
+    for label, row in zip(labels, frame.itertuples(index=False), strict=True):
         table.add_row(
-            t.strftime("%Y-%m-%d %H:%M"),
+            label,
             f"{row.wholesale_eur_per_mwh:.2f}",
             f"{row.local_price_eur_per_mwh:.2f}",
             _fmt(row.mean_position_kwh, "+.3f"),

@@ -151,3 +151,26 @@ def test_the_database_driver_s_own_log_lines_are_not_printed(
         logging.getLogger("data.store").warning("a note of the store")
     assert capsys.readouterr().err == "btut: warning: a note of the store\n"
     assert (driver.propagate, driver.handlers) == before
+
+
+def test_local_time_labels_tell_the_autumn_dst_hours_apart() -> None:
+    """The replay table printed "2017-10-29 02:00" twice on the autumn DST day (02:00 CEST,
+    then 02:00 CET); a day whose labels repeat now shows each row's UTC offset."""
+    import pandas as pd
+
+    from btut.cli import _local_labels
+
+    autumn = pd.date_range("2017-10-28 22:00", periods=25, freq="h", tz="UTC")
+    labels = _local_labels(autumn, "Europe/Madrid")
+    assert len(set(labels)) == 25
+    assert labels[2:4] == ["2017-10-29 02:00+0200", "2017-10-29 02:00+0100"]
+    assert labels[0] == "2017-10-29 00:00+0200" and labels[-1] == "2017-10-29 23:00+0100"
+    summer = pd.date_range("2017-06-13 22:00", periods=24, freq="h", tz="UTC")
+    assert _local_labels(summer, "Europe/Madrid")[:2] == ["2017-06-14 00:00", "2017-06-14 01:00"]
+    spring = pd.date_range("2017-03-25 23:00", periods=23, freq="h", tz="UTC")
+    labels = _local_labels(spring, "Europe/Madrid")
+    assert labels[1:3] == ["2017-03-26 01:00", "2017-03-26 03:00"]  # 02:00 does not exist
+    quarter = pd.date_range("2017-10-28 22:00", periods=100, freq="15min", tz="UTC")
+    labels = _local_labels(quarter, "Europe/Madrid")
+    assert len(set(labels)) == 100 and labels[8] == "2017-10-29 02:00+0200"
+    assert labels[12] == "2017-10-29 02:00+0100"

@@ -37,6 +37,7 @@ Rendering is deterministic: the same run gives the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import html as htmllib
 import io
 import itertools
@@ -45,8 +46,8 @@ import math
 import numbers
 import os
 import re
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -2012,15 +2013,17 @@ def report_target(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _report_mode(target: Path) -> int:
-    """Permission bits for the report: an existing file's own (a private 0600 report stays
-    private), else 0666 less the umask, as ``open()`` would give a new file."""
-    try:
-        return stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+def _temp_beside(target: Path, mode: int) -> tuple[int, str]:
+    """Create a new temporary file beside ``target`` with ``mode`` less the umask (the kernel
+    applies it, and a default ACL, as ``open()`` does); its descriptor and name."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        name = str(target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(name, flags, mode), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
 
 
 def write_report(html: str, path: str | os.PathLike[str]) -> Path:
@@ -2034,12 +2037,20 @@ def write_report(html: str, path: str | os.PathLike[str]) -> Path:
     tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        # an existing report keeps its permissions (a private 0600 one stays private, also
+        # while the new text is written); a new one gets 0666 less the umask, as open() gives:
+        # no umask is read here (setting it for a moment to read it races with other threads)
+        try:
+            keep: int | None = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:
+            keep = None
+        fd, tmp = _temp_beside(target, 0o666 if keep is None else 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            if keep is not None:
+                os.fchmod(fh.fileno(), keep)
             fh.write(html)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, _report_mode(target))
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:

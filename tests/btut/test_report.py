@@ -574,6 +574,51 @@ def test_write_report_keeps_an_existing_report_s_permissions(tmp_path: Path) -> 
     assert ((tmp_path / "fresh.html").stat().st_mode & 0o777) == 0o600
 
 
+def test_write_report_never_sets_the_umask_nor_shows_a_private_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mode of a new report was found by setting the process umask to 0 for a moment (a
+    race: another thread's file created then got mode 0666); and a private report's new text
+    is never readable by others, not even in its temporary file."""
+    import btut.report as report_module
+
+    def no_umask(mask: int) -> int:
+        raise AssertionError("os.umask called")
+
+    monkeypatch.setattr(os, "umask", no_umask)
+    modes: list[int] = []
+    real_fdopen = os.fdopen
+
+    def watching_fdopen(fd: int, *args: Any, **kw: Any) -> Any:
+        fh = real_fdopen(fd, *args, **kw)
+        real_write = fh.write
+
+        def write(text: str) -> int:
+            modes.append(stat.S_IMODE(os.fstat(fd).st_mode))
+            return real_write(text)
+
+        fh.write = write
+        return fh
+
+    monkeypatch.setattr(report_module.os, "fdopen", watching_fdopen)
+    private = tmp_path / "private.html"
+    private.write_text("old")
+    private.chmod(0o600)
+    write_report("<!DOCTYPE html><p>new</p>", private)
+    assert modes == [0o600] and stat.S_IMODE(private.stat().st_mode) == 0o600
+    shared = tmp_path / "shared.html"
+    shared.write_text("old")
+    shared.chmod(0o664)
+    write_report("<!DOCTYPE html><p>new</p>", shared)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o664
+    write_report("<!DOCTYPE html><p>x</p>", tmp_path / "fresh.html")  # mode checked above
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fresh.html",
+        "private.html",
+        "shared.html",
+    ]
+
+
 def test_write_report_errors_are_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")

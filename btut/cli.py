@@ -22,7 +22,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -221,7 +221,7 @@ def data_zones(
     from data import bundled_coverage, zones
 
     cov = bundled_coverage()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for code, zone in sorted(zones().items()):
         c = cov.get(code)
         if c is None and not all_zones:
@@ -711,7 +711,7 @@ def forecast_evaluate(
         from btut.evaluations import save_evaluation
 
         saved = save_evaluation(result, config, db)
-    stored = {"run_id": None, "created": None}
+    stored: dict[str, Any] = {"run_id": None, "created": None}
     if saved is not None:
         stored = {"run_id": saved.run_id, "created": saved.created}
     if as_json:
@@ -756,7 +756,7 @@ def _blend_options(
     if lear_windows is not None and location_blend != "lear":
         raise InvalidParameterError("--lear-windows needs --location-blend lear")
     if location_blend == "lear":
-        windows = LEAR_WINDOWS
+        windows: tuple[int, ...] = LEAR_WINDOWS
         if lear_windows is not None:
             windows = _int_list(lear_windows, "--lear-windows")
             if any(w < 2 for w in windows):
@@ -906,7 +906,7 @@ def _read_config(path: str | None) -> dict[str, Any] | None:
     return data
 
 
-def _fmt(value: float, spec: str = ".3f") -> str:
+def _fmt(value: float | None, spec: str = ".3f") -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     text = format(value, spec)
@@ -1423,7 +1423,7 @@ def report_cmd(
                     "replays (--run) and backtests (--backtest); 'btut db show' shows any run"
                 )
             html = render_run_report(loaded)
-            subject = {"run_id": run}
+            subject: dict[str, Any] = {"run_id": run}
         elif compare is not None:
             from btut.comparing import compare_backtests
             from btut.report import render_comparison_report
@@ -1434,7 +1434,7 @@ def report_cmd(
         else:
             from btut.backtesting import load_backtest
 
-            bt = load_backtest(backtest_id, db=db)
+            bt = load_backtest(cast(int, backtest_id), db=db)  # exactly one of the three
             if not bt.days:
                 raise InvalidParameterError(f"backtest {backtest_id} has no stored day yet")
             html = render_backtest_report(bt, bt.runs(db=db))
@@ -1635,12 +1635,13 @@ def _failure(exc: Exception, debug: bool) -> int:
         err.print(f"btut: error: cannot write the output: {reason}", markup=False)
         return 5
     if _is_usage_error(exc):  # one line, like every other error
-        ctx = getattr(exc, "ctx", None)
+        usage: Any = exc  # a ClickException of whichever click is installed
+        ctx = getattr(usage, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        msg = " ".join(exc.format_message().split()).rstrip(".")
+        msg = " ".join(usage.format_message().split()).rstrip(".")
         if msg:  # empty: a group called bare, whose help was shown
             err.print(f"btut: error: {_clipped(msg)}{hint}", markup=False)
-        return exc.exit_code
+        return int(usage.exit_code)
     return _internal_error(exc, debug)
 
 

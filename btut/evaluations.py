@@ -129,7 +129,7 @@ def save_evaluation(result: Any, config: dict[str, Any], db: str | None) -> Save
 
 def scores_of(metrics: dict[str, Any]) -> pd.DataFrame:
     """The per-model score table (one row per model) from a stored run's metrics."""
-    rows: dict[str, dict[str, float]] = {}
+    rows: dict[str, dict[str, float | None]] = {}
     for key, value in metrics.items():
         model, dot, score = key.partition(".")
         if dot:

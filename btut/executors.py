@@ -202,7 +202,8 @@ def _said_on_worker(func: Callable[[Any, Any], Any], par: Any, item: Any) -> tup
     on the worker, as without the relay (they may explain the error)."""
     if not getattr(warnings.showwarning, "_btut_relay", False):
         warnings.showwarning = _relay_showwarning(warnings.showwarning)
-    _task.said = said = []
+    said: list[Any] = []
+    _task.said = said
     try:
         result = func(par, item)
     except BaseException:

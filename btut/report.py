@@ -50,7 +50,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
 import numpy as np
 import pandas as pd
@@ -231,7 +231,7 @@ def _e(value: Any) -> str:
     return htmllib.escape(str(value), quote=True)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:  # a real number, not a bool
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -394,7 +394,8 @@ def _render(plot_id: str, draw: Callable[[Figure], None], height_in: float = 3.4
 
     with matplotlib.rc_context():
         matplotlib.style.use("default")  # independent of the user's matplotlibrc and style
-        matplotlib.rcParams.update({**_RC, "svg.hashsalt": plot_id})
+        rc: dict[Any, Any] = {**_RC, "svg.hashsalt": plot_id}
+        matplotlib.rcParams.update(rc)
         fig = Figure(figsize=(_WIDTH_IN, height_in), layout="constrained")
         draw(fig)
         buf = io.StringIO()
@@ -623,13 +624,14 @@ _PLAN_COLUMNS = ("load_shape", "load_shape_plan", "solar_cf", "solar_cf_plan")
 
 def _plan_section(frame: pd.DataFrame) -> str:
     """Planned (known at the cut-off) vs realised load shape and solar capacity factor."""
-    cols = {c: _col(frame, c) for c in _PLAN_COLUMNS}
-    if any(v is None for v in cols.values()):
+    found = {c: _col(frame, c) for c in _PLAN_COLUMNS}
+    if any(v is None for v in found.values()):
         return _note(
             "This run was stored before agents planned on the forecasts known at the cut-off "
             "(they planned on the day's actual shapes): no planned shapes to show.",
             "note-plan",
         )
+    cols = cast("dict[str, np.ndarray]", found)  # none is None
     load, load_plan = 100.0 * cols["load_shape"], 100.0 * cols["load_shape_plan"]
     cf, cf_plan = cols["solar_cf"], cols["solar_cf_plan"]
     sd = _col(frame, "solar_cf_error_sd_plan")  # runs stored before 2026-12-07 lack it
@@ -732,7 +734,7 @@ def _day_labels(days: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Tick positions and labels for per-day plots (at most about 12 labels)."""
     k = max(1, math.ceil(len(days) / 12))
     pos = np.arange(0, len(days), k)
-    return pos, [str(days[i]) for i in pos]
+    return pos, [str(days[int(i)]) for i in pos]
 
 
 def _day_axes(axes: Sequence[Axes], days: Sequence[str]) -> None:
@@ -899,7 +901,7 @@ def _convergence_section(days: Sequence[Mapping[str, Any]]) -> str:
         )
         ax.set_xlabel("solver iteration (0: initial strategy)")
         ax.set_ylabel("exploitability (EUR per agent per day)")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]  # MaxNLocator's
         ax.legend(loc="upper right", framealpha=0.85, ncols=2 if len(series) > 5 else 1)
 
     iters = [y.size - (1 if has_init else 0) for _, y in series]
@@ -1071,18 +1073,20 @@ def _has_routing(metrics: Mapping[str, Any]) -> bool:
 def _routing_section(metrics: Mapping[str, Any]) -> str:
     scalars, lists, problem = _routing_data(metrics)
     panels: list[Callable[[Axes], None]] = []
-    success = lists.get("success")
+    settled_mask = lists.get("success")
     of = {"fee_msat": "payment", "latency_s": "payment"}  # what a histogram counts
     for key in of:  # settled payments only, as the table's figures
         v = lists.get(key)
-        if v is not None and success is not None and success.size == v.size:
-            settled = v[success > 0]
+        if v is not None and settled_mask is not None and settled_mask.size == v.size:
+            settled = v[settled_mask > 0]
             if settled.size:
                 lists[key] = settled
                 of[key] = "settled payment"
             else:
                 del lists[key]
 
+    rate: float | None
+    n_pay: Any
     if "success" in lists:
         rate, n_pay = float(np.mean(lists["success"] > 0)), int(lists["success"].size)
     elif "routing_success_rate" in scalars:
@@ -1387,7 +1391,7 @@ def _period_line(frame: pd.DataFrame, zone: str | None) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _run_days(run: Any) -> list[dict[str, Any]]:
+def _run_days(run: Any) -> list[Mapping[str, Any]]:
     try:
         days = run.days()
     except (ValueError, TypeError):  # malformed days_json: report without per-day figures
@@ -1514,9 +1518,14 @@ def render_run_report(run: LoadedRun, *, title: str | None = None) -> str:
 class BacktestLike(Protocol):
     """What :func:`render_backtest_report` needs of a backtest."""
 
-    backtest_id: int
-    zone: str
-    config: Mapping[str, Any]
+    @property
+    def backtest_id(self) -> int: ...
+
+    @property
+    def zone(self) -> str: ...
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
 
     def days_frame(self) -> pd.DataFrame:
         """One row per day (``day`` index, ISO strings): ``run_id``, ``efficiency``,

@@ -756,7 +756,7 @@ class AgentParams:
 
         Parameters the kind does not use keep their neutral value.
         """
-        params = type_config.mean_params()
+        params: dict[str, Any] = type_config.mean_params()  # PARAMETERS keys: all floats
         unknown = sorted(set(values) - set(PARAMETERS))
         if unknown:
             raise InvalidParameterError(f"unknown agent parameter(s): {', '.join(unknown)}")

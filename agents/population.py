@@ -289,7 +289,8 @@ class Population:
                 values[p] = spec.neutral
             elif tc.params[p].spread == 0.0:  # a point mass: its exact value, not float32's
                 values[p] = tc.params[p].mean
-        return AgentParams(kind=tc.kind, name=tc.name, **values, **_settings(tc))
+        params: dict[str, Any] = values  # PARAMETERS keys: all floats
+        return AgentParams(kind=tc.kind, name=tc.name, **params, **_settings(tc))
 
     def to_frame(self, *, limit: int | None = MAX_FRAME_ROWS) -> pd.DataFrame:
         """One row per agent: ``type`` (categorical), ``kind`` and every parameter.

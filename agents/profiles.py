@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike
 
 from agents.config import MAX_NOISE, AgentParams
 from agents.population import Population
@@ -570,7 +570,7 @@ def agent_profiles(
     noise: float | None = None,
     start: int = 0,
     stop: int | None = None,
-    dtype: type = np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(load_kwh, pv_kwh), each (stop - start, H), for agents ``start:stop`` of ``population``.
 
@@ -603,7 +603,7 @@ def agent_net_demand(
     noise: float | None = None,
     start: int = 0,
     stop: int | None = None,
-    dtype: type = np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> np.ndarray:
     """(stop - start, H) net demand load - PV in kWh per interval (see :func:`agent_profiles`).
 
@@ -623,7 +623,7 @@ def iter_net_demand(
     seed: int,
     noise: float | None = None,
     chunk_size: int = 4 * NOISE_BLOCK,
-    dtype: type = np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """Stream ``(start, stop, net_kwh)`` with ``net_kwh`` of shape (stop - start, H) over the
     population in chunks of ``chunk_size`` agents; same numbers as :func:`agent_net_demand`."""

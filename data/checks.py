@@ -12,7 +12,7 @@ import math
 import numbers
 import os
 import stat
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -42,7 +42,8 @@ def check_int(value: Any, name: str, minimum: int = 0, maximum: int | None = Non
     value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
+    # cast: the numbers.Real stub declares __lt__/__le__ but not __gt__
+    if maximum is not None and cast(int, value) > maximum:
         raise InvalidParameterError(f"{name} must be at most {maximum}, got {value!r}")
     return int(value)
 
@@ -55,7 +56,7 @@ def check_real(value: Any, name: str) -> float:
     try:
         out = float(value)
     except OverflowError:  # an int beyond float (10**400)
-        out = math.inf if value > 0 else -math.inf
+        out = math.inf if cast(float, value) > 0 else -math.inf  # cast: stub lacks __gt__
     if not math.isfinite(out):
         raise InvalidParameterError(f"{name} must be finite, got {out!r}")
     return out

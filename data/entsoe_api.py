@@ -113,7 +113,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import numpy as np
@@ -407,7 +407,11 @@ class _SafeEntsoeClient(EntsoePandasClient):
     def __init__(
         self, api_key: str, session: requests.Session, cache: _ResponseCache, zone_code: str
     ) -> None:
-        super().__init__(api_key=api_key, session=session, timeout=REQUEST_TIMEOUT_S)
+        super().__init__(
+            api_key=api_key,
+            session=session,
+            timeout=REQUEST_TIMEOUT_S,  # type: ignore[arg-type]  # entsoe-py: int; requests: a pair
+        )
         self._cache = cache
         self._zone_code = zone_code
         self._label = "request"
@@ -743,7 +747,8 @@ def _area_of(zone: Zone) -> Area:
     if zone.code in Area.__members__:
         return Area[zone.code]
     try:
-        return lookup_area(zone.entsoe_eic)
+        # callers check zone.on_entsoe; a None would be a ValueError here anyway
+        return lookup_area(cast(str, zone.entsoe_eic))
     except ValueError:
         raise DataUnavailableError(f"zone {zone.code} is not an entsoe-py area") from None
 
@@ -822,7 +827,7 @@ def fetch_entsoe(
     own_session = session is None
     client = _SafeEntsoeClient(
         api_key=key,
-        session=requests.Session() if own_session else session,
+        session=requests.Session() if own_session else cast(requests.Session, session),
         cache=_ResponseCache(cache_root(cache_dir)),
         zone_code=zone.code,
     )

@@ -397,7 +397,7 @@ def day_ahead_features(
     frame: pd.DataFrame,
     target: str,
     *,
-    days: Iterable[str | dt.date | pd.Timestamp] | None = None,
+    days: Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None = None,
     lags: Sequence[int] = (1, 2, 7),
     exog: Sequence[str] | None = None,
     exog_lags: Sequence[int] = (),

@@ -43,6 +43,7 @@ import pandas as pd
 
 from data.errors import DataUnavailableError, InvalidParameterError
 from forecasting.features import (
+    DayAheadFeatures,
     as_days,
     column_kind,
     day_ahead_features,
@@ -68,7 +69,7 @@ def lear_design(
     days: Iterable | None = None,
     exog: Sequence[str] | None = None,
     tz: str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, object]:
+) -> tuple[pd.DataFrame, pd.DataFrame, DayAheadFeatures]:
     """Day-level inputs ``X`` (n_days, n_inputs) and targets ``Y`` (n_days, 24, local
     hours; NaN where a day lacks the hour or the value) indexed by market day, and the
     ``DayAheadFeatures`` of the rows (to map day-hour forecasts back to intervals).
@@ -174,6 +175,7 @@ def lasso_aic(
     n = X.shape[0]
     x_mean, y_mean = X.mean(axis=0), Y.mean(axis=0)
     Xc, Yc = X - x_mean, Y - y_mean
+    B: np.ndarray | None  # the path's warm start: None before its first point
     if unit_norm:
         norms = np.sqrt((Xc**2).sum(axis=0))
         norms = np.where(norms > 0, norms, 1.0)
@@ -205,7 +207,7 @@ def lasso_aic(
 def lear_day_forecasts(
     X: pd.DataFrame,
     Y: pd.DataFrame,
-    days: Sequence,
+    days: Sequence | np.ndarray,
     *,
     window_days: int,
     penalty: str = "benchmark",

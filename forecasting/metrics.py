@@ -33,7 +33,7 @@ import math
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -93,7 +93,7 @@ def _levels(levels: Sequence[float] | float) -> list[float]:
     if isinstance(levels, np.ndarray) and levels.ndim == 0:  # np.array(0.8): one level
         levels = levels.item()
     if is_number(levels):
-        return [_level(levels)]
+        return [_level(cast(float, levels))]  # is_number: a real number
     if isinstance(levels, str) or not isinstance(levels, Iterable):
         raise InvalidParameterError(
             f"levels must be interval levels in (0, 1), e.g. (0.8, 0.95), got {levels!r}"

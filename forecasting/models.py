@@ -80,7 +80,7 @@ import math
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -108,6 +108,9 @@ from forecasting.features import (
     market_days,
     resolve_tz,
 )
+
+if TYPE_CHECKING:  # imported lazily at run time (torch)
+    from forecasting.nets import DistributionMLP
 
 #: The TSO's day-ahead forecast column for each target column.
 TSO_FORECAST_COLUMNS: dict[str, str] = {
@@ -148,7 +151,7 @@ MAD_TO_SD = 1.482602218505602
 #: (``forecasting.lear``; the networks' ``location_blend="lear"``).
 LEAR_WINDOWS = (56, 84, 1092, 1456)
 
-Days = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None
+Days: TypeAlias = Iterable[str | dt.date | pd.Timestamp] | str | dt.date | pd.Timestamp | None
 
 
 def quantile_column(q: float) -> str:
@@ -316,6 +319,29 @@ class BaseForecaster:
 
     #: name of the distribution family in ``predict().attrs["distribution"]``
     distribution = "student_t"
+
+    # Fitted state, set by the subclasses' ``fit`` (absent before: see ``_check_fitted``).
+    target_: str
+    tz_: str
+    step_: pd.Timedelta
+    lags_: tuple[int, ...]
+    exog_: list[str]
+    exog_lags_: tuple[int, ...]
+
+    if TYPE_CHECKING:  # the subclasses define these; the base class itself has neither
+
+        def fit(
+            self, frame: pd.DataFrame, target: str = "load_mw", *, tz: str | None = None
+        ) -> BaseForecaster: ...
+
+        def predict(
+            self,
+            frame: pd.DataFrame,
+            *,
+            days: Days = None,
+            quantiles: Sequence[float] | None = None,
+            tz: str | None = None,
+        ) -> pd.DataFrame: ...
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The ``__init__`` parameters and their current values."""
@@ -521,6 +547,12 @@ def _torch_threads(n_threads: int | None) -> Iterator[None]:
 
 class _NeuralForecaster(BaseForecaster):
     _n_params = 3
+
+    # Fitted state beside the base class's (absent before the first ``fit``).
+    feature_names_: list[str]
+    hidden_: tuple[int, ...]
+    centre_: str | None
+    model_: DistributionMLP
 
     def __init__(
         self,

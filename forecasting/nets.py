@@ -24,6 +24,7 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -170,7 +171,7 @@ def train(
             # validation days (otherwise many short refits drift towards overfitting)
             model.eval()
             with torch.no_grad():
-                best = float(model.nll(xv, yv))
+                best = float(model.nll(xv, cast(torch.Tensor, yv)))  # y_val comes with x_val
             best_state, result.best_epoch = copy.deepcopy(model.state_dict()), -1
         n = len(yt)
         for epoch in range(max_epochs):
@@ -190,7 +191,7 @@ def train(
                 continue
             model.eval()
             with torch.no_grad():
-                val = float(model.nll(xv, yv))
+                val = float(model.nll(xv, cast(torch.Tensor, yv)))  # y_val comes with x_val
             result.val_loss.append(val)
             if val < best:
                 best, waited, result.best_epoch = val, 0, epoch

@@ -82,7 +82,7 @@ import numbers
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -269,7 +269,9 @@ def _block_policy(block: GameBlock, policy: np.ndarray) -> _BlockPolicy:
     det = np.where(pol.max(axis=2) >= 1.0 - _DET_TOL, top, -1)
     U = block.n_actions
     last = U - 1 - np.argmax((pol > 0)[:, :, ::-1], axis=2)
-    return _BlockPolicy(block, det, np.cumsum(pol, axis=2), last, (det < 0).any(axis=1))
+    return _BlockPolicy(
+        block, det, np.cumsum(pol, axis=2), last, cast(np.ndarray, (det < 0).any(axis=1))
+    )
 
 
 def _actions(bp: _BlockPolicy, t: int, s: np.ndarray, u: np.ndarray | None) -> np.ndarray:
@@ -470,6 +472,7 @@ def _simulate(
     out = _Outcome(np.zeros(n), np.zeros(n))
     dt = game.tariff.dt_hours
     rep = b.params
+    t: int | np.intp  # np.intp from np.flatnonzero (consumers), int from range (the others)
 
     def draws(t: int, s: np.ndarray) -> np.ndarray | None:
         return uni.at(t, s) if uni is not None and bp.mixed[t] else None

@@ -42,7 +42,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -424,6 +424,7 @@ def _on_faces(value: object, shape: tuple[int, ...], what: str) -> np.ndarray:
 def _check_velocity(velocity: FaceVelocity | None, grid: FPGrid) -> tuple[np.ndarray, ...]:
     """Face velocities per axis, as float arrays of the face shapes."""
     shapes = []
+    s: list[int] | tuple[int, ...]
     for a in range(grid.dim):
         s = list(grid.n_cells)
         s[a] += 1
@@ -473,8 +474,8 @@ def _coefficients(
             alpha = np.maximum(v, 0.0)
             beta = np.maximum(-v, 0.0)
         # zero-flux walls
-        sl_first = [slice(None)] * v.ndim
-        sl_last = [slice(None)] * v.ndim
+        sl_first: list[slice | int] = [slice(None)] * v.ndim
+        sl_last: list[slice | int] = [slice(None)] * v.ndim
         sl_first[a] = 0
         sl_last[a] = -1
         for arr in (alpha, beta):
@@ -498,10 +499,10 @@ def _hi(a: int, nd: int) -> tuple[slice, ...]:
 
 def _outflow_rate(coeffs: list[tuple[np.ndarray, np.ndarray, float]], nd: int) -> np.ndarray:
     """Rate at which each cell loses mass: Σ_axes (alpha at its right face + beta at its left)/h."""
-    rate = 0.0
+    rate: float | np.ndarray = 0.0
     for a, (alpha, beta, h) in enumerate(coeffs):
         rate = rate + (alpha[_hi(a, nd)] + beta[_lo(a, nd)]) / h
-    return rate
+    return cast(np.ndarray, rate)  # coeffs has one entry per axis (dim >= 1)
 
 
 def _explicit_limit(coeffs: list[tuple[np.ndarray, np.ndarray, float]]) -> float:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -118,9 +118,13 @@ class TypedLQGame:
                     f"{name} must be a scalar or have one entry per type ({k}), got {len(vals)}"
                 )
             object.__setattr__(self, name, vals)
-        if min(self.r) <= 0:
+        # the per-type fields hold tuples of floats from here on (set just above)
+        if min(cast(tuple[float, ...], self.r)) <= 0:
             raise InvalidParameterError(f"r must be positive for every type, got {self.r}")
-        if min(self.sigma) < 0 or min(self.var0) < 0:
+        if (
+            min(cast(tuple[float, ...], self.sigma)) < 0
+            or min(cast(tuple[float, ...], self.var0)) < 0
+        ):
             raise InvalidParameterError("sigma and var0 must be non-negative")
         horizon = check_real(self.horizon, "horizon")
         if not horizon > 0:
@@ -186,7 +190,7 @@ class LQSolution:
         """One row per time (index ``t``): ``mean`` and per type ``<name>_mean``, ``_var``,
         ``_riccati``, ``_gain``, ``_offset``."""
         data = {"mean": self.mean}
-        for k, name in enumerate(self.game.type_names):
+        for k, name in enumerate(cast(tuple[str, ...], self.game.type_names)):  # set in post_init
             data[f"{name}_mean"] = self.type_means[:, k]
             data[f"{name}_var"] = self.type_variances[:, k]
             data[f"{name}_riccati"] = self.riccati[:, k]

@@ -113,7 +113,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import highspy
 import numpy as np
@@ -626,6 +626,7 @@ def _add_consumer(b: _Builder, population: Population, ag: _Agents, tf: _Tariff)
     (convexity), so an optimum takes a prefix and pays ``flex*r^2`` exactly. No rows."""
     H = tf.H
     p = ag.params
+    cells_all: list[np.ndarray]
     cells_all, cols_all, cell_of, m_all, step_all, flex_all = [], [], [], [], [], []
     for code in _kind_codes(population, "consumer"):
         tc = population.config.types[code]
@@ -710,6 +711,7 @@ def _build(
     cur = b.finish()
     lo, hi = _position_bounds(b, P0, cur["lb"], cur["ub"])
     model_extra: dict[str, np.ndarray] = {}
+    closed: np.ndarray | None
     if mode == "planner":
         s_hi = np.maximum(hi.reshape(ag.n, H).sum(axis=0), 0.0)
         s_lo = np.minimum(lo.reshape(ag.n, H).sum(axis=0), 0.0)
@@ -1293,6 +1295,8 @@ def _evaluate(
         assert closed is not None
         grid_c, disc_c, pos_c = _closed_form_costs(population, ag, tf, closed)
         pos = np.where(closed, pos_c, pos)
+        yp: np.ndarray | None
+        yn: np.ndarray | None
         if relax:
             yp, yn = model.community["yp"], model.community["yn"]
             cells = model.community["cells"]
@@ -1917,8 +1921,9 @@ def benchmark_scores(
     if paired and math.isfinite(eff):
         # ratio estimator: linearised standard error, plus the one-sided terms
         d_hat = b - p
-        se_ratio = _paired_se(s_i - eff * d_i, baseline) / d_hat
-        half = z * se_ratio + (baseline.cost_gap_eur + em + abs(eff) * det_plan) / d_hat
+        base_res = cast(PlannerResult, baseline)  # paired implies same_sample: a PlannerResult
+        se_ratio = _paired_se(s_i - eff * d_i, base_res) / d_hat
+        half = z * se_ratio + (base_res.cost_gap_eur + em + abs(eff) * det_plan) / d_hat
         lo, hi = eff - half, eff + half
     else:
         lo, hi = _ratio_range(b - m_used, e_mkt, b - p, e_plan)

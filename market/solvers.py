@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -161,7 +161,8 @@ def _initial_policy(game: FiniteMFG, initial_policy: object, seed: int | None) -
         raise InvalidParameterError(
             f"initial_policy must be None, 'uniform', 'random' or an array, got {initial_policy!r}"
         )
-    return np.array(_check_policy(game, initial_policy, "initial_policy"), dtype=np.float64)
+    policy = cast(ArrayLike, initial_policy)  # anything else: _check_policy refuses it
+    return np.array(_check_policy(game, policy, "initial_policy"), dtype=np.float64)
 
 
 def solve(

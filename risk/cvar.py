@@ -220,6 +220,7 @@ def _var_weighted_1d(x: np.ndarray, w: np.ndarray, total: float, allowed: float)
 def _var_cvar_weighted(x: np.ndarray, w: np.ndarray, alpha: float) -> tuple[Any, Any]:
     """Weighted: VaR by selection (1-D) or a batched sort (N-D); CVaR by RU at VaR."""
     near_one = alpha * (1.0 + _MASS_RTOL) >= 1.0  # VaR: the smallest loss with positive weight
+    var: Any  # a float in 1-D, an array of the leading axes in N-D
     if x.ndim == 1:
         total = float(w.sum())
         if near_one:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import cvxpy as cp
 import numpy as np
@@ -242,7 +242,7 @@ def minimize_mean_cvar(
         mean=float(p @ realised),
         cvar=float(cvar(realised, a, p)),
         var=float(value_at_risk(realised, a, p)),
-        z=None if z is None else float(z.value),
+        z=None if z is None else float(cast(np.ndarray, z.value)),  # solved: value is set
         alpha=a,
         gamma=g,
         status=str(status),

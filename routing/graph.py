@@ -117,6 +117,14 @@ class ChannelGraph:
     1 − capacity/reference is clipped at 0 (leaf channels may be larger).
     """
 
+    # Set in __init__ through setattr (made read-only first).
+    edge_channel: np.ndarray
+    edge_is_node1: np.ndarray
+    channel_key: np.ndarray
+    channel_node1: np.ndarray
+    channel_node2: np.ndarray
+    channel_capacity_sat: np.ndarray
+
     def __init__(
         self,
         *,

@@ -47,7 +47,7 @@ import math
 import numbers
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -181,7 +181,8 @@ def check_number(value: Any, name: str, *, minimum: float | None = None) -> Any:
     bound = "" if minimum is None else f" >= {minimum:g}"
     if not isinstance(value, bool) and isinstance(value, numbers.Real):
         try:
-            if math.isfinite(value) and (minimum is None or value >= minimum):
+            # cast: the numbers.Real stub declares __lt__/__le__ but not __ge__
+            if math.isfinite(value) and (minimum is None or cast(float, value) >= minimum):
                 return value
         except OverflowError:  # an int beyond float (10**400)
             pass

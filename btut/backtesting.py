@@ -272,11 +272,17 @@ def _day_from_result(day: dt.date, result: Any, run_id: int, *, reused: bool) ->
 def replay_day(par: Any, day: dt.date) -> Any:
     """Replay one day with validated parameters, without storing (the unit of work that
     executors run; module-level so that Dask can pickle it)."""
-    from btut.replaying import HISTORY_GAPS_WARNING, SPIKES_WARNING, replay
+    from btut.replaying import (
+        HISTORY_GAPS_WARNING,
+        HISTORY_MISSING_WARNING,
+        SPIKES_WARNING,
+        replay,
+    )
 
     with warnings.catch_warnings():  # said once for the whole backtest, before any day
         warnings.filterwarnings("ignore", message=HISTORY_GAPS_WARNING)
         warnings.filterwarnings("ignore", message=SPIKES_WARNING)
+        warnings.filterwarnings("ignore", message=HISTORY_MISSING_WARNING)
         return replay(
             par.zone,
             day,

@@ -46,6 +46,13 @@ def _is_usage_error(exc: BaseException) -> bool:
     return any(c.__name__ == "ClickException" for c in type(exc).__mro__) and hasattr(exc, "show")
 
 
+#: --kappa's help; its default is market.DEFAULT_KAPPA (a test holds them equal), not
+#: imported here so that the command line starts without the market's libraries.
+KAPPA_HELP = (
+    "Price sensitivity κ, EUR/MWh per kW of mean position (default 400; stored as "
+    "kappa_eur_per_mwh_per_kwh)."
+)
+
 app = typer.Typer(
     name="btut",
     help="BTUT: a mean-field energy market for small prosumers on real ENTSO-E data.",
@@ -840,13 +847,37 @@ def db_show(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one stored run: configuration and metrics."""
+    """Show one stored run: configuration and metrics; a backtest also its period's scores
+    and stored days (as ``btut backtest --json``)."""
     with _read_only_store(db) as store:
-        run = store.get_run(run_id).to_dict()
+        record = store.get_run(run_id)
+        run = record.to_dict()
+    if record.kind == "backtest":  # its record holds no figures: they are its days' runs
+        from btut.backtesting import load_backtest
+
+        bt = load_backtest(run_id, db=db)
+        run["backtest"] = {key: value for key, value in bt.to_dict().items() if key not in run}
     if as_json:
         emit_json(run)
         return
-    out().print(json.dumps(run, indent=2, default=str), markup=False)
+    out().print(json.dumps(_readable_run(run), indent=2, default=str), markup=False)
+
+
+def _readable_run(run: dict[str, Any]) -> dict[str, Any]:
+    """The ``db show`` text: a replay's per-day figures as JSON (stored as a JSON string),
+    and the per-payment routing arrays (tens of kB) as one line saying where to get them."""
+    metrics = dict(run.get("metrics") or {})
+    days = metrics.get("days_json")
+    if isinstance(days, str):
+        with contextlib.suppress(ValueError):
+            metrics["days_json"] = json.loads(days)
+    routing = metrics.get("routing_json")
+    if isinstance(routing, str):
+        metrics["routing_json"] = (
+            f"per-payment arrays, {len(routing) / 1000:.0f} kB: btut db show "
+            f"{run.get('run_id')} --json, or btut report --run {run.get('run_id')}"
+        )
+    return {**run, "metrics": metrics}
 
 
 @contextlib.contextmanager
@@ -935,7 +966,7 @@ def replay_cmd(
     seed: SeedOpt = 0,
     kappa: Annotated[
         float | None,
-        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kW of mean position."),
+        typer.Option("--kappa", help=KAPPA_HELP),
     ] = None,
     config: ConfigOpt = None,
     executor: Annotated[
@@ -1079,9 +1110,14 @@ def _print_replay(result: Any) -> None:
     )
     if result.routing is not None:
         _print_routing(con, result.routing, "settlement routing")
-    if result.run_id is not None:
-        state = "stored as" if result.created else "already stored as"
-        con.print(f"{state} run {result.run_id} ({result.elapsed_s:.1f} s)")
+    if result.run_id is not None and result.created:
+        con.print(f"stored as run {result.run_id} ({result.elapsed_s:.1f} s)")
+    elif result.run_id is not None:
+        con.print(
+            f"already stored as run {result.run_id} ({result.elapsed_s:.1f} s; a replay always "
+            f"computes: btut db show {result.run_id} or btut report --run {result.run_id} read "
+            "the stored run without computing)"
+        )
     else:
         con.print(f"not stored ({result.elapsed_s:.1f} s)")
 
@@ -1191,7 +1227,7 @@ def backtest_cmd(
     seed: SeedOpt = 0,
     kappa: Annotated[
         float | None,
-        typer.Option("--kappa", help="Price sensitivity, EUR/MWh per kW of mean position."),
+        typer.Option("--kappa", help=KAPPA_HELP),
     ] = None,
     config: ConfigOpt = None,
     executor: Annotated[

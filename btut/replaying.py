@@ -79,6 +79,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -494,12 +495,17 @@ HISTORY_GAPS_WARNING = r"\S+ history: \d+ gap\(s\)"
 SPIKES_WARNING = r"\S+ data: \S+: \d+ isolated spike\(s\)"
 """Regular expression of :func:`_check_history`'s spike warning (a backtest says it once)."""
 
+HISTORY_MISSING_WARNING = r"\S+ history: \d+ missing value\(s\)"
+"""Regular expression of :func:`_check_history`'s warning of missing values (said once)."""
+
 
 def _check_history(history: pd.DataFrame, first_day: dt.date, zone: str) -> None:
     """The history before ``first_day``: DataValidationError for an invalid row (an off-grid
-    or duplicate timestamp), a warning naming its gaps (left out, never filled); and a
-    warning naming the isolated spikes of the power columns in the whole ``history`` (the
-    replayed days included, the history giving their references), kept as they are."""
+    or duplicate timestamp), a warning naming its gaps (left out, never filled), a warning
+    naming the missing values of the columns it reads (unknown to the forecaster and the
+    plans, never filled); and a warning naming the isolated spikes of the power columns in the whole
+    ``history`` (the replayed days included, the history giving their references), kept as
+    they are."""
     from data import validate_market_data
     from data.validation import find_spikes
 
@@ -535,6 +541,24 @@ def _check_history(history: pd.DataFrame, first_day: dt.date, zone: str) -> None
             f"{zone} history: {len(report.gaps)} gap(s), {missing} missing interval(s), the "
             f"first from {g.start_utc.isoformat()} to {g.end_utc.isoformat()}; the load "
             "forecaster and the solar plan's error spread leave them out (nothing is filled)",
+            UserWarning,
+            stacklevel=3,
+        )
+    from agents.profiles import LOAD_COLUMNS, SOLAR_COLUMNS
+    from forecasting.features import forecast_columns
+
+    # the columns a replay reads of its history: the forecaster's target and inputs, the
+    # plans' load and solar (a realised wind value, say, is read by nothing)
+    used = {*LOAD_COLUMNS, *SOLAR_COLUMNS, *forecast_columns(past)}
+    counts = {c: n for c, n in report.missing_values.items() if n and c in used}
+    if counts:
+        values = past[list(counts)]
+        first = values.index[values.isna().any(axis=1).to_numpy()][0]
+        warnings.warn(
+            f"{zone} history: {sum(counts.values())} missing value(s) before {first_day} ("
+            + ", ".join(f"{c} {n}" for c, n in counts.items())
+            + f"), the first at {first.isoformat()}; the load forecaster and the plans take "
+            "them as unknown (nothing is filled)",
             UserWarning,
             stacklevel=3,
         )
@@ -995,6 +1019,7 @@ class _Params:
     source: str | None
     population: Any  # agents.PopulationConfig
     source_sha256: str | None = None  # of a source file's bytes: edited data is a new run
+    source_path: str | None = None  # that file's absolute path (stored, not in the identity)
 
     def run_config(self, days: tuple[dt.date, ...]) -> dict[str, Any]:
         """The stored configuration of a replay of ``days`` (its hash identifies the run)."""
@@ -1008,7 +1033,9 @@ class _Params:
             "seed": self.seed,
             "kappa_eur_per_mwh_per_kwh": self.kappa,
             "max_exact_agents": self.max_exact_agents,
-            "source": self.source,
+            # a file is identified by its bytes, not by the path it was named by (the same file
+            # from another folder, or moved, was computed and stored again)
+            "source": "file" if self.source_sha256 else self.source,
             **({"source_sha256": self.source_sha256} if self.source_sha256 else {}),
             "population": self.population.to_dict(),
             "forecast": {
@@ -1057,6 +1084,7 @@ def _params(
     k = DEFAULT_KAPPA if kappa is None else kappa
     if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k) or k < 0:
         raise InvalidParameterError(f"kappa must be a finite number >= 0, got {kappa!r}")
+    digest = _file_digest(source)
     return _Params(
         zone=zone,
         agents=check_int(agents, "agents", 1, MAX_AGENTS),
@@ -1065,7 +1093,8 @@ def _params(
         max_exact_agents=exact,
         source=None if source is None else str(source),
         population=_population_config(config),
-        source_sha256=_file_digest(source),
+        source_sha256=digest,
+        source_path=str(Path(source).resolve()) if digest else None,
     )
 
 
@@ -1094,6 +1123,8 @@ def _save(result: ReplayResult, db: str | None) -> Any:
     metrics: dict[str, float | str] = dict(result.metrics())
     metrics.pop("elapsed_s")  # wall time is not a property of the run
     # strict JSON: an undefined figure (an efficiency without a gap to close) is null
+    if result.details.get("source_path"):  # where the data came from (not its identity)
+        metrics["source_path"] = str(result.details["source_path"])
     metrics["days_json"] = json.dumps(
         _finite_or_none([r.summary() for r in result.day_results]),
         default=_json_scalar,
@@ -1324,6 +1355,7 @@ def replay(
             [r.routing_payments for r in results if r.routing_payments is not None]
         )
     details = {
+        **({"source_path": par.source_path} if par.source_path else {}),
         "forecast": forecast_info,
         "executor": executor,
         "population_shards": -(-n // _shard_agents()) if shards else 0,

@@ -120,7 +120,9 @@ def test_backtest_stores_one_replay_per_day(reference: tuple[str, dict[str, Any]
 
 
 def test_rerun_reuses_every_day_and_a_longer_period_only_adds_the_new_days(
-    reference: tuple[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+    reference: tuple[str, dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+    es_june_history_missing: str,
 ) -> None:
     url, res = reference
     code = main(_bt_args(url, "--json"))
@@ -132,7 +134,10 @@ def test_rerun_reuses_every_day_and_a_longer_period_only_adds_the_new_days(
     assert again["days"] == res["days"]
     assert set(again) >= {"backtest_id", "zone", "days_run", "days_reused", "days"}
     # stderr is no terminal here (as under cron): a plain line instead of the bar
-    assert captured.err == "btut: backtest ES 3 day(s) already stored: 3 of 3 days\n"
+    assert captured.err.splitlines() == [
+        es_june_history_missing.format(day=START),
+        "btut: backtest ES 3 day(s) already stored: 3 of 3 days",
+    ]
     n_runs = len(_runs(url))
     ticks: list[tuple[int, int, str]] = []
     longer = btut.backtest(
@@ -142,6 +147,29 @@ def test_rerun_reuses_every_day_and_a_longer_period_only_adds_the_new_days(
     assert ticks == [(3, 4, "3 day(s) already stored"), (4, 4, "2017-06-15 stored")]
     assert longer.backtest_id != res["backtest_id"]  # another period, another record
     assert len(_runs(url)) == n_runs + 2  # one new day and the new backtest record
+
+
+def test_db_show_of_a_backtest_gives_its_scores_and_days(
+    reference: tuple[str, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`btut db show ID` of a backtest showed its record only: a configuration and empty
+    metrics. It now adds the period's scores and stored days, as `btut backtest --json`."""
+    url, res = reference
+    assert main(["db", "show", str(res["backtest_id"]), "--db", url, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["kind"] == "backtest" and shown["metrics"] == {}
+    bt = shown["backtest"]
+
+    assert len(bt["days"]) == len(res["days"]) and bt["missing_days"] == []
+    for shown_day, day in zip(bt["days"], res["days"], strict=True):
+        same = {k: shown_day[k] for k in day if k != "reused"}
+        assert same == {k: v for k, v in day.items() if k != "reused"}
+    assert all(d["reused"] for d in bt["days"])  # read from the store
+    for key in ("efficiency", "price_of_anarchy", "exploitability_eur_per_agent_day"):
+        assert bt[key] == res[key], key
+    assert main(["db", "show", str(res["backtest_id"]), "--db", url]) == 0
+    text = json.loads(capsys.readouterr().out)
+    assert text["backtest"]["efficiency"] == res["efficiency"]
 
 
 def test_log_line_of_a_day_says_days_done_elapsed_and_left(
@@ -264,7 +292,7 @@ def test_a_second_backtest_of_the_same_period_exits_or_waits(
 
 
 def test_the_cli_error_for_a_running_backtest_is_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], other_lines: Callable[[str], list[str]]
 ) -> None:
     url = _sqlite(tmp_path)
     from btut.backtesting import _backtest_config
@@ -280,7 +308,8 @@ def test_the_cli_error_for_a_running_backtest_is_one_line(
         code = main(_bt_args(url))
     captured = capsys.readouterr()
     assert code == 75
-    assert captured.err.count("\n") == 1 and "already running" in captured.err
+    (line,) = other_lines(captured.err)  # the history's warning comes before the lock
+    assert line.startswith("btut: error: ") and "already running" in line
     assert "Traceback" not in captured.err
     assert (_runs(url)["kind"] != "replay").all()
 
@@ -399,7 +428,9 @@ def test_dask_executor_matches_local_and_survives_a_killed_worker(
 
 
 @pytest.mark.timeout(300)
-def test_a_dask_worker_s_warning_is_one_line_of_the_cli(tmp_path: Path) -> None:
+def test_a_dask_worker_s_warning_is_one_line_of_the_cli(
+    tmp_path: Path, other_lines: Callable[[str], list[str]]
+) -> None:
     """A day whose equilibrium stops at its iteration limit (the real solver at κ 10^4, which
     it cannot solve to tolerance in 1,000 iterations) on a worker process of a new local
     cluster: the CLI says it in one ``btut: warning:`` line, as the local executor does (the
@@ -409,7 +440,7 @@ def test_a_dask_worker_s_warning_is_one_line_of_the_cli(tmp_path: Path) -> None:
     proc = _cli(*args, "--kappa", "10000", "--executor", "dask", "--workers", "1", "--db", url)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
-    lines = err.splitlines()
+    lines = other_lines(err)
     assert len(lines) == 2, err
     assert re.fullmatch(
         r"btut: warning: 2017-06-14: the equilibrium did not converge in 1000 iterations "

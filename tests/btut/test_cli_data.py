@@ -251,8 +251,9 @@ def test_show_csv_is_read_back_by_source_and_replays_the_same_day(tmp_path, caps
         argv = ["replay", "-n", "300", "--json", "--db", f"sqlite:///{tmp_path / 'r.db'}"]
         assert main([*argv, *source]) == 0
         runs.append(json.loads(capsys.readouterr().out))
-    assert runs[1]["details"]["config"].pop("source") == str(csv)
+    assert runs[1]["details"]["config"].pop("source") == "file"  # identified by its bytes
     assert runs[0]["details"]["config"].pop("source") is None
+    assert runs[1]["details"].pop("source_path") == str(csv.resolve())
     digest = hashlib.sha256(csv.read_bytes()).hexdigest()  # the data, not only its path
     assert runs[1]["details"]["config"].pop("source_sha256") == digest
     assert "source_sha256" not in runs[0]["details"]["config"]

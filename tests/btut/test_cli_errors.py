@@ -116,13 +116,13 @@ def test_replay_checks_the_store_before_the_work(monkeypatch, tmp_path: Path, ca
     assert not store.exists() and not list(tmp_path.iterdir())
 
 
-def test_dask_on_a_small_market_warns_in_one_line(tmp_path: Path, capsys) -> None:
+def test_dask_on_a_small_market_warns_in_one_line(tmp_path: Path, capsys, other_lines) -> None:
     db = f"sqlite:///{tmp_path / 'r.sqlite'}"
     # the scheduler is never contacted below the shard threshold: said, not silently ignored
     argv = ["replay", "-n", "50", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9"]
     assert main([*argv, "--db", db, "--json"]) == 0
     err = capsys.readouterr().err
-    warning = [line for line in err.splitlines() if line.startswith("btut: warning:")]
+    warning = [line for line in other_lines(err) if line.startswith("btut: warning:")]
     assert len(warning) == 1 and "these 50 clear in this process" in warning[0], err
 
 

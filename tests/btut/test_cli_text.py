@@ -174,3 +174,14 @@ def test_local_time_labels_tell_the_autumn_dst_hours_apart() -> None:
     labels = _local_labels(quarter, "Europe/Madrid")
     assert len(set(labels)) == 100 and labels[8] == "2017-10-29 02:00+0200"
     assert labels[12] == "2017-10-29 02:00+0100"
+
+
+def test_the_kappa_help_states_the_real_default() -> None:
+    """`--kappa`'s help gave no default (the README says 400): it states the market's."""
+    import re
+
+    from btut.cli import KAPPA_HELP
+    from market import DEFAULT_KAPPA
+
+    (shown,) = re.findall(r"default (\d+(?:\.\d+)?)", KAPPA_HELP)
+    assert float(shown) == DEFAULT_KAPPA

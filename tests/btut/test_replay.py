@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 import btut
@@ -437,6 +440,51 @@ def test_a_gap_in_the_history_is_said_and_a_bad_row_there_refused(
     assert _rows(url) == before
 
 
+def test_missing_values_in_the_history_are_said_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_csv: Callable[..., Path]
+) -> None:
+    """The June file with the load of 2017-06-10 15:00 (local) empty: a replay of 06-15 and
+    a backtest of 06-15..06-17 each say it in one line (the forecaster takes it as unknown,
+    nothing is filled). A missing value in the history was said by `btut data validate`
+    only, never by the replay that read it."""
+    empty = ("2017-06-10 15:", "total load actual", lambda v: "")
+    path = str(june_csv("spain_missing.csv", edit=empty))
+    line = (
+        "btut: warning: ES history: 1 missing value(s) before 2017-06-15 (load_mw 1), the "
+        "first at 2017-06-10T13:00:00+00:00; the load forecaster and the plans take them as "
+        "unknown (nothing is filled)"
+    )
+    url = _url(tmp_path)
+    assert main(["replay", "-n", "20", "--source", path, "--day", "2017-06-15", "--db", url]) == 0
+    assert [ln for ln in capsys.readouterr().err.splitlines() if "history: " in ln] == [line]
+    args = ["backtest", "-z", "ES", "--start", "2017-06-15", "--end", "2017-06-18"]
+    assert main([*args, "-n", "20", "--source", path, "--db", url]) == 0
+    assert [ln for ln in capsys.readouterr().err.splitlines() if "history: " in ln] == [line]
+
+
+def test_the_history_check_counts_the_columns_a_replay_reads() -> None:
+    """On the bundled ES year before 2017-06-14 the count per column equals pandas' own count
+    of the missing values before the day; wind_mw (read by nothing) is not in the line."""
+    import warnings
+
+    from btut.replaying import _check_history, _load_history
+
+    day = dt.date(2017, 6, 14)
+    history = _load_history("ES", (day,), None)
+    before = history.loc[history.index < pd.Timestamp("2017-06-13 22:00", tz="UTC")]
+    counts = before.isna().sum()
+    assert counts["wind_mw"] > 0  # the case: missing, but not read
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _check_history(history, day, "ES")
+    (message,) = [str(w.message) for w in seen if "missing value" in str(w.message)]
+    read = {"load_mw", "solar_mw", *(c for c in before.columns if "_forecast_" in c)}
+    shown = {c: int(counts[c]) for c in before.columns if c in read and counts[c]}
+    assert f"({', '.join(f'{c} {n}' for c, n in shown.items())})" in message
+    assert f"ES history: {sum(shown.values())} missing value(s) before 2017-06-14" in message
+    assert "wind_mw" not in message
+
+
 def test_a_spike_in_the_history_is_said_and_used_as_it_is(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -456,14 +504,18 @@ def test_a_spike_in_the_history_is_said_and_used_as_it_is(
 
 
 def test_a_day_built_on_a_substitute_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_csv: Callable[..., Path]
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    june_csv: Callable[..., Path],
+    other_lines: Callable[[str], list[str]],
+    es_june_history_missing: str,
 ) -> None:
     """The bundled 2017-11-14 lacks two load_mw values: its realised load is the TSO's
     forecast, said in one line (it was only in the details); a blank solar forecast hour
     makes the solar plan the clock-time mean of the days before, said too."""
     url = _url(tmp_path)
     assert main(["replay", "-n", "20", "--day", "2017-11-14", "--db", url]) == 0
-    said = [ln for ln in capsys.readouterr().err.splitlines() if "missing value" in ln]
+    said = [ln for ln in other_lines(capsys.readouterr().err) if "missing value" in ln]
     assert said == [
         "btut: warning: ES 2017-11-14: load_mw has 2 missing value(s), the first at "
         "2017-11-14T11:00:00+00:00; the day's realised load is load_forecast_mw (nothing is "
@@ -473,14 +525,15 @@ def test_a_day_built_on_a_substitute_says_so(
     blank = ("2017-06-14 13:", "forecast solar day ahead", lambda v: "")
     path = june_csv("blank_solar_forecast.csv", edit=blank)
     assert main(["replay", "-n", "20", "--source", str(path), "--db", url]) == 0
-    said = [ln for ln in capsys.readouterr().err.splitlines() if "missing value" in ln]
+    said = [ln for ln in other_lines(capsys.readouterr().err) if "missing value" in ln]
     assert said == [
         "btut: warning: ES 2017-06-14: solar_forecast_mw has 1 missing value(s), the first at "
         "2017-06-14T11:00:00+00:00; the day's solar plan is naive_7d:solar_mw (nothing is "
         "filled)"
     ]
-    assert main(["replay", "-n", "20", "--db", url]) == 0  # the bundled day: nothing to say
-    assert "missing value" not in capsys.readouterr().err
+    assert main(["replay", "-n", "20", "--db", url]) == 0  # the bundled day: its history's
+    said = [ln for ln in capsys.readouterr().err.splitlines() if "missing value" in ln]
+    assert said == [es_june_history_missing.format(day="2017-06-14")]
 
 
 def test_undefined_figures_are_stored_as_strict_json(
@@ -514,7 +567,8 @@ def test_an_edited_source_file_is_a_new_run(
     """The run's configuration holds the sha256 of a --source file's bytes: the same file
     edited in place (here: one load value tripled) is replayed anew, not answered with the
     stored run of the old data (its path alone identified it before); the same bytes under
-    another name carry the same digest."""
+    another name, or named by another path, are the stored run (they were computed and
+    stored again); the run keeps the absolute path it was first computed from."""
     url = _url(tmp_path)
     path = june_csv("es.csv")
     args = ["replay", "-n", "20", "--day", "2017-06-15", "--db", url, "--json"]
@@ -528,14 +582,26 @@ def test_an_edited_source_file_is_a_new_run(
     edited = replayed(path)
     assert edited["run_id"] != first["run_id"] and edited["details"]["created"]
     assert edited["details"]["config_hash"] != first["details"]["config_hash"]
-    copy = tmp_path / "copy.csv"
+    copy = tmp_path / "sub" / "copy.csv"
+    copy.parent.mkdir()
     copy.write_bytes(path.read_bytes())
     again = replayed(copy)
-    assert again["details"]["config_hash"] != edited["details"]["config_hash"]  # path too
-    assert (
-        btut.load_run(edited["run_id"], db=url).config["source_sha256"]
-        == (btut.load_run(again["run_id"], db=url).config["source_sha256"])
-    )
+    assert again["run_id"] == edited["run_id"] and again["details"]["created"] is False
+    assert again["details"]["config_hash"] == edited["details"]["config_hash"]
+    assert again["details"]["config"]["source"] == "file"
+    assert again["details"]["source_path"] == str(copy.resolve())  # this replay's file
+    stored = btut.load_run(edited["run_id"], db=url)
+    assert stored.config["source_sha256"] == hashlib.sha256(copy.read_bytes()).hexdigest()
+    assert stored.metrics["source_path"] == str(path.resolve())  # the first computation's
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(copy.parent)
+    try:  # a relative path to the same bytes: the same run too
+        relative = replayed(Path("copy.csv"))
+    finally:
+        os.chdir(cwd)
+    assert relative["run_id"] == edited["run_id"] and relative["details"]["created"] is False
 
 
 def test_a_device_or_fifo_source_is_refused_not_read_for_its_digest(

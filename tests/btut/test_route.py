@@ -23,6 +23,27 @@ def routed(tmp_path_factory: pytest.TempPathFactory):
     return url, btut.replay("ES", DAY, agents=N, seed=4, db=url, route=True)
 
 
+def test_db_show_text_reads_the_days_and_shortens_the_payments(routed, capsys) -> None:
+    """`btut db show ID` printed a routed run's per-payment arrays (83 kB for 2,000 agents)
+    and its per-day figures as one JSON string; the text now gives the days as JSON and one
+    line for the arrays (`--json` keeps the stored record as it is)."""
+    url, result = routed
+    assert main(["db", "show", str(result.run_id), "--db", url]) == 0
+    text = capsys.readouterr().out
+    shown = json.loads(text)
+    metrics = shown["metrics"]
+    assert metrics["days_json"][0]["day"] == DAY  # parsed, not a string
+    assert metrics["days_json"][0]["efficiency"] == result.day_results[0].summary()["efficiency"]
+    assert metrics["routing_json"].startswith("per-payment arrays, ")
+    assert f"btut db show {result.run_id} --json" in metrics["routing_json"]
+    assert len(text) < 20_000
+    assert main(["db", "show", str(result.run_id), "--db", url, "--json"]) == 0
+    raw = json.loads(capsys.readouterr().out)["metrics"]
+    assert isinstance(raw["days_json"], str) and isinstance(raw["routing_json"], str)
+    payments = len(json.loads(raw["routing_json"])["latency_s"])
+    assert payments == len(result.day_results[0].routing_payments) > 0
+
+
 def test_replay_routes_one_netted_payment_per_agent(routed) -> None:
     url, result = routed
     r = result.routing

@@ -336,6 +336,7 @@ def backtest(
     from btut.replaying import (
         _check_days,
         _check_history,
+        _check_solar,
         _check_storable_names,
         _day_shapes,
         _days,
@@ -371,7 +372,7 @@ def backtest(
     )
     _check_days(frame, days, par.zone)
     history = _load_history(par.zone, days, par.source, frame, progress=downloading)
-    _day_shapes(history, days)  # e.g. no solar
+    _check_solar(history)  # the days' own shapes are checked once the stored ones are known
     # the history of every later day is this one's or the period's: checked once, here
     _check_history(history, days[0], par.zone)
 
@@ -402,6 +403,8 @@ def backtest(
                 todo.append(d)
             else:
                 done[d] = _day_from_stored(d, stored, reused=True)
+        if todo:  # a day whose market cannot be built fails here, before any work or record
+            _day_shapes(history, tuple(todo))
         if client is None and executor == "dask" and todo:  # a local cluster, only for work
             client = stack.enter_context(dask_client(None, n_workers))
         # the backtest's own record is stored with its first day (or now, when every day is

@@ -635,13 +635,8 @@ def _forecast(
 # --------------------------------------------------------------------------------------------
 
 
-def _day_shapes(
-    history: pd.DataFrame, days: tuple[dt.date, ...]
-) -> tuple[dict[dt.date, Any], dict[dt.date, Any]]:
-    """Each day's realised shapes and its plan without the Student-t forecast
-    (:func:`_base_plan`): a day whose market cannot be built (e.g. no solar, no forecast and
-    no history) fails here, before the work."""
-    from agents import day_profiles
+def _check_solar(history: pd.DataFrame) -> None:
+    """DataUnavailableError when the data has no solar column (the PV agents need one)."""
     from agents.profiles import SOLAR_COLUMNS
 
     if not any(c in history.columns for c in SOLAR_COLUMNS):
@@ -650,6 +645,17 @@ def _day_shapes(
             f"{zone} data has no solar ({' or '.join(SOLAR_COLUMNS)}), which the PV agents "
             "need: replay a zone with solar data (btut data zones)"
         )
+
+
+def _day_shapes(
+    history: pd.DataFrame, days: tuple[dt.date, ...]
+) -> tuple[dict[dt.date, Any], dict[dt.date, Any]]:
+    """Each day's realised shapes and its plan without the Student-t forecast
+    (:func:`_base_plan`): a day whose market cannot be built (e.g. no solar, no forecast and
+    no history) fails here, before the work."""
+    from agents import day_profiles
+
+    _check_solar(history)
     shapes = {d: day_profiles(history, day=d) for d in days}
     return shapes, {d: _base_plan(history, shapes[d]) for d in days}
 

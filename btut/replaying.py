@@ -348,6 +348,35 @@ class LoadedRun:
     intervals: pd.DataFrame | None
     per_type: pd.DataFrame | None
 
+    def _score(self, name: str) -> float:
+        value = self.metrics.get(name)
+        return float(value) if isinstance(value, int | float) else math.nan
+
+    @property
+    def efficiency(self) -> float:
+        """As :attr:`ReplayResult.efficiency` (NaN when not stored or undefined)."""
+        return self._score("efficiency")
+
+    @property
+    def price_of_anarchy(self) -> float:
+        return self._score("price_of_anarchy")
+
+    @property
+    def exploitability_eur_per_agent_day(self) -> float:
+        return self._score("exploitability_eur_per_agent_day")
+
+    @property
+    def baseline_cost_eur(self) -> float:
+        return self._score("baseline_cost_eur")
+
+    @property
+    def market_cost_eur(self) -> float:
+        return self._score("market_cost_eur")
+
+    @property
+    def planner_cost_eur(self) -> float:
+        return self._score("planner_cost_eur")
+
     def to_frame(self) -> pd.DataFrame:
         """The stored per-interval frame (``time_utc`` index)."""
         if self.intervals is None:

@@ -39,7 +39,8 @@ def main() -> None:
         args.zone, args.start, args.end, agents=args.agents, seed=args.seed, db=args.db
     )
     frame = bt.to_frame()
-    print(frame[["run_id", "efficiency", "exploitability_eur_per_agent_day", "market_cost_eur"]])
+    columns = ["run_id", "efficiency", "exploitability_eur_per_agent_day", "market_cost_eur"]
+    print(frame[columns].to_string())  # every column, also into a file (no terminal width)
     scores = bt.scores()
     print(
         f"backtest {bt.backtest_id}: {bt.days_run} day(s) replayed, {bt.days_reused} reused, "

@@ -84,6 +84,16 @@ def test_run_is_stored_and_reloadable(first_run: dict[str, Any], store_dir: Path
     assert run.kind == "replay" and run.zone == "ES"
     for key in ("efficiency", "price_of_anarchy", "market_cost_eur", "planner_mip_gap"):
         assert run.metrics[key] == pytest.approx(first_run[key], rel=1e-12)
+    # the scores as attributes, as on the replay's result (they were in .metrics only)
+    for key in (
+        "efficiency",
+        "price_of_anarchy",
+        "exploitability_eur_per_agent_day",
+        "baseline_cost_eur",
+        "market_cost_eur",
+        "planner_cost_eur",
+    ):
+        assert getattr(run, key) == pytest.approx(first_run[key], rel=1e-12), key
     frame = run.to_frame()
     assert len(frame) == 24
     assert {"wholesale_eur_per_mwh", "local_price_eur_per_mwh", "import_market_kwh"} <= set(

@@ -35,6 +35,12 @@ def test_replay_week_example_runs_and_reuses_stored_days(tmp_path: Path) -> None
     assert "2017-06-12: efficiency" in first.stdout
     # the single-day replay of the first day is reused by the backtest
     assert "1 day(s) replayed, 1 reused" in first.stdout
+    # the per-day table keeps its columns with stdout into a pipe (pandas cut it to 80
+    # characters and hid efficiency and exploitability behind "...")
+    header = next(ln for ln in first.stdout.splitlines() if "run_id" in ln)
+    assert header.split() == [
+        "run_id", "efficiency", "exploitability_eur_per_agent_day", "market_cost_eur"
+    ]  # fmt: skip
     assert report.exists() and report.stat().st_size > 50_000
     assert 'id="plot-days"' in report.read_text()
 

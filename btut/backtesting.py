@@ -47,7 +47,7 @@ from typing import Any
 import pandas as pd
 
 from btut.executors import check_executor
-from data.errors import DataUnavailableError, InvalidParameterError
+from data.errors import BTUTError, DataUnavailableError, InvalidParameterError
 
 __all__ = ["BacktestDay", "BacktestResult", "LoadedBacktest", "backtest", "load_backtest"]
 
@@ -372,9 +372,16 @@ def backtest(
     )
     _check_days(frame, days, par.zone)
     history = _load_history(par.zone, days, par.source, frame, progress=downloading)
-    _check_solar(history)  # the days' own shapes are checked once the stored ones are known
+    _check_solar(history)
     # the history of every later day is this one's or the period's: checked once, here
     _check_history(history, days[0], par.zone)
+    # a day whose market cannot be built fails here, before the store is opened (or created);
+    # the days stored already were built before (a rerun of 30 stored days built them all
+    # again: 1.8 s of 7.5 s)
+    stored_before = _stored_days(par, days, db)
+    to_build = tuple(d for d in days if d not in stored_before)
+    if to_build:
+        _day_shapes(history, to_build)
 
     from data.store import ResultsStore, config_hash
 
@@ -403,8 +410,9 @@ def backtest(
                 todo.append(d)
             else:
                 done[d] = _day_from_stored(d, stored, reused=True)
-        if todo:  # a day whose market cannot be built fails here, before any work or record
-            _day_shapes(history, tuple(todo))
+        unchecked = tuple(d for d in todo if d in stored_before)  # gone since? build them
+        if unchecked:
+            _day_shapes(history, unchecked)
         if client is None and executor == "dask" and todo:  # a local cluster, only for work
             client = stack.enter_context(dask_client(None, n_workers))
         # the backtest's own record is stored with its first day (or now, when every day is
@@ -451,6 +459,19 @@ def backtest(
         days_reused=sum(d.reused for d in ordered),
         elapsed_s=time.perf_counter() - t0,
     )
+
+
+def _stored_days(par: Any, days: Sequence[dt.date], db: str | None) -> set[dt.date]:
+    """The days whose replay the store at ``db`` holds already, looked up read-only (nothing
+    created or migrated); none when the store is missing or cannot be read (its own error
+    comes when it is opened for the backtest)."""
+    from data.store import ResultsStore
+
+    try:
+        with ResultsStore(db, read_only=True) as store:
+            return {d for d in days if store.find_run(par.run_config((d,))) is not None}
+    except BTUTError:
+        return set()
 
 
 def load_backtest(backtest_id: int, db: str | None = None) -> LoadedBacktest:

@@ -855,8 +855,15 @@ def db_show(
     if record.kind == "backtest":  # its record holds no figures: they are its days' runs
         from btut.backtesting import load_backtest
 
-        bt = load_backtest(run_id, db=db)
-        run["backtest"] = {key: value for key, value in bt.to_dict().items() if key not in run}
+        try:
+            bt = load_backtest(run_id, db=db)
+        except (KeyError, TypeError, ValueError) as exc:  # a malformed record or day run
+            _warning_line(
+                f"backtest {run_id}: its days cannot be read ({type(exc).__name__}: {exc}); "
+                "showing its record only"
+            )
+        else:
+            run["backtest"] = {k: v for k, v in bt.to_dict().items() if k not in run}
     if as_json:
         emit_json(run)
         return

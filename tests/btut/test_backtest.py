@@ -380,6 +380,24 @@ def test_bad_input_is_one_line_and_stores_nothing(
     assert not Path(url.removeprefix("sqlite:///")).exists() or len(_runs(url)) == 0
 
 
+def test_a_day_that_cannot_be_built_creates_no_store_and_no_lock(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], june_csv: Callable[..., Path]
+) -> None:
+    """The June file without any solar forecast on 2017-06-01 (its first day: no week before
+    for a naive plan): the backtest is refused in one line before its store is opened. When
+    the days were built only after the store was opened, the refusal left an empty store and
+    a lock file behind (a review found it)."""
+    blank = ("2017-06-01 ", "forecast solar day ahead", lambda v: "")
+    path = june_csv("no_solar_forecast.csv", edit=blank)
+    folder = tmp_path / "fresh"
+    url = f"sqlite:///{folder / 'bt.sqlite'}"
+    args = ["backtest", "-z", "ES", "--start", "2017-06-01", "--end", "2017-06-03", "-n", "20"]
+    assert main([*args, "--source", str(path), "--db", url]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("btut: error: ") and "2017-06-01" in err[0]
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
 def test_a_backtest_that_fails_on_its_first_day_leaves_no_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -461,6 +479,8 @@ def test_a_dask_worker_s_warning_is_one_line_of_the_cli(
     proc = _cli(*args, "--kappa", "10000", "--executor", "dask", "--workers", "1", "--db", url)
     _, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
+    # the history's missing values: said once by the driver, not again by the worker
+    assert sum(" history: 3 missing value(s)" in ln for ln in err.splitlines()) == 1, err
     lines = other_lines(err)
     assert len(lines) == 2, err
     assert re.fullmatch(

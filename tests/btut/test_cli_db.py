@@ -53,6 +53,23 @@ def test_upgrade_runs_and_show(db_url, capsys):
     assert len(back) == 23 and isinstance(back.index, pd.DatetimeIndex)
 
 
+def test_show_of_a_malformed_backtest_record_shows_the_record(tmp_path, capsys) -> None:
+    """A backtest record without its period (written by hand or by another tool): `db show`
+    ended with an internal error (exit 70) once it read the backtest's days; it shows the
+    record and says in one line why the days are left out."""
+    url = f"sqlite:///{tmp_path / 'bt.sqlite'}"
+    with ResultsStore(url) as store:
+        saved = store.save_run(kind="backtest", zone="ES", config={"kind": "backtest"})
+    for extra in ([], ["--json"]):
+        assert main(["db", "show", str(saved.run_id), "--db", url, *extra]) == 0
+        captured = capsys.readouterr()
+        assert json.loads(captured.out)["kind"] == "backtest"
+        assert captured.err == (
+            f"btut: warning: backtest {saved.run_id}: its days cannot be read (KeyError: "
+            "'start'); showing its record only\n"
+        )
+
+
 def test_unknown_run_and_unreachable_database_are_one_line_errors(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     assert main(["db", "upgrade", "--db", url]) == 0

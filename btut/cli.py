@@ -717,7 +717,9 @@ def forecast_evaluate(
     if config is not None:
         from btut.evaluations import save_evaluation
 
-        saved = save_evaluation(result, config, db)
+        from_file = source is not None and config.get("source") == "file"
+        path = os.path.realpath(source) if source is not None and from_file else None
+        saved = save_evaluation(result, config, db, source_path=path)
     stored: dict[str, Any] = {"run_id": None, "created": None}
     if saved is not None:
         stored = {"run_id": saved.run_id, "created": saved.created}

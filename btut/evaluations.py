@@ -51,14 +51,16 @@ def evaluation_config(
     default is a new configuration."""
     from btut.replaying import _code_version
 
+    digest = _file_sha256(source)
     return {
         "kind": KIND,
         "zone": zone,
         "target": target,
         "train": f"{train[0]}:{train[1]}",
         "test": f"{test[0]}:{test[1]}",
-        "source": source,
-        "source_sha256": _file_sha256(source),
+        # a file is identified by its bytes, not by the path it was named by (as a replay's)
+        "source": "file" if digest else source,
+        "source_sha256": digest,
         "models": {
             name: {"class": type(model).__name__, "params": _plain(model.get_params())}
             for name, model in models.items()
@@ -113,17 +115,23 @@ def evaluation_intervals(result: Any) -> pd.DataFrame:
     return frame
 
 
-def save_evaluation(result: Any, config: dict[str, Any], db: str | None) -> SavedRun:
-    """Store ``result`` under ``config`` in the store at ``db`` (default store)."""
+def save_evaluation(
+    result: Any, config: dict[str, Any], db: str | None, *, source_path: str | None = None
+) -> SavedRun:
+    """Store ``result`` under ``config`` in the store at ``db`` (default store);
+    ``source_path``: the source file's path, kept with the run (not part of its identity)."""
     from data.store import ResultsStore
 
+    metrics: dict[str, float | str] = dict(evaluation_metrics(result))
+    if source_path is not None:
+        metrics["source_path"] = source_path
     with ResultsStore(db) as store:
         return store.save_run(
             kind=KIND,
             zone=result.zone,
             config=config,
             intervals=evaluation_intervals(result),
-            metrics=evaluation_metrics(result),
+            metrics=metrics,
         )
 
 

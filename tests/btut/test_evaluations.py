@@ -144,7 +144,8 @@ def test_recalibrated_evaluation_records_the_parameters_as_first_fitted(
 ) -> None:
     """Refits warm-start the networks (``max_epochs`` = ``--warm-epochs``) in place: the
     stored configuration is the models' as first fitted, whatever the number of refits, and
-    a CSV source is identified by its bytes."""
+    a CSV source is identified by its bytes, not by its path (a copy in another folder was
+    evaluated and stored again)."""
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     csv = tmp_path / "energy_dataset.csv"  # the bundled ES file, as a user's CSV
     bundled = Path(data.__file__).parent / "bundled" / "spain_energy_2015_2017.csv.gz"
@@ -162,3 +163,10 @@ def test_recalibrated_evaluation_records_the_parameters_as_first_fitted(
     csv.write_text(text[: -len("23.95\n")] + "23.96\n")
     again = _evaluate(capsys, "--db", url, "--recalibrate", "2", "--source", str(csv))
     assert again["created"] is True and again["run_id"] != out["run_id"]
+    assert run.config["source"] == "file"  # not the path: the same bytes elsewhere are the run
+    assert run.metrics["source_path"] == str(csv.resolve())  # kept with it
+    moved = tmp_path / "elsewhere" / "copy.csv"
+    moved.parent.mkdir()
+    moved.write_bytes(csv.read_bytes())
+    third = _evaluate(capsys, "--db", url, "--recalibrate", "2", "--source", str(moved))
+    assert third["created"] is False and third["run_id"] == again["run_id"]

@@ -717,7 +717,7 @@ def forecast_evaluate(
     if config is not None:
         from btut.evaluations import save_evaluation
 
-        from_file = source is not None and config.get("source") == "file"
+        from_file = config.get("source") == "file"  # kept with the run, not its identity
         path = os.path.realpath(source) if source is not None and from_file else None
         saved = save_evaluation(result, config, db, source_path=path)
     stored: dict[str, Any] = {"run_id": None, "created": None}

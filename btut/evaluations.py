@@ -20,7 +20,6 @@ per-model table again.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -49,9 +48,9 @@ def evaluation_config(
     """The stored configuration of an evaluation (its hash identifies the run). ``models``:
     name -> forecaster; each is recorded with its class and *all* its parameters, so a new
     default is a new configuration."""
-    from btut.replaying import _code_version
+    from btut.replaying import _code_version, _file_digest
 
-    digest = _file_sha256(source)
+    digest = _file_digest(source)  # a replay's: the same file is the same data
     return {
         "kind": KIND,
         "zone": zone,
@@ -70,18 +69,6 @@ def evaluation_config(
         "seed": seed,
         "code_version": _code_version(),
     }
-
-
-def _file_sha256(source: str | None) -> str | None:
-    """SHA-256 of a CSV source's bytes (an edited file is a new configuration); None for the
-    bundled data (pinned by the BTUT version) and the API."""
-    if source is None or str(source).lower() == "entsoe":
-        return None
-    digest = hashlib.sha256()
-    with open(source, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -1132,8 +1132,11 @@ def _print_replay(result: Any) -> None:
 
 
 def _kwh(value: float) -> str:
-    """Whole kWh for a community's peak; 4 significant digits below 100 kWh."""
-    return f"{value:.0f}" if not math.isfinite(value) or abs(value) >= 100 else f"{value:.4g}"
+    """Whole kWh for a community's peak; 4 significant digits below 100 kWh (the report's
+    rule, :func:`btut.report._kwh_kind`)."""
+    from btut.report import _kwh_kind
+
+    return f"{value:.0f}" if _kwh_kind(value) == "int" else f"{value:.4g}"
 
 
 def _rate(value: Any) -> str:

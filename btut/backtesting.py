@@ -47,7 +47,7 @@ from typing import Any
 import pandas as pd
 
 from btut.executors import check_executor
-from data.errors import BTUTError, DataUnavailableError, InvalidParameterError
+from data.errors import DataUnavailableError, InvalidParameterError
 
 __all__ = ["BacktestDay", "BacktestResult", "LoadedBacktest", "backtest", "load_backtest"]
 
@@ -463,14 +463,17 @@ def backtest(
 
 def _stored_days(par: Any, days: Sequence[dt.date], db: str | None) -> set[dt.date]:
     """The days whose replay the store at ``db`` holds already, looked up read-only (nothing
-    created or migrated); none when the store is missing or cannot be read (its own error
-    comes when it is opened for the backtest)."""
+    created or migrated); none when the store does not exist yet or is at an older schema
+    (the backtest creates or migrates it). Any other StorageError (an unreachable server, a
+    file that is not a store) is raised here: opening the store to write would fail the same
+    way, after as long a wait for a server that does not answer."""
+    from data.errors import StoreNotReadyError
     from data.store import ResultsStore
 
     try:
         with ResultsStore(db, read_only=True) as store:
             return {d for d in days if store.find_run(par.run_config((d,))) is not None}
-    except BTUTError:
+    except StoreNotReadyError:
         return set()
 
 

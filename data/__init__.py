@@ -15,6 +15,7 @@ from data.errors import (
     NotFittedError,
     SolverError,
     StorageError,
+    StoreNotReadyError,
 )
 from data.loader import BUNDLED_FILES, bundled_coverage, check_index, load_market_data
 from data.schema import CANONICAL_COLUMNS, INDEX_NAME
@@ -46,6 +47,7 @@ __all__ = [
     "ResultsStore",
     "SolverError",
     "StorageError",
+    "StoreNotReadyError",
     "ValidationReport",
     "Zone",
     "bundled_coverage",

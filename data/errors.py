@@ -46,6 +46,13 @@ class StorageError(BTUTError):
     exit_code = 5
 
 
+class StoreNotReadyError(StorageError):
+    """A store opened read-only does not exist yet or its schema is not at this BTUT's
+    revision: opening it for writing (a replay, a backtest, ``btut db upgrade``) creates or
+    migrates it. Any other :class:`StorageError` (an unreachable server, say) would fail that
+    too."""
+
+
 class ConcurrentRunError(BTUTError):
     """Another process holds the lock of the same job on the same store (for example a
     backtest of the same period started from cron twice). Retry later; exit code 75 is

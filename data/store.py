@@ -68,6 +68,7 @@ from data.errors import (
     DataUnavailableError,
     InvalidParameterError,
     StorageError,
+    StoreNotReadyError,
 )
 
 __all__ = [
@@ -785,7 +786,7 @@ class ResultsStore:
     Opening a store connects and upgrades the schema to the newest shipped migration
     (creating a missing SQLite file and its directory). With ``read_only=True`` nothing is
     created, migrated or written: a SQLite file that does not exist, an empty database or a
-    schema that is not at the newest revision raise :class:`StorageError` (run
+    schema older than the newest revision raise :class:`~data.errors.StoreNotReadyError` (run
     ``btut db upgrade``), and the write methods (:meth:`save_run`, :meth:`upgrade`,
     :meth:`exclusive`) refuse. Failures to reach or write the database raise
     :class:`StorageError` (one line, password hidden). Use as a context manager or call
@@ -808,7 +809,7 @@ class ResultsStore:
             path = path if path is not None else _sqlite_uri_file(self._url)
             mode = None if path is None else path_mode(path, "results store", StorageError)
             if path is not None and mode is None:
-                raise StorageError(
+                raise StoreNotReadyError(
                     f"no results store at {clip_path(path)} (nothing stored there yet: a "
                     "replay, a backtest or `btut db upgrade` creates it)"
                 )
@@ -1026,13 +1027,17 @@ class ResultsStore:
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
+        try:  # a server that cannot be reached is that, as when opened to write
+            self.engine.connect().close()
+        except SQLAlchemyError as exc:
+            raise self._storage_error("connect to", exc) from self._safe_cause(exc)
         revision = self.schema_revision()
         head = head_revision()
         if revision == head:
             return
         if revision is None:
             self._refuse_foreign()
-            raise StorageError(
+            raise StoreNotReadyError(
                 f"{self.url_display} has no results-store schema yet; "
                 "run `btut db upgrade` to create it"
             )
@@ -1045,7 +1050,7 @@ class ResultsStore:
                 f"the results store {self.url_display} is at schema revision {revision}, "
                 "unknown to this BTUT (was it written by a newer BTUT?)"
             )
-        raise StorageError(
+        raise StoreNotReadyError(
             f"the results store {self.url_display} is at schema revision {revision}, older "
             f"than this BTUT's {head}; run `btut db upgrade` to migrate it"
         )

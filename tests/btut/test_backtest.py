@@ -398,6 +398,30 @@ def test_a_day_that_cannot_be_built_creates_no_store_and_no_lock(
     assert not folder.exists() or list(folder.iterdir()) == []
 
 
+def test_an_unreachable_store_is_tried_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read-only look-up of the stored days took any store error for "nothing stored" and
+    the backtest then opened the store again: a PostgreSQL host that drops packets was waited
+    for twice (2 x the 10 s connect timeout) before the one-line error."""
+    import data.store
+
+    opened: list[bool] = []
+    real = data.store.ResultsStore.__init__
+
+    def counting(self: Any, url: Any = None, *, read_only: bool = False) -> None:
+        opened.append(read_only)
+        real(self, url, read_only=read_only)
+
+    monkeypatch.setattr(data.store.ResultsStore, "__init__", counting)
+    url = "postgresql+psycopg://analyst@127.0.0.1:1/btut"  # nothing listens on port 1
+    args = ["backtest", "-z", "ES", "--start", START, "--end", END, "-n", "20", "--db", url]
+    assert main(args) == 5
+    err = [e for e in capsys.readouterr().err.splitlines() if not e.startswith("btut: warning")]
+    assert len(err) == 1 and err[0].startswith("btut: error: could not connect to the results")
+    assert opened == [True]
+
+
 def test_a_backtest_that_fails_on_its_first_day_leaves_no_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

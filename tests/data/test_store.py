@@ -33,6 +33,7 @@ from data.errors import (
     DataUnavailableError,
     InvalidParameterError,
     StorageError,
+    StoreNotReadyError,
 )
 from data.store import ResultsStore, config_hash
 
@@ -500,8 +501,11 @@ def test_short_password_hides_the_driver_detail_not_the_message():
 def test_an_unreachable_server_is_said_to_be_unreachable(tmp_path):
     """Nothing listens on port 1: the message said "could not upgrade the results store"
     (opening a store upgrades its schema first), as if a migration had failed."""
-    with pytest.raises(StorageError, match=r"^could not connect to the results store postgres"):
-        ResultsStore("postgresql+psycopg://postgres@127.0.0.1:1/x")
+    for read_only in (False, True):
+        with pytest.raises(StorageError, match=r"^could not connect to the results") as e:
+            ResultsStore("postgresql+psycopg://postgres@127.0.0.1:1/x", read_only=read_only)
+        # not "not there yet": opening it to write fails the same way
+        assert not isinstance(e.value, StoreNotReadyError)
 
 
 def test_unparsable_url_error_hides_password():

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import data.store as store_module
-from data.errors import DataUnavailableError, StorageError
+from data.errors import DataUnavailableError, StorageError, StoreNotReadyError
 from data.store import ResultsStore, head_revision
 
 TABLES = {"runs", "run_intervals", "run_types", "run_metrics", "alembic_version"}
@@ -53,13 +53,14 @@ def _tables(engine: sa.Engine) -> set[str]:
 def test_missing_sqlite_file_is_a_storage_error_and_nothing_is_created(tmp_path: Path) -> None:
     target = tmp_path / "not" / "there" / "typo.sqlite"
     missing = r"^no results store at .*typo\.sqlite \(nothing stored there yet"
-    with pytest.raises(StorageError, match=missing):
+    with pytest.raises(StoreNotReadyError, match=missing):  # a write would create it
         ResultsStore(f"sqlite:///{target}", read_only=True)
     assert list(tmp_path.iterdir()) == []
     folder = tmp_path / "dir.sqlite"
     folder.mkdir()
-    with pytest.raises(StorageError, match="not a regular file"):
+    with pytest.raises(StorageError, match="not a regular file") as info:
         ResultsStore(f"sqlite:///{folder}", read_only=True)
+    assert not isinstance(info.value, StoreNotReadyError)  # a write would fail too
     assert list(folder.iterdir()) == []
 
 
@@ -88,7 +89,7 @@ def test_empty_database_is_not_migrated(store_url: str, raw_engine: sa.Engine) -
     path = store_module._sqlite_file(sa.engine.make_url(store_url))
     if path is not None:
         path.touch()  # an empty file is an empty SQLite database
-    with pytest.raises(StorageError, match="btut db upgrade") as info:
+    with pytest.raises(StoreNotReadyError, match="btut db upgrade") as info:
         ResultsStore(store_url, read_only=True)
     assert "\n" not in str(info.value)
     assert _tables(raw_engine) == set()
@@ -102,7 +103,7 @@ def test_older_schema_asks_for_an_upgrade_and_is_left_as_is(
     _saved(store_url)
     current = head_revision()
     monkeypatch.setattr(store_module, "head_revision", lambda: "9999_newer_head")
-    with pytest.raises(StorageError, match=rf"revision {current}, older .*`btut db upgrade`"):
+    with pytest.raises(StoreNotReadyError, match=rf"revision {current}, older .*`btut db upgrade`"):
         ResultsStore(store_url, read_only=True)
     with raw_engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == current
@@ -112,8 +113,9 @@ def test_unknown_schema_revision_is_a_storage_error(store_url: str, raw_engine: 
     _saved(store_url)
     with raw_engine.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = 'zzzz_future'"))
-    with pytest.raises(StorageError, match="zzzz_future, unknown to this BTUT"):
+    with pytest.raises(StorageError, match="zzzz_future, unknown to this BTUT") as info:
         ResultsStore(store_url, read_only=True)
+    assert not isinstance(info.value, StoreNotReadyError)  # no migration makes it current
 
 
 def test_reads_work_and_change_nothing(store_url: str, raw_engine: sa.Engine) -> None:

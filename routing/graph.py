@@ -115,6 +115,10 @@ class ChannelGraph:
 
     ``reference_capacity_sat`` is the largest public capacity; the router's capacity term
     1 − capacity/reference is clipped at 0 (leaf channels may be larger).
+
+    Built directly from arrays, every array is checked (1-D, one value per edge, whole
+    numbers in range, edge end points inside ``0..n-1``, no self-loop, htlc_min ≤ htlc_max):
+    :class:`~data.errors.InvalidParameterError` names the first bad value.
     """
 
     # Set in __init__ through setattr (made read-only first).
@@ -144,8 +148,52 @@ class ChannelGraph:
         reference_capacity_sat: int | None = None,
         source_name: str = "<arrays>",
     ) -> None:
+        node_ids, aliases = _node_arrays(node_ids, aliases, source_name)
         n = int(node_ids.size)
-        channel_id = np.asarray(channel_id).astype(str)
+        m = _one_dimensional(edge_source, "edge_source", None, source_name).size
+        edge_source = _whole(edge_source, "edge_source", m, source_name, 0, n - 1)
+        edge_target = _whole(edge_target, "edge_target", m, source_name, 0, n - 1)
+        loops = edge_source == edge_target
+        if loops.any():
+            i = int(np.flatnonzero(loops)[0])
+            raise InvalidParameterError(
+                f"{source_name}: edge {i} is a self-loop (node {int(edge_source[i])})"
+            )
+        channel_id = _one_dimensional(channel_id, "channel_id", m, source_name).astype(str)
+        capacity_sat = _whole(
+            capacity_sat, "capacity_sat", m, source_name, 1, _CAPACITY_LIMIT_SAT - 1
+        )
+        base_fee_msat, fee_rate_ppm, cltv_delta, htlc_min_msat, htlc_max_msat = (
+            _whole(a, name, m, source_name, 0, _INT_LIMIT - 1)
+            for a, name in (
+                (base_fee_msat, "base_fee_msat"),
+                (fee_rate_ppm, "fee_rate_ppm"),
+                (cltv_delta, "cltv_delta"),
+                (htlc_min_msat, "htlc_min_msat"),
+                (htlc_max_msat, "htlc_max_msat"),
+            )
+        )
+        inverted = htlc_min_msat > htlc_max_msat
+        if inverted.any():
+            i = int(np.flatnonzero(inverted)[0])
+            raise InvalidParameterError(
+                f"{source_name}: edge {i}: htlc_min_msat {int(htlc_min_msat[i])} is above "
+                f"htlc_max_msat {int(htlc_max_msat[i])}"
+            )
+        disabled = _flags(disabled, "disabled", m, source_name)
+        if last_update is not None:  # -1: not known
+            last_update = _whole(
+                last_update, "last_update", m, source_name, -1, _TIMESTAMP_LIMIT - 1
+            )
+        if reference_capacity_sat is not None and not (
+            isinstance(reference_capacity_sat, int | np.integer)
+            and not isinstance(reference_capacity_sat, bool)
+            and 0 < reference_capacity_sat < _CAPACITY_LIMIT_SAT
+        ):
+            raise InvalidParameterError(
+                f"{source_name}: reference_capacity_sat must be a positive whole number of "
+                f"satoshis or None, got {reference_capacity_sat!r}"
+            )
         order = np.lexsort((channel_id, edge_target, edge_source))
 
         def _take(a: np.ndarray, dtype: Any) -> np.ndarray:
@@ -154,9 +202,9 @@ class ChannelGraph:
             return out
 
         self.source_name = source_name
-        self.node_ids = np.asarray(node_ids).astype(str)
+        self.node_ids = node_ids
         self.node_ids.flags.writeable = False
-        self.aliases = np.asarray(aliases).astype(str)
+        self.aliases = aliases
         self.aliases.flags.writeable = False
         self.node_index: dict[str, int] = dict(zip(self.node_ids.tolist(), range(n), strict=True))
         if len(self.node_index) != n:
@@ -768,6 +816,64 @@ def _restore_header(path: Path, frame: pd.DataFrame) -> None:
     header = _read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
     if len(header) and header.shape[1] == frame.shape[1]:
         frame.columns = pd.Index(header.iloc[0].astype(str).tolist())
+
+
+def _one_dimensional(value: Any, name: str, size: int | None, source_name: str) -> np.ndarray:
+    """``value`` as a 1-D array of ``size`` values (any size if None); InvalidParameterError
+    naming ``name`` otherwise."""
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise InvalidParameterError(
+            f"{source_name}: {name} must be a 1-D array, got shape {arr.shape}"
+        )
+    if size is not None and arr.size != size:
+        raise InvalidParameterError(
+            f"{source_name}: {name} has {arr.size} values, edge_source has {size}"
+        )
+    return arr
+
+
+def _whole(value: Any, name: str, size: int, source_name: str, low: int, high: int) -> np.ndarray:
+    """``value`` as int64 (m,): whole numbers in ``low..high`` (integers, or floats that are
+    whole); InvalidParameterError naming ``name`` and the first offending edge otherwise."""
+    arr = _one_dimensional(value, name, size, source_name)
+    if arr.dtype.kind not in "iuf" or arr.dtype == np.float16:
+        raise InvalidParameterError(
+            f"{source_name}: {name} must hold whole numbers, got dtype {arr.dtype}"
+        )
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.floor(arr))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InvalidParameterError(
+                f"{source_name}: {name}[{i}] is {float(arr[i])!r}, not a whole number"
+            )
+    out_of_range = (arr < low) | (arr > high)
+    if out_of_range.any():
+        i = int(np.flatnonzero(out_of_range)[0])
+        raise InvalidParameterError(
+            f"{source_name}: {name}[{i}] is {arr[i].item()!r}, outside {low}..{high}"
+        )
+    return arr.astype(np.int64)
+
+
+def _flags(value: Any, name: str, size: int, source_name: str) -> np.ndarray:
+    """``value`` as bool (m,): booleans, or whole numbers 0 and 1."""
+    arr = _one_dimensional(value, name, size, source_name)
+    if arr.dtype == bool:
+        return arr
+    return _whole(arr, name, size, source_name, 0, 1).astype(bool)
+
+
+def _node_arrays(node_ids: Any, aliases: Any, source_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The node ids and aliases as str arrays (n,) of the same length."""
+    ids = _one_dimensional(node_ids, "node_ids", None, source_name).astype(str)
+    names = _one_dimensional(aliases, "aliases", None, source_name).astype(str)
+    if names.size != ids.size:
+        raise InvalidParameterError(
+            f"{source_name}: aliases has {names.size} values, node_ids has {ids.size}"
+        )
+    return ids, names
 
 
 def _check_unique_columns(frame: pd.DataFrame, source_name: str) -> None:

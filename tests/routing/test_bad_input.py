@@ -69,3 +69,70 @@ def test_a_graph_and_params_of_the_wrong_type_are_named(graph) -> None:
     for bad in ({"k": 3}, {"thetta": 0.5}):
         with pytest.raises(InvalidParameterError, match=r"^shortest_route has no option"):
             shortest_route(graph, a, b, 10_000, **bad)
+
+
+def _arrays() -> dict:
+    """A valid three-node graph as constructor arrays: a-b (both ways) and b-c (one way)."""
+    return dict(
+        node_ids=np.array(["a", "b", "c"]),
+        aliases=np.array(["A", "B", "C"]),
+        edge_source=np.array([0, 1, 1]),
+        edge_target=np.array([1, 0, 2]),
+        channel_id=np.array(["ab", "ab", "bc"]),
+        capacity_sat=np.array([1000, 1000, 500]),
+        base_fee_msat=np.array([1000, 0, 10]),
+        fee_rate_ppm=np.array([1, 2, 3]),
+        cltv_delta=np.array([40, 40, 144]),
+        htlc_min_msat=np.array([0, 1, 0]),
+        htlc_max_msat=np.array([10**6, 10**6, 5 * 10**5]),
+        disabled=np.array([False, False, False]),
+        last_update=np.array([1_600_000_000, -1, 0]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("edge_target", [1, 0, 3], r"edge_target\[2\] is 3, outside 0\.\.2"),
+        ("edge_source", [0, -1, 1], r"edge_source\[1\] is -1, outside 0\.\.2"),
+        ("edge_target", [1, 1, 2], r"edge 1 is a self-loop \(node 1\)"),
+        ("edge_source", [0.0, 1.5, 1.0], r"edge_source\[1\] is 1\.5, not a whole number"),
+        ("edge_target", [1, 0], "edge_target has 2 values, edge_source has 3"),
+        ("channel_id", ["ab", "ab"], "channel_id has 2 values, edge_source has 3"),
+        ("capacity_sat", [1000, 1000, 0], r"capacity_sat\[2\] is 0, outside 1\.\."),
+        ("capacity_sat", [1000.0, 1000.0, np.nan], r"capacity_sat\[2\] is nan, not a whole"),
+        ("base_fee_msat", [1000, -5, 10], r"base_fee_msat\[1\] is -5, outside 0\.\."),
+        ("fee_rate_ppm", ["1", "2", "3"], "fee_rate_ppm must hold whole numbers, got dtype <U1"),
+        ("cltv_delta", [[40, 40, 144]], r"cltv_delta must be a 1-D array, got shape \(1, 3\)"),
+        ("htlc_min_msat", [0, 2 * 10**6, 0], "edge 1: htlc_min_msat 2000000 is above htlc_max"),
+        ("disabled", [0, 2, 0], r"disabled\[1\] is 2, outside 0\.\.1"),
+        ("last_update", [0, -2, 0], r"last_update\[1\] is -2, outside -1\.\."),
+        ("aliases", ["A", "B"], "aliases has 2 values, node_ids has 3"),
+        ("reference_capacity_sat", 0, "reference_capacity_sat must be a positive whole"),
+        ("reference_capacity_sat", 1.5, "reference_capacity_sat must be a positive whole"),
+    ],
+)
+def test_a_graph_built_from_arrays_checks_them(field: str, value: object, message: str) -> None:
+    """``ChannelGraph(...)`` built directly (its loaders check their files) took any arrays:
+    an edge to node 3 of a 3-node graph failed in numpy's words later, a negative fee or a
+    NaN capacity gave wrong routes without a word."""
+    arrays = _arrays()
+    routing.ChannelGraph(**arrays, source_name="toy")  # valid as given
+    arrays[field] = np.asarray(value) if field != "reference_capacity_sat" else value
+    with pytest.raises(InvalidParameterError, match=rf"^toy: {message}") as info:
+        routing.ChannelGraph(**arrays, source_name="toy")
+    assert "\n" not in str(info.value)
+
+
+def test_a_graph_from_arrays_takes_whole_floats_and_0_1_flags() -> None:
+    arrays = _arrays()
+    plain = routing.ChannelGraph(**arrays)
+    arrays.update(
+        capacity_sat=arrays["capacity_sat"].astype(float),
+        disabled=np.array([0, 0, 0]),
+        reference_capacity_sat=np.int64(2000),
+    )
+    again = routing.ChannelGraph(**arrays)
+    assert again.capacity_sat.dtype == np.int64 and again.disabled.dtype == bool
+    np.testing.assert_array_equal(again.capacity_sat, plain.capacity_sat)
+    assert again.reference_capacity_sat == 2000 and plain.reference_capacity_sat == 1000

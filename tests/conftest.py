@@ -5,6 +5,11 @@ under ``/usr/lib/postgresql/*/bin``), listening on 127.0.0.1 on a free port with
 and stops it at the end. As root the server runs as the ``postgres`` OS user (PostgreSQL
 refuses to run as root). Without server binaries the tests skip, or fail when ``CI`` is set.
 ``fresh_postgres_url`` gives each test its own empty database on that server.
+
+Property tests (hypothesis) are seeded: the ``btut`` profile derandomizes them, so every run
+tries the same examples (hypothesis' own "ci" profile does so only when it detects CI, and
+only in recent versions). ``HYPOTHESIS_PROFILE=explore`` draws new examples, to look for new
+failures.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("btut", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "btut"))
 
 PG_USER = "postgres"
 PG_TEST_DB = "btut_test"

@@ -42,3 +42,13 @@ def test_mypy_finds_nothing(tmp_path: Path) -> None:
     done = _run(["mypy", "--cache-dir", str(tmp_path / "mypy_cache"), "--no-error-summary"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "", done.stdout
+
+
+def test_property_tests_are_seeded() -> None:
+    """tests/conftest.py loads the derandomized ``btut`` hypothesis profile (unless
+    ``HYPOTHESIS_PROFILE`` names another): the same examples on every run and machine."""
+    from hypothesis import settings
+
+    if "HYPOTHESIS_PROFILE" in os.environ:
+        pytest.skip("another hypothesis profile was asked for")
+    assert settings.default.derandomize is True

@@ -455,11 +455,31 @@ def test_score_forecast_values_match_the_per_observation_functions() -> None:
     taus = np.array(DEFAULT_QUANTILES)
     qp = mu[:, None] + sg[:, None] * stats.t.ppf(taus, 5.0)
     assert scores["pinball"] == pytest.approx(float(np.mean(pinball_loss(yy, qp, taus))))
+
     # the 19-point grid (0.05 .. 0.95) is a coarse Riemann sum of CRPS / 2 that leaves out the
-    # tails, where the quantile score is small: the mean over it is high, by 4.4 % here
-    # (measured; 4.7 % for a t(5) forecast of its own law)
-    assert scores["pinball"] == pytest.approx(scores["crps"] / 2, rel=0.06)
-    assert scores["pinball"] > scores["crps"] / 2
+    # tails, where the quantile score is small. For a t(ν) forecast of its own law the expected
+    # score at level τ is σ·g(τ), g(τ) = (ν + q²)/(ν − 1)·f_ν(q), q = F_ν⁻¹(τ) (from
+    # E[T·1{T<q}] = −(ν + q²)/(ν − 1)·f_ν(q)), so the ratio E[pinball] / E[CRPS / 2] is
+    # mean_grid g / ∫₀¹ g: checked here against quad, then the sample's ratio against it
+    def g(tau: np.ndarray) -> np.ndarray:
+        q = stats.t.ppf(tau, 5.0)
+        return (5.0 + q**2) / 4.0 * stats.t.pdf(q, 5.0)
+
+    for tau in (0.05, 0.3, 0.5, 0.9):
+        q = float(stats.t.ppf(tau, 5.0))
+
+        def score(v: float, tau: float = tau, q: float = q) -> float:
+            return float((tau - (v < q)) * (v - q) * stats.t.pdf(v, 5.0))
+
+        by_quad = sum(integrate.quad(score, a, b)[0] for a, b in ((-np.inf, q), (q, np.inf)))
+        assert g(np.array(tau)) == pytest.approx(by_quad, rel=1e-8)
+    expected_ratio = g(taus).mean() / integrate.quad(g, 0.0, 1.0)[0]  # 1.0465: 4.7 % high
+    per_obs = np.mean(pinball_loss(yy, qp, taus), axis=1)
+    half_crps = crps_student_t(yy, mu, sg, 5.0) / 2
+    ratio = scores["pinball"] / (scores["crps"] / 2)
+    # delta-method standard error of a ratio of two means of the same 200 draws
+    se = np.std(per_obs - ratio * half_crps, ddof=1) / np.sqrt(yy.size) / half_crps.mean()
+    assert abs(ratio - expected_ratio) < 4 * se  # 1.0440 vs 1.0465, se 0.0018 (seed 3)
 
 
 def test_score_forecast_normal_when_nu_absent_or_infinite() -> None:
@@ -488,6 +508,12 @@ def test_score_forecast_excludes_nan_observations_and_aligns_by_index() -> None:
     assert cv.mean() == pytest.approx(full["crps"])
     pv = pit_values(y_nan, fc)
     assert pv.index.equals(cv.index) and pv.between(0, 1).all()
+    kept = fc.loc[pv.index]  # the PIT is the predictive t CDF at the observation (scipy)
+    reference = stats.t.cdf(y_nan.loc[pv.index], 5.0, loc=kept["mu"], scale=kept["sigma"])
+    np.testing.assert_allclose(pv.to_numpy(), reference, rtol=1e-12, atol=1e-15)
+    normal = pit_values(y_nan, fc.drop(columns="nu"))  # no nu: the normal CDF
+    reference = stats.norm.cdf(y_nan.loc[pv.index], loc=kept["mu"], scale=kept["sigma"])
+    np.testing.assert_allclose(normal.to_numpy(), reference, rtol=1e-12, atol=1e-15)
 
 
 def test_score_forecast_rejects_bad_forecasts() -> None:

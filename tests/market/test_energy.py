@@ -303,20 +303,24 @@ def test_exploitability_matches_an_independent_check(game) -> None:
 
     noop_L = mean_field(game.mfg, noop_policy(game))
     policy = engine_best_response(game.mfg, noop_L).policy
-    assert exploitability(game.mfg, policy) == pytest.approx(independent, abs=1e-6)
+    # two exact dynamic programmes over the same grid and quadrature: they differ only by
+    # round-off on per-type values of ~1 EUR (measured 1.9e-16 on 0.087 EUR), so abs=1e-12
+    assert exploitability(game.mfg, policy) == pytest.approx(independent, abs=1e-12)
 
 
 def test_equilibrium_exploitability_matches_the_agents_best_responses(equilibrium) -> None:
     game = equilibrium.game
     brs = agents_br(game, flat_prices(game, equilibrium.price_eur_per_mwh))
     types = equilibrium.types
+    # exact DPs on both sides: round-off only, on values of ~1 EUR (measured ≤ 8.9e-16 for
+    # the costs, gains ≥ −1.1e-15, exploitability 5.9e-17 apart on 0.0083 EUR): 1e-12
     np.testing.assert_allclose(
-        types["best_response_cost_eur"].to_numpy(), [r.risk_value for r in brs], atol=1e-9
+        types["best_response_cost_eur"].to_numpy(), [r.risk_value for r in brs], atol=1e-12
     )
     gains = types["risk_cost_eur"].to_numpy() - np.array([r.risk_value for r in brs])
-    assert (gains >= -1e-9).all()
+    assert (gains >= -1e-12).all()
     independent = float(types["share"].to_numpy() @ gains)
-    assert equilibrium.exploitability_eur == pytest.approx(independent, abs=1e-6)
+    assert equilibrium.exploitability_eur == pytest.approx(independent, abs=1e-12)
     assert exploitability(game.mfg, equilibrium.policy) == pytest.approx(
         equilibrium.exploitability_eur, abs=1e-12
     )
@@ -396,7 +400,8 @@ def test_the_defaults_reach_the_tighter_tolerance(es_day, forecast) -> None:
     brs = agents_br(game, flat_prices(game, eq.price_eur_per_mwh))
     gains = eq.types["risk_cost_eur"].to_numpy() - np.array([r.risk_value for r in brs])
     independent = float(eq.types["share"].to_numpy() @ gains)
-    assert eq.exploitability_eur == pytest.approx(independent, abs=1e-6)
+    # exact DPs on both sides: round-off only (measured 3.0e-16 on 0.00099 EUR)
+    assert eq.exploitability_eur == pytest.approx(independent, abs=1e-12)
     loose = solve_energy_market(game, tol_eur=0.01)
     assert loose.exploitability_eur > DEFAULT_TOL_EUR  # the tighter tolerance is a real change
     assert eq.community_cost_eur <= loose.community_cost_eur + 1e-9

@@ -291,8 +291,17 @@ def edge_weights(
     params = params or RoutingParams()
     st = _static_arrays(graph)
     if not with_fee:
-        return params.beta * st["cap_term"] + params.gamma * params.hop_latency_s
+        return _no_fee_weights(graph, params)
     return _amount_free_weights(graph, params) + (params.alpha * amount_msat) * st["rate"]
+
+
+def _no_fee_weights(
+    graph: ChannelGraph, params: RoutingParams, edges: slice = slice(None)
+) -> np.ndarray:
+    """beta·capacity term + gamma·latency of ``edges``: the weight of a sender's own channel
+    (it pays itself no fee)."""
+    cap_term = _static_arrays(graph)["cap_term"][edges]
+    return params.beta * cap_term + params.gamma * params.hop_latency_s
 
 
 def prune_mask(
@@ -448,9 +457,7 @@ class _Search:
         a, b = int(pairs.indptr[source]), int(pairs.indptr[source + 1])
         if b > a:
             e0, e1 = int(pairs.start[a]), int(pairs.start[b])
-            params = query.params
-            cap_term = _static_arrays(g)["cap_term"][e0:e1]
-            w_src = params.beta * cap_term + params.gamma * params.hop_latency_s
+            w_src = _no_fee_weights(g, query.params, slice(e0, e1))
             w_src[~query.keep[e0:e1]] = _INF
             starts = pairs.start[a : b + 1] - e0
             self.w_pair[a:b] = np.minimum.reduceat(w_src, starts[:-1])

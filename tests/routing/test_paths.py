@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from data.errors import InvalidParameterError, NoRouteError
-from routing import RoutingParams, build_route, k_shortest_paths, route_fits, shortest_route
+from routing import (
+    RoutingParams,
+    build_route,
+    edge_weights,
+    k_shortest_paths,
+    route_fits,
+    shortest_route,
+)
 
 FEE_ONLY = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0}
 
@@ -132,6 +139,10 @@ def test_weight_terms_skip_the_senders_own_fee(make_graph):
     assert rebuilt.total_weight == pytest.approx(6060.0)
     assert rebuilt.total_weight == pytest.approx(route.total_weight)
     assert rebuilt.hop_amounts_msat == route.hop_amounts_msat == (1_003_000, 1_000_000)
+    # the public per-edge weights, by hand (edges: 0->1, 1->2): without the fee term
+    # beta*(1 - cap/4000) + gamma*0.5; with it, alpha*(base + amount*ppm/10^6) on top
+    np.testing.assert_allclose(edge_weights(g, 1_000_000, p, with_fee=False), [55.0, 5.0])
+    np.testing.assert_allclose(edge_weights(g, 1_000_000, p), [5055.0, 6005.0])
 
 
 def test_senders_parallel_channels_compared_without_their_fee(make_graph):

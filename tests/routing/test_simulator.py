@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,6 +76,32 @@ def test_failure_learning_and_retry(fork):
     assert res.latency_s == pytest.approx(3 * 0.2)
     a2 = list(fork.channel_key).index("a2")
     np.testing.assert_array_equal(sim.balance_msat[a2], start[a2])  # failure moved nothing
+
+
+@pytest.mark.parametrize("multipart", [False, True])
+@pytest.mark.parametrize("where", ["pay", "simulator"])
+def test_max_attempts_caps_the_routing_rounds(fork, where, multipart):
+    """The cheap route (via 1) fails at 1 -> 3 and the dear one (via 2) is the only retry:
+    with one round allowed the payment fails after that one try, with two it succeeds on the
+    second (by hand from the fork; a multi-part payment of 1,000 sat fits one path, so it
+    makes the same tries). A loop that allowed one round more passed every test."""
+    balances = node1_balances(fork, {"a2": 0})
+
+    def pay(rounds: int) -> tuple[PaymentSimulator, Any]:
+        if where == "pay":
+            sim = PaymentSimulator(fork, seed=2, balance_model=balances)
+            return sim, sim.pay(0, 3, 1_000_000, multipart=multipart, max_attempts=rounds)
+        sim = PaymentSimulator(fork, seed=2, balance_model=balances, max_attempts=rounds)
+        return sim, sim.pay(0, 3, 1_000_000, multipart=multipart)
+
+    sim, one = pay(1)
+    start = PaymentSimulator(fork, seed=2, balance_model=balances).balance_msat
+    assert not one.success and one.failure_reason == "max_attempts"
+    assert one.attempts == 1 and one.htlcs == 1 and one.fee_msat == 0
+    np.testing.assert_array_equal(sim.balance_msat, start)
+    _, two = pay(2)
+    assert two.success and two.attempts == 2 and two.htlcs == 2
+    assert [r.channel_ids for r in two.routes] == [("b1", "b2")]
 
 
 def test_sender_knows_its_own_balances(fork):

@@ -116,6 +116,33 @@ def test_options_without_effect_are_said(capsys: pytest.CaptureFixture[str]) -> 
     assert err.startswith("btut: error: unknown zone 'XX'") and err.count("\n") == 1
 
 
+def test_an_option_without_effect_is_not_part_of_the_identity() -> None:
+    """--warm-epochs changes nothing without --recalibrate (one fit), so two such runs are
+    the same evaluation: one stored run, not two. With recalibration it is a real setting
+    (storing it always passed every test)."""
+    from btut.evaluations import evaluation_config
+    from data.store import config_hash
+    from forecasting import SeasonalNaiveForecaster
+
+    base = {
+        "zone": "ES",
+        "target": "load_mw",
+        "train": ("2016-01-08", "2016-02-29"),
+        "test": ("2016-03-01", "2016-03-04"),
+        "source": None,
+        "models": {"seasonal_naive": SeasonalNaiveForecaster()},
+        "seed": 0,
+    }
+
+    def config(recalibrate: int | None, warm_epochs: int) -> dict:
+        return evaluation_config(**base, recalibrate=recalibrate, warm_epochs=warm_epochs)
+
+    assert config(None, 5)["warm_epochs"] is None
+    assert config_hash(config(None, 5)) == config_hash(config(None, 3))
+    assert config_hash(config(2, 5)) != config_hash(config(2, 3))
+    assert config_hash(config(2, 5)) != config_hash(config(None, 5))
+
+
 def test_no_store_and_bad_input_store_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

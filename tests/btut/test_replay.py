@@ -330,6 +330,52 @@ def test_engine_defaults_are_part_of_the_run_configuration(
     assert config_hash(par.run_config(days)) != base
 
 
+def test_every_parameter_of_a_replay_is_part_of_its_identity(tmp_path: Path) -> None:
+    """Each replay parameter that reaches the computation changes the configuration hash,
+    so a stored run is never handed back for another setting (dropping max_exact_agents from
+    the configuration passed every test: a sampled planner's run came back for the exact
+    one). Every field of the validated parameters is covered but the source path, which is
+    kept for the record and is not the data's identity (its bytes are)."""
+    import dataclasses
+    import datetime as dt
+
+    from btut.replaying import _Params, _params
+    from data.store import config_hash
+
+    days = (dt.date(2017, 6, 14),)
+    csv = tmp_path / "es.csv"
+    csv.write_text("time_utc,load_mw\n")
+    other = tmp_path / "other.csv"
+    other.write_text("time_utc,load_mw\n2017-06-14T00:00:00Z,1\n")
+    base_args = {"zone": "ES", "agents": 1000, "seed": 0, "config": None, "kappa": None}
+    base_args |= {"source": None, "max_exact_agents": None}
+    changed = {
+        "zone": "FR",
+        "agents": 999,
+        "seed": 1,
+        "config": {"types": [{"name": "consumer", "kind": "consumer", "share": 1.0}]},
+        "kappa": 401.0,
+        "source": str(csv),
+        "max_exact_agents": 50,
+    }
+    base = _params(**base_args)
+    fields = {f.name for f in dataclasses.fields(_Params)} - {"source_path"}
+    seen: set[str] = set()
+    for name, value in changed.items():
+        par = _params(**{**base_args, name: value})
+        moved = {f for f in fields if getattr(par, f) != getattr(base, f)}
+        assert moved, name
+        seen |= moved
+        assert config_hash(par.run_config(days)) != config_hash(base.run_config(days)), name
+    assert seen == fields  # a new field needs a line here (and in run_config)
+    with_csv = _params(**{**base_args, "source": str(csv)})
+    with_other = _params(**{**base_args, "source": str(other)})
+    assert config_hash(with_csv.run_config(days)) != config_hash(with_other.run_config(days))
+    assert config_hash(base.run_config(days)) != config_hash(
+        base.run_config((days[0] + dt.timedelta(days=1),))
+    )
+
+
 def test_huge_populations_pair_the_market_with_the_planner_sample(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -242,6 +242,27 @@ def test_a_run_with_nothing_to_trade_says_why_its_figures_are_blank(db: str) -> 
     assert f"Peak import {peak:.4g} kWh with the market" in page
 
 
+def test_kwh_figures_are_whole_from_100_kwh(run_one: LoadedRun) -> None:
+    """A peak of 100 kWh or more is shown in whole kWh with thousands separators, a smaller
+    one with 4 significant digits (by hand). Only the small side had a test: a threshold of
+    1000 instead of 100 passed."""
+    from btut.report import _fmt, _kwh_kind
+
+    shown = {v: _fmt(v, _kwh_kind(v)) for v in (0.28, 99.54, 100.0, 123.456, 512.75, 12345.6)}
+    assert shown == {
+        0.28: "0.28",
+        99.54: "99.54",
+        100.0: "100",
+        123.456: "123",
+        512.75: "513",
+        12345.6: "12,346",
+    }
+    page = htmllib.unescape(render_run_report(run_one))
+    peak = float(run_one.to_frame()["import_market_kwh"].max())
+    assert peak >= 100  # N agents import more than 100 kWh in their peak interval
+    assert f"Peak import {peak:,.0f} kWh with the market" in page
+
+
 def test_config_table_is_flat_and_escaped(run_one: LoadedRun) -> None:
     evil = dataclasses.replace(
         run_one, config={**run_one.config, "note": '<script>alert("x")</script> & co'}

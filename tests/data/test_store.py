@@ -262,6 +262,25 @@ def test_save_and_get_round_trip_is_exact(store, raw_engine):
     ]
 
 
+def test_microsecond_timestamps_round_trip_and_finer_ones_are_refused(store):
+    """Both backends keep microseconds (SQLite as text, PostgreSQL's timestamptz): a saved
+    index comes back exactly; a nanosecond could not and is refused in one line (a check at
+    the millisecond instead refused these valid timestamps, and no test saw it)."""
+    index = pd.DatetimeIndex(
+        ["2024-01-01 00:00:00.000250", "2024-01-01 00:15:00.999999"], tz="UTC", name="time_utc"
+    )
+    frame = pd.DataFrame({"load_kwh": [1.5, 2.5]}, index=index)
+    saved = store.save_run(kind="replay", config={"us": 1}, intervals=frame)
+    back = store.get_run(saved.run_id).intervals_frame()
+    assert back.index.equals(index)
+    np.testing.assert_array_equal(back["load_kwh"].to_numpy(), [1.5, 2.5])
+    finer = pd.DatetimeIndex(["2024-01-01 00:00:00.000000001"], tz="UTC", name="time_utc")
+    with pytest.raises(InvalidParameterError, match="at most microsecond precision"):
+        store.save_run(
+            kind="replay", config={"ns": 1}, intervals=pd.DataFrame({"x": [1.0]}, index=finer)
+        )
+
+
 def test_round_trip_of_per_type_interval_rows(store):
     times = pd.date_range("2024-10-26 22:00", periods=6, freq="h", tz="UTC", name="time_utc")
     index = times.repeat(3)

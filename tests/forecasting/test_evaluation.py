@@ -218,6 +218,27 @@ def test_bad_periods():
             test=(D(2016, 1, 15), D(2016, 1, 25)),
             models=_tiny_models(),
         )
+    # the boundary, from both sides: a test period starting on the training end would train
+    # on and score the same day (a `<` for the `<=` passed every test); the next day is fine
+    naive = {"seasonal_naive": SeasonalNaiveForecaster()}
+    with pytest.raises(InvalidParameterError, match="test 2016-01-20 must start after"):
+        evaluate_forecasters(
+            frame,
+            "load_mw",
+            train=(D(2016, 1, 8), D(2016, 1, 20)),
+            test=(D(2016, 1, 20), D(2016, 1, 22)),
+            models=naive,
+        )
+    res = evaluate_forecasters(
+        frame,
+        "load_mw",
+        train=(D(2016, 1, 8), D(2016, 1, 20)),
+        test=(D(2016, 1, 21), D(2016, 1, 22)),
+        models=naive,
+    )
+    assert res.observed.index.tz_convert("Europe/Madrid").min() == pd.Timestamp(
+        "2016-01-21 00:00", tz="Europe/Madrid"
+    )
 
 
 def test_the_first_fit_ends_at_the_training_end(es_frame):

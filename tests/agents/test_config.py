@@ -165,6 +165,27 @@ def test_bad_values_raise_one_line_errors(build, match) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_the_range_ends_are_where_the_messages_say() -> None:
+    """Each documented range from both sides (only values far outside were tested): an EV
+    arrives in [0, 24), noise is in [0, 2], a population has at most 127 types (its agents'
+    type index is an int8)."""
+    with pytest.raises(InvalidParameterError, match=r"ev_arrival_hour must be in \[0, 24\)"):
+        TypeConfig.default("consumer", ev_arrival_hour=24.0)
+    assert TypeConfig.default("consumer", ev_arrival_hour=23.99).ev_arrival_hour == 23.99
+    assert TypeConfig.default("consumer", ev_arrival_hour=0.0).ev_arrival_hour == 0.0
+    assert PopulationConfig(noise=0.0).noise == 0.0
+    assert PopulationConfig(noise=2.0).noise == 2.0
+    with pytest.raises(InvalidParameterError, match=r"noise must be in \[0, 2\]"):
+        PopulationConfig(noise=2.0001)
+
+    def types(n: int) -> list[TypeConfig]:
+        return [TypeConfig.default("consumer", name=f"c{i}", share=1.0 / n) for i in range(n)]
+
+    assert len(PopulationConfig(types=types(127)).types) == 127
+    with pytest.raises(InvalidParameterError, match="at most 127 types are supported, got 128"):
+        PopulationConfig(types=types(128))
+
+
 def test_agent_params_from_type_uses_means_and_neutral_values() -> None:
     t = TypeConfig.default("pv_storage")
     p = AgentParams.from_type(t, gamma=0.0)

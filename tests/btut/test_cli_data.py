@@ -152,8 +152,11 @@ def test_zones_json_lists_bundled_coverage(capsys):
     assert zones["DE"]["tz"] == "Europe/Berlin" and "load_mw" not in zones["DE"]["columns"]
     assert zones["DE_LU"]["first_day"] == "2018-10-01"
     assert main(["data", "zones", "--all", "--json"]) == 0
-    all_zones = {z["zone"] for z in json.loads(capsys.readouterr().out)["zones"]}
-    assert {"PL", "SE_3", "NP", "PJM"} <= all_zones
+    listed = {z["zone"]: z for z in json.loads(capsys.readouterr().out)["zones"]}
+    assert {"PL", "SE_3", "NP", "PJM"} <= set(listed)
+    # Nord Pool's system price and PJM are not ENTSO-E bidding zones: no live API for them
+    assert listed["ES"]["entsoe_api"] is True and listed["SE_3"]["entsoe_api"] is True
+    assert listed["NP"]["entsoe_api"] is False and listed["PJM"]["entsoe_api"] is False
 
 
 def test_validate_json_reports_the_epftoolbox_autumn_gap(capsys):

@@ -558,3 +558,18 @@ def test_echoed_input_does_not_make_a_long_error_line(capsys) -> None:
     assert main(["data", "show", "-z", "ES", "--start", long, "--end", "2017-06-02"]) == 2
     line = _one_error_line(capsys)
     assert line == f"btut: error: start '{'X' * 56}... is not a date (YYYY-MM-DD)"
+
+
+def test_a_huge_error_message_is_clipped_to_one_readable_line(monkeypatch, capsys) -> None:
+    """A library message that echoes a long input whole (5,000 characters here) is cut at
+    1,000 characters with its full length said (btut.cli._clipped; untested before)."""
+    import data.store
+
+    def refuse(self, *args, **kwargs):
+        raise StorageError("x" * 4990 + " the end.")
+
+    monkeypatch.setattr(data.store.ResultsStore, "__init__", refuse)
+    assert main(["db", "runs", "--db", "sqlite:///unused.sqlite"]) == 5
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err == "btut: error: " + "x" * 1000 + "... (4,999 characters)\n"

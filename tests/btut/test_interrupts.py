@@ -127,6 +127,28 @@ def test_the_watch_restores_the_handler_and_leaves_others_alone() -> None:
             assert not watch.interrupted
     finally:
         signal.signal(signal.SIGINT, before)
+    # the same for SIGTERM (ignored by a parent: the watch leaves it so)
+    term_before = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with watch_interrupts():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, term_before)
+
+
+def test_an_interrupt_before_a_nonzero_exit_is_exit_130(monkeypatch, capsys) -> None:
+    """A Ctrl-C that a command turned into another non-zero exit (a closed pipe's exit 1,
+    say) is still an interrupt: exit 130 and the one line, whatever the code it ended with
+    (the module's rule; only a 130 itself was tested)."""
+    import btut.cli
+
+    with watch_interrupts() as watch:
+        watch.interrupted = True
+        monkeypatch.setattr(btut.cli, "app", lambda **kwargs: 1)
+        code = btut.cli._main(["db", "runs"], False, watch)
+    assert code == 130
+    assert capsys.readouterr().err.strip() == ABORTED
 
 
 def test_the_console_script_and_python_m_use_the_entry() -> None:

@@ -95,3 +95,15 @@ def test_check_type_names_what_was_wanted_and_what_came() -> None:
     with pytest.raises(InvalidParameterError) as info:
         check_type("x", (int, float), "n", "a count")
     assert str(info.value) == "n must be a int or float (a count), got str"
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_blank_paths_are_refused(blank: str) -> None:
+    """A variable that expanded to nothing, or to white space, is not the working directory
+    (``Path("   ")`` would be a folder named by three spaces)."""
+    from data.checks import check_path_given
+
+    with pytest.raises(InvalidParameterError, match=r"^--source is an empty path: give a file$"):
+        check_path_given(blank, "--source", "a file")
+    check_path_given(" a.csv ", "--source", "a file")  # a name with spaces is a name
+    check_path_given(None, "--source", "a file")  # not given: the default

@@ -1025,3 +1025,122 @@ def test_a_cache_dir_that_is_no_directory_is_refused_before_any_request(
     assert len(rsps.calls) == 0
     monkeypatch.delenv("BTUT_CACHE_DIR")
     assert entsoe_api.cache_root(tmp_path / "new") == tmp_path / "new"  # absent: made later
+
+
+# --------------------------------------------------------------------------------------
+# documented values by hand (mutation round 4): literals from the module docstring, not
+# the module's own constants
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.ConnectionError("Connection refused"),
+        requests.ReadTimeout("Read timed out. (read timeout=120.0)"),  # a Timeout only
+    ],
+    ids=["connection-error", "timeout"],
+)
+def test_one_retry_on_connection_errors_and_timeouts(api, rsps, tmp_path, failure):
+    """Docstring: "There is one retry (after RETRY_DELAY_S) on connection errors and
+    timeouts": two GETs in all (the autouse fixture makes the pause 0), then one line."""
+    api.route(PRICE, failure)
+    t0 = pd.Timestamp("2024-01-01T00:00Z")
+    with pytest.raises(DataUnavailableError) as info:
+        fetch(t0, t0 + 6 * H, tmp_path)
+    assert len(rsps.calls) == 2  # the first attempt and one retry
+    assert str(info.value) == (
+        f"ENTSO-E day-ahead prices for zone CZ: network error "
+        f"({type(failure).__name__}: cannot reach web-api.tp.entsoe.eu)"
+    )
+    assert info.value.__cause__ is None
+
+
+@pytest.mark.parametrize("kind", ["nodata", "data"])
+def test_a_response_echoing_the_key_is_never_cached(api, samples, rsps, tmp_path, kind):
+    """Docstring: the key "is never in cache file names or contents", also when the API
+    echoes it in a cacheable answer ("no matching data", or a market document)."""
+    t0 = pd.Timestamp("2024-01-01T00:00Z")  # long settled: cacheable but for the key
+    if kind == "nodata":
+        api.route(LOAD, ack_doc(samples, f"No matching data found (securityToken={KEY})"))
+        api.route(PRICE, samples["publication.a03curvetype.xml"])
+    else:
+        xml = samples["publication.a03curvetype.xml"]
+        api.route(PRICE, xml.replace("<TimeSeries>", f"<!-- {KEY} --><TimeSeries>", 1))
+    frame = fetch(t0, t0 + 6 * H, tmp_path)
+    assert "price_eur_per_mwh" in frame.columns
+    assert any(p["documentType"] == ("A65" if kind == "nodata" else "A44") for p in api.params)
+
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    assert files  # the other answers were cached
+    for path in files:
+        assert KEY.encode() not in path.read_bytes(), path.name
+        assert KEY not in path.name
+
+
+@pytest.mark.parametrize("hours_ago", [12, 36])  # both less than two days
+def test_a_period_that_ended_under_two_days_ago_is_not_cached(
+    api, samples, rsps, tmp_path, hours_ago
+):
+    """Docstring: never cached is "any response to a request whose period ends less than
+    SETTLE_TIME (2 days) before now". The real constant, real now."""
+    end = pd.Timestamp.now(tz="UTC").floor("h") - hours_ago * H  # 12-13 h / 36-37 h ago
+    start = end - 6 * H
+    api.route(LOAD, gl_doc(samples, "A65", "A16", start, [(None, "PT60M", [1.0] * 6)]))
+    frame = fetch(start, end, tmp_path)
+    assert frame["load_mw"].tolist() == [1.0] * 6
+    n = len(rsps.calls)
+    load_ends = {p["periodEnd"] for p in api.params if p.get("processType") == "A16"}
+    assert load_ends == {end.strftime("%Y%m%d%H%M")}
+
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    fetch(start, end, tmp_path)
+    assert len(rsps.calls) == 2 * n  # every request made again
+
+
+def test_a_period_that_ended_over_two_days_ago_is_cached(api, samples, rsps, tmp_path):
+    end = pd.Timestamp.now(tz="UTC").floor("h") - 4 * 24 * H  # four days ago
+    start = end - 6 * H
+    api.route(LOAD, gl_doc(samples, "A65", "A16", start, [(None, "PT60M", [1.0] * 6)]))
+    fetch(start, end, tmp_path)
+    n = len(rsps.calls)
+    assert _cache_files(tmp_path / "cache")
+    fetch(start, end, tmp_path)
+    assert len(rsps.calls) == n  # served from the cache
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+@pytest.mark.parametrize("via", ["environment", "argument"])
+def test_a_blank_key_is_a_missing_key(api, rsps, tmp_path, monkeypatch, blank, via):
+    """Docstring: without a key ``MissingCredentialsError`` is raised before any network
+    activity; MISSING_KEY_MESSAGE covers "a missing (or blank) ENTSOE_API_KEY"."""
+    if via == "environment":
+        monkeypatch.setenv("ENTSOE_API_KEY", blank)
+        kw = {"api_key": None}
+    else:
+        kw = {"api_key": blank}
+    t0 = pd.Timestamp("2024-01-01T00:00Z")
+    with pytest.raises(MissingCredentialsError) as info:
+        fetch(t0, t0 + H, tmp_path, **kw)
+    assert str(info.value) == (
+        "ENTSOE_API_KEY is not set; get a key from the ENTSO-E Transparency Platform "
+        "and export ENTSOE_API_KEY=..."
+    )
+    assert len(rsps.calls) == 0
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("2024-01-01T06:00Z", "2024-01-01T06:00Z", "must be after start_utc"),  # empty range
+        ("2024-01-01T00:00Z", "2024-01-01T06:30Z", "must be whole hours"),  # end off the hour
+    ],
+    ids=["end-equals-start", "end-at-06:30"],
+)
+def test_an_empty_range_or_an_end_off_the_hour_is_refused(api, rsps, tmp_path, start, end, message):
+    """Docstring: ``[start_utc, end_utc)``, both "on whole hours"; ``end_utc`` exclusive."""
+    with pytest.raises(InvalidParameterError, match=message):
+        fetch(pd.Timestamp(start), pd.Timestamp(end), tmp_path)
+    assert len(rsps.calls) == 0
+    assert not (tmp_path / "cache").exists()

@@ -1027,10 +1027,7 @@ class ResultsStore:
         from alembic.script import ScriptDirectory
         from alembic.util import CommandError
 
-        try:  # a server that cannot be reached is that, as when opened to write
-            self.engine.connect().close()
-        except SQLAlchemyError as exc:
-            raise self._storage_error("connect to", exc) from self._safe_cause(exc)
+        self._check_reachable(self.engine)  # unreachable is that, as when opened to write
         revision = self.schema_revision()
         head = head_revision()
         if revision == head:
@@ -1063,10 +1060,7 @@ class ResultsStore:
 
         self._refuse_write("upgrade the schema")
         cfg = _alembic_config()
-        try:  # a server that cannot be reached is that, not a failed upgrade
-            self._write_engine.connect().close()
-        except SQLAlchemyError as exc:
-            raise self._storage_error("connect to", exc) from self._safe_cause(exc)
+        self._check_reachable(self._write_engine)  # unreachable is that, not a failed upgrade
         try:
             with self._write_engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
@@ -1088,6 +1082,13 @@ class ResultsStore:
             raise self._storage_error("upgrade", exc) from self._safe_cause(exc)
         finally:
             cfg.attributes.pop("connection", None)
+
+    def _check_reachable(self, engine: Engine) -> None:
+        """StorageError "could not connect to" when ``engine`` cannot open a connection."""
+        try:
+            engine.connect().close()
+        except SQLAlchemyError as exc:
+            raise self._storage_error("connect to", exc) from self._safe_cause(exc)
 
     def _refuse_foreign(self, conn: Any = None) -> None:
         """StorageError when a database without a BTUT schema version already holds a table

@@ -268,10 +268,7 @@ def _amount_free_weights(graph: ChannelGraph, params: RoutingParams) -> np.ndarr
     key = ("w_static", params)
     w = graph._cache.get(key)
     if w is None:
-        st = _static_arrays(graph)
-        w = params.alpha * st["base"] + (
-            params.beta * st["cap_term"] + params.gamma * params.hop_latency_s
-        )
+        w = params.alpha * _static_arrays(graph)["base"] + _no_fee_weights(graph, params)
         graph._cache[key] = w
     return w
 

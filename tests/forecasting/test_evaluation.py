@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -221,21 +222,14 @@ def test_bad_periods():
     # the boundary, from both sides: a test period starting on the training end would train
     # on and score the same day (a `<` for the `<=` passed every test); the next day is fine
     naive = {"seasonal_naive": SeasonalNaiveForecaster()}
+
+    def from_the_20th(test_start: dt.date) -> Any:
+        train, test = (D(2016, 1, 8), D(2016, 1, 20)), (test_start, D(2016, 1, 22))
+        return evaluate_forecasters(frame, "load_mw", train=train, test=test, models=naive)
+
     with pytest.raises(InvalidParameterError, match="test 2016-01-20 must start after"):
-        evaluate_forecasters(
-            frame,
-            "load_mw",
-            train=(D(2016, 1, 8), D(2016, 1, 20)),
-            test=(D(2016, 1, 20), D(2016, 1, 22)),
-            models=naive,
-        )
-    res = evaluate_forecasters(
-        frame,
-        "load_mw",
-        train=(D(2016, 1, 8), D(2016, 1, 20)),
-        test=(D(2016, 1, 21), D(2016, 1, 22)),
-        models=naive,
-    )
+        from_the_20th(D(2016, 1, 20))
+    res = from_the_20th(D(2016, 1, 21))
     assert res.observed.index.tz_convert("Europe/Madrid").min() == pd.Timestamp(
         "2016-01-21 00:00", tz="Europe/Madrid"
     )
